@@ -1,0 +1,160 @@
+//! `blindfold eventlog replay|show`.
+
+use crate::exit::say;
+use std::collections::BTreeMap;
+
+use blindfold_eventlog::{
+    EventData, EventDigest, EventLog, Replay, ReplayOptions, SuspicionReason, SuspiciousEvent,
+};
+use serde_json::json;
+
+use crate::args::{ReplayArgs, ReplayOptionArgs, ShowArgs};
+use crate::exit::{unusable, Failure};
+use crate::inputs::read;
+
+impl ReplayOptionArgs {
+    pub fn options(&self) -> ReplayOptions {
+        ReplayOptions {
+            assume_unlogged_exit_boot_services: self.assume_unlogged_exit_boot_services,
+        }
+    }
+}
+
+pub fn load(path: &std::path::Path) -> Result<EventLog, Failure> {
+    let bytes = read(path)?;
+    EventLog::parse(&bytes).map_err(|e| unusable(e, format!("event log {}", path.display())))
+}
+
+pub fn replay(args: &ReplayArgs) -> Result<(), Failure> {
+    let log = load(&args.log)?;
+    let result = blindfold_eventlog::replay(&log, args.replay.options());
+    if args.json {
+        say!("{}", pretty(&replay_json(&log, &result)));
+        return Ok(());
+    }
+    say!("format: {}   events: {}   measured: {}", log.format.name(), log.events.len(), result.measured_events);
+    if let Some(l) = result.startup_locality {
+        say!("startup locality: {l} (PCR 0 starts at {l})");
+    }
+    for o in &result.options_applied {
+        say!("option applied: {}", o.name());
+    }
+    for (bank, values) in result.pcrs.banks() {
+        say!("{bank}:");
+        for (index, value) in values {
+            say!("  {:>2}: {value}", index.0);
+        }
+    }
+    for s in &result.suspicious {
+        say!("suspicious: {}", suspicion_text(s));
+    }
+    Ok(())
+}
+
+pub fn replay_json(log: &EventLog, r: &Replay) -> serde_json::Value {
+    let mut banks = BTreeMap::new();
+    for (bank, values) in r.pcrs.banks() {
+        let m: BTreeMap<u32, String> = values.iter().map(|(i, v)| (i.0, v.to_hex())).collect();
+        banks.insert(bank.name(), m);
+    }
+    json!({
+        "format": log.format.name(),
+        "banks": banks,
+        "events": log.events.len(),
+        "measured_events": r.measured_events,
+        "startup_locality": r.startup_locality,
+        "options_applied": r.options_applied.iter().map(|o| o.name()).collect::<Vec<_>>(),
+        "suspicious_events": r.suspicious.iter().map(suspicion_json).collect::<Vec<_>>(),
+    })
+}
+
+fn suspicion_json(s: &SuspiciousEvent) -> serde_json::Value {
+    let mut v = json!({
+        "event": s.number,
+        "pcr": s.pcr.0,
+        "type": s.event_type.to_string(),
+    });
+    match &s.reason {
+        SuspicionReason::DigestDoesNotMatchData { bank, logged, computed } => {
+            v["reason"] = json!("digest does not match event data");
+            v["bank"] = json!(bank.name());
+            v["logged_digest"] = json!(logged.to_hex());
+            v["data_digest"] = json!(computed.to_hex());
+        }
+        SuspicionReason::MissingBankDigest { bank } => {
+            v["reason"] = json!("no digest for a bank the log declares");
+            v["bank"] = json!(bank.name());
+        }
+    }
+    v
+}
+
+fn suspicion_text(s: &SuspiciousEvent) -> String {
+    match &s.reason {
+        SuspicionReason::DigestDoesNotMatchData { bank, logged, computed } => format!(
+            "event {} (PCR {}, {}): {bank} digest {logged} is not the hash of its data ({computed})",
+            s.number, s.pcr, s.event_type
+        ),
+        SuspicionReason::MissingBankDigest { bank } => {
+            format!("event {} (PCR {}, {}): no {bank} digest", s.number, s.pcr, s.event_type)
+        }
+    }
+}
+
+pub fn show(args: &ShowArgs) -> Result<(), Failure> {
+    let log = load(&args.log)?;
+    if args.json {
+        let events: Vec<_> = log
+            .events
+            .iter()
+            .map(|e| {
+                let digests: BTreeMap<String, String> = e
+                    .digests
+                    .iter()
+                    .map(|d| match d {
+                        EventDigest::Known(d) => (d.alg().name().to_string(), d.to_hex()),
+                        EventDigest::Unknown { alg_id, bytes } => (format!("0x{alg_id:04x}"), hex::encode(bytes)),
+                    })
+                    .collect();
+                json!({
+                    "event": e.number,
+                    "pcr": e.pcr.0,
+                    "type": e.event_type.to_string(),
+                    "type_value": e.event_type.0,
+                    "digests": digests,
+                    "data_len": e.data.len(),
+                    "data": EventData::decode(e).to_string(),
+                })
+            })
+            .collect();
+        say!("{}", pretty(&json!({ "format": log.format.name(), "events": events })));
+        return Ok(());
+    }
+    say!("{:>4} {:>3}  {:<34} {:<20} data", "#", "PCR", "type", "digest");
+    for e in &log.events {
+        let digest = e
+            .digests
+            .iter()
+            .map(|d| match d {
+                EventDigest::Known(d) => format!("{}:{}", d.alg(), &d.to_hex()[..8]),
+                EventDigest::Unknown { alg_id, .. } => format!("0x{alg_id:04x}:?"),
+            })
+            .collect::<Vec<_>>();
+        say!(
+            "{:>4} {:>3}  {:<34} {:<20} {}",
+            e.number,
+            e.pcr.0,
+            e.event_type.to_string(),
+            digest.first().cloned().unwrap_or_default(),
+            EventData::decode(e)
+        );
+        for d in digest.iter().skip(1) {
+            say!("{:>4} {:>3}  {:<34} {:<20}", "", "", "", d);
+        }
+    }
+    Ok(())
+}
+
+pub fn pretty(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+}

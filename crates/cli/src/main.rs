@@ -1,0 +1,28 @@
+//! `blindfold`: the command for users of Blindfold.
+//!
+//! Today it inspects and verifies TPM evidence (`eventlog replay`,
+//! `eventlog show`, `quote verify`). Arguments are parsed by `clap` from
+//! one definition per flag (`args.rs`), resolved into library inputs by the
+//! command modules, and every error leaves through [`exit::Failure`], which
+//! maps it to an exit code in one place: 0 ok, 1 a check failed, 2 unusable
+//! input.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod args;
+mod eventlog_cmd;
+mod exit;
+mod inputs;
+mod quote_cmd;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = args::Cli::parse();
+    let result = match cli.command {
+        args::Command::Eventlog(args::EventlogCommand::Replay(a)) => eventlog_cmd::replay(&a),
+        args::Command::Eventlog(args::EventlogCommand::Show(a)) => eventlog_cmd::show(&a),
+        args::Command::Quote(args::QuoteCommand::Verify(a)) => quote_cmd::verify(&a),
+    };
+    exit::report(result)
+}

@@ -1,0 +1,71 @@
+//! # blindfold-crypto
+//!
+//! The one small seam through which every Blindfold verifier hashes bytes and
+//! checks signatures: the [`CryptoProvider`] trait, the library-neutral key,
+//! scheme and digest types it speaks, and [`RustCrypto`], the implementation
+//! built on the RustCrypto crates (`sha1`, `sha2`, `sm3`, `rsa`, `p256`,
+//! `p384`).
+//!
+//! What it is **not**: it knows nothing about TPMs, certificates or policy.
+//! It does not decide which algorithms are acceptable (SHA-1 signatures, for
+//! example, are refused by the TPM verifier, not here); it only computes.
+//! It never touches private keys.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod digest;
+mod key;
+mod rustcrypto;
+
+pub use digest::{ct_eq, Digest, HashAlg};
+pub use key::{EccCurve, PublicKey, Signature, SignatureScheme};
+pub use rustcrypto::RustCrypto;
+
+/// Errors from key decoding and signature checks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CryptoError {
+    /// The signature does not verify under the key for this message.
+    #[error("signature does not verify ({scheme} with {key})")]
+    BadSignature {
+        /// The scheme that was checked.
+        scheme: SignatureScheme,
+        /// A short description of the key (type and size).
+        key: String,
+    },
+    /// The key and the scheme or signature do not fit together
+    /// (an ECDSA signature for an RSA key, a P-384 point for P-256, ...).
+    #[error("key and signature do not match: {0}")]
+    KeySchemeMismatch(String),
+    /// The public key bytes do not describe a usable key.
+    #[error("invalid public key: {0}")]
+    InvalidKey(String),
+    /// The SubjectPublicKeyInfo uses an algorithm this provider does not support.
+    #[error("unsupported public key algorithm {0} (supported: RSA, EC P-256, EC P-384)")]
+    UnsupportedKeyAlgorithm(String),
+}
+
+/// Hashing and signature verification, the only cryptography the verifier
+/// side needs. One implementation ([`RustCrypto`]) ships; a `ring` or
+/// hardware-backed one can replace it without touching the verifiers.
+pub trait CryptoProvider: Send + Sync + std::fmt::Debug {
+    /// Hashes the concatenation of `parts` with `alg`.
+    fn hash(&self, alg: HashAlg, parts: &[&[u8]]) -> Digest;
+
+    /// Checks that `signature` is a valid `scheme` signature by `key` over
+    /// `message` (the message itself, not its digest: the provider hashes it
+    /// with the scheme's hash algorithm).
+    fn verify_signature(
+        &self,
+        key: &PublicKey,
+        scheme: SignatureScheme,
+        message: &[u8],
+        signature: &Signature,
+    ) -> Result<(), CryptoError>;
+}
+
+/// The provider the verifiers use when the caller does not choose one.
+pub fn default_provider() -> &'static dyn CryptoProvider {
+    static PROVIDER: RustCrypto = RustCrypto;
+    &PROVIDER
+}

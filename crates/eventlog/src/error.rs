@@ -1,0 +1,57 @@
+//! The errors of this crate: parsing, then comparison with a quote.
+
+use blindfold_crypto::HashAlg;
+use blindfold_tpm::{PcrIndex, WireError};
+
+/// Every way reading a log or checking it against a quote can fail.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    // ---- parsing ----
+    /// An event could not be read.
+    #[error("event {event} (at byte {offset}): {source}")]
+    Malformed {
+        /// Event number (0-based).
+        event: usize,
+        /// Byte offset of the event in the log.
+        offset: usize,
+        /// What was wrong.
+        source: WireError,
+    },
+    /// The `Spec ID Event03` header is not valid.
+    #[error("Spec ID event: {0}")]
+    SpecIdInvalid(String),
+    /// An event carries a digest of an algorithm the header did not declare,
+    /// so its size (and everything after it) is unknown.
+    #[error("event {event}: digest algorithm 0x{alg_id:04x} is not declared in the Spec ID event")]
+    UndeclaredDigestAlgorithm {
+        /// Event number.
+        event: usize,
+        /// The algorithm.
+        alg_id: u16,
+    },
+    /// An event carries more digests than the header declared algorithms.
+    #[error("event {event}: {count} digests, but the Spec ID event declares {declared} algorithms")]
+    TooManyDigests {
+        /// Event number.
+        event: usize,
+        /// Digests in the event.
+        count: usize,
+        /// Algorithms declared.
+        declared: usize,
+    },
+
+    // ---- replay against a quote ----
+    /// The log replays to a value other than the quoted one.
+    #[error("PCR {index} ({bank}): quote has {expected}, event log replays to {actual}")]
+    PcrMismatch {
+        /// The PCR.
+        index: PcrIndex,
+        /// The bank.
+        bank: HashAlg,
+        /// Value in the verified quote.
+        expected: String,
+        /// Value the log replays to.
+        actual: String,
+    },
+}
