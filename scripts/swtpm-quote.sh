@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Takes a fresh TPM 2.0 quote from a throw-away swtpm with tpm2-tools.
+#
+#   scripts/swtpm-quote.sh OUTDIR KEY SCHEME [BANKS]
+#     KEY     rsa | rsa3072 | ecc | ecc384
+#     SCHEME  rsassa | rsapss | ecdsa
+#     BANKS   PCR selection for the quote (default sha256:0,1,16,23)
+#
+# Writes into OUTDIR: ak.pub (TPM2B_PUBLIC), ak.pem (SPKI), msg
+# (TPMS_ATTEST), sig (TPMT_SIGNATURE), pcrs (tpm2-tools PCR file),
+# nonce.hex (the random qualifying data), hash (the quote's hash).
+# PCRs 16 and 23 are extended with random values first. swtpm is stopped
+# before the script returns.
+set -euo pipefail
+out=$1 key=$2 scheme=$3 sel=${4:-sha256:0,1,16,23}
+mkdir -p "$out"
+state=$(mktemp -d)
+# The swtpm TCTI expects the control port right after the command port.
+port=$(python3 - <<'PY'
+import random, socket
+while True:
+    p = random.randrange(20000, 60000, 2)
+    try:
+        for q in (p, p + 1):
+            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
+        print(p); break
+    except OSError:
+        pass
+PY
+)
+ctrl=$((port + 1))
+swtpm socket --tpm2 --tpmstate dir="$state" \
+  --server type=tcp,port="$port",bindaddr=127.0.0.1 --ctrl type=tcp,port="$ctrl",bindaddr=127.0.0.1 \
+  --flags not-need-init,startup-clear --daemon --pid file="$state/pid"
+trap 'kill "$(cat "$state/pid")" 2>/dev/null || true; rm -rf "$state"' EXIT
+export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$port"
+for _ in $(seq 50); do tpm2_getrandom 1 >/dev/null 2>&1 && break; sleep 0.05; done
+
+case $key in
+  rsa) G=rsa; hash=sha256 ;;
+  rsa3072) G=rsa3072; hash=sha384 ;;
+  ecc) G=ecc; hash=sha256 ;;
+  ecc384) G=ecc384; hash=sha384 ;;
+  *) echo "unknown key type $key" >&2; exit 2 ;;
+esac
+flush() { tpm2_flushcontext -t >/dev/null; }
+tpm2_createek -c "$state/ek.ctx" -G rsa -u "$state/ek.pub" >/dev/null; flush
+tpm2_createak -C "$state/ek.ctx" -c "$state/ak.ctx" -G "$G" -g "$hash" -s "$scheme" \
+  -u "$out/ak.pub" -n "$state/ak.name" >/dev/null; flush
+tpm2_readpublic -c "$state/ak.ctx" -f pem -o "$out/ak.pem" >/dev/null; flush
+tpm2_pcrextend "16:sha256=$(openssl rand -hex 32)"
+tpm2_pcrextend "23:sha256=$(openssl rand -hex 32)"
+nonce=$(openssl rand -hex 32)
+tpm2_quote -c "$state/ak.ctx" -l "$sel" -q "$nonce" -m "$out/msg" -s "$out/sig" \
+  -o "$out/pcrs" -g "$hash" --scheme "$scheme" >/dev/null; flush
+echo "$nonce" >"$out/nonce.hex"
+echo "$hash" >"$out/hash"
