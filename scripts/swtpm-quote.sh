@@ -16,18 +16,11 @@ out=$1 key=$2 scheme=$3 sel=${4:-sha256:0,1,16,23}
 mkdir -p "$out"
 state=$(mktemp -d)
 # The swtpm TCTI expects the control port right after the command port.
-port=$(python3 - <<'PY'
-import random, socket
-while True:
-    p = random.randrange(20000, 60000, 2)
-    try:
-        for q in (p, p + 1):
-            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
-        print(p); break
-    except OSError:
-        pass
-PY
-)
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+while :; do
+  port=$(( (RANDOM % 15000) * 2 + 20000 ))
+  port_free "$port" && port_free $((port + 1)) && break
+done
 ctrl=$((port + 1))
 swtpm socket --tpm2 --tpmstate dir="$state" \
   --server type=tcp,port="$port",bindaddr=127.0.0.1 --ctrl type=tcp,port="$ctrl",bindaddr=127.0.0.1 \

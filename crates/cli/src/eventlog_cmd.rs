@@ -32,7 +32,12 @@ pub fn replay(args: &ReplayArgs) -> Result<(), Failure> {
         say!("{}", pretty(&replay_json(&log, &result)));
         return Ok(());
     }
-    say!("format: {}   events: {}   measured: {}", log.format.name(), log.events.len(), result.measured_events);
+    say!(
+        "format: {}   events: {}   measured: {}",
+        log.format.name(),
+        log.events.len(),
+        result.measured_events
+    );
     if let Some(l) = result.startup_locality {
         say!("startup locality: {l} (PCR 0 starts at {l})");
     }
@@ -75,7 +80,11 @@ fn suspicion_json(s: &SuspiciousEvent) -> serde_json::Value {
         "type": s.event_type.to_string(),
     });
     match &s.reason {
-        SuspicionReason::DigestDoesNotMatchData { bank, logged, computed } => {
+        SuspicionReason::DigestDoesNotMatchData {
+            bank,
+            logged,
+            computed,
+        } => {
             v["reason"] = json!("digest does not match event data");
             v["bank"] = json!(bank.name());
             v["logged_digest"] = json!(logged.to_hex());
@@ -91,12 +100,19 @@ fn suspicion_json(s: &SuspiciousEvent) -> serde_json::Value {
 
 fn suspicion_text(s: &SuspiciousEvent) -> String {
     match &s.reason {
-        SuspicionReason::DigestDoesNotMatchData { bank, logged, computed } => format!(
+        SuspicionReason::DigestDoesNotMatchData {
+            bank,
+            logged,
+            computed,
+        } => format!(
             "event {} (PCR {}, {}): {bank} digest {logged} is not the hash of its data ({computed})",
             s.number, s.pcr, s.event_type
         ),
         SuspicionReason::MissingBankDigest { bank } => {
-            format!("event {} (PCR {}, {}): no {bank} digest", s.number, s.pcr, s.event_type)
+            format!(
+                "event {} (PCR {}, {}): no {bank} digest",
+                s.number, s.pcr, s.event_type
+            )
         }
     }
 }
@@ -113,7 +129,9 @@ pub fn show(args: &ShowArgs) -> Result<(), Failure> {
                     .iter()
                     .map(|d| match d {
                         EventDigest::Known(d) => (d.alg().name().to_string(), d.to_hex()),
-                        EventDigest::Unknown { alg_id, bytes } => (format!("0x{alg_id:04x}"), hex::encode(bytes)),
+                        EventDigest::Unknown { alg_id, bytes } => {
+                            (format!("0x{alg_id:04x}"), hex::encode(bytes))
+                        }
                     })
                     .collect();
                 json!({
@@ -127,7 +145,10 @@ pub fn show(args: &ShowArgs) -> Result<(), Failure> {
                 })
             })
             .collect();
-        say!("{}", pretty(&json!({ "format": log.format.name(), "events": events })));
+        say!(
+            "{}",
+            pretty(&json!({ "format": log.format.name(), "events": events }))
+        );
         return Ok(());
     }
     say!("{:>4} {:>3}  {:<34} {:<20} data", "#", "PCR", "type", "digest");

@@ -38,14 +38,17 @@ pub fn attestation_key(path: &Path) -> Result<LoadedAk, Failure> {
             format: "spki-der",
         });
     }
-    let declared = bytes.get(..2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+    let declared = bytes
+        .get(..2)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])));
     let (public, format) = if declared == Some(bytes.len().saturating_sub(2)) {
         (TpmPublic::parse_tpm2b(&bytes), "TPM2B_PUBLIC")
     } else {
         (TpmPublic::parse_tpmt(&bytes), "TPMT_PUBLIC")
     };
     let public = public.map_err(|e| unusable(e, ctx()))?;
-    let ak = AttestationKey::from_tpm_public(&public).map_err(|e| Failure::CheckFailed(anyhow!(e).context(ctx())))?;
+    let ak = AttestationKey::from_tpm_public(&public)
+        .map_err(|e| Failure::CheckFailed(anyhow!(e).context(ctx())))?;
     Ok(LoadedAk { ak, format })
 }
 
@@ -54,7 +57,8 @@ pub fn signature_scheme(text: &str) -> anyhow::Result<SignatureScheme> {
     let (kind, hash) = text
         .split_once('-')
         .ok_or_else(|| anyhow!("signature scheme \"{text}\" is not KIND-HASH, e.g. rsassa-sha256"))?;
-    let hash = HashAlg::from_name(hash).ok_or_else(|| anyhow!("unknown hash \"{hash}\" in signature scheme"))?;
+    let hash =
+        HashAlg::from_name(hash).ok_or_else(|| anyhow!("unknown hash \"{hash}\" in signature scheme"))?;
     Ok(match kind {
         "rsassa" => SignatureScheme::RsaPkcs1v15(hash),
         "rsapss" => SignatureScheme::RsaPss(hash),
@@ -65,7 +69,11 @@ pub fn signature_scheme(text: &str) -> anyhow::Result<SignatureScheme> {
 
 /// A TPMT_SIGNATURE, or raw bytes when it does not parse as one (or when a
 /// scheme is forced).
-pub fn signature(path: &Path, key: &PublicKey, scheme: Option<&str>) -> Result<(TpmSignature, &'static str), Failure> {
+pub fn signature(
+    path: &Path,
+    key: &PublicKey,
+    scheme: Option<&str>,
+) -> Result<(TpmSignature, &'static str), Failure> {
     let bytes = read(path)?;
     let ctx = || format!("signature {}", path.display());
     let forced = scheme
@@ -99,7 +107,8 @@ fn pcr_json(bytes: &[u8]) -> anyhow::Result<PcrValues> {
         serde_json::from_slice(bytes).context("expected {\"<bank>\": {\"<pcr>\": \"<hex>\"}}")?;
     let mut values = PcrValues::new();
     for (bank_name, pcrs) in banks {
-        let bank = HashAlg::from_name(&bank_name).ok_or_else(|| anyhow!("unknown PCR bank \"{bank_name}\""))?;
+        let bank =
+            HashAlg::from_name(&bank_name).ok_or_else(|| anyhow!("unknown PCR bank \"{bank_name}\""))?;
         for (index, value) in pcrs {
             let index: u32 = index
                 .parse()

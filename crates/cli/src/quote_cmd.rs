@@ -16,16 +16,23 @@ use crate::inputs;
 pub fn verify(args: &QuoteVerifyArgs) -> Result<(), Failure> {
     let ak = inputs::attestation_key(&args.ak)?;
     let message = inputs::read(&args.message)?;
-    let (signature, sig_format) =
-        inputs::signature(&args.signature, ak.ak.public_key(), args.signature_scheme.as_deref())?;
+    let (signature, sig_format) = inputs::signature(
+        &args.signature,
+        ak.ak.public_key(),
+        args.signature_scheme.as_deref(),
+    )?;
     let (pcrs, pcr_format) = inputs::pcr_values(&args.pcrs)?;
     let freshness = match (&args.nonce, args.no_freshness) {
-        (Some(hex), false) => Freshness::Nonce(
-            inputs::hex_arg(hex).map_err(|e| Failure::Unusable(e.context("--nonce")))?,
-        ),
+        (Some(hex), false) => {
+            Freshness::Nonce(inputs::hex_arg(hex).map_err(|e| Failure::Unusable(e.context("--nonce")))?)
+        }
         (None, true) => Freshness::DangerNotChecked,
         // clap's argument group makes exactly one of the two present.
-        _ => return Err(Failure::Unusable(anyhow!("give exactly one of --nonce and --no-freshness"))),
+        _ => {
+            return Err(Failure::Unusable(anyhow!(
+                "give exactly one of --nonce and --no-freshness"
+            )))
+        }
     };
     let log = args.eventlog.as_deref().map(load).transpose()?;
 
@@ -52,12 +59,15 @@ pub fn verify(args: &QuoteVerifyArgs) -> Result<(), Failure> {
             };
             // The message is not trusted here; show what it claims, marked so.
             let claimed = QuoteAttest::parse(&message).ok().map(|a| attest_json(&a));
-            emit(args.json, &json!({
-                "verdict": "failed",
-                "reason": reason,
-                "inputs": inputs_json,
-                "quote_unverified": claimed,
-            }));
+            emit(
+                args.json,
+                &json!({
+                    "verdict": "failed",
+                    "reason": reason,
+                    "inputs": inputs_json,
+                    "quote_unverified": claimed,
+                }),
+            );
             return Err(failure);
         }
     };
@@ -118,9 +128,19 @@ fn emit(as_json: bool, v: &serde_json::Value) {
     if let Some(f) = v["freshness"].as_str() {
         say!("freshness: {f}");
     }
-    let q = if v["quote"].is_object() { &v["quote"] } else { &v["quote_unverified"] };
+    let q = if v["quote"].is_object() {
+        &v["quote"]
+    } else {
+        &v["quote_unverified"]
+    };
     if q.is_object() {
-        for k in ["pcr_selection", "pcr_digest", "extra_data", "clock", "firmware_version"] {
+        for k in [
+            "pcr_selection",
+            "pcr_digest",
+            "extra_data",
+            "clock",
+            "firmware_version",
+        ] {
             say!("{k}: {}", q[k]);
         }
     }
@@ -133,7 +153,12 @@ fn emit(as_json: bool, v: &serde_json::Value) {
     }
     if let Some(rows) = v["eventlog"]["pcrs"].as_array() {
         for r in rows {
-            say!("  eventlog {} {:>2}: {}", r["bank"].as_str().unwrap_or(""), r["pcr"], r["status"].as_str().unwrap_or(""));
+            say!(
+                "  eventlog {} {:>2}: {}",
+                r["bank"].as_str().unwrap_or(""),
+                r["pcr"],
+                r["status"].as_str().unwrap_or("")
+            );
         }
     }
 }
@@ -158,7 +183,12 @@ fn pcrs_json(v: &VerifiedQuote) -> serde_json::Value {
     let banks: BTreeMap<&str, BTreeMap<u32, String>> = v
         .pcrs()
         .banks()
-        .map(|(bank, values)| (bank.name(), values.iter().map(|(i, d)| (i.0, d.to_hex())).collect()))
+        .map(|(bank, values)| {
+            (
+                bank.name(),
+                values.iter().map(|(i, d)| (i.0, d.to_hex())).collect(),
+            )
+        })
         .collect();
     json!(banks)
 }

@@ -1,6 +1,7 @@
 //! Fresh quotes from swtpm, checked by us and by `tpm2_checkquote`: the two
 //! must agree on the good quote and on every tampered copy.
 
+#![allow(clippy::unwrap_used, missing_docs)] // test code: a failed unwrap is a failed test
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -18,12 +19,23 @@ impl Quote {
         require_tool("swtpm");
         require_tool("tpm2_quote");
         let dir = tempfile::tempdir().unwrap();
-        let out = run(std::process::Command::new(repo_root().join("scripts/swtpm-quote.sh"))
-            .arg(dir.path())
-            .arg(key)
-            .arg(scheme));
-        assert!(out.status.success(), "swtpm-quote.sh {key} {scheme}: {}", text(&out.stderr));
-        let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap().trim().to_string();
+        let out = run(
+            std::process::Command::new(repo_root().join("scripts/swtpm-quote.sh"))
+                .arg(dir.path())
+                .arg(key)
+                .arg(scheme),
+        );
+        assert!(
+            out.status.success(),
+            "swtpm-quote.sh {key} {scheme}: {}",
+            text(&out.stderr)
+        );
+        let read = |f: &str| {
+            std::fs::read_to_string(dir.path().join(f))
+                .unwrap()
+                .trim()
+                .to_string()
+        };
         let (hash, nonce) = (read("hash"), read("nonce.hex"));
         Quote { dir, hash, nonce }
     }
@@ -35,7 +47,11 @@ impl Quote {
     /// A copy of `file` with one bit flipped at `offset` (from the end if negative).
     fn tampered(&self, file: &str, offset: isize) -> PathBuf {
         let mut bytes = std::fs::read(self.path(file)).unwrap();
-        let at = if offset < 0 { bytes.len() - offset.unsigned_abs() } else { offset as usize };
+        let at = if offset < 0 {
+            bytes.len() - offset.unsigned_abs()
+        } else {
+            offset as usize
+        };
         bytes[at] ^= 0x01;
         let p = self.path(&format!("{file}.tampered"));
         std::fs::write(&p, bytes).unwrap();
@@ -91,7 +107,13 @@ fn openssl_signature_ok(q: &Quote, msg: &Path, sig: &Path) -> bool {
     run(std::process::Command::new("openssl")
         .args(["dgst", &format!("-{}", q.hash), "-verify"])
         .arg(q.path("ak.pem"))
-        .args(["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:auto", "-signature"])
+        .args([
+            "-sigopt",
+            "rsa_padding_mode:pss",
+            "-sigopt",
+            "rsa_pss_saltlen:auto",
+            "-signature",
+        ])
         .arg(&raw)
         .arg(msg))
     .status
@@ -117,11 +139,39 @@ fn cases(q: &Quote) -> Vec<(&'static str, Files<'static>, &'static str)> {
     vec![
         ("good", Files { ..base }, ""),
         // Byte 40 lies inside extraData/clockInfo: covered by the signature.
-        ("message bit", Files { msg: leak(q.tampered("msg", 40)), ..base }, "quote signature"),
-        ("signature bit", Files { sig: leak(q.tampered("sig", -1)), ..base }, "quote signature"),
+        (
+            "message bit",
+            Files {
+                msg: leak(q.tampered("msg", 40)),
+                ..base
+            },
+            "quote signature",
+        ),
+        (
+            "signature bit",
+            Files {
+                sig: leak(q.tampered("sig", -1)),
+                ..base
+            },
+            "quote signature",
+        ),
         // The first digest byte of the tpm2-tools PCR file (132 + 4 + 4 + 2).
-        ("pcr bit", Files { pcrs: leak(q.tampered("pcrs", 142)), ..base }, "PCR digest"),
-        ("nonce", Files { nonce: Box::leak(wrong_nonce.into_boxed_str()), ..base }, "extraData"),
+        (
+            "pcr bit",
+            Files {
+                pcrs: leak(q.tampered("pcrs", 142)),
+                ..base
+            },
+            "PCR digest",
+        ),
+        (
+            "nonce",
+            Files {
+                nonce: Box::leak(wrong_nonce.into_boxed_str()),
+                ..base
+            },
+            "extraData",
+        ),
     ]
 }
 
@@ -129,14 +179,21 @@ fn agree_with_tpm2_checkquote(key: &str, scheme: &str) {
     let q = Quote::take(key, scheme);
     for (name, files, phrase) in cases(&q) {
         let want_ok = name == "good";
-        assert_eq!(theirs(&files, &q.hash), want_ok, "{key}/{scheme} {name}: tpm2_checkquote");
+        assert_eq!(
+            theirs(&files, &q.hash),
+            want_ok,
+            "{key}/{scheme} {name}: tpm2_checkquote"
+        );
         for ak in [files.ak_pem, files.ak_tpm] {
             let (code, err) = ours(&files, ak);
             if want_ok {
                 assert_eq!(code, 0, "{key}/{scheme} {name} with {}: {err}", ak.display());
             } else {
                 assert_eq!(code, 1, "{key}/{scheme} {name}: {err}");
-                assert!(err.contains(phrase), "{key}/{scheme} {name}: expected \"{phrase}\" in: {err}");
+                assert!(
+                    err.contains(phrase),
+                    "{key}/{scheme} {name}: expected \"{phrase}\" in: {err}"
+                );
             }
         }
     }
@@ -172,7 +229,10 @@ fn rsa2048_rsapss_sha256_against_openssl() {
         let (code, err) = ours(&files, files.ak_tpm);
         match name {
             "good" => {
-                assert!(openssl_signature_ok(&q, files.msg, files.sig), "openssl rejects the good PSS quote");
+                assert!(
+                    openssl_signature_ok(&q, files.msg, files.sig),
+                    "openssl rejects the good PSS quote"
+                );
                 assert!(
                     !theirs(&files, &q.hash),
                     "tpm2_checkquote now accepts RSAPSS: drop this exception and use agree_with_tpm2_checkquote"

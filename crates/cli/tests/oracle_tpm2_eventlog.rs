@@ -2,6 +2,7 @@
 //! every (bank, PCR) both report must agree, except the named cases where
 //! tpm2_eventlog 5.4 is known to be wrong.
 
+#![allow(clippy::unwrap_used, missing_docs)] // test code: a failed unwrap is a failed test
 mod common;
 
 use std::collections::BTreeMap;
@@ -71,7 +72,10 @@ fn parse_tpm2_eventlog_pcrs(yaml: &str) -> Banks {
             bank = b.to_string();
         } else if let Some((idx, val)) = t.split_once(':') {
             let val = val.trim().trim_start_matches("0x").to_ascii_lowercase();
-            banks.entry(bank.clone()).or_default().insert(idx.trim().parse().unwrap(), val);
+            banks
+                .entry(bank.clone())
+                .or_default()
+                .insert(idx.trim().parse().unwrap(), val);
         }
     }
     banks
@@ -79,7 +83,12 @@ fn parse_tpm2_eventlog_pcrs(yaml: &str) -> Banks {
 
 fn ours(log: &PathBuf) -> (Banks, Option<String>) {
     let out = run(blindfold().args(["eventlog", "replay", "--json"]).arg(log));
-    assert!(out.status.success(), "blindfold eventlog replay {}: {}", log.display(), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "blindfold eventlog replay {}: {}",
+        log.display(),
+        text(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let banks: Banks = serde_json::from_value(v["banks"].clone()).unwrap();
     (banks, v["startup_locality"].as_u64().map(|l| l.to_string()))
@@ -102,7 +111,11 @@ fn replay_agrees_with_tpm2_eventlog() {
                 exceptions_seen.push(name);
                 continue;
             }
-            _ => assert!(out.status.success(), "{name}: tpm2_eventlog failed: {}", text(&out.stderr)),
+            _ => assert!(
+                out.status.success(),
+                "{name}: tpm2_eventlog failed: {}",
+                text(&out.stderr)
+            ),
         }
         let their_banks = parse_tpm2_eventlog_pcrs(&text(&out.stdout));
         assert_eq!(
@@ -127,7 +140,10 @@ fn replay_agrees_with_tpm2_eventlog() {
                     _ => false,
                 };
                 if *index == 0 && pcr0_exception {
-                    assert_ne!(mine, theirs, "{name}: tpm2_eventlog now agrees on PCR 0; remove the exception");
+                    assert_ne!(
+                        mine, theirs,
+                        "{name}: tpm2_eventlog now agrees on PCR 0; remove the exception"
+                    );
                     exceptions_seen.push(format!("{name} {bank} PCR 0"));
                     continue;
                 }
@@ -137,5 +153,8 @@ fn replay_agrees_with_tpm2_eventlog() {
         }
     }
     assert!(compared > 150, "only {compared} values compared");
-    assert!(exceptions_seen.len() >= 3, "named exceptions not exercised: {exceptions_seen:?}");
+    assert!(
+        exceptions_seen.len() >= 3,
+        "named exceptions not exercised: {exceptions_seen:?}"
+    );
 }

@@ -107,8 +107,14 @@ impl fmt::Display for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PublicKey::Rsa { .. } => write!(f, "RSA-{}", self.bits()),
-            PublicKey::Ecc { curve: EccCurve::NistP256, .. } => f.write_str("ECC P-256"),
-            PublicKey::Ecc { curve: EccCurve::NistP384, .. } => f.write_str("ECC P-384"),
+            PublicKey::Ecc {
+                curve: EccCurve::NistP256,
+                ..
+            } => f.write_str("ECC P-256"),
+            PublicKey::Ecc {
+                curve: EccCurve::NistP384,
+                ..
+            } => f.write_str("ECC P-384"),
         }
     }
 }

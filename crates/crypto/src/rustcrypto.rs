@@ -102,12 +102,8 @@ fn unsupported_hash(scheme: SignatureScheme) -> CryptoError {
 }
 
 fn rsa_key(modulus: &[u8], exponent: u32) -> Result<RsaPublicKey, CryptoError> {
-    RsaPublicKey::new_with_max_size(
-        BigUint::from_bytes_be(modulus),
-        BigUint::from(exponent),
-        16384,
-    )
-    .map_err(|e| CryptoError::InvalidKey(format!("RSA: {e}")))
+    RsaPublicKey::new_with_max_size(BigUint::from_bytes_be(modulus), BigUint::from(exponent), 16384)
+        .map_err(|e| CryptoError::InvalidKey(format!("RSA: {e}")))
 }
 
 fn fixed<const N: usize>(v: &[u8], what: &str) -> Result<[u8; N], CryptoError> {
@@ -123,7 +119,14 @@ fn fixed<const N: usize>(v: &[u8], what: &str) -> Result<[u8; N], CryptoError> {
     Ok(out)
 }
 
-fn verify_ecdsa(curve: EccCurve, x: &[u8], y: &[u8], r: &[u8], s: &[u8], prehash: &[u8]) -> Result<bool, CryptoError> {
+fn verify_ecdsa(
+    curve: EccCurve,
+    x: &[u8],
+    y: &[u8],
+    r: &[u8],
+    s: &[u8],
+    prehash: &[u8],
+) -> Result<bool, CryptoError> {
     let mut sec1 = Vec::with_capacity(1 + x.len() + y.len());
     sec1.push(0x04);
     sec1.extend_from_slice(x);
@@ -132,7 +135,8 @@ fn verify_ecdsa(curve: EccCurve, x: &[u8], y: &[u8], r: &[u8], s: &[u8], prehash
         EccCurve::NistP256 => {
             let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
                 .map_err(|_| CryptoError::InvalidKey("P-256 point is not on the curve".into()))?;
-            let Ok(sig) = p256::ecdsa::Signature::from_scalars(fixed::<32>(r, "r")?, fixed::<32>(s, "s")?) else {
+            let Ok(sig) = p256::ecdsa::Signature::from_scalars(fixed::<32>(r, "r")?, fixed::<32>(s, "s")?)
+            else {
                 return Ok(false);
             };
             Ok(vk.verify_prehash(prehash, &sig).is_ok())
@@ -140,7 +144,8 @@ fn verify_ecdsa(curve: EccCurve, x: &[u8], y: &[u8], r: &[u8], s: &[u8], prehash
         EccCurve::NistP384 => {
             let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
                 .map_err(|_| CryptoError::InvalidKey("P-384 point is not on the curve".into()))?;
-            let Ok(sig) = p384::ecdsa::Signature::from_scalars(fixed::<48>(r, "r")?, fixed::<48>(s, "s")?) else {
+            let Ok(sig) = p384::ecdsa::Signature::from_scalars(fixed::<48>(r, "r")?, fixed::<48>(s, "s")?)
+            else {
                 return Ok(false);
             };
             Ok(vk.verify_prehash(prehash, &sig).is_ok())
@@ -178,9 +183,14 @@ pub(crate) fn decode_spki(der: &[u8]) -> Result<PublicKey, CryptoError> {
                 .parameters_oid()
                 .map(|o| format!(" ({o})"))
                 .unwrap_or_default();
-            Err(CryptoError::UnsupportedKeyAlgorithm(format!("{}{params}", info.algorithm.oid)))
+            Err(CryptoError::UnsupportedKeyAlgorithm(format!(
+                "{}{params}",
+                info.algorithm.oid
+            )))
         }
-        Err(e) => Err(CryptoError::InvalidKey(format!("not a DER SubjectPublicKeyInfo: {e}"))),
+        Err(e) => Err(CryptoError::InvalidKey(format!(
+            "not a DER SubjectPublicKeyInfo: {e}"
+        ))),
     }
 }
 
@@ -204,8 +214,12 @@ pub(crate) fn encode_spki(key: &PublicKey) -> Result<Vec<u8>, CryptoError> {
             sec1.extend_from_slice(y);
             let bad = |_| CryptoError::InvalidKey("point is not on the curve".into());
             match curve {
-                EccCurve::NistP256 => p256::PublicKey::from_sec1_bytes(&sec1).map_err(bad)?.to_public_key_der(),
-                EccCurve::NistP384 => p384::PublicKey::from_sec1_bytes(&sec1).map_err(bad)?.to_public_key_der(),
+                EccCurve::NistP256 => p256::PublicKey::from_sec1_bytes(&sec1)
+                    .map_err(bad)?
+                    .to_public_key_der(),
+                EccCurve::NistP384 => p384::PublicKey::from_sec1_bytes(&sec1)
+                    .map_err(bad)?
+                    .to_public_key_der(),
             }
         }
     };
@@ -238,7 +252,12 @@ mod tests {
     fn rsa_pss_unsupported_hash_is_an_error() {
         let key = PublicKey::rsa(&[0xC5; 256], 65537);
         let err = RustCrypto
-            .verify_signature(&key, SignatureScheme::RsaPss(HashAlg::Sm3_256), b"m", &Signature::Rsa(vec![1; 256]))
+            .verify_signature(
+                &key,
+                SignatureScheme::RsaPss(HashAlg::Sm3_256),
+                b"m",
+                &Signature::Rsa(vec![1; 256]),
+            )
             .unwrap_err();
         assert!(matches!(err, CryptoError::KeySchemeMismatch(_)), "{err:?}");
     }
@@ -251,7 +270,10 @@ mod tests {
                 &key,
                 SignatureScheme::Ecdsa(HashAlg::Sha256),
                 b"m",
-                &Signature::Ecdsa { r: vec![1], s: vec![1] },
+                &Signature::Ecdsa {
+                    r: vec![1],
+                    s: vec![1],
+                },
             )
             .unwrap_err();
         assert!(matches!(err, CryptoError::KeySchemeMismatch(_)), "{err:?}");

@@ -94,7 +94,12 @@ fn decode(event: &Event) -> Result<EventData, WireError> {
             } else if data.len() == 17 && data.starts_with(b"StartupLocality\0") {
                 EventData::StartupLocality(data[16])
             } else {
-                let sig = data.iter().take(16).take_while(|b| **b != 0).copied().collect::<Vec<u8>>();
+                let sig = data
+                    .iter()
+                    .take(16)
+                    .take_while(|b| **b != 0)
+                    .copied()
+                    .collect::<Vec<u8>>();
                 EventData::NoAction(printable(&sig))
             }
         }
@@ -177,7 +182,10 @@ fn decode(event: &Event) -> Result<EventData, WireError> {
             let mut r = Reader::new(data, "UEFI_GPT_DATA");
             r.take(header_size)?;
             let partitions = r.u64_le()?;
-            EventData::Gpt { disk_guid, partitions }
+            EventData::Gpt {
+                disk_guid,
+                partitions,
+            }
         }
         EventType::EV_EFI_HANDOFF_TABLES => {
             let mut r = Reader::new(data, "UEFI_HANDOFF_TABLE_POINTERS");
@@ -280,13 +288,19 @@ pub(crate) fn guid(b: [u8; 16]) -> String {
 }
 
 pub(crate) fn utf16(bytes: &[u8]) -> String {
-    let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
-    String::from_utf16_lossy(&units).trim_end_matches('\0').to_string()
+    let units: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    String::from_utf16_lossy(&units)
+        .trim_end_matches('\0')
+        .to_string()
 }
 
 /// Text of an event: UTF-16LE if it looks like it, else printable ASCII.
 fn text(data: &[u8]) -> String {
-    let looks_utf16 = data.len() >= 4 && data.len() % 2 == 0 && data.iter().skip(1).step_by(2).all(|b| *b == 0);
+    let looks_utf16 =
+        data.len() >= 4 && data.len() % 2 == 0 && data.iter().skip(1).step_by(2).all(|b| *b == 0);
     if looks_utf16 {
         utf16(data)
     } else {
@@ -298,7 +312,13 @@ fn printable(data: &[u8]) -> String {
     let trimmed = data.strip_suffix(&[0]).unwrap_or(data);
     trimmed
         .iter()
-        .map(|b| if b.is_ascii_graphic() || *b == b' ' { *b as char } else { '.' })
+        .map(|b| {
+            if b.is_ascii_graphic() || *b == b' ' {
+                *b as char
+            } else {
+                '.'
+            }
+        })
         .collect()
 }
 
@@ -329,7 +349,11 @@ impl fmt::Display for EventData {
                 device_path,
                 trailing,
             } => {
-                write!(f, "image at 0x{location:x} ({length} bytes) {}", truncate(device_path, 160))?;
+                write!(
+                    f,
+                    "image at 0x{location:x} ({length} bytes) {}",
+                    truncate(device_path, 160)
+                )?;
                 write_trailing(f, *trailing)
             }
             EventData::FirmwareBlob {
@@ -342,7 +366,10 @@ impl fmt::Display for EventData {
                 }
                 write!(f, "blob at 0x{base:x} ({length} bytes)")
             }
-            EventData::Gpt { disk_guid, partitions } => write!(f, "GPT disk {disk_guid}, {partitions} partitions"),
+            EventData::Gpt {
+                disk_guid,
+                partitions,
+            } => write!(f, "GPT disk {disk_guid}, {partitions} partitions"),
             EventData::HandoffTables(t) => write!(f, "handoff tables {}", t.join(",")),
             EventData::Tagged { id, len } => write!(f, "tagged event 0x{id:08x} ({len} bytes)"),
             EventData::Raw(n) => write!(f, "{n} bytes"),

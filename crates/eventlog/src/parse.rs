@@ -177,11 +177,14 @@ fn read_legacy_event(r: &mut Reader<'_>, number: usize) -> Result<Event, Error> 
         let sha1 = r.take(20)?;
         let size = r.u32_le()? as usize;
         let data = r.take(size)?.to_vec();
-        let digest = Digest::new(HashAlg::Sha1, sha1).map(EventDigest::Known).ok_or(WireError::InvalidValue {
-            structure: "TCG_PCR_EVENT",
-            field: "digest",
-            value: "not 20 bytes".into(),
-        })?;
+        let digest =
+            Digest::new(HashAlg::Sha1, sha1)
+                .map(EventDigest::Known)
+                .ok_or(WireError::InvalidValue {
+                    structure: "TCG_PCR_EVENT",
+                    field: "digest",
+                    value: "not 20 bytes".into(),
+                })?;
         Ok(Event {
             number,
             pcr,
@@ -210,7 +213,10 @@ fn read_agile_event(r: &mut Reader<'_>, number: usize, spec: &SpecIdEvent) -> Re
     for _ in 0..count {
         let alg_id = r.u16_le().map_err(w)?;
         let Some(decl) = spec.algorithms.iter().find(|a| a.alg_id == alg_id) else {
-            return Err(Error::UndeclaredDigestAlgorithm { event: number, alg_id });
+            return Err(Error::UndeclaredDigestAlgorithm {
+                event: number,
+                alg_id,
+            });
         };
         let bytes = r.take(usize::from(decl.digest_size)).map_err(w)?;
         // Sizes of computable algorithms were checked against the Spec ID
@@ -268,7 +274,9 @@ fn parse_spec_id(data: &[u8]) -> Result<SpecIdEvent, Error> {
             }
         }
         if algorithms.iter().any(|a| a.alg_id == alg_id) {
-            return Err(Error::SpecIdInvalid(format!("algorithm 0x{alg_id:04x} declared twice")));
+            return Err(Error::SpecIdInvalid(format!(
+                "algorithm 0x{alg_id:04x} declared twice"
+            )));
         }
         algorithms.push(SpecIdAlgorithm { alg_id, digest_size });
     }

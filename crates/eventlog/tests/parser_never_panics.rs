@@ -1,6 +1,7 @@
 //! Property tests: truncated, extended and random logs give an error or a
 //! log, never a panic, and decoding any event for display never panics.
 
+#![allow(clippy::unwrap_used, missing_docs)] // test code: a failed unwrap is a failed test
 use blindfold_eventlog::{replay, EventData, EventLog, ReplayOptions};
 use proptest::prelude::*;
 

@@ -1,11 +1,15 @@
 //! Digest-versus-data checks and parser strictness on hand-made logs.
 
+#![allow(clippy::unwrap_used, missing_docs)] // test code: a failed unwrap is a failed test
 use blindfold_crypto::{default_provider, HashAlg};
 use blindfold_eventlog::{replay, Error, EventLog, EventType, LogFormat, ReplayOptions, SuspicionReason};
 use blindfold_tpm::PcrIndex;
 
-/// A crypto-agile log with the given (pcr, type, data, digest-override) events.
-fn agile_log(events: &[(u32, u32, &[u8], Option<[u8; 32]>)]) -> Vec<u8> {
+/// One hand-made event: PCR, type, data, and a digest replacing H(data).
+type TestEvent<'a> = (u32, u32, &'a [u8], Option<[u8; 32]>);
+
+/// A crypto-agile SHA-256 log with the given events.
+fn agile_log(events: &[TestEvent<'_>]) -> Vec<u8> {
     let mut spec = b"Spec ID Event03\0".to_vec();
     spec.extend_from_slice(&0u32.to_le_bytes()); // platform class
     spec.extend_from_slice(&[0, 2, 0, 2]); // minor, major, errata, uintn
@@ -25,7 +29,11 @@ fn agile_log(events: &[(u32, u32, &[u8], Option<[u8; 32]>)]) -> Vec<u8> {
         out.extend_from_slice(&1u32.to_le_bytes());
         out.extend_from_slice(&0x000Bu16.to_le_bytes());
         let d = digest.unwrap_or_else(|| {
-            default_provider().hash(HashAlg::Sha256, &[data]).as_bytes().try_into().unwrap()
+            default_provider()
+                .hash(HashAlg::Sha256, &[data])
+                .as_bytes()
+                .try_into()
+                .unwrap()
         });
         out.extend_from_slice(&d);
         out.extend_from_slice(&(data.len() as u32).to_le_bytes());
@@ -36,14 +44,26 @@ fn agile_log(events: &[(u32, u32, &[u8], Option<[u8; 32]>)]) -> Vec<u8> {
 
 #[test]
 fn separator_whose_digest_is_not_its_data_is_reported() {
-    let bytes = agile_log(&[(7, 4, &[0, 0, 0, 0], Some([0xAB; 32])), (7, 4, &[0, 0, 0, 0], None)]);
+    let bytes = agile_log(&[
+        (7, 4, &[0, 0, 0, 0], Some([0xAB; 32])),
+        (7, 4, &[0, 0, 0, 0], None),
+    ]);
     let log = EventLog::parse(&bytes).unwrap();
     assert_eq!(log.format, LogFormat::CryptoAgile);
     let r = replay(&log, ReplayOptions::default());
     assert_eq!(r.suspicious.len(), 1, "{:?}", r.suspicious);
     let s = &r.suspicious[0];
-    assert_eq!((s.number, s.pcr, s.event_type), (1, PcrIndex(7), EventType::EV_SEPARATOR));
-    assert!(matches!(s.reason, SuspicionReason::DigestDoesNotMatchData { bank: HashAlg::Sha256, .. }));
+    assert_eq!(
+        (s.number, s.pcr, s.event_type),
+        (1, PcrIndex(7), EventType::EV_SEPARATOR)
+    );
+    assert!(matches!(
+        s.reason,
+        SuspicionReason::DigestDoesNotMatchData {
+            bank: HashAlg::Sha256,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -56,7 +76,10 @@ fn event_type_does_not_decide_what_is_extended() {
     let rb = replay(&EventLog::parse(&b).unwrap(), ReplayOptions::default());
     assert_eq!(ra.pcrs, rb.pcrs);
     assert_eq!(ra.suspicious.len(), 1);
-    assert!(rb.suspicious.is_empty(), "EV_IPL digests are not defined as the hash of the data");
+    assert!(
+        rb.suspicious.is_empty(),
+        "EV_IPL digests are not defined as the hash of the data"
+    );
 }
 
 #[test]
@@ -76,7 +99,10 @@ fn undeclared_digest_algorithm_is_an_error() {
     bytes[ev + 12..ev + 14].copy_from_slice(&0x000Cu16.to_le_bytes());
     assert_eq!(
         EventLog::parse(&bytes).unwrap_err(),
-        Error::UndeclaredDigestAlgorithm { event: 1, alg_id: 0x000C }
+        Error::UndeclaredDigestAlgorithm {
+            event: 1,
+            alg_id: 0x000C
+        }
     );
 }
 
@@ -93,5 +119,8 @@ fn spec_id_with_wrong_digest_size_is_an_error() {
     // digestSize of SHA-256 in the Spec ID event: 32 -> 20.
     let pos = 32 + 16 + 4 + 4 + 4 + 2;
     bytes[pos..pos + 2].copy_from_slice(&20u16.to_le_bytes());
-    assert!(matches!(EventLog::parse(&bytes).unwrap_err(), Error::SpecIdInvalid(_)));
+    assert!(matches!(
+        EventLog::parse(&bytes).unwrap_err(),
+        Error::SpecIdInvalid(_)
+    ));
 }

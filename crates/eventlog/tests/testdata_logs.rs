@@ -1,6 +1,7 @@
 //! Every shared event log replays to the values its `expected-pcrs.json`
 //! lists, for every (bank, PCR) the log extends.
 
+#![allow(clippy::unwrap_used, missing_docs)] // test code: a failed unwrap is a failed test
 use std::path::{Path, PathBuf};
 
 use blindfold_crypto::HashAlg;
@@ -13,7 +14,11 @@ fn logs_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata"));
     let dir = base.join("tcg-eventlogs");
-    assert!(dir.is_dir(), "shared test data not found at {} (clone with ../shared beside it)", dir.display());
+    assert!(
+        dir.is_dir(),
+        "shared test data not found at {} (clone with ../shared beside it)",
+        dir.display()
+    );
     dir
 }
 
@@ -35,10 +40,18 @@ fn samples() -> Vec<(String, PathBuf, Value)> {
                 !n.ends_with(".json") && !n.ends_with(".yaml")
             })
             .unwrap();
-        out.push((dir.file_name().unwrap().to_string_lossy().into_owned(), log, expected));
+        out.push((
+            dir.file_name().unwrap().to_string_lossy().into_owned(),
+            log,
+            expected,
+        ));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(out.len() >= 18, "expected the 18 shared logs, found {}", out.len());
+    assert!(
+        out.len() >= 18,
+        "expected the 18 shared logs, found {}",
+        out.len()
+    );
     out
 }
 
@@ -47,7 +60,11 @@ fn every_log_replays_to_its_expected_pcrs() {
     for (name, path, expected) in samples() {
         let log = EventLog::parse(&std::fs::read(&path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
         let wants_legacy = expected["format"].as_str().unwrap().starts_with("legacy");
-        assert_eq!(log.format == LogFormat::Sha1Legacy, wants_legacy, "{name}: format");
+        assert_eq!(
+            log.format == LogFormat::Sha1Legacy,
+            wants_legacy,
+            "{name}: format"
+        );
         let ebs = name == "ga-ebs_event_missing_eventlog";
         let options = ReplayOptions {
             assume_unlogged_exit_boot_services: ebs,
@@ -72,7 +89,11 @@ fn every_log_replays_to_its_expected_pcrs() {
         }
         assert!(compared > 0, "{name}: nothing compared");
         if name == "gtt-gdc-host" {
-            assert_eq!(result.startup_locality, Some(3), "{name} needs its StartupLocality");
+            assert_eq!(
+                result.startup_locality,
+                Some(3),
+                "{name} needs its StartupLocality"
+            );
         }
     }
 }
@@ -102,7 +123,10 @@ fn unlogged_exit_boot_services_is_off_by_default_and_reported_when_used() {
             assume_unlogged_exit_boot_services: true,
         },
     );
-    assert_eq!(with.options_applied, vec![AppliedOption::UnloggedExitBootServices]);
+    assert_eq!(
+        with.options_applied,
+        vec![AppliedOption::UnloggedExitBootServices]
+    );
     assert_eq!(
         with.pcrs.get(HashAlg::Sha1, PcrIndex(5)).unwrap().to_hex(),
         expected["banks"]["sha1"]["5"].as_str().unwrap()
@@ -132,13 +156,21 @@ fn startup_locality_changes_pcr0_and_only_pcr0() {
     let log = EventLog::parse(&bytes).unwrap();
     let mut without = log.clone();
     // Drop the StartupLocality event: PCR 0 must change, nothing else.
-    without.events.retain(|e| !e.data.starts_with(b"StartupLocality\0"));
+    without
+        .events
+        .retain(|e| !e.data.starts_with(b"StartupLocality\0"));
     let a = replay(&log, ReplayOptions::default());
     let b = replay(&without, ReplayOptions::default());
     assert_eq!(b.startup_locality, None);
-    assert_ne!(a.pcrs.get(HashAlg::Sha256, PcrIndex(0)), b.pcrs.get(HashAlg::Sha256, PcrIndex(0)));
+    assert_ne!(
+        a.pcrs.get(HashAlg::Sha256, PcrIndex(0)),
+        b.pcrs.get(HashAlg::Sha256, PcrIndex(0))
+    );
     for i in 1..24 {
-        assert_eq!(a.pcrs.get(HashAlg::Sha256, PcrIndex(i)), b.pcrs.get(HashAlg::Sha256, PcrIndex(i)));
+        assert_eq!(
+            a.pcrs.get(HashAlg::Sha256, PcrIndex(i)),
+            b.pcrs.get(HashAlg::Sha256, PcrIndex(i))
+        );
     }
 }
 
@@ -157,6 +189,11 @@ fn logs_with_clean_digests_have_no_suspicious_events() {
             "t2t-event-postcode",
             "t2t-event-uefivar",
         ];
-        assert_eq!(!r.suspicious.is_empty(), known.contains(&name.as_str()), "{name}: {:?}", r.suspicious);
+        assert_eq!(
+            !r.suspicious.is_empty(),
+            known.contains(&name.as_str()),
+            "{name}: {:?}",
+            r.suspicious
+        );
     }
 }

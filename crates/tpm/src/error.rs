@@ -72,7 +72,9 @@ pub enum Error {
     // ---- the attestation key ----
     /// The AK public area is not a restricted, fixedTPM signing key, so a
     /// `TPM_GENERATED` message signed by it proves nothing.
-    #[error("attestation key is not a restricted fixedTPM signing key (objectAttributes 0x{attributes:08x})")]
+    #[error(
+        "attestation key is not a restricted fixedTPM signing key (objectAttributes 0x{attributes:08x})"
+    )]
     AkNotRestrictedSigningKey {
         /// The key's `TPMA_OBJECT`.
         attributes: u32,

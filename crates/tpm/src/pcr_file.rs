@@ -11,7 +11,9 @@
 use blindfold_crypto::{Digest, HashAlg};
 
 use crate::error::WireError;
-use crate::pcr::{pcrs_from_bitmap, PcrBankSelection, PcrSelection, PcrValues, MAX_BANKS, MAX_PCR_SELECT_BYTES};
+use crate::pcr::{
+    pcrs_from_bitmap, PcrBankSelection, PcrSelection, PcrValues, MAX_BANKS, MAX_PCR_SELECT_BYTES,
+};
 use crate::reader::Reader;
 
 const S: &str = "tpm2-tools PCR file";
@@ -63,7 +65,10 @@ pub fn parse_tpm2_tools_pcrs(bytes: &[u8]) -> Result<(PcrSelection, PcrValues), 
         return Err(WireError::InvalidValue {
             structure: S,
             field: "digest list count",
-            value: format!("{lists}, the selection of {} PCRs needs {needed_lists}", selection.len()),
+            value: format!(
+                "{lists}, the selection of {} PCRs needs {needed_lists}",
+                selection.len()
+            ),
         });
     }
     let mut wanted = selection.iter();
@@ -91,13 +96,14 @@ pub fn parse_tpm2_tools_pcrs(bytes: &[u8]) -> Result<(PcrSelection, PcrValues), 
                     value: "more digests than selected PCRs".into(),
                 });
             };
-            let digest = buf.get(..size).and_then(|b| Digest::new(bank, b)).ok_or_else(|| {
-                WireError::InvalidValue {
+            let digest = buf
+                .get(..size)
+                .and_then(|b| Digest::new(bank, b))
+                .ok_or_else(|| WireError::InvalidValue {
                     structure: S,
                     field: "digest size",
                     value: format!("{size} for PCR {index} in bank {bank}"),
-                }
-            })?;
+                })?;
             values.insert(index, digest);
         }
         list.finish()?;

@@ -149,6 +149,9 @@ mod tests {
     #[test]
     fn oversized_tpm2b_is_rejected_before_reading() {
         let mut r = Reader::new(&[0xFF, 0xFF], "x");
-        assert!(matches!(r.tpm2b("TPM2B_DIGEST", 64), Err(WireError::TooLarge { size: 0xFFFF, .. })));
+        assert!(matches!(
+            r.tpm2b("TPM2B_DIGEST", 64),
+            Err(WireError::TooLarge { size: 0xFFFF, .. })
+        ));
     }
 }

@@ -68,7 +68,11 @@ impl TpmSignature {
     /// bytes, or ECDSA `r || s` with each half the curve's field size.
     /// `scheme` defaults to the TPM's usual one for the key: RSASSA-SHA256,
     /// ECDSA-SHA256 on P-256, ECDSA-SHA384 on P-384.
-    pub fn raw(key: &PublicKey, bytes: &[u8], scheme: Option<SignatureScheme>) -> Result<TpmSignature, WireError> {
+    pub fn raw(
+        key: &PublicKey,
+        bytes: &[u8],
+        scheme: Option<SignatureScheme>,
+    ) -> Result<TpmSignature, WireError> {
         const S: &str = "raw signature";
         match key {
             PublicKey::Rsa { .. } => Ok(TpmSignature {

@@ -1,22 +1,29 @@
 //! Helpers shared by the CLI integration tests.
 #![allow(dead_code)]
-
+#![allow(clippy::unwrap_used, missing_docs)] // test code: a failed unwrap is a failed test
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The `blindfold` binary under test.
 pub fn blindfold() -> Command {
     Command::new(env!("CARGO_BIN_EXE_blindfold"))
 }
 
+/// The workspace root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// `../shared/testdata` beside the clone (or `$BLINDFOLD_SHARED_TESTDATA`).
 pub fn shared_testdata() -> PathBuf {
     let p = std::env::var_os("BLINDFOLD_SHARED_TESTDATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("../shared/testdata"));
-    assert!(p.is_dir(), "shared test data not found at {} (clone with ../shared beside it)", p.display());
+    assert!(
+        p.is_dir(),
+        "shared test data not found at {} (clone with ../shared beside it)",
+        p.display()
+    );
     p
 }
 
@@ -25,13 +32,18 @@ pub fn require_tool(name: &str) {
     let found = std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).any(|d| d.join(name).is_file()))
         .unwrap_or(false);
-    assert!(found, "{name} is not installed: run scripts/setup.sh (it installs tpm2-tools and swtpm)");
+    assert!(
+        found,
+        "{name} is not installed: run scripts/setup.sh (it installs tpm2-tools and swtpm)"
+    );
 }
 
+/// Runs a command to completion.
 pub fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
+/// Lossy UTF-8.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }

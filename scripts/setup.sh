@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what Blindfold's tests and tools need on Debian 12 (run as root).
+# Skips whatever is already present, so it is cheap to run every time.
+#
+#   scripts/setup.sh
+#
+# Debian packages: tpm2-tools (tpm2_quote, tpm2_checkquote, tpm2_eventlog:
+# the oracles our verifier is checked against), swtpm + swtpm-tools (the
+# software TPM), openssl (nonces, and the oracle for RSA-PSS signatures).
+# Rust: cargo >= 1.80 must already be on PATH (Debian 12's own cargo is too
+# old); the script says so if it is not.
+set -euo pipefail
+
+need_cmds=(tpm2_quote tpm2_checkquote tpm2_eventlog tpm2_createak swtpm swtpm_setup openssl)
+pkgs=(tpm2-tools swtpm swtpm-tools openssl)
+
+missing=()
+for c in "${need_cmds[@]}"; do command -v "$c" >/dev/null 2>&1 || missing+=("$c"); done
+if ((${#missing[@]})); then
+  echo "setup: installing ${pkgs[*]} (missing: ${missing[*]})" >&2
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: run as root (or install ${pkgs[*]} yourself)" >&2
+    exit 2
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+fi
+for c in "${need_cmds[@]}"; do
+  command -v "$c" >/dev/null 2>&1 || { echo "setup: $c still missing after install" >&2; exit 2; }
+done
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo not found; install Rust >= 1.80 (rustup) and re-run" >&2
+  exit 2
+fi
+rust_minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
+if ((rust_minor < 80)); then
+  echo "setup: rustc $(rustc --version) is older than 1.80; install a newer toolchain" >&2
+  exit 2
+fi
+echo "setup: ready (tpm2-tools $(tpm2_quote --version | sed -E 's/.*version="([^"]+)".*/\1/'), $(swtpm --version | head -1), $(rustc --version))" >&2
