@@ -365,3 +365,41 @@ fn a_quote_with_another_magic_or_type_is_not_a_quote() {
         }))
     ));
 }
+
+fn swtpm_p256() -> Sample {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/swtpm-p256-quote");
+    let read = |f: &str| std::fs::read(d.join(f)).unwrap();
+    let public = TpmPublic::parse_tpm2b(&read("ak.pub")).unwrap();
+    let (_, pcrs) = parse_tpm2_tools_pcrs(&read("pcrs")).unwrap();
+    Sample {
+        name: "swtpm-p256",
+        ak: AttestationKey::from_tpm_public(&public).unwrap(),
+        message: read("msg"),
+        signature: TpmSignature::parse(&read("sig")).unwrap(),
+        pcrs,
+        nonce: hex::decode(String::from_utf8(read("nonce.hex")).unwrap().trim()).unwrap(),
+    }
+}
+
+#[test]
+fn both_crypto_providers_agree_on_good_and_tampered_quotes() {
+    let mut all = samples();
+    all.push(swtpm_p256());
+    for s in all {
+        for provider in blindfold_crypto::all_providers() {
+            let verifier = QuoteVerifier::new(s.ak.clone()).with_provider(provider);
+            let fresh = Freshness::Nonce(s.nonce.clone());
+            verifier
+                .verify(&s.message, &s.signature, &s.pcrs, &fresh)
+                .unwrap_or_else(|e| panic!("{} with {provider:?}: {e}", s.name));
+            let mut m = s.message.clone();
+            m[7] ^= 0x04;
+            let err = verifier.verify(&m, &s.signature, &s.pcrs, &fresh).unwrap_err();
+            assert!(
+                matches!(err, Error::BadSignature(_)),
+                "{} with {provider:?}: {err:?}",
+                s.name
+            );
+        }
+    }
+}
