@@ -6,6 +6,10 @@
 #     SCHEME  rsassa | rsapss | ecdsa
 #     BANKS   PCR selection for the quote (default sha256:0,1,16,23)
 #
+# If EXTEND_LIST names a file, each of its lines is passed to
+# `tpm2_pcrextend` before the quote (e.g. `4:sha1=<hex>,sha256=<hex>`), so
+# a test can play an event log into the TPM.
+#
 # Writes into OUTDIR: ak.pub (TPM2B_PUBLIC), ak.pem (SPKI), msg
 # (TPMS_ATTEST), sig (TPMT_SIGNATURE), pcrs (tpm2-tools PCR file),
 # nonce.hex (the random qualifying data), hash (the quote's hash).
@@ -41,6 +45,9 @@ tpm2_createek -c "$state/ek.ctx" -G rsa -u "$state/ek.pub" >/dev/null; flush
 tpm2_createak -C "$state/ek.ctx" -c "$state/ak.ctx" -G "$G" -g "$hash" -s "$scheme" \
   -u "$out/ak.pub" -n "$state/ak.name" >/dev/null; flush
 tpm2_readpublic -c "$state/ak.ctx" -f pem -o "$out/ak.pem" >/dev/null; flush
+if [[ -n ${EXTEND_LIST:-} ]]; then
+  while read -r spec || [[ -n $spec ]]; do [[ -n $spec ]] && tpm2_pcrextend "$spec"; done <"$EXTEND_LIST"
+fi
 tpm2_pcrextend "16:sha256=$(openssl rand -hex 32)"
 tpm2_pcrextend "23:sha256=$(openssl rand -hex 32)"
 nonce=$(openssl rand -hex 32)
