@@ -20,16 +20,22 @@ out=$1 key=$2 scheme=$3 sel=${4:-sha256:0,1,16,23}
 mkdir -p "$out"
 state=$(mktemp -d)
 # The swtpm TCTI expects the control port right after the command port.
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-while :; do
-  port=$(( (RANDOM % 15000) * 2 + 20000 ))
-  port_free "$port" && port_free $((port + 1)) && break
+# Ports come from below Linux's ephemeral range (32768+), where client
+# connections of parallel tests could hold them; a bind that still fails
+# (another test won the race) is retried on another pair.
+trap 'kill "$(cat "$state/pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$state"' EXIT
+started=
+for _ in $(seq 20); do
+  port=$(( (RANDOM % 6000) * 2 + 20000 ))
+  if swtpm socket --tpm2 --tpmstate dir="$state" \
+    --server type=tcp,port="$port",bindaddr=127.0.0.1 \
+    --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
+    --flags not-need-init,startup-clear --daemon --pid file="$state/pid" 2>"$state/err"; then
+    started=1
+    break
+  fi
 done
-ctrl=$((port + 1))
-swtpm socket --tpm2 --tpmstate dir="$state" \
-  --server type=tcp,port="$port",bindaddr=127.0.0.1 --ctrl type=tcp,port="$ctrl",bindaddr=127.0.0.1 \
-  --flags not-need-init,startup-clear --daemon --pid file="$state/pid"
-trap 'kill "$(cat "$state/pid")" 2>/dev/null || true; rm -rf "$state"' EXIT
+[[ -n $started ]] || { echo "swtpm did not start: $(cat "$state/err")" >&2; exit 1; }
 export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$port"
 for _ in $(seq 50); do tpm2_getrandom 1 >/dev/null 2>&1 && break; sleep 0.05; done
 

@@ -33,25 +33,7 @@ fn known_exception(name: &str) -> Option<Known> {
 }
 
 fn logs() -> Vec<(String, PathBuf)> {
-    let dir = shared_testdata().join("tcg-eventlogs");
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let d = entry.unwrap().path();
-        if !d.is_dir() {
-            continue;
-        }
-        let log = std::fs::read_dir(&d)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| {
-                let n = p.file_name().unwrap().to_string_lossy();
-                !n.ends_with(".json") && !n.ends_with(".yaml")
-            })
-            .unwrap();
-        out.push((d.file_name().unwrap().to_string_lossy().into_owned(), log));
-    }
-    out.sort();
-    out
+    event_log_samples().into_iter().map(|s| (s.name, s.log)).collect()
 }
 
 /// The `pcrs:` block at the end of tpm2_eventlog's YAML.

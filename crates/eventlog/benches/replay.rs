@@ -5,8 +5,6 @@
 //! first). Run with `cargo bench -p blindfold-eventlog`.
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use std::path::Path;
-
 use blindfold_eventlog::{replay, EventLog, ReplayOptions};
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -22,7 +20,7 @@ const LOGS: [(&str, &str); 2] = [
 ];
 
 fn bench(c: &mut Criterion) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/tcg-eventlogs");
+    let dir = blindfold_testdata::shared("tcg-eventlogs");
     for (name, file) in LOGS {
         let bytes = std::fs::read(dir.join(file)).unwrap();
         c.bench_function(name, |b| {

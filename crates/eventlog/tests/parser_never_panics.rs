@@ -6,9 +6,10 @@ use blindfold_eventlog::{replay, EventData, EventLog, ReplayOptions};
 use proptest::prelude::*;
 
 fn sample() -> Vec<u8> {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/testdata/tcg-eventlogs/gtt-rhel8-uefi/rhel8-uefi.bin");
-    std::fs::read(p).expect("shared test data beside the clone")
+    std::fs::read(blindfold_testdata::shared(
+        "tcg-eventlogs/gtt-rhel8-uefi/rhel8-uefi.bin",
+    ))
+    .unwrap()
 }
 
 fn exercise(bytes: &[u8]) {

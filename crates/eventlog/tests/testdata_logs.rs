@@ -2,51 +2,22 @@
 //! lists, for every (bank, PCR) the log extends.
 
 #![allow(clippy::unwrap_used, missing_docs)] // test code: a failed unwrap is a failed test
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use blindfold_crypto::HashAlg;
 use blindfold_eventlog::{replay, AppliedOption, EventLog, LogFormat, ReplayOptions};
 use blindfold_tpm::PcrIndex;
 use serde_json::Value;
 
-fn logs_dir() -> PathBuf {
-    let base = std::env::var_os("BLINDFOLD_SHARED_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata"));
-    let dir = base.join("tcg-eventlogs");
-    assert!(
-        dir.is_dir(),
-        "shared test data not found at {} (clone with ../shared beside it)",
-        dir.display()
-    );
-    dir
-}
-
 /// (folder name, log path, expected JSON) for every sample.
 fn samples() -> Vec<(String, PathBuf, Value)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(logs_dir()).unwrap() {
-        let dir = entry.unwrap().path();
-        if !dir.is_dir() {
-            continue;
-        }
-        let expected: Value =
-            serde_json::from_slice(&std::fs::read(dir.join("expected-pcrs.json")).unwrap()).unwrap();
-        let log = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| {
-                let n = p.file_name().unwrap().to_string_lossy();
-                !n.ends_with(".json") && !n.ends_with(".yaml")
-            })
-            .unwrap();
-        out.push((
-            dir.file_name().unwrap().to_string_lossy().into_owned(),
-            log,
-            expected,
-        ));
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
+    let out: Vec<_> = blindfold_testdata::event_log_samples()
+        .into_iter()
+        .map(|s| {
+            let expected = serde_json::from_slice(&std::fs::read(&s.expected).unwrap()).unwrap();
+            (s.name, s.log, expected)
+        })
+        .collect();
     assert!(
         out.len() >= 18,
         "expected the 18 shared logs, found {}",

@@ -18,8 +18,7 @@ struct Case {
 }
 
 fn rsa2048() -> Case {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/testdata/tpm2-quotes/keylime-swtpm-quote");
+    let d = blindfold_testdata::shared("tpm2-quotes/keylime-swtpm-quote");
     Case {
         ak: d.join("ak.pub"),
         msg: d.join("quote.out"),

@@ -7,10 +7,7 @@ use blindfold_tpm::{parse_tpm2_tools_pcrs, QuoteAttest, TpmPublic, TpmSignature}
 use proptest::prelude::*;
 
 fn keylime(f: &str) -> Vec<u8> {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/testdata/tpm2-quotes/keylime-swtpm-quote")
-        .join(f);
-    std::fs::read(p).expect("shared test data beside the clone")
+    std::fs::read(blindfold_testdata::shared("tpm2-quotes/keylime-swtpm-quote").join(f)).unwrap()
 }
 
 fn all_parsers(bytes: &[u8]) {

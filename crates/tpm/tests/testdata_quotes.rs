@@ -2,7 +2,7 @@
 //! bit of the message, the signature, a PCR value or the nonce changes.
 
 #![allow(clippy::unwrap_used, missing_docs)] // test code: a failed unwrap is a failed test
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine as _;
 use blindfold_crypto::{CryptoError, Digest, HashAlg, PublicKey};
@@ -12,13 +12,7 @@ use blindfold_tpm::{
 };
 use serde_json::Value;
 
-fn shared() -> PathBuf {
-    let p = std::env::var_os("BLINDFOLD_SHARED_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata"));
-    assert!(p.is_dir(), "shared test data not found at {}", p.display());
-    p
-}
+use blindfold_testdata::shared_dir as shared;
 
 /// One sample, in the shapes the verifier takes.
 struct Sample {

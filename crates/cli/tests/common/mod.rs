@@ -14,18 +14,8 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// `../shared/testdata` beside the clone (or `$BLINDFOLD_SHARED_TESTDATA`).
-pub fn shared_testdata() -> PathBuf {
-    let p = std::env::var_os("BLINDFOLD_SHARED_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("../shared/testdata"));
-    assert!(
-        p.is_dir(),
-        "shared test data not found at {} (clone with ../shared beside it)",
-        p.display()
-    );
-    p
-}
+#[allow(unused_imports)] // each test binary uses its own subset
+pub use blindfold_testdata::{event_log_samples, shared_dir as shared_testdata};
 
 /// Fails the test (never skips) when a tool the set-up script installs is missing.
 pub fn require_tool(name: &str) {
