@@ -20,4 +20,13 @@ if cargo clippy --version >/dev/null 2>&1; then
 else
   echo "test: clippy not installed, skipping lints" >&2
 fi
-cargo test --workspace --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --locked 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over all test binaries (the last binary alone, often a
+# doc-test run with nothing in it, would otherwise close the output).
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$log"
+exit "$status"
