@@ -173,3 +173,23 @@ pub(crate) fn strip_leading_zeros(v: &[u8]) -> &[u8] {
     let start = v.iter().position(|b| *b != 0).unwrap_or(v.len());
     &v[start..]
 }
+
+impl Signature {
+    /// An ECDSA signature from its DER `SEQUENCE { r INTEGER, s INTEGER }`
+    /// (X.509 certificates, OpenSSL, some attestation formats).
+    pub fn ecdsa_from_der(bytes: &[u8]) -> Result<Signature, CryptoError> {
+        use der::{asn1::UintRef, Decode, Reader, SliceReader};
+        let bad = |e: der::Error| CryptoError::KeySchemeMismatch(format!("not a DER ECDSA signature: {e}"));
+        let mut reader = SliceReader::new(bytes).map_err(bad)?;
+        let (r, s) = reader
+            .sequence(|seq| {
+                Ok((
+                    UintRef::decode(seq)?.as_bytes().to_vec(),
+                    UintRef::decode(seq)?.as_bytes().to_vec(),
+                ))
+            })
+            .map_err(bad)?;
+        reader.finish(()).map_err(bad)?;
+        Ok(Signature::Ecdsa { r, s })
+    }
+}
