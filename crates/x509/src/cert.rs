@@ -143,7 +143,7 @@ pub fn parse_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, Error> {
             .ok_or_else(|| Error::Parse("PEM block without END line".into()))?
             + end_marker.len();
         let (_, der) =
-            pem_rfc7468::decode_vec(block[..end].as_bytes()).map_err(|e| Error::Parse(e.to_string()))?;
+            pem_rfc7468::decode_vec(&block.as_bytes()[..end]).map_err(|e| Error::Parse(e.to_string()))?;
         out.push(Certificate::from_der(&der)?);
         rest = &block[end..];
     }

@@ -232,7 +232,7 @@ fn check_common(c: &Certificate, at: SystemTime, skew: Duration) -> Result<(), E
     Ok(())
 }
 
-fn extension<'a>(c: &'a Certificate, oid: const_oid::ObjectIdentifier) -> Option<&'a [u8]> {
+fn extension(c: &Certificate, oid: const_oid::ObjectIdentifier) -> Option<&[u8]> {
     c.parsed()
         .tbs_certificate
         .extensions
