@@ -1,1 +1,31 @@
-//! stub
+//! # blindfold-attest
+//!
+//! Turns evidence from a platform into a verdict: reads the evidence
+//! layouts Blindfold and its predecessors produce ([`Evidence`]), verifies
+//! them against the platform's trust anchor ([`Verifier::verify`] → the
+//! only way to get a [`VerifiedEvidence`]), and appraises verified evidence
+//! against reference values ([`ReferenceValues`], [`appraise`]) and an
+//! optional Rego [`Policy`]. Every result states its [`TrustBasis`].
+//!
+//! What it is **not**: it does not talk to TPMs or clouds (no network, no
+//! TSS), and it does not parse TPM structures, event logs or certificates
+//! itself (`blindfold-tpm`, `blindfold-eventlog`, `blindfold-x509` do).
+//! AWS Nitro and confidential-VM platforms arrive with their own issue.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod appraise;
+mod error;
+mod evidence;
+mod platform;
+mod policy;
+mod reference;
+mod verify;
+
+pub use appraise::{appraise, Appraisal, AppraisalOptions, Claim, ClaimStatus};
+pub use error::Error;
+pub use evidence::{AkClaim, BlindLlamaBinding, Evidence, Layout, QuoteClaim};
+pub use platform::{Platform, TrustBasis};
+pub use policy::{Policy, NEVER_WAIVED};
+pub use reference::{PcrReference, ReferenceFormat, ReferenceKind, ReferenceValues, MANDATORY_PCRS};
+pub use verify::{TpmAnchor, VerifiedEvidence, Verifier, VerifyOptions};

@@ -24,6 +24,72 @@ pub enum Command {
     /// Verify TPM 2.0 quotes.
     #[command(subcommand)]
     Quote(QuoteCommand),
+    /// Verify platform evidence and appraise it against reference values.
+    #[command(subcommand)]
+    Attest(AttestCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AttestCommand {
+    /// Verify evidence (chain to the platform root, quote signature, PCR
+    /// digest, nonce, event log) and appraise it against reference values.
+    ///
+    /// Exit 0: authentic, fresh (or waived) and, with --reference, appraised
+    /// affirming or warning (the report says which and why). Exit 1: a check
+    /// failed or the appraisal is contraindicated. Exit 2: unusable input.
+    /// Without --reference, measurements are not appraised (and the report
+    /// says so). Report fields: docs/attestation-report.md.
+    Verify(AttestVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AttestVerifyArgs {
+    /// The evidence: a file (BlindLlama-v2 attestation.json, go-tpm-tools
+    /// Attestation protobuf, vaportpm GCP JSON, trustee TPM JSON) or a
+    /// directory of tpm2-tools outputs. The layout is detected from content.
+    pub evidence: PathBuf,
+    /// The platform to expect: auto, azure-vtpm, gcp-vtpm or tpm.
+    #[arg(long, default_value = "auto")]
+    pub platform: String,
+    /// The nonce the quotes must carry, in hex. Without it (or
+    /// --no-freshness), evidence is not verified.
+    #[arg(long, value_name = "HEX", conflicts_with = "no_freshness")]
+    pub nonce: Option<String>,
+    /// Waive the nonce check (the evidence may be a replay); reported.
+    #[arg(long)]
+    pub no_freshness: bool,
+    /// Check certificates at this time (RFC 3339, e.g. 2024-06-01T00:00:00Z)
+    /// instead of now, to replay archived evidence.
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<String>,
+    /// Reference values: Blindfold measurements.json, BlindLlama-v2
+    /// measurements / application_disk_roothash, or NitroTPM
+    /// pcr_measurements.json. Repeat to merge files.
+    #[arg(long = "reference", value_name = "FILE")]
+    pub references: Vec<PathBuf>,
+    /// A Rego policy (package blindfold; rules status and reasons) over the claims.
+    #[arg(long, value_name = "FILE.rego")]
+    pub policy: Option<PathBuf>,
+    /// For --platform tpm: the AK to trust (PEM/DER SPKI or TPM2B_PUBLIC).
+    #[arg(long, value_name = "FILE")]
+    pub ak: Option<PathBuf>,
+    /// For --platform tpm (danger): trust AK certificates issued by this CA
+    /// (PEM). Whoever holds the CA key can forge evidence.
+    #[arg(long, value_name = "FILE", conflicts_with = "ak")]
+    pub platform_ca: Option<PathBuf>,
+    /// Accept development reference values (process mode: no measured boot).
+    #[arg(long)]
+    pub allow_dev: bool,
+    /// Accept a platform that reports a debug mode. None of the platforms
+    /// supported today (azure-vtpm, gcp-vtpm, tpm) has one; the report's
+    /// "debug" is false for them.
+    #[arg(long)]
+    pub allow_debug: bool,
+    #[command(flatten)]
+    pub replay: ReplayOptionArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

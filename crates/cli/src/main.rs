@@ -1,7 +1,8 @@
 //! `blindfold`: the command for users of Blindfold.
 //!
 //! Today it inspects and verifies TPM evidence (`eventlog replay`,
-//! `eventlog show`, `quote verify`). Arguments are parsed by `clap` from
+//! `eventlog show`, `quote verify`) and verifies and appraises platform
+//! evidence (`attest verify`). Arguments are parsed by `clap` from
 //! one definition per flag (`args.rs`), resolved into library inputs by the
 //! command modules, and every error leaves through [`exit::Failure`], which
 //! maps it to an exit code in one place: 0 ok, 1 a check failed, 2 unusable
@@ -10,6 +11,7 @@
 #![warn(missing_docs)]
 
 mod args;
+mod attest_cmd;
 mod eventlog_cmd;
 mod exit;
 mod inputs;
@@ -23,6 +25,7 @@ fn main() -> std::process::ExitCode {
         args::Command::Eventlog(args::EventlogCommand::Replay(a)) => eventlog_cmd::replay(&a),
         args::Command::Eventlog(args::EventlogCommand::Show(a)) => eventlog_cmd::show(&a),
         args::Command::Quote(args::QuoteCommand::Verify(a)) => quote_cmd::verify(&a),
+        args::Command::Attest(args::AttestCommand::Verify(a)) => attest_cmd::verify(&a),
     };
     exit::report(result)
 }

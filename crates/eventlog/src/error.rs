@@ -9,14 +9,14 @@ use blindfold_tpm::{PcrIndex, WireError};
 pub enum Error {
     // ---- parsing ----
     /// An event could not be read.
-    #[error("event {event} (at byte {offset}): {source}")]
+    #[error("event {event} (at byte {offset}): {cause}")]
     Malformed {
         /// Event number (0-based).
         event: usize,
         /// Byte offset of the event in the log.
         offset: usize,
         /// What was wrong.
-        source: WireError,
+        cause: WireError,
     },
     /// The `Spec ID Event03` header is not valid.
     #[error("Spec ID event: {0}")]

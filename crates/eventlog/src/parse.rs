@@ -160,10 +160,10 @@ impl EventLog {
 }
 
 fn malformed(number: usize, offset: usize) -> impl Fn(WireError) -> Error + Copy {
-    move |source| Error::Malformed {
+    move |cause| Error::Malformed {
         event: number,
         offset,
-        source,
+        cause,
     }
 }
 

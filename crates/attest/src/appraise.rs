@@ -1,0 +1,252 @@
+//! Appraisal: verified evidence against reference values (and an optional
+//! Rego policy), per claim, in the spirit of EAR / AR4SI.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use blindfold_crypto::{ct_eq, Digest};
+use serde_json::{json, Value};
+
+use crate::error::Error;
+use crate::policy::Policy;
+use crate::reference::{ReferenceKind, ReferenceValues};
+use crate::verify::VerifiedEvidence;
+
+/// The verdict on one claim (ordered: worse is greater).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ClaimStatus {
+    /// The claim holds.
+    Affirming,
+    /// It holds only partly, or rests on a waiver; a decision to send
+    /// prompts or release keys must not rely on it.
+    Warning,
+    /// It does not hold.
+    Contraindicated,
+}
+
+impl ClaimStatus {
+    /// Name used in reports and Rego input.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClaimStatus::Affirming => "affirming",
+            ClaimStatus::Warning => "warning",
+            ClaimStatus::Contraindicated => "contraindicated",
+        }
+    }
+
+    /// Parses a name printed by [`ClaimStatus::name`].
+    pub fn from_name(s: &str) -> Option<ClaimStatus> {
+        [
+            ClaimStatus::Affirming,
+            ClaimStatus::Warning,
+            ClaimStatus::Contraindicated,
+        ]
+        .into_iter()
+        .find(|c| c.name() == s)
+    }
+}
+
+impl fmt::Display for ClaimStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One appraised claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// Verdict.
+    pub status: ClaimStatus,
+    /// What was compared, naming what differed.
+    pub detail: String,
+}
+
+/// The appraisal of verified evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appraisal {
+    /// The worst claim, or `None` when nothing was appraised against references.
+    pub status: Option<ClaimStatus>,
+    /// Every claim by name (names documented in `docs/attestation-report.md`).
+    pub claims: BTreeMap<String, Claim>,
+}
+
+impl Appraisal {
+    /// Status name, `none` when not appraised.
+    pub fn status_name(&self) -> &'static str {
+        self.status.map_or("none", ClaimStatus::name)
+    }
+
+    /// The failures, each naming what differed.
+    pub fn failures(&self) -> Vec<String> {
+        self.claims
+            .iter()
+            .filter(|(_, c)| c.status == ClaimStatus::Contraindicated)
+            .map(|(n, c)| format!("{n}: {}", c.detail))
+            .collect()
+    }
+
+    /// JSON for reports and Rego input.
+    pub fn to_json(&self) -> Value {
+        let claims: BTreeMap<&str, Value> = self
+            .claims
+            .iter()
+            .map(|(n, c)| (n.as_str(), json!({"status": c.status.name(), "detail": c.detail})))
+            .collect();
+        json!({ "status": self.status_name(), "claims": claims })
+    }
+}
+
+/// What the caller allows.
+#[derive(Debug, Clone, Default)]
+pub struct AppraisalOptions {
+    /// Accept development (process-mode) references.
+    pub allow_dev: bool,
+    /// A Rego policy over the normalised claims.
+    pub policy: Option<Policy>,
+}
+
+fn short(d: &Digest) -> String {
+    let h = d.to_hex();
+    format!("{}…", &h[..8.min(h.len())])
+}
+
+/// Appraises `evidence` against `reference` (if any) and the policy.
+pub fn appraise(
+    evidence: &VerifiedEvidence,
+    reference: Option<&ReferenceValues>,
+    options: &AppraisalOptions,
+) -> Result<Appraisal, Error> {
+    let mut claims = BTreeMap::new();
+    let mut add = |name: String, status: ClaimStatus, detail: String| {
+        claims.insert(name, Claim { status, detail });
+    };
+
+    if evidence.fresh() {
+        add(
+            "freshness".into(),
+            ClaimStatus::Affirming,
+            "quote extraData equals the nonce".into(),
+        );
+    } else {
+        add(
+            "freshness".into(),
+            ClaimStatus::Warning,
+            "not checked (--no-freshness): the evidence may be a replay".into(),
+        );
+    }
+    if evidence.blindllama_app_disk_root_hash().is_some() {
+        add(
+            "tls-binding".into(),
+            ClaimStatus::Warning,
+            "BlindLlama-v2 legacy binding: PCR 15 binds a whole web-server CA, not this TLS key, and the quote has no nonce; never affirming".into(),
+        );
+    }
+    if let Some(checks) = evidence.event_log() {
+        let n = checks.len();
+        add(
+            "event-log".into(),
+            ClaimStatus::Affirming,
+            format!("firmware event log replays to the {n} quoted PCR values it covers"),
+        );
+    }
+
+    let mut appraised = false;
+    if let Some(r) = reference {
+        appraised = true;
+        match r.kind {
+            ReferenceKind::Development if !options.allow_dev => {
+                return Err(Error::DevelopmentReferenceRefused)
+            }
+            ReferenceKind::Development => add(
+                "development-reference".into(),
+                ClaimStatus::Warning,
+                "development reference (--allow-dev): no measured boot, only the runtime PCR is appraised"
+                    .into(),
+            ),
+            _ => r.check_mandatory()?,
+        }
+        for ((bank, index), want) in &r.pcrs {
+            let name = format!("pcr.{bank}.{index}");
+            let (status, detail) = match evidence.pcrs().get(*bank, *index) {
+                None => (
+                    ClaimStatus::Contraindicated,
+                    format!("PCR {index} ({bank}): not in the evidence"),
+                ),
+                Some(got) if want.revoked.iter().any(|d| ct_eq(d.as_bytes(), got.as_bytes())) => (
+                    ClaimStatus::Contraindicated,
+                    format!("PCR {index} ({bank}): {got} is revoked"),
+                ),
+                Some(got) if want.allowed.iter().any(|d| ct_eq(d.as_bytes(), got.as_bytes())) => (
+                    ClaimStatus::Affirming,
+                    format!("PCR {index} ({bank}): {}", short(got)),
+                ),
+                Some(got) => {
+                    let expected = match want.allowed.as_slice() {
+                        [one] => one.to_hex(),
+                        many => format!("one of {}", many.iter().map(short).collect::<Vec<_>>().join(", ")),
+                    };
+                    (
+                        ClaimStatus::Contraindicated,
+                        format!("PCR {index} ({bank}): expected {expected}, got {got}"),
+                    )
+                }
+            };
+            add(name, status, detail);
+        }
+        if let Some(want) = &r.app_disk_root_hash {
+            let (status, detail) = match evidence.blindllama_app_disk_root_hash() {
+                Some(got) if ct_eq(got, want) => (
+                    ClaimStatus::Affirming,
+                    format!("app-disk root hash {}", hex::encode(got)),
+                ),
+                Some(got) => (
+                    ClaimStatus::Contraindicated,
+                    format!(
+                        "app-disk root hash: expected {}, got {}",
+                        hex::encode(want),
+                        hex::encode(got)
+                    ),
+                ),
+                None => (
+                    ClaimStatus::Contraindicated,
+                    "app-disk root hash: the evidence binds none".into(),
+                ),
+            };
+            add("app-disk-root-hash".into(), status, detail);
+        }
+        if r.kind == ReferenceKind::Foreign {
+            let unlisted: Vec<String> = evidence
+                .pcrs()
+                .banks()
+                .flat_map(|(bank, values)| values.keys().map(move |i| (bank, *i)))
+                .filter(|k| !r.pcrs.contains_key(k))
+                .map(|(bank, i)| format!("{bank}:{i}"))
+                .collect();
+            if !unlisted.is_empty() {
+                add(
+                    "pcrs-not-appraised".into(),
+                    ClaimStatus::Warning,
+                    format!(
+                        "{} reference does not list {}",
+                        r.format.name(),
+                        unlisted.join(",")
+                    ),
+                );
+            }
+        }
+    } else {
+        add(
+            "measurements".into(),
+            ClaimStatus::Warning,
+            "not appraised: no reference values given".into(),
+        );
+    }
+
+    let mut appraisal = Appraisal { status: None, claims };
+    let worst = appraisal.claims.values().map(|c| c.status).max();
+    appraisal.status = if appraised { worst } else { None };
+    if let Some(policy) = &options.policy {
+        policy.apply(evidence, &mut appraisal)?;
+    }
+    Ok(appraisal)
+}

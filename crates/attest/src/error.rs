@@ -1,0 +1,128 @@
+//! The errors of this crate: reading evidence and references, verifying,
+//! appraising.
+
+use blindfold_crypto::HashAlg;
+use blindfold_tpm::PcrIndex;
+
+/// Every way attestation can fail.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    // ---- unusable input ----
+    /// The evidence matches no known layout, or a field is malformed.
+    #[error("evidence: {0}")]
+    EvidenceFormat(String),
+    /// A reference-value file could not be read.
+    #[error("reference values: {0}")]
+    ReferenceFormat(String),
+    /// The Rego policy could not be loaded or evaluated.
+    #[error("policy: {0}")]
+    Policy(String),
+    /// A bundled root failed to parse (a build problem).
+    #[error("bundled root certificate: {0}")]
+    BundledRoot(String),
+    /// The options do not fit the platform.
+    #[error("{0}")]
+    Usage(String),
+
+    // ---- verification ----
+    /// The evidence is for another platform than the one asked for.
+    #[error("evidence is {actual} evidence, but --platform {expected} was asked for")]
+    PlatformMismatch {
+        /// Asked for.
+        expected: String,
+        /// Detected.
+        actual: String,
+    },
+    /// No trust anchor: a plain TPM needs a pinned AK or a platform CA.
+    #[error("no trust anchor for a {platform} AK: pin it (--ak) or name the CA that certifies it (--platform-ca); a key inside the evidence is never trusted by itself")]
+    NoTrustAnchor {
+        /// The platform.
+        platform: String,
+    },
+    /// The evidence carries no AK certificate where the platform needs one.
+    #[error("{platform} evidence carries no AK certificate")]
+    NoAkCertificate {
+        /// The platform.
+        platform: String,
+    },
+    /// The AK certificate chain failed.
+    #[error("AK certificate chain: {0}")]
+    Chain(blindfold_x509::Error),
+    /// The certified (or pinned) key is not the key in the evidence.
+    #[error("the {anchor} key ({anchor_key}) is not the AK the evidence names ({evidence_key})")]
+    AkMismatch {
+        /// `certificate` or `pinned`.
+        anchor: &'static str,
+        /// The trusted key.
+        anchor_key: String,
+        /// The evidence's key.
+        evidence_key: String,
+    },
+    /// A quote failed verification.
+    #[error("quote {index}: {cause}")]
+    Quote {
+        /// Which quote (0-based).
+        index: usize,
+        /// Why.
+        cause: blindfold_tpm::Error,
+    },
+    /// No nonce and no explicit waiver.
+    #[error(
+        "no nonce given: freshness cannot be checked (pass --nonce, or --no-freshness to waive it knowingly)"
+    )]
+    FreshnessNotDecided,
+    /// The firmware event log does not replay to the quote.
+    #[error("event log: {0}")]
+    EventLog(blindfold_eventlog::Error),
+    /// The BlindLlama-v2 PCR 15 binding does not replay to the quote.
+    #[error("BlindLlama-v2 PCR 15 binding: quote has {expected}, app-disk root hash and web-server CA replay to {actual}")]
+    LegacyBindingMismatch {
+        /// Quoted PCR 15.
+        expected: String,
+        /// Replayed from the evidence's fields.
+        actual: String,
+    },
+
+    // ---- appraisal ----
+    /// A Blindfold measured-boot reference leaves out a mandatory PCR.
+    #[error("reference values omit mandatory PCR {index} ({bank}); a measured-boot reference must list PCRs 0-4, 7, 9, 11, 12, 13 and 15")]
+    MissingMandatoryPcr {
+        /// The bank.
+        bank: HashAlg,
+        /// The PCR.
+        index: PcrIndex,
+    },
+    /// A development reference without `allow_dev`.
+    #[error("development reference values (no measured boot) are accepted only with --allow-dev")]
+    DevelopmentReferenceRefused,
+}
+
+impl Error {
+    /// True when the input could not be used (exit 2), false when a check
+    /// ran and failed (exit 1).
+    pub fn is_unusable_input(&self) -> bool {
+        matches!(
+            self,
+            Error::EvidenceFormat(_)
+                | Error::ReferenceFormat(_)
+                | Error::Policy(_)
+                | Error::BundledRoot(_)
+                | Error::Usage(_)
+        )
+    }
+}
+
+// Conversions carry the inner error in the message (not as a `source`), so
+// the one-line report prints each cause once.
+impl From<blindfold_x509::Error> for Error {
+    fn from(e: blindfold_x509::Error) -> Self {
+        Error::Chain(e)
+    }
+}
+
+impl From<blindfold_eventlog::Error> for Error {
+    fn from(e: blindfold_eventlog::Error) -> Self {
+        Error::EventLog(e)
+    }
+}

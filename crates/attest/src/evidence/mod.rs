@@ -1,0 +1,170 @@
+//! Evidence layouts, read into one normalised [`Evidence`]. Nothing here is
+//! trusted: keys, certificates and PCR values are claims until
+//! [`crate::verify`] checks them.
+
+mod blindllama;
+mod gcp;
+mod tpm;
+
+use std::path::Path;
+
+use blindfold_crypto::PublicKey;
+use blindfold_tpm::{PcrValues, TpmPublic, TpmSignature};
+use blindfold_x509::Certificate;
+
+use crate::error::Error;
+use crate::platform::Platform;
+
+/// The layout evidence was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// BlindLlama-v2 `attestation.json` (Azure Trusted Launch).
+    BlindLlamaAzure,
+    /// go-tpm-tools `Attestation` protobuf.
+    GoTpmToolsProto,
+    /// vaportpm GCP JSON fixture.
+    VaportpmGcp,
+    /// trustee generic TPM evidence JSON.
+    TrusteeTpm,
+    /// A directory of tpm2-tools outputs (quote message, signature, PCR file, AK).
+    Tpm2ToolsFiles,
+}
+
+impl Layout {
+    /// Name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::BlindLlamaAzure => "blindllama-v2-azure",
+            Layout::GoTpmToolsProto => "go-tpm-tools-attestation",
+            Layout::VaportpmGcp => "vaportpm-gcp",
+            Layout::TrusteeTpm => "trustee-tpm",
+            Layout::Tpm2ToolsFiles => "tpm2-tools-files",
+        }
+    }
+}
+
+/// The AK as the evidence presents it (untrusted).
+#[derive(Debug, Clone)]
+pub enum AkClaim {
+    /// A leaf certificate and the intermediates sent with it.
+    Certificate {
+        /// The AK certificate.
+        leaf: Box<Certificate>,
+        /// Intermediates presented by the evidence.
+        intermediates: Vec<Certificate>,
+        /// The AK public area, if the evidence also carries it.
+        public: Option<PublicKey>,
+    },
+    /// A TPM public area.
+    TpmPublic(Box<TpmPublic>),
+    /// A bare public key.
+    PublicKey(PublicKey),
+}
+
+impl AkClaim {
+    /// The key the evidence says signed its quotes.
+    pub fn claimed_key(&self) -> Result<PublicKey, Error> {
+        Ok(match self {
+            AkClaim::Certificate { public: Some(k), .. } => k.clone(),
+            AkClaim::Certificate { leaf, .. } => leaf.public_key()?,
+            AkClaim::TpmPublic(p) => p.key.clone(),
+            AkClaim::PublicKey(k) => k.clone(),
+        })
+    }
+}
+
+/// One quote as carried by the evidence.
+#[derive(Debug, Clone)]
+pub struct QuoteClaim {
+    /// `TPMS_ATTEST` bytes.
+    pub message: Vec<u8>,
+    /// The signature.
+    pub signature: TpmSignature,
+    /// The PCR values sent with it.
+    pub pcrs: PcrValues,
+}
+
+/// BlindLlama-v2's PCR 15 inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlindLlamaBinding {
+    /// `application_disk_roothash`.
+    pub app_disk_root_hash: Vec<u8>,
+    /// `webserver_rootca` (PEM text, hashed as is).
+    pub webserver_ca_pem: String,
+}
+
+/// Evidence in one shape, whatever layout it came in.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    /// The layout it was read from.
+    pub layout: Layout,
+    /// The platform the layout belongs to.
+    pub platform: Platform,
+    /// The AK as presented.
+    pub ak: Option<AkClaim>,
+    /// One or more quotes (go-tpm-tools sends one per bank).
+    pub quotes: Vec<QuoteClaim>,
+    /// A TCG firmware event log, if sent.
+    pub event_log: Option<Vec<u8>>,
+    /// BlindLlama-v2's legacy binding fields.
+    pub blindllama: Option<BlindLlamaBinding>,
+}
+
+impl Evidence {
+    /// Reads evidence from a file or a directory, detecting its layout from
+    /// the content (never from the name).
+    pub fn read(path: &Path) -> Result<Evidence, Error> {
+        if path.is_dir() {
+            return tpm::read_tpm2_tools_dir(path);
+        }
+        let bytes =
+            std::fs::read(path).map_err(|e| Error::EvidenceFormat(format!("{}: {e}", path.display())))?;
+        Evidence::parse(&bytes)
+    }
+
+    /// Detects the layout of `bytes` and reads it.
+    pub fn parse(bytes: &[u8]) -> Result<Evidence, Error> {
+        if let Ok(json) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            if json.get("cert_chain").is_some() && json.get("quote").is_some() {
+                return blindllama::read(&json);
+            }
+            if json.pointer("/attestation/gcp").is_some() || json.get("ak_pubkeys").is_some() {
+                return gcp::read_vaportpm(&json);
+            }
+            if json.get("tpm_quote").is_some() {
+                return tpm::read_trustee(&json);
+            }
+            return Err(Error::EvidenceFormat(
+                "JSON of no known layout (BlindLlama-v2 attestation.json, vaportpm GCP, trustee TPM)".into(),
+            ));
+        }
+        if let Some(e) = gcp::read_proto(bytes)? {
+            return Ok(e);
+        }
+        Err(Error::EvidenceFormat(
+            "not JSON evidence and not a go-tpm-tools Attestation protobuf".into(),
+        ))
+    }
+}
+
+pub(crate) fn field<'a>(json: &'a serde_json::Value, pointer: &str) -> Result<&'a str, Error> {
+    json.pointer(pointer)
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| Error::EvidenceFormat(format!("missing string field {pointer}")))
+}
+
+pub(crate) fn b64(json: &serde_json::Value, pointer: &str) -> Result<Vec<u8>, Error> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(field(json, pointer)?.trim())
+        .map_err(|e| Error::EvidenceFormat(format!("{pointer}: not base64: {e}")))
+}
+
+pub(crate) fn hex_field(json: &serde_json::Value, pointer: &str) -> Result<Vec<u8>, Error> {
+    hex::decode(field(json, pointer)?.trim())
+        .map_err(|e| Error::EvidenceFormat(format!("{pointer}: not hex: {e}")))
+}
+
+pub(crate) fn wire(what: &str) -> impl Fn(blindfold_tpm::WireError) -> Error + '_ {
+    move |e| Error::EvidenceFormat(format!("{what}: {e}"))
+}

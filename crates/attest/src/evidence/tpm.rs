@@ -1,0 +1,87 @@
+//! Plain TPM evidence: trustee's generic TPM JSON, and a directory of
+//! tpm2-tools outputs recognised by content.
+
+use std::path::Path;
+
+use blindfold_crypto::{Digest, HashAlg, PublicKey};
+use blindfold_tpm::{
+    parse_tpm2_tools_pcrs, PcrIndex, PcrValues, TpmPublic, TpmSignature, TPM_GENERATED_VALUE,
+};
+
+use super::{b64, wire, AkClaim, Evidence, Layout, QuoteClaim};
+use crate::error::Error;
+use crate::platform::Platform;
+
+/// trustee: `ak_public` (base64 DER SPKI), `tpm_quote.{message, signature}`
+/// (base64), `tpm_quote.pcrs` (hex SHA-256 PCRs 0..n).
+pub(super) fn read_trustee(json: &serde_json::Value) -> Result<Evidence, Error> {
+    let key = PublicKey::from_spki_der(&b64(json, "/ak_public")?)
+        .map_err(|e| Error::EvidenceFormat(format!("ak_public: {e}")))?;
+    let mut pcrs = PcrValues::new();
+    let list = json["tpm_quote"]["pcrs"]
+        .as_array()
+        .ok_or_else(|| Error::EvidenceFormat("tpm_quote.pcrs is not a list".into()))?;
+    for (i, v) in list.iter().enumerate() {
+        let bytes = hex::decode(v.as_str().unwrap_or_default())
+            .map_err(|e| Error::EvidenceFormat(format!("tpm_quote.pcrs[{i}]: {e}")))?;
+        let d = Digest::new(HashAlg::Sha256, &bytes)
+            .ok_or_else(|| Error::EvidenceFormat(format!("tpm_quote.pcrs[{i}] is not a SHA-256 digest")))?;
+        pcrs.insert(PcrIndex(i as u32), d);
+    }
+    Ok(Evidence {
+        layout: Layout::TrusteeTpm,
+        platform: Platform::Tpm,
+        ak: Some(AkClaim::PublicKey(key)),
+        quotes: vec![QuoteClaim {
+            message: b64(json, "/tpm_quote/message")?,
+            signature: TpmSignature::parse(&b64(json, "/tpm_quote/signature")?).map_err(wire("signature"))?,
+            pcrs,
+        }],
+        event_log: None,
+        blindllama: None,
+    })
+}
+
+/// A directory holding a TPMS_ATTEST, a TPMT_SIGNATURE, a tpm2-tools PCR
+/// file and optionally the AK (TPM2B_PUBLIC or PEM); each is recognised by
+/// its content, other files are ignored.
+pub(super) fn read_tpm2_tools_dir(dir: &Path) -> Result<Evidence, Error> {
+    let (mut message, mut signature, mut pcrs, mut ak) = (None, None, None, None);
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| Error::EvidenceFormat(format!("{}: {e}", dir.display())))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let Ok(bytes) = std::fs::read(&path) else { continue };
+        if bytes.starts_with(&TPM_GENERATED_VALUE.to_be_bytes()) {
+            message = Some(bytes);
+        } else if let Ok(s) = TpmSignature::parse(&bytes) {
+            signature = Some(s);
+        } else if let Ok((_, p)) = parse_tpm2_tools_pcrs(&bytes) {
+            pcrs = Some(p);
+        } else if let Ok(p) = TpmPublic::parse_tpm2b(&bytes) {
+            ak = Some(AkClaim::TpmPublic(Box::new(p)));
+        } else if let Some(k) = std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|t| PublicKey::from_spki_pem(t).ok())
+        {
+            ak.get_or_insert(AkClaim::PublicKey(k));
+        }
+    }
+    let missing = |what: &str| Error::EvidenceFormat(format!("{}: no {what} found", dir.display()));
+    Ok(Evidence {
+        layout: Layout::Tpm2ToolsFiles,
+        platform: Platform::Tpm,
+        ak,
+        quotes: vec![QuoteClaim {
+            message: message.ok_or_else(|| missing("TPMS_ATTEST quote message"))?,
+            signature: signature.ok_or_else(|| missing("TPMT_SIGNATURE"))?,
+            pcrs: pcrs.ok_or_else(|| missing("tpm2-tools PCR file"))?,
+        }],
+        event_log: None,
+        blindllama: None,
+    })
+}

@@ -1,0 +1,109 @@
+//! Platforms, their trust basis, and the roots bundled for each.
+
+use std::fmt;
+
+use blindfold_x509::{parse_certificates, Certificate, TrustStore};
+
+use crate::error::Error;
+
+/// Where evidence comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Platform {
+    /// Azure Trusted Launch vTPM (AK certificate from NV 0x01C101D0).
+    AzureVtpm,
+    /// Google Compute Engine Shielded VM vTPM (AK certificate).
+    GcpVtpm,
+    /// A plain TPM whose AK the caller pins or certifies (swtpm, keylime, trustee).
+    Tpm,
+}
+
+impl Platform {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Platform::AzureVtpm => "azure-vtpm",
+            Platform::GcpVtpm => "gcp-vtpm",
+            Platform::Tpm => "tpm",
+        }
+    }
+
+    /// Parses a name printed by [`Platform::name`].
+    pub fn from_name(name: &str) -> Option<Platform> {
+        [Platform::AzureVtpm, Platform::GcpVtpm, Platform::Tpm]
+            .into_iter()
+            .find(|p| p.name() == name)
+    }
+
+    /// Who must be trusted besides our code (DESIGN.md, "trust basis").
+    pub fn trust_basis(self) -> TrustBasis {
+        match self {
+            Platform::AzureVtpm | Platform::GcpVtpm => TrustBasis::Hypervisor,
+            Platform::Tpm => TrustBasis::Development,
+        }
+    }
+
+    /// The bundled trust store of a cloud platform; `None` for [`Platform::Tpm`],
+    /// whose anchor the caller must give.
+    pub fn bundled_trust_store(self) -> Result<Option<TrustStore>, Error> {
+        let load = |pems: &[&str]| -> Result<Vec<Certificate>, Error> {
+            let mut out = Vec::new();
+            for pem in pems {
+                out.extend(
+                    parse_certificates(pem.as_bytes()).map_err(|e| Error::BundledRoot(e.to_string()))?,
+                );
+            }
+            Ok(out)
+        };
+        Ok(match self {
+            Platform::AzureVtpm => Some(
+                TrustStore::new(load(&[include_str!(
+                    "../roots/azure-virtual-tpm-root-ca-2023.pem"
+                )])?)
+                .with_intermediates(load(&[include_str!(
+                    "../roots/azure-global-virtual-tpm-ca-01.pem"
+                )])?),
+            ),
+            Platform::GcpVtpm => Some(
+                TrustStore::new(load(&[
+                    include_str!("../roots/gcp-ek-ak-ca-root.pem"),
+                    include_str!("../roots/gcp-tpm-ek-root-1.pem"),
+                ])?)
+                .with_intermediates(load(&[
+                    include_str!("../roots/gcp-ek-ak-ca-intermediate-v3.pem"),
+                    include_str!("../roots/gcp-tpm-ek-intermediate-2.pem"),
+                    include_str!("../roots/gcp-tpm-ek-intermediate-3.pem"),
+                ])?),
+            ),
+            Platform::Tpm => None,
+        })
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Who, besides Blindfold's code, a verification result trusts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TrustBasis {
+    /// The cloud's hypervisor and its vTPM: a quote proves what booted, not
+    /// that the host did not read guest memory.
+    Hypervisor,
+    /// The CPU vendor's confidential-VM hardware (SEV-SNP, TDX).
+    Cvm,
+    /// A pinned key or local platform CA: whoever holds it can forge evidence.
+    Development,
+}
+
+impl TrustBasis {
+    /// The name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            TrustBasis::Hypervisor => "hypervisor",
+            TrustBasis::Cvm => "cvm",
+            TrustBasis::Development => "development",
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! An optional Rego policy (`regorus`) over the normalised claims.
+//!
+//! The policy is a Rego module in `package blindfold` that may define
+//! `status` ("affirming", "warning" or "contraindicated") and `reasons`
+//! (strings). Its input is documented in `docs/attestation-report.md`:
+//! platform, trust basis, freshness, PCR values and the appraisal so far.
+//! A policy can make a result stricter (any status to contraindicated) or
+//! accept a warning as affirming; it can never turn a contraindicated
+//! claim into an acceptable one, and never lift the warnings in
+//! [`NEVER_WAIVED`] (a waived nonce, BlindLlama-v2's legacy binding, a
+//! development reference): those are facts about the evidence, not
+//! matters of policy.
+
+use serde_json::{json, Value};
+
+use crate::appraise::{Appraisal, Claim, ClaimStatus};
+use crate::error::Error;
+use crate::verify::VerifiedEvidence;
+
+/// Claims whose warning no policy can turn into affirming.
+pub const NEVER_WAIVED: [&str; 3] = ["freshness", "tls-binding", "development-reference"];
+
+/// A loaded Rego policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    name: String,
+    source: String,
+}
+
+impl Policy {
+    /// A policy from Rego source; it is compiled on first use and errors
+    /// name the file.
+    pub fn new(name: &str, source: &str) -> Result<Policy, Error> {
+        let p = Policy {
+            name: name.to_string(),
+            source: source.to_string(),
+        };
+        p.engine()?;
+        Ok(p)
+    }
+
+    fn engine(&self) -> Result<regorus::Engine, Error> {
+        let mut engine = regorus::Engine::new();
+        engine
+            .add_policy(self.name.clone(), self.source.clone())
+            .map_err(|e| Error::Policy(format!("{}: {e}", self.name)))?;
+        Ok(engine)
+    }
+
+    /// The input document the policy sees.
+    pub fn input(evidence: &VerifiedEvidence, appraisal: &Appraisal) -> Value {
+        let pcrs: std::collections::BTreeMap<&str, std::collections::BTreeMap<String, String>> = evidence
+            .pcrs()
+            .banks()
+            .map(|(b, v)| {
+                (
+                    b.name(),
+                    v.iter().map(|(i, d)| (i.0.to_string(), d.to_hex())).collect(),
+                )
+            })
+            .collect();
+        json!({
+            "platform": evidence.platform().name(),
+            "trust_basis": evidence.trust_basis().name(),
+            "layout": evidence.layout().name(),
+            "fresh": evidence.fresh(),
+            "nonce": evidence.nonce().map(hex::encode),
+            "pcrs": pcrs,
+            "appraisal": appraisal.to_json(),
+        })
+    }
+
+    /// Evaluates the policy and folds its verdict into `appraisal`.
+    pub fn apply(&self, evidence: &VerifiedEvidence, appraisal: &mut Appraisal) -> Result<(), Error> {
+        let mut engine = self.engine()?;
+        let input = Self::input(evidence, appraisal).to_string();
+        engine
+            .set_input_json(&input)
+            .map_err(|e| Error::Policy(format!("{}: input: {e}", self.name)))?;
+        let eval = |engine: &mut regorus::Engine, rule: &str| -> Result<Option<Value>, Error> {
+            let v = engine
+                .eval_rule(format!("data.blindfold.{rule}"))
+                .map_err(|e| Error::Policy(format!("{}: {rule}: {e}", self.name)))?;
+            if v == regorus::Value::Undefined {
+                return Ok(None);
+            }
+            let json = v
+                .to_json_str()
+                .map_err(|e| Error::Policy(format!("{}: {rule}: {e}", self.name)))?;
+            serde_json::from_str(&json)
+                .map(Some)
+                .map_err(|e| Error::Policy(format!("{}: {rule}: {e}", self.name)))
+        };
+        let Some(status) = eval(&mut engine, "status")? else {
+            return Ok(());
+        };
+        let wanted = status.as_str().and_then(ClaimStatus::from_name).ok_or_else(|| {
+            Error::Policy(format!(
+                "{}: status must be affirming, warning or contraindicated, not {status}",
+                self.name
+            ))
+        })?;
+        let reasons: Vec<String> = eval(&mut engine, "reasons")?
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|r| r.as_str().map(str::to_string))
+            .collect();
+        let current = appraisal.status.unwrap_or(ClaimStatus::Warning);
+        let floor = appraisal
+            .claims
+            .iter()
+            .filter(|(name, _)| NEVER_WAIVED.contains(&name.as_str()))
+            .map(|(_, c)| c.status)
+            .max()
+            .unwrap_or(ClaimStatus::Affirming);
+        let result = match (current, wanted) {
+            (ClaimStatus::Contraindicated, _) => ClaimStatus::Contraindicated,
+            (_, w) => w.max(floor),
+        };
+        let detail = if reasons.is_empty() {
+            format!("policy {} says {wanted}", self.name)
+        } else {
+            format!("policy {} says {wanted}: {}", self.name, reasons.join("; "))
+        };
+        appraisal.claims.insert(
+            "policy".into(),
+            Claim {
+                status: wanted,
+                detail,
+            },
+        );
+        appraisal.status = Some(result);
+        Ok(())
+    }
+}

@@ -1,0 +1,339 @@
+//! Verification: the only place a [`VerifiedEvidence`] is made.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use blindfold_crypto::{default_provider, CryptoProvider, Digest, HashAlg, PublicKey};
+use blindfold_eventlog::{compare_with_quote, replay, require_match, EventLog, PcrCheck, ReplayOptions};
+use blindfold_tpm::{AttestationKey, Freshness, PcrIndex, PcrValues, QuoteVerifier};
+use blindfold_x509::{CertSummary, Certificate, ChainVerifier, TrustStore, VerifiedChain};
+
+use crate::error::Error;
+use crate::evidence::{AkClaim, Evidence, Layout};
+use crate::platform::{Platform, TrustBasis};
+
+/// How the caller anchors trust in a plain TPM's AK.
+#[derive(Debug, Clone)]
+pub enum TpmAnchor {
+    /// A pinned AK public key.
+    PinnedKey(PublicKey),
+    /// A CA (e.g. the local platform CA) that certifies the AK.
+    DangerPlatformCa(Vec<Certificate>),
+}
+
+/// What the caller decided before verifying.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// The platform to expect; `None` accepts the detected one.
+    pub platform: Option<Platform>,
+    /// The nonce, or the explicit waiver; `None` refuses to verify.
+    pub freshness: Option<Freshness>,
+    /// The time certificates are checked at.
+    pub at: SystemTime,
+    /// Required for [`Platform::Tpm`].
+    pub tpm_anchor: Option<TpmAnchor>,
+    /// Event-log replay options.
+    pub replay: ReplayOptions,
+}
+
+/// Evidence whose chain, signatures, PCR digests, freshness and logs have
+/// been checked. Only [`Verifier::verify`] makes one.
+#[derive(Debug, Clone)]
+pub struct VerifiedEvidence {
+    pub(crate) layout: Layout,
+    pub(crate) platform: Platform,
+    pub(crate) trust_basis: TrustBasis,
+    pub(crate) pcrs: PcrValues,
+    pub(crate) nonce: Option<Vec<u8>>,
+    pub(crate) checked_at: SystemTime,
+    pub(crate) chain: Option<Vec<CertSummary>>,
+    pub(crate) event_log: Option<Vec<PcrCheck>>,
+    pub(crate) blindllama_app_disk_root_hash: Option<Vec<u8>>,
+}
+
+impl VerifiedEvidence {
+    /// The layout the evidence came in.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+    /// The platform.
+    pub fn platform(&self) -> Platform {
+        self.platform
+    }
+    /// Who is trusted besides our code.
+    pub fn trust_basis(&self) -> TrustBasis {
+        self.trust_basis
+    }
+    /// The quoted PCR values (all verified quotes, all banks).
+    pub fn pcrs(&self) -> &PcrValues {
+        &self.pcrs
+    }
+    /// The nonce the quotes were checked against; `None` when freshness was waived.
+    pub fn nonce(&self) -> Option<&[u8]> {
+        self.nonce.as_deref()
+    }
+    /// True when the nonce was checked.
+    pub fn fresh(&self) -> bool {
+        self.nonce.is_some()
+    }
+    /// The time certificates were checked at.
+    pub fn checked_at(&self) -> SystemTime {
+        self.checked_at
+    }
+    /// The verified AK certificate path, leaf first.
+    pub fn chain(&self) -> Option<&[CertSummary]> {
+        self.chain.as_deref()
+    }
+    /// The firmware event log's comparison with the quotes, if one was sent.
+    pub fn event_log(&self) -> Option<&[PcrCheck]> {
+        self.event_log.as_deref()
+    }
+    /// Set for BlindLlama-v2 evidence: the app-disk root hash its PCR 15
+    /// binding replayed to. That legacy binding has no nonce and binds TLS
+    /// to a whole CA, so it can never be affirming.
+    pub fn blindllama_app_disk_root_hash(&self) -> Option<&[u8]> {
+        self.blindllama_app_disk_root_hash.as_deref()
+    }
+}
+
+/// Verifies evidence. Holds the bundled trust stores and, optionally, a
+/// cache of verified chains keyed by the SHA-256 of their certificates.
+#[derive(Debug)]
+pub struct Verifier {
+    provider: &'static dyn CryptoProvider,
+    chain_cache: Option<Mutex<HashMap<Digest, VerifiedChain>>>,
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Verifier::new()
+    }
+}
+
+impl Verifier {
+    /// A verifier without a chain cache (every chain is checked in full).
+    pub fn new() -> Verifier {
+        Verifier {
+            provider: default_provider(),
+            chain_cache: None,
+        }
+    }
+
+    /// Caches verified chains by certificate hash; validity is still
+    /// checked at each verification's time.
+    pub fn with_chain_cache(mut self) -> Verifier {
+        self.chain_cache = Some(Mutex::new(HashMap::new()));
+        self
+    }
+
+    /// Verifies `evidence`. Checks, in order, failing on the first miss:
+    ///
+    /// 1. freshness is decided (a nonce, or the explicit waiver);
+    /// 2. the platform is the one asked for;
+    /// 3. the trust anchor: for a cloud vTPM, the AK certificate chains to
+    ///    the platform's bundled root at `at`; for a plain TPM, the pinned
+    ///    key or the caller's platform CA; the anchored key must be the key
+    ///    the evidence names;
+    /// 4. every quote: signature by that key, structure, PCR digest, nonce;
+    /// 5. a firmware event log, if sent, replays to every quoted PCR it extends;
+    /// 6. BlindLlama-v2's PCR 15 binding replays to the quoted PCR 15.
+    pub fn verify(&self, evidence: &Evidence, options: &VerifyOptions) -> Result<VerifiedEvidence, Error> {
+        let freshness = options.freshness.clone().ok_or(Error::FreshnessNotDecided)?;
+        if let Some(asked) = options.platform {
+            if asked != evidence.platform {
+                return Err(Error::PlatformMismatch {
+                    expected: asked.to_string(),
+                    actual: evidence.platform.to_string(),
+                });
+            }
+        }
+        let (key, chain) = self.anchor(evidence, options)?;
+
+        let verifier = QuoteVerifier::new(AttestationKey::from_public_key(key)).with_provider(self.provider);
+        let mut pcrs = PcrValues::new();
+        let mut verified_quotes = Vec::new();
+        for (index, q) in evidence.quotes.iter().enumerate() {
+            let v = verifier
+                .verify(&q.message, &q.signature, &q.pcrs, &freshness)
+                .map_err(|cause| Error::Quote { index, cause })?;
+            for (bank, values) in v.pcrs().banks() {
+                for (i, d) in values {
+                    let _ = bank;
+                    pcrs.insert(*i, *d);
+                }
+            }
+            verified_quotes.push(v);
+        }
+
+        let event_log = match &evidence.event_log {
+            Some(bytes) => {
+                let log = EventLog::parse(bytes)?;
+                let replayed = replay(&log, options.replay);
+                let mut checks = Vec::new();
+                for q in &verified_quotes {
+                    let c = compare_with_quote(q, &replayed);
+                    require_match(&c)?;
+                    checks.extend(c);
+                }
+                Some(checks)
+            }
+            None => None,
+        };
+
+        let blindllama_app_disk_root_hash = match &evidence.blindllama {
+            Some(b) => {
+                let replayed = blindllama_pcr15(&b.app_disk_root_hash, &b.webserver_ca_pem, self.provider);
+                let quoted = pcrs
+                    .get(HashAlg::Sha256, PcrIndex(15))
+                    .map(Digest::to_hex)
+                    .unwrap_or_default();
+                if quoted != replayed.to_hex() {
+                    return Err(Error::LegacyBindingMismatch {
+                        expected: quoted,
+                        actual: replayed.to_hex(),
+                    });
+                }
+                Some(b.app_disk_root_hash.clone())
+            }
+            None => None,
+        };
+
+        Ok(VerifiedEvidence {
+            layout: evidence.layout,
+            platform: evidence.platform,
+            trust_basis: evidence.platform.trust_basis(),
+            pcrs,
+            nonce: match freshness {
+                Freshness::Nonce(n) => Some(n),
+                Freshness::DangerNotChecked => None,
+            },
+            checked_at: options.at,
+            chain: chain.map(|c| c.path().to_vec()),
+            event_log,
+            blindllama_app_disk_root_hash,
+        })
+    }
+
+    /// The key quotes must be signed by, and the chain that vouches for it.
+    fn anchor(
+        &self,
+        evidence: &Evidence,
+        options: &VerifyOptions,
+    ) -> Result<(PublicKey, Option<VerifiedChain>), Error> {
+        let platform = evidence.platform;
+        let claimed = evidence.ak.as_ref();
+        match (platform.bundled_trust_store()?, &options.tpm_anchor) {
+            (Some(_), Some(_)) => Err(Error::Usage(format!(
+                "--ak and --platform-ca apply to --platform tpm; {platform} is anchored in its bundled root"
+            ))),
+            (Some(store), None) => {
+                let Some(
+                    ak @ AkClaim::Certificate {
+                        leaf, intermediates, ..
+                    },
+                ) = claimed
+                else {
+                    return Err(Error::NoAkCertificate {
+                        platform: platform.to_string(),
+                    });
+                };
+                let chain = self.chain(store, leaf, intermediates, options.at)?;
+                let key = same_key("certificate", chain.leaf_key(), &ak.claimed_key()?)?;
+                Ok((key, Some(chain)))
+            }
+            (None, Some(TpmAnchor::PinnedKey(pinned))) => {
+                if let Some(ak) = claimed {
+                    same_key("pinned", pinned, &ak.claimed_key()?)?;
+                }
+                Ok((pinned.clone(), None))
+            }
+            (None, Some(TpmAnchor::DangerPlatformCa(cas))) => {
+                let Some(
+                    ak @ AkClaim::Certificate {
+                        leaf, intermediates, ..
+                    },
+                ) = claimed
+                else {
+                    return Err(Error::NoAkCertificate {
+                        platform: platform.to_string(),
+                    });
+                };
+                let chain = ChainVerifier::new(TrustStore::new(cas.clone())).verify(
+                    leaf,
+                    intermediates,
+                    options.at,
+                )?;
+                let key = same_key("certificate", chain.leaf_key(), &ak.claimed_key()?)?;
+                Ok((key, Some(chain)))
+            }
+            (None, None) => Err(Error::NoTrustAnchor {
+                platform: platform.to_string(),
+            }),
+        }
+    }
+
+    fn chain(
+        &self,
+        store: TrustStore,
+        leaf: &Certificate,
+        intermediates: &[Certificate],
+        at: SystemTime,
+    ) -> Result<VerifiedChain, Error> {
+        let verify = || ChainVerifier::new(store.clone()).verify(leaf, intermediates, at);
+        let Some(cache) = &self.chain_cache else {
+            return Ok(verify()?);
+        };
+        let parts: Vec<&[u8]> = std::iter::once(leaf.der())
+            .chain(intermediates.iter().map(|c| c.der()))
+            .collect();
+        let id = self.provider.hash(HashAlg::Sha256, &parts);
+        let cached = cache.lock().ok().and_then(|c| c.get(&id).cloned());
+        if let Some(chain) = cached {
+            // Signatures and constraints do not change; validity does.
+            if within_validity(&chain, at) {
+                return Ok(chain);
+            }
+        }
+        let chain = verify()?;
+        if let Ok(mut c) = cache.lock() {
+            c.insert(id, chain.clone());
+        }
+        Ok(chain)
+    }
+}
+
+fn within_validity(chain: &VerifiedChain, at: SystemTime) -> bool {
+    let skew = blindfold_x509::DEFAULT_CLOCK_SKEW;
+    chain.path().iter().all(|c| {
+        match (
+            humantime::parse_rfc3339(&c.not_before),
+            humantime::parse_rfc3339(&c.not_after),
+        ) {
+            (Ok(nb), Ok(na)) => at + skew >= nb && at <= na + skew,
+            _ => false,
+        }
+    })
+}
+
+fn same_key(anchor: &'static str, trusted: &PublicKey, claimed: &PublicKey) -> Result<PublicKey, Error> {
+    if trusted != claimed {
+        return Err(Error::AkMismatch {
+            anchor,
+            anchor_key: trusted.to_string(),
+            evidence_key: claimed.to_string(),
+        });
+    }
+    Ok(trusted.clone())
+}
+
+/// BlindLlama-v2's PCR 15: extend(app-disk root hash), extend(32 zero
+/// bytes), extend(SHA-256 of the web-server CA PEM), from zero.
+pub(crate) fn blindllama_pcr15(root_hash: &[u8], ca_pem: &str, provider: &dyn CryptoProvider) -> Digest {
+    let ca = provider.hash(HashAlg::Sha256, &[ca_pem.as_bytes()]);
+    let mut pcr = Digest::zero(HashAlg::Sha256);
+    for m in [root_hash, &[0u8; 32][..], ca.as_bytes()] {
+        pcr = provider.hash(HashAlg::Sha256, &[pcr.as_bytes(), m]);
+    }
+    pcr
+}
