@@ -77,19 +77,25 @@ impl Policy {
         engine
             .set_input_json(&input)
             .map_err(|e| Error::Policy(format!("{}: input: {e}", self.name)))?;
+        // A rule the policy does not define evaluates to no result.
         let eval = |engine: &mut regorus::Engine, rule: &str| -> Result<Option<Value>, Error> {
-            let v = engine
-                .eval_rule(format!("data.blindfold.{rule}"))
-                .map_err(|e| Error::Policy(format!("{}: {rule}: {e}", self.name)))?;
-            if v == regorus::Value::Undefined {
+            let err = |e: &dyn std::fmt::Display| Error::Policy(format!("{}: {rule}: {e}", self.name));
+            let results = engine
+                .eval_query(format!("data.blindfold.{rule}"), false)
+                .map_err(|e| err(&e))?;
+            let Some(v) = results
+                .result
+                .first()
+                .and_then(|r| r.expressions.first())
+                .map(|e| &e.value)
+            else {
+                return Ok(None);
+            };
+            if *v == regorus::Value::Undefined {
                 return Ok(None);
             }
-            let json = v
-                .to_json_str()
-                .map_err(|e| Error::Policy(format!("{}: {rule}: {e}", self.name)))?;
-            serde_json::from_str(&json)
-                .map(Some)
-                .map_err(|e| Error::Policy(format!("{}: {rule}: {e}", self.name)))
+            let json = v.to_json_str().map_err(|e| err(&e))?;
+            serde_json::from_str(&json).map(Some).map_err(|e| err(&e))
         };
         let Some(status) = eval(&mut engine, "status")? else {
             return Ok(());
