@@ -1,6 +1,7 @@
 //! Platforms, their trust basis, and the roots bundled for each.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use blindfold_x509::{parse_certificates, Certificate, TrustStore};
 
@@ -42,9 +43,19 @@ impl Platform {
         }
     }
 
-    /// The bundled trust store of a cloud platform; `None` for [`Platform::Tpm`],
-    /// whose anchor the caller must give.
+    /// The bundled trust store of a cloud platform (parsed once per
+    /// process); `None` for [`Platform::Tpm`], whose anchor the caller must give.
     pub fn bundled_trust_store(self) -> Result<Option<TrustStore>, Error> {
+        static AZURE: OnceLock<Result<Option<TrustStore>, Error>> = OnceLock::new();
+        static GCP: OnceLock<Result<Option<TrustStore>, Error>> = OnceLock::new();
+        match self {
+            Platform::AzureVtpm => AZURE.get_or_init(|| self.load_trust_store()).clone(),
+            Platform::GcpVtpm => GCP.get_or_init(|| self.load_trust_store()).clone(),
+            Platform::Tpm => Ok(None),
+        }
+    }
+
+    fn load_trust_store(self) -> Result<Option<TrustStore>, Error> {
         let load = |pems: &[&str]| -> Result<Vec<Certificate>, Error> {
             let mut out = Vec::new();
             for pem in pems {

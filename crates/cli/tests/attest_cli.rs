@@ -1,0 +1,160 @@
+//! `blindfold attest verify`: the report's JSON fields and the exit codes.
+
+#![allow(clippy::unwrap_used, missing_docs)] // test code: a failed unwrap is a failed test
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+const AZURE: &str = "azure-vtpm/blindllama-trusted-launch";
+
+fn attest(args: &[&str]) -> (i32, Value, String) {
+    let out = run(blindfold().args(["attest", "verify", "--json"]).args(args));
+    let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap(), v, text(&out.stderr))
+}
+
+fn path(rel: &str) -> String {
+    shared_testdata().join(rel).display().to_string()
+}
+
+#[test]
+fn azure_sample_with_its_reference_is_a_warning_at_its_time() {
+    let (code, v, err) = attest(&[
+        &path(&format!("{AZURE}/sample_azure_attestation.json")),
+        "--no-freshness",
+        "--at",
+        "2024-06-01T00:00:00Z",
+        "--reference",
+        &path(&format!("{AZURE}/measurements_azure.json")),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["verified"], true);
+    assert_eq!(v["platform"], "azure-vtpm");
+    assert_eq!(v["trust_basis"], "hypervisor");
+    assert_eq!(v["nonce"], Value::Null);
+    assert_eq!(v["fresh"], Value::Null);
+    assert_eq!(v["debug"], false);
+    assert_eq!(v["reference"], "unsigned");
+    assert_eq!(v["checked_at"], "2024-06-01T00:00:00Z");
+    assert_eq!(v["appraisal"]["status"], "warning");
+    assert_eq!(v["appraisal"]["claims"]["tls-binding"]["status"], "warning");
+    assert_eq!(
+        v["pcrs"]["sha256"]["0"],
+        "d0d725f21ba5d701952888bcbc598e6dcef9aff4d1e03bb3606eb75368bab351"
+    );
+    assert!(v["errors"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn expired_now_and_missing_nonce_exit_1_with_the_reason() {
+    let (code, v, err) = attest(&[
+        &path(&format!("{AZURE}/sample_azure_attestation.json")),
+        "--no-freshness",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(v["verified"], false);
+    assert!(v["errors"][0].as_str().unwrap().contains("expired"), "{v}");
+    assert!(err.contains("expired at 2024-11-03T00:00:00Z"), "{err}");
+
+    let (code, v, _) = attest(&[
+        &path(&format!("{AZURE}/sample_azure_attestation.json")),
+        "--at",
+        "2024-06-01T00:00:00Z",
+    ]);
+    assert_eq!(code, 1);
+    assert!(v["errors"][0].as_str().unwrap().contains("no nonce"), "{v}");
+}
+
+#[test]
+fn contraindicated_appraisal_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        format!("{{\"measurements\": {{\"0\": \"{}\"}}}}", "00".repeat(32)),
+    )
+    .unwrap();
+    let (code, v, err) = attest(&[
+        &path(&format!("{AZURE}/sample_azure_attestation.json")),
+        "--no-freshness",
+        "--at",
+        "2024-06-01T00:00:00Z",
+        "--reference",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(v["verified"], true);
+    assert_eq!(v["appraisal"]["status"], "contraindicated");
+    assert!(err.contains("PCR 0 (sha256): expected 0000"), "{err}");
+}
+
+#[test]
+fn gcp_protobuf_and_fixture_verify_fresh() {
+    let (code, v, err) = attest(&[
+        &path("gcp-vtpm/gce-cos85-attestation-nonce9009/gce-cos-85-nonce9009.pb"),
+        "--nonce",
+        "9009",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["fresh"], true);
+    assert_eq!(v["nonce"], "9009");
+    assert_eq!(v["appraisal"]["status"], "none");
+    assert_eq!(v["appraisal"]["claims"]["measurements"]["status"], "warning");
+    assert!(v["event_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["status"] == "matches"));
+
+    let (code, v, err) = attest(&[
+        &path("gcp-vtpm/vaportpm-gcp-amd/test-gcp-amd-fixture.json"),
+        "--platform",
+        "gcp-vtpm",
+        "--nonce",
+        "8a543108a653b4a1162232744cc9b945017a449dea4fbb0ca62f42d3ef145562",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["layout"], "vaportpm-gcp");
+}
+
+#[test]
+fn plain_tpm_needs_an_anchor_and_reports_development() {
+    let keylime = path("tpm2-quotes/keylime-swtpm-quote");
+    let nonce = "db1db298db6d60e6385b7231743e9c3056a18003";
+    let (code, v, _) = attest(&[&keylime, "--nonce", nonce]);
+    assert_eq!(code, 1);
+    assert!(v["errors"][0].as_str().unwrap().contains("no trust anchor"));
+    let (code, v, err) = attest(&[
+        &keylime,
+        "--nonce",
+        nonce,
+        "--ak",
+        &format!("{keylime}/akpub.pem"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["trust_basis"], "development");
+}
+
+#[test]
+fn unusable_inputs_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.json");
+    std::fs::write(&junk, "{\"nothing\": true}").unwrap();
+    let (code, _, err) = attest(&[junk.to_str().unwrap(), "--no-freshness"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, _) = attest(&[
+        &path(&format!("{AZURE}/sample_azure_attestation.json")),
+        "--no-freshness",
+        "--at",
+        "yesterday",
+    ]);
+    assert_eq!(code, 2);
+    let (code, _, _) = attest(&[
+        &path(&format!("{AZURE}/sample_azure_attestation.json")),
+        "--platform",
+        "mars",
+        "--no-freshness",
+    ]);
+    assert_eq!(code, 2);
+}
