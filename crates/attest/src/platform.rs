@@ -16,6 +16,10 @@ pub enum Platform {
     GcpVtpm,
     /// A plain TPM whose AK the caller pins or certifies (swtpm, keylime, trustee).
     Tpm,
+    /// Blindfold's local swtpm platform (process or VM mode): a plain TPM
+    /// whose AK certificate comes from the local platform CA, named so the
+    /// report says which it is. Same layouts and anchors as [`Platform::Tpm`].
+    Local,
 }
 
 impl Platform {
@@ -25,33 +29,40 @@ impl Platform {
             Platform::AzureVtpm => "azure-vtpm",
             Platform::GcpVtpm => "gcp-vtpm",
             Platform::Tpm => "tpm",
+            Platform::Local => "local",
         }
     }
 
     /// Parses a name printed by [`Platform::name`].
     pub fn from_name(name: &str) -> Option<Platform> {
-        [Platform::AzureVtpm, Platform::GcpVtpm, Platform::Tpm]
-            .into_iter()
-            .find(|p| p.name() == name)
+        [
+            Platform::AzureVtpm,
+            Platform::GcpVtpm,
+            Platform::Tpm,
+            Platform::Local,
+        ]
+        .into_iter()
+        .find(|p| p.name() == name)
     }
 
     /// Who must be trusted besides our code (DESIGN.md, "trust basis").
     pub fn trust_basis(self) -> TrustBasis {
         match self {
             Platform::AzureVtpm | Platform::GcpVtpm => TrustBasis::Hypervisor,
-            Platform::Tpm => TrustBasis::Development,
+            Platform::Tpm | Platform::Local => TrustBasis::Development,
         }
     }
 
     /// The bundled trust store of a cloud platform (parsed once per
-    /// process); `None` for [`Platform::Tpm`], whose anchor the caller must give.
+    /// process); `None` for [`Platform::Tpm`] and [`Platform::Local`], whose
+    /// anchor the caller must give.
     pub fn bundled_trust_store(self) -> Result<Option<TrustStore>, Error> {
         static AZURE: OnceLock<Result<Option<TrustStore>, Error>> = OnceLock::new();
         static GCP: OnceLock<Result<Option<TrustStore>, Error>> = OnceLock::new();
         match self {
             Platform::AzureVtpm => AZURE.get_or_init(|| self.load_trust_store()).clone(),
             Platform::GcpVtpm => GCP.get_or_init(|| self.load_trust_store()).clone(),
-            Platform::Tpm => Ok(None),
+            Platform::Tpm | Platform::Local => Ok(None),
         }
     }
 
@@ -85,7 +96,7 @@ impl Platform {
                     include_str!("../roots/gcp-tpm-ek-intermediate-3.pem"),
                 ])?),
             ),
-            Platform::Tpm => None,
+            Platform::Tpm | Platform::Local => None,
         })
     }
 }

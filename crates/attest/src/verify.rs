@@ -31,7 +31,7 @@ pub struct VerifyOptions {
     pub freshness: Option<Freshness>,
     /// The time certificates are checked at.
     pub at: SystemTime,
-    /// Required for [`Platform::Tpm`].
+    /// Required for [`Platform::Tpm`] and [`Platform::Local`].
     pub tpm_anchor: Option<TpmAnchor>,
     /// Event-log replay options.
     pub replay: ReplayOptions,
@@ -140,15 +140,19 @@ impl Verifier {
     /// 6. BlindLlama-v2's PCR 15 binding replays to the quoted PCR 15.
     pub fn verify(&self, evidence: &Evidence, options: &VerifyOptions) -> Result<VerifiedEvidence, Error> {
         let freshness = options.freshness.clone().ok_or(Error::FreshnessNotDecided)?;
-        if let Some(asked) = options.platform {
-            if asked != evidence.platform {
+        let platform = match options.platform {
+            None => evidence.platform,
+            // The local platform speaks the plain-TPM layouts.
+            Some(Platform::Local) if evidence.platform == Platform::Tpm => Platform::Local,
+            Some(asked) if asked == evidence.platform => asked,
+            Some(asked) => {
                 return Err(Error::PlatformMismatch {
                     expected: asked.to_string(),
                     actual: evidence.platform.to_string(),
-                });
+                })
             }
-        }
-        let (key, chain) = self.anchor(evidence, options)?;
+        };
+        let (key, chain) = self.anchor(evidence, platform, options)?;
 
         let verifier = QuoteVerifier::new(AttestationKey::from_public_key(key)).with_provider(self.provider);
         let mut pcrs = PcrValues::new();
@@ -201,8 +205,8 @@ impl Verifier {
 
         Ok(VerifiedEvidence {
             layout: evidence.layout,
-            platform: evidence.platform,
-            trust_basis: evidence.platform.trust_basis(),
+            platform,
+            trust_basis: platform.trust_basis(),
             pcrs,
             nonce: match freshness {
                 Freshness::Nonce(n) => Some(n),
@@ -219,13 +223,13 @@ impl Verifier {
     fn anchor(
         &self,
         evidence: &Evidence,
+        platform: Platform,
         options: &VerifyOptions,
     ) -> Result<(PublicKey, Option<VerifiedChain>), Error> {
-        let platform = evidence.platform;
         let claimed = evidence.ak.as_ref();
         match (platform.bundled_trust_store()?, &options.tpm_anchor) {
             (Some(_), Some(_)) => Err(Error::Usage(format!(
-                "--ak and --platform-ca apply to --platform tpm; {platform} is anchored in its bundled root"
+                "--ak and --platform-ca apply to --platform tpm or local; {platform} is anchored in its bundled root"
             ))),
             (Some(store), None) => {
                 let Some(

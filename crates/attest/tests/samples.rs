@@ -406,3 +406,18 @@ fn unknown_layouts_are_unusable_input() {
     let err = Evidence::parse(&[0xff; 64]).unwrap_err();
     assert!(err.is_unusable_input());
 }
+
+#[test]
+fn the_local_platform_reads_plain_tpm_layouts_with_an_explicit_anchor() {
+    let e = Evidence::read(&shared("tpm2-quotes/keylime-swtpm-quote")).unwrap();
+    let mut opts = options(nonce("db1db298db6d60e6385b7231743e9c3056a18003"), "now");
+    opts.platform = Some(Platform::Local);
+    let err = Verifier::new().verify(&e, &opts).unwrap_err();
+    assert!(matches!(err, Error::NoTrustAnchor { .. }), "{err:?}");
+    opts.tpm_anchor = Some(TpmAnchor::PinnedKey(
+        e.ak.as_ref().unwrap().claimed_key().unwrap(),
+    ));
+    let v = Verifier::new().verify(&e, &opts).unwrap();
+    assert_eq!(v.platform(), Platform::Local);
+    assert_eq!(v.trust_basis(), TrustBasis::Development);
+}

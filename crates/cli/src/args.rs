@@ -48,7 +48,8 @@ pub struct AttestVerifyArgs {
     /// Attestation protobuf, vaportpm GCP JSON, trustee TPM JSON) or a
     /// directory of tpm2-tools outputs. The layout is detected from content.
     pub evidence: PathBuf,
-    /// The platform to expect: auto, azure-vtpm, gcp-vtpm or tpm.
+    /// The platform to expect: auto, azure-vtpm, gcp-vtpm, tpm, or local
+    /// (Blindfold's swtpm platform; plain-TPM layouts, development trust).
     #[arg(long, default_value = "auto")]
     pub platform: String,
     /// The nonce the quotes must carry, in hex. Without it (or
@@ -70,18 +71,19 @@ pub struct AttestVerifyArgs {
     /// A Rego policy (package blindfold; rules status and reasons) over the claims.
     #[arg(long, value_name = "FILE.rego")]
     pub policy: Option<PathBuf>,
-    /// For --platform tpm: the AK to trust (PEM/DER SPKI or TPM2B_PUBLIC).
+    /// For --platform tpm or local: the AK to trust (PEM/DER SPKI or TPM2B_PUBLIC).
     #[arg(long, value_name = "FILE")]
     pub ak: Option<PathBuf>,
-    /// For --platform tpm (danger): trust AK certificates issued by this CA
-    /// (PEM). Whoever holds the CA key can forge evidence.
+    /// For --platform tpm or local (danger): trust AK certificates issued by
+    /// this CA (PEM), e.g. the local platform CA. Whoever holds the CA key can
+    /// forge evidence; the trust basis is then "development".
     #[arg(long, value_name = "FILE", conflicts_with = "ak")]
     pub platform_ca: Option<PathBuf>,
     /// Accept development reference values (process mode: no measured boot).
     #[arg(long)]
     pub allow_dev: bool,
     /// Accept a platform that reports a debug mode. None of the platforms
-    /// supported today (azure-vtpm, gcp-vtpm, tpm) has one; the report's
+    /// supported today (azure-vtpm, gcp-vtpm, tpm, local) has one; the report's
     /// "debug" is false for them.
     #[arg(long)]
     pub allow_debug: bool,

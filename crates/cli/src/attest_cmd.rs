@@ -29,7 +29,7 @@ fn resolve(args: &AttestVerifyArgs) -> Result<Resolved, Failure> {
         "auto" => None,
         name => Some(Platform::from_name(name).ok_or_else(|| {
             Failure::Unusable(anyhow!(
-                "unknown --platform {name} (auto, azure-vtpm, gcp-vtpm, tpm)"
+                "unknown --platform {name} (auto, azure-vtpm, gcp-vtpm, tpm, local)"
             ))
         })?),
     };
@@ -127,6 +127,7 @@ pub fn verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
         Err(e) => return Err(fail(&mut report, e)),
     };
     report["verified"] = json!(true);
+    report["platform"] = json!(verified.platform().name());
     report["trust_basis"] = json!(verified.trust_basis().name());
     report["nonce"] = json!(verified.nonce().map(hex::encode));
     report["fresh"] = if verified.fresh() {
