@@ -227,54 +227,39 @@ impl Verifier {
         options: &VerifyOptions,
     ) -> Result<(PublicKey, Option<VerifiedChain>), Error> {
         let claimed = evidence.ak.as_ref();
-        match (platform.bundled_trust_store()?, &options.tpm_anchor) {
-            (Some(_), Some(_)) => Err(Error::Usage(format!(
-                "--ak and --platform-ca apply to --platform tpm or local; {platform} is anchored in its bundled root"
-            ))),
-            (Some(store), None) => {
-                let Some(
-                    ak @ AkClaim::Certificate {
-                        leaf, intermediates, ..
-                    },
-                ) = claimed
-                else {
-                    return Err(Error::NoAkCertificate {
-                        platform: platform.to_string(),
-                    });
-                };
-                let chain = self.chain(store, leaf, intermediates, options.at)?;
-                let key = same_key("certificate", chain.leaf_key(), &ak.claimed_key()?)?;
-                Ok((key, Some(chain)))
+        let store = match (platform.bundled_trust_store()?, &options.tpm_anchor) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Usage(format!(
+                    "--ak and --platform-ca apply to --platform tpm or local; {platform} is anchored in its bundled root"
+                )))
             }
+            (Some(store), None) => store,
+            (None, Some(TpmAnchor::DangerPlatformCa(cas))) => TrustStore::new(cas.clone()),
             (None, Some(TpmAnchor::PinnedKey(pinned))) => {
                 if let Some(ak) = claimed {
                     same_key("pinned", pinned, &ak.claimed_key()?)?;
                 }
-                Ok((pinned.clone(), None))
+                return Ok((pinned.clone(), None));
             }
-            (None, Some(TpmAnchor::DangerPlatformCa(cas))) => {
-                let Some(
-                    ak @ AkClaim::Certificate {
-                        leaf, intermediates, ..
-                    },
-                ) = claimed
-                else {
-                    return Err(Error::NoAkCertificate {
-                        platform: platform.to_string(),
-                    });
-                };
-                let chain = ChainVerifier::new(TrustStore::new(cas.clone())).verify(
-                    leaf,
-                    intermediates,
-                    options.at,
-                )?;
-                let key = same_key("certificate", chain.leaf_key(), &ak.claimed_key()?)?;
-                Ok((key, Some(chain)))
+            (None, None) => {
+                return Err(Error::NoTrustAnchor {
+                    platform: platform.to_string(),
+                })
             }
-            (None, None) => Err(Error::NoTrustAnchor {
+        };
+        let Some(
+            ak @ AkClaim::Certificate {
+                leaf, intermediates, ..
+            },
+        ) = claimed
+        else {
+            return Err(Error::NoAkCertificate {
                 platform: platform.to_string(),
-            }),
-        }
+            });
+        };
+        let chain = self.chain(store, leaf, intermediates, options.at)?;
+        let key = same_key("certificate", chain.leaf_key(), &ak.claimed_key()?)?;
+        Ok((key, Some(chain)))
     }
 
     fn chain(
@@ -288,8 +273,14 @@ impl Verifier {
         let Some(cache) = &self.chain_cache else {
             return Ok(verify()?);
         };
-        let parts: Vec<&[u8]> = std::iter::once(leaf.der())
-            .chain(intermediates.iter().map(|c| c.der()))
+        // The key names the trusted roots as well as the chain: a chain
+        // verified under one store proves nothing under another.
+        let parts: Vec<&[u8]> = store
+            .roots()
+            .iter()
+            .map(Certificate::der)
+            .chain(std::iter::once(leaf.der()))
+            .chain(intermediates.iter().map(Certificate::der))
             .collect();
         let id = self.provider.hash(HashAlg::Sha256, &parts);
         let cached = cache.lock().ok().and_then(|c| c.get(&id).cloned());

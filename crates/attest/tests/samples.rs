@@ -421,3 +421,26 @@ fn the_local_platform_reads_plain_tpm_layouts_with_an_explicit_anchor() {
     assert_eq!(v.platform(), Platform::Local);
     assert_eq!(v.trust_basis(), TrustBasis::Development);
 }
+
+#[test]
+fn a_cached_chain_does_not_carry_over_to_another_trust_store() {
+    let verifier = Verifier::new().with_chain_cache();
+    let at = "2024-06-01T00:00:00Z";
+    verifier
+        .verify(&evidence(AZURE), &options(Some(Freshness::DangerNotChecked), at))
+        .unwrap();
+    // Same certificates, now claimed as a local platform under a CA that did not issue them.
+    let mut e = evidence(AZURE);
+    e.platform = Platform::Tpm;
+    let google = blindfold_x509::parse_certificates(
+        &std::fs::read(shared("gcp-vtpm/google-ca-certs/gcp_ek_ak_ca_root.crt")).unwrap(),
+    )
+    .unwrap();
+    let mut opts = options(Some(Freshness::DangerNotChecked), at);
+    opts.tpm_anchor = Some(TpmAnchor::DangerPlatformCa(google));
+    let err = verifier.verify(&e, &opts).unwrap_err();
+    assert!(
+        matches!(err, Error::Chain(blindfold_x509::Error::UnknownIssuer { .. })),
+        "{err:?}"
+    );
+}
