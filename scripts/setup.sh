@@ -6,13 +6,14 @@
 #
 # Debian packages: tpm2-tools (tpm2_quote, tpm2_checkquote, tpm2_eventlog:
 # the oracles our verifier is checked against), swtpm + swtpm-tools (the
-# software TPM), openssl (nonces, and the oracle for RSA-PSS signatures).
+# software TPM), openssl (nonces, test PKIs, the oracle for RSA-PSS),
+# cryptsetup-bin (veritysetup: the oracle for our dm-verity trees).
 # Rust: cargo >= 1.80 must already be on PATH (Debian 12's own cargo is too
 # old); the script says so if it is not.
 set -euo pipefail
 
-need_cmds=(tpm2_quote tpm2_checkquote tpm2_eventlog tpm2_createak swtpm swtpm_setup openssl)
-pkgs=(tpm2-tools swtpm swtpm-tools openssl)
+need_cmds=(tpm2_quote tpm2_checkquote tpm2_eventlog tpm2_createak swtpm swtpm_setup openssl veritysetup)
+pkgs=(tpm2-tools swtpm swtpm-tools openssl cryptsetup-bin)
 
 missing=()
 for c in "${need_cmds[@]}"; do command -v "$c" >/dev/null 2>&1 || missing+=("$c"); done

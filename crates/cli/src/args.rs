@@ -27,6 +27,76 @@ pub enum Command {
     /// Verify platform evidence and appraise it against reference values.
     #[command(subcommand)]
     Attest(AttestCommand),
+    /// Build and check dm-verity hash trees (byte-compatible with veritysetup).
+    #[command(subcommand)]
+    Verity(VerityCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VerityCommand {
+    /// Hash DATA into a tree written to HASHFILE and print the root hash.
+    Format(VerityFormatArgs),
+    /// Re-hash DATA and check it against HASHFILE and ROOTHASH; names the
+    /// first corrupted block.
+    Verify(VerityVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerityTreeArgs {
+    /// Hash algorithm: sha256 (default), sha1 or sha512.
+    #[arg(long, default_value = "sha256")]
+    pub hash: String,
+    /// Data block size in bytes.
+    #[arg(long, default_value_t = 4096)]
+    pub data_block_size: u32,
+    /// Hash block size in bytes.
+    #[arg(long, default_value_t = 4096)]
+    pub hash_block_size: u32,
+    /// Byte offset of the hash area inside HASHFILE (HASHFILE may be DATA
+    /// itself, with the tree after the data).
+    #[arg(long, default_value_t = 0)]
+    pub hash_offset: u64,
+    /// No superblock: the tree starts at --hash-offset (then --salt and the
+    /// parameters must be given again to verify).
+    #[arg(long)]
+    pub no_superblock: bool,
+    /// Hashing threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerityFormatArgs {
+    /// The data (an image file).
+    pub data: PathBuf,
+    /// Where the hash tree goes.
+    pub hashfile: PathBuf,
+    /// Salt in hex (default: 32 random bytes; "-" for none).
+    #[arg(long, value_name = "HEX")]
+    pub salt: Option<String>,
+    /// UUID for the superblock (default: random).
+    #[arg(long)]
+    pub uuid: Option<String>,
+    #[command(flatten)]
+    pub tree: VerityTreeArgs,
+    /// Print JSON instead of veritysetup-style text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerityVerifyArgs {
+    /// The data.
+    pub data: PathBuf,
+    /// The hash tree.
+    pub hashfile: PathBuf,
+    /// The expected root hash (hex).
+    pub root_hash: String,
+    /// Salt in hex, required with --no-superblock ("-" for none).
+    #[arg(long, value_name = "HEX")]
+    pub salt: Option<String>,
+    #[command(flatten)]
+    pub tree: VerityTreeArgs,
 }
 
 #[derive(Debug, Subcommand)]

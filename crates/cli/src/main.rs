@@ -16,6 +16,7 @@ mod eventlog_cmd;
 mod exit;
 mod inputs;
 mod quote_cmd;
+mod verity_cmd;
 
 use clap::Parser;
 
@@ -26,6 +27,8 @@ fn main() -> std::process::ExitCode {
         args::Command::Eventlog(args::EventlogCommand::Show(a)) => eventlog_cmd::show(&a),
         args::Command::Quote(args::QuoteCommand::Verify(a)) => quote_cmd::verify(&a),
         args::Command::Attest(args::AttestCommand::Verify(a)) => attest_cmd::verify(&a),
+        args::Command::Verity(args::VerityCommand::Format(a)) => verity_cmd::format(&a),
+        args::Command::Verity(args::VerityCommand::Verify(a)) => verity_cmd::verify(&a),
     };
     exit::report(result)
 }
