@@ -4,6 +4,12 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A case the prediction does not cover (it refuses rather than guess).
+    #[error("not supported: {0}")]
+    Unsupported(String),
+    /// A PE image that cannot be measured.
+    #[error("PE: {0}")]
+    Pe(String),
     /// Bad verity parameters or superblock.
     #[error("verity: {0}")]
     Verity(String),

@@ -2,7 +2,9 @@
 //!
 //! Computes, at build time and from the artefacts themselves, the values a
 //! verifier later expects: dm-verity hash trees byte-compatible with
-//! `veritysetup` ([`verity`]).
+//! `veritysetup` ([`verity`]); PE/Authenticode digests as UEFI firmware
+//! measures them ([`pe`]); UKI sections and the stub version ([`uki`]); and
+//! the PCR values a UKI boot produces ([`predict`]).
 //!
 //! What it is **not**: it does not verify evidence (`blindfold-attest`
 //! does) and it does not boot anything.
@@ -10,6 +12,9 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod pe;
+pub mod predict;
+pub mod uki;
 pub mod verity;
 
 pub use error::Error;
