@@ -7,16 +7,23 @@
 # Debian packages: tpm2-tools (tpm2_quote, tpm2_checkquote, tpm2_eventlog:
 # the oracles our verifier is checked against), swtpm + swtpm-tools (the
 # software TPM), openssl (nonces, test PKIs, the oracle for RSA-PSS),
-# cryptsetup-bin (veritysetup: the oracle for our dm-verity trees).
+# cryptsetup-bin (veritysetup: the oracle for our dm-verity trees), pesign
+# and binutils (Authenticode and section oracles), systemd-boot-efi (the
+# UKI stub), qemu-system-x86 + ovmf + mtools + dosfstools (booting a UKI to
+# check PCR predictions; this replaces a backports qemu-utils if present).
 # Rust: cargo >= 1.80 must already be on PATH (Debian 12's own cargo is too
 # old); the script says so if it is not.
 set -euo pipefail
 
-need_cmds=(tpm2_quote tpm2_checkquote tpm2_eventlog tpm2_createak swtpm swtpm_setup openssl veritysetup)
-pkgs=(tpm2-tools swtpm swtpm-tools openssl cryptsetup-bin)
+need_cmds=(tpm2_quote tpm2_checkquote tpm2_eventlog tpm2_createak swtpm swtpm_setup openssl veritysetup
+  pesign objdump qemu-system-x86_64 mcopy mkfs.vfat)
+need_files=(/usr/lib/systemd/boot/efi/linuxx64.efi.stub /usr/share/OVMF/OVMF_CODE_4M.fd)
+pkgs=(tpm2-tools swtpm swtpm-tools openssl cryptsetup-bin pesign binutils systemd-boot-efi
+  qemu-system-x86 ovmf mtools dosfstools)
 
 missing=()
 for c in "${need_cmds[@]}"; do command -v "$c" >/dev/null 2>&1 || missing+=("$c"); done
+for f in "${need_files[@]}"; do [[ -e $f ]] || missing+=("$f"); done
 if ((${#missing[@]})); then
   echo "setup: installing ${pkgs[*]} (missing: ${missing[*]})" >&2
   if [[ $(id -u) -ne 0 ]]; then

@@ -30,6 +30,99 @@ pub enum Command {
     /// Build and check dm-verity hash trees (byte-compatible with veritysetup).
     #[command(subcommand)]
     Verity(VerityCommand),
+    /// PE/COFF images: the Authenticode digest UEFI firmware measures.
+    #[command(subcommand)]
+    Pe(PeCommand),
+    /// Unified kernel images.
+    #[command(subcommand)]
+    Uki(UkiCommand),
+    /// Compute reference values (expected PCRs) from build artefacts.
+    Measure(MeasureArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PeCommand {
+    /// Print the Authenticode digest of a PE image, as EDK2 measures it
+    /// (trailing data after the last section hashed unpadded).
+    Hash(PeHashArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PeHashArgs {
+    /// The PE image.
+    pub file: PathBuf,
+    /// Digest: sha256 (default) or sha384.
+    #[arg(long, default_value = "sha256")]
+    pub alg: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UkiCommand {
+    /// List a UKI's sections, its stub version, and the digests a boot measures.
+    Inspect(UkiInspectArgs),
+    /// Assemble a UKI from a systemd-stub, a kernel, an initrd and a command
+    /// line, reproducibly (same inputs, same bytes).
+    Build(UkiBuildArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UkiBuildArgs {
+    /// The systemd-stub (e.g. /usr/lib/systemd/boot/efi/linuxx64.efi.stub).
+    #[arg(long)]
+    pub stub: PathBuf,
+    /// The kernel (vmlinuz, an EFI-stub PE image).
+    #[arg(long)]
+    pub linux: PathBuf,
+    /// The initrd (build it with fixed mtimes for a reproducible UKI).
+    #[arg(long)]
+    pub initrd: PathBuf,
+    /// The kernel command line (the app disk's root hash goes here).
+    #[arg(long)]
+    pub cmdline: String,
+    /// os-release text for .osrel.
+    #[arg(long)]
+    pub osrel: Option<PathBuf>,
+    /// Kernel release for .uname.
+    #[arg(long)]
+    pub uname: Option<String>,
+    /// Where to write the UKI.
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct UkiInspectArgs {
+    /// The UKI.
+    pub file: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MeasureArgs {
+    /// The UKI that will boot (predicts PCR 4, 9, 11, 12, 13). Without it
+    /// (process mode: no measured boot) a development reference is written.
+    #[arg(long)]
+    pub uki: Option<PathBuf>,
+    /// The app disk's JSON from `blindfold verity format --json` (its root
+    /// hash is the first runtime event in PCR 15).
+    #[arg(long, value_name = "APP.IMG.JSON")]
+    pub app_disk: Option<PathBuf>,
+    /// A reference boot's firmware event log on the target platform
+    /// (PCRs 0-3 and 7 are the firmware's).
+    #[arg(long, value_name = "LOG")]
+    pub firmware_log: Option<PathBuf>,
+    /// Output format: blindfold (measurements.json), blindllama
+    /// (measurements JSON + application.json beside it), nitro (pcr_measurements.json, SHA-384).
+    #[arg(long, default_value = "blindfold")]
+    pub format: String,
+    /// systemd-stub major version, when the UKI has no .sdmagic section.
+    #[arg(long)]
+    pub stub_version: Option<u32>,
+    /// Where to write.
+    #[arg(short, long)]
+    pub output: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,7 @@ mod attest_cmd;
 mod eventlog_cmd;
 mod exit;
 mod inputs;
+mod measure_cmd;
 mod quote_cmd;
 mod verity_cmd;
 
@@ -29,6 +30,10 @@ fn main() -> std::process::ExitCode {
         args::Command::Attest(args::AttestCommand::Verify(a)) => attest_cmd::verify(&a),
         args::Command::Verity(args::VerityCommand::Format(a)) => verity_cmd::format(&a),
         args::Command::Verity(args::VerityCommand::Verify(a)) => verity_cmd::verify(&a),
+        args::Command::Pe(args::PeCommand::Hash(a)) => measure_cmd::pe_hash(&a),
+        args::Command::Uki(args::UkiCommand::Inspect(a)) => measure_cmd::uki_inspect(&a),
+        args::Command::Uki(args::UkiCommand::Build(a)) => measure_cmd::uki_build(&a),
+        args::Command::Measure(a) => measure_cmd::measure(&a),
     };
     exit::report(result)
 }

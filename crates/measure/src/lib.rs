@@ -15,6 +15,8 @@ mod error;
 pub mod pe;
 pub mod predict;
 pub mod uki;
+mod uki_build;
 pub mod verity;
 
 pub use error::Error;
+pub use uki_build::build_uki;

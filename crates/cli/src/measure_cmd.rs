@@ -1,0 +1,269 @@
+//! `blindfold pe hash`, `blindfold uki inspect`, `blindfold measure`.
+
+use std::collections::BTreeMap;
+
+use anyhow::{anyhow, Context};
+use blindfold_attest::{PcrReference, ReferenceFormat, ReferenceKind, ReferenceValues};
+use blindfold_crypto::{default_provider, Digest, HashAlg};
+use blindfold_eventlog::{replay, EventLog, ReplayOptions};
+use blindfold_measure::pe::{authenticode, PeImage};
+use blindfold_measure::predict::{predict_uki_boot, BootInputs};
+use blindfold_measure::uki::{measured_sections, stub_version, StubVersion};
+use blindfold_tpm::PcrIndex;
+use serde_json::json;
+
+use crate::args::{MeasureArgs, PeHashArgs, UkiBuildArgs, UkiInspectArgs};
+use crate::eventlog_cmd::pretty;
+use crate::exit::{say, unusable, Failure};
+use crate::inputs;
+
+fn alg(name: &str) -> Result<HashAlg, Failure> {
+    HashAlg::from_name(name)
+        .filter(|h| {
+            matches!(
+                h,
+                HashAlg::Sha256 | HashAlg::Sha384 | HashAlg::Sha1 | HashAlg::Sha512
+            )
+        })
+        .ok_or_else(|| Failure::Unusable(anyhow!("unknown digest {name} (sha256, sha384)")))
+}
+
+pub fn pe_hash(args: &PeHashArgs) -> Result<(), Failure> {
+    let bytes = inputs::read(&args.file)?;
+    let d = authenticode(&bytes, alg(&args.alg)?).map_err(|e| unusable(e, args.file.display()))?;
+    say!("{d}  {}", args.file.display());
+    Ok(())
+}
+
+pub fn uki_inspect(args: &UkiInspectArgs) -> Result<(), Failure> {
+    let bytes = inputs::read(&args.file)?;
+    let pe = PeImage::parse(&bytes).map_err(|e| unusable(e, args.file.display()))?;
+    let stub = stub_version(&bytes, &pe).ok();
+    let measured: Vec<&str> = stub
+        .as_ref()
+        .map(|s| measured_sections(&pe, s))
+        .unwrap_or_default();
+    let provider = default_provider();
+    let sections: Vec<_> = pe
+        .sections
+        .iter()
+        .map(|s| {
+            json!({
+                "name": s.name,
+                "virtual_size": s.virtual_size,
+                "virtual_address": s.virtual_address,
+                "raw_size": s.raw_size,
+                "raw_offset": s.raw_offset,
+                "measured_into_pcr11": measured.contains(&s.name.as_str()),
+                "sha256": provider.hash(HashAlg::Sha256, &[&pe.section_data(&bytes, s)]).to_hex(),
+            })
+        })
+        .collect();
+    let uki = authenticode(&bytes, HashAlg::Sha256).map_err(|e| unusable(e, args.file.display()))?;
+    let report = json!({
+        "file": args.file.display().to_string(),
+        "pe": if pe.magic == 0x20b { "PE32+" } else { "PE32" },
+        "timestamp": pe.timestamp,
+        "stub": stub.as_ref().map(|s| s.text.clone()),
+        "authenticode_sha256": uki.to_hex(),
+        "sections": sections,
+    });
+    if args.json {
+        say!("{}", pretty(&report));
+        return Ok(());
+    }
+    say!(
+        "{}: {} , stub: {}",
+        args.file.display(),
+        report["pe"].as_str().unwrap_or(""),
+        stub.map_or("(no .sdmagic)".to_string(), |s| s.text)
+    );
+    say!("authenticode sha256: {uki}");
+    say!(
+        "{:<10} {:>10} {:>12} {:>10}  {:<5} sha256 (data over VirtualSize)",
+        "section",
+        "vsize",
+        "vma",
+        "file off",
+        "pcr11"
+    );
+    for s in report["sections"].as_array().into_iter().flatten() {
+        say!(
+            "{:<10} {:>10} {:>#12x} {:>#10x}  {:<5} {}",
+            s["name"].as_str().unwrap_or(""),
+            s["virtual_size"].as_u64().unwrap_or(0),
+            s["virtual_address"].as_u64().unwrap_or(0),
+            s["raw_offset"].as_u64().unwrap_or(0),
+            if s["measured_into_pcr11"] == true {
+                "yes"
+            } else {
+                ""
+            },
+            s["sha256"].as_str().unwrap_or("")
+        );
+    }
+    Ok(())
+}
+
+fn set(pcrs: &mut BTreeMap<(HashAlg, PcrIndex), PcrReference>, value: Digest, index: u32) {
+    pcrs.insert(
+        (value.alg(), PcrIndex(index)),
+        PcrReference {
+            allowed: vec![value],
+            revoked: vec![],
+        },
+    );
+}
+
+pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
+    let format = args.format.as_str();
+    let banks: Vec<HashAlg> = match format {
+        "blindfold" => vec![HashAlg::Sha256, HashAlg::Sha384],
+        "blindllama" => vec![HashAlg::Sha256],
+        "nitro" => vec![HashAlg::Sha384],
+        other => {
+            return Err(Failure::Unusable(anyhow!(
+                "--format {other} (blindfold, blindllama, nitro)"
+            )))
+        }
+    };
+    let mut pcrs = BTreeMap::new();
+
+    let app_root = match &args.app_disk {
+        Some(path) => {
+            let v: serde_json::Value = serde_json::from_slice(&inputs::read(path)?)
+                .with_context(|| format!("--app-disk {}", path.display()))
+                .map_err(Failure::Unusable)?;
+            let hex_root = v["root_hash"]
+                .as_str()
+                .ok_or_else(|| Failure::Unusable(anyhow!("--app-disk {}: no root_hash", path.display())))?;
+            Some(inputs::hex_arg(hex_root).map_err(Failure::Unusable)?)
+        }
+        None => None,
+    };
+    // PCR 15 starts with the app disk's root hash (the runtime extends it first).
+    if let Some(root) = &app_root {
+        for &bank in &banks {
+            let provider = default_provider();
+            let event = provider.hash(bank, &[root]);
+            let value = provider.hash(bank, &[Digest::zero(bank).as_bytes(), event.as_bytes()]);
+            set(&mut pcrs, value, 15);
+        }
+    }
+
+    let kind = match &args.uki {
+        Some(path) => {
+            let uki = inputs::read(path)?;
+            let inputs_boot = BootInputs {
+                stub: args.stub_version.map(|major| StubVersion {
+                    major,
+                    text: format!("systemd-stub {major} (given)"),
+                }),
+                secure_boot: false,
+            };
+            let p = predict_uki_boot(&uki, &banks, &inputs_boot).map_err(|e| unusable(e, path.display()))?;
+            for (bank, values) in p.pcrs.banks() {
+                for (i, d) in values {
+                    let _ = bank;
+                    set(&mut pcrs, *d, i.0);
+                }
+            }
+            let log = args.firmware_log.as_ref().ok_or_else(|| {
+                Failure::Unusable(anyhow!(
+                    "--firmware-log is needed with --uki: PCRs 0-3 and 7 are the firmware's, taken from a reference boot"
+                ))
+            })?;
+            let parsed = EventLog::parse(&inputs::read(log)?).map_err(|e| unusable(e, log.display()))?;
+            let replayed = replay(&parsed, ReplayOptions::default());
+            for &bank in &banks {
+                for i in [0, 1, 2, 3, 7] {
+                    if let Some(d) = replayed.pcrs.get(bank, PcrIndex(i)) {
+                        set(&mut pcrs, *d, i);
+                    }
+                }
+            }
+            ReferenceKind::MeasuredBoot
+        }
+        None => ReferenceKind::Development,
+    };
+    if app_root.is_none() && format != "nitro" {
+        return Err(Failure::Unusable(anyhow!(
+            "--app-disk is needed: PCR 15 starts with the app disk's root hash"
+        )));
+    }
+
+    let refs = match format {
+        "blindfold" => ReferenceValues {
+            format: ReferenceFormat::Blindfold,
+            kind,
+            pcrs,
+            app_disk_root_hash: None,
+        },
+        // BlindLlama-v2 binds the app disk through application.json, not PCR 15.
+        "blindllama" => ReferenceValues {
+            format: ReferenceFormat::BlindLlama,
+            kind: ReferenceKind::Foreign,
+            pcrs: pcrs.into_iter().filter(|((_, i), _)| i.0 != 15).collect(),
+            app_disk_root_hash: None,
+        },
+        _ => ReferenceValues {
+            format: ReferenceFormat::NitroTpm,
+            kind: ReferenceKind::Foreign,
+            pcrs: pcrs
+                .into_iter()
+                .filter(|((_, i), _)| matches!(i.0, 4 | 7 | 12))
+                .collect(),
+            app_disk_root_hash: None,
+        },
+    };
+    if format == "blindfold" {
+        refs.check_mandatory()
+            .map_err(|e| Failure::Unusable(anyhow!(e)))?;
+    }
+    let write = |path: &std::path::Path, v: &serde_json::Value| -> Result<(), Failure> {
+        std::fs::write(path, pretty(v) + "\n")
+            .map_err(|e| unusable(e, format!("cannot write {}", path.display())))
+    };
+    write(&args.output, &refs.to_json())?;
+    say!(
+        "wrote {} ({} PCR values, {})",
+        args.output.display(),
+        refs.pcrs.len(),
+        format
+    );
+    if format == "blindllama" {
+        if let Some(root) = &app_root {
+            let app = args.output.with_file_name("application.json");
+            write(&app, &json!({ "application_disk_roothash": hex::encode(root) }))?;
+            say!("wrote {}", app.display());
+        }
+    }
+    Ok(())
+}
+
+pub fn uki_build(args: &UkiBuildArgs) -> Result<(), Failure> {
+    let stub = inputs::read(&args.stub)?;
+    let linux = inputs::read(&args.linux)?;
+    let initrd = inputs::read(&args.initrd)?;
+    let osrel = args.osrel.as_deref().map(inputs::read).transpose()?;
+    let mut sections: Vec<(&str, &[u8])> = Vec::new();
+    if let Some(o) = &osrel {
+        sections.push((".osrel", o));
+    }
+    sections.push((".cmdline", args.cmdline.as_bytes()));
+    if let Some(u) = &args.uname {
+        sections.push((".uname", u.as_bytes()));
+    }
+    sections.push((".initrd", &initrd));
+    sections.push((".linux", &linux));
+    let uki = blindfold_measure::build_uki(&stub, &sections).map_err(|e| unusable(e, args.stub.display()))?;
+    std::fs::write(&args.output, &uki)
+        .map_err(|e| unusable(e, format!("cannot write {}", args.output.display())))?;
+    let digest = authenticode(&uki, HashAlg::Sha256).map_err(|e| unusable(e, args.output.display()))?;
+    say!(
+        "wrote {} ({} bytes), authenticode sha256 {digest}",
+        args.output.display(),
+        uki.len()
+    );
+    Ok(())
+}
