@@ -7,7 +7,8 @@
 # Debian packages: tpm2-tools (tpm2_quote, tpm2_checkquote, tpm2_eventlog:
 # the oracles our verifier is checked against), swtpm + swtpm-tools (the
 # software TPM), openssl (nonces, test PKIs, the oracle for RSA-PSS),
-# cryptsetup-bin (veritysetup: the oracle for our dm-verity trees), pesign
+# cryptsetup-bin (veritysetup: the oracle for our dm-verity trees), erofs-utils
+# (mkfs.erofs builds app disks; fsck.erofs checks them), pesign
 # and binutils (Authenticode and section oracles), systemd-boot-efi (the
 # UKI stub), qemu-system-x86 + ovmf + mtools + dosfstools (booting a UKI to
 # check PCR predictions; this replaces a backports qemu-utils if present).
@@ -16,10 +17,10 @@
 set -euo pipefail
 
 need_cmds=(tpm2_quote tpm2_checkquote tpm2_eventlog tpm2_createak swtpm swtpm_setup openssl veritysetup
-  pesign objdump qemu-system-x86_64 mcopy mkfs.vfat)
+  pesign objdump qemu-system-x86_64 mcopy mkfs.vfat mkfs.erofs fsck.erofs)
 need_files=(/usr/lib/systemd/boot/efi/linuxx64.efi.stub /usr/share/OVMF/OVMF_CODE_4M.fd)
 pkgs=(tpm2-tools swtpm swtpm-tools openssl cryptsetup-bin pesign binutils systemd-boot-efi
-  qemu-system-x86 ovmf mtools dosfstools)
+  qemu-system-x86 ovmf mtools dosfstools erofs-utils)
 
 missing=()
 for c in "${need_cmds[@]}"; do command -v "$c" >/dev/null 2>&1 || missing+=("$c"); done

@@ -38,6 +38,31 @@ pub enum Command {
     Uki(UkiCommand),
     /// Compute reference values (expected PCRs) from build artefacts.
     Measure(MeasureArgs),
+    /// App disks: reproducible erofs images with a dm-verity tree.
+    #[command(subcommand)]
+    Disk(DiskCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DiskCommand {
+    /// Make DIR into an erofs image with its verity tree appended; prints the
+    /// root hash and writes OUTPUT.json (salt, UUIDs, sizes, offsets) beside it.
+    Build(DiskBuildArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiskBuildArgs {
+    /// The directory to pack (runtime config, tokenizer, weights or references).
+    pub dir: PathBuf,
+    /// The image to write.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Timestamp for every file (default: $SOURCE_DATE_EPOCH, else 0).
+    #[arg(long, env = "SOURCE_DATE_EPOCH", default_value_t = 0)]
+    pub source_date_epoch: u64,
+    /// Filesystem UUID.
+    #[arg(long, default_value = blindfold_measure::app_disk::DEFAULT_FS_UUID)]
+    pub uuid: String,
 }
 
 #[derive(Debug, Subcommand)]

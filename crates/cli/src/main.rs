@@ -34,6 +34,7 @@ fn main() -> std::process::ExitCode {
         args::Command::Uki(args::UkiCommand::Inspect(a)) => measure_cmd::uki_inspect(&a),
         args::Command::Uki(args::UkiCommand::Build(a)) => measure_cmd::uki_build(&a),
         args::Command::Measure(a) => measure_cmd::measure(&a),
+        args::Command::Disk(args::DiskCommand::Build(a)) => measure_cmd::disk_build(&a),
     };
     exit::report(result)
 }

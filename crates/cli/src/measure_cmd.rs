@@ -12,7 +12,7 @@ use blindfold_measure::uki::{measured_sections, stub_version, StubVersion};
 use blindfold_tpm::PcrIndex;
 use serde_json::json;
 
-use crate::args::{MeasureArgs, PeHashArgs, UkiBuildArgs, UkiInspectArgs};
+use crate::args::{DiskBuildArgs, MeasureArgs, PeHashArgs, UkiBuildArgs, UkiInspectArgs};
 use crate::eventlog_cmd::pretty;
 use crate::exit::{say, unusable, Failure};
 use crate::inputs;
@@ -265,5 +265,38 @@ pub fn uki_build(args: &UkiBuildArgs) -> Result<(), Failure> {
         args.output.display(),
         uki.len()
     );
+    Ok(())
+}
+
+pub fn disk_build(args: &DiskBuildArgs) -> Result<(), Failure> {
+    let disk = blindfold_measure::app_disk::build_app_disk(
+        &args.dir,
+        &args.output,
+        args.source_date_epoch,
+        &args.uuid,
+    )
+    .map_err(|e| unusable(e, args.dir.display()))?;
+    let json_path = {
+        let mut p = args.output.clone().into_os_string();
+        p.push(".json");
+        std::path::PathBuf::from(p)
+    };
+    let v = json!({
+        "root_hash": hex::encode(&disk.root_hash),
+        "salt": hex::encode(&disk.salt),
+        "hash_algorithm": "sha256",
+        "data_block_size": 4096,
+        "hash_block_size": 4096,
+        "data_blocks": disk.data_blocks,
+        "data_size": disk.data_size,
+        "hash_offset": disk.data_size,
+        "hash_size": disk.hash_size,
+        "verity_uuid": disk.verity_uuid,
+        "fs_uuid": disk.fs_uuid,
+        "source_date_epoch": disk.source_date_epoch,
+    });
+    std::fs::write(&json_path, pretty(&v) + "\n")
+        .map_err(|e| unusable(e, format!("cannot write {}", json_path.display())))?;
+    say!("{}", hex::encode(&disk.root_hash));
     Ok(())
 }
