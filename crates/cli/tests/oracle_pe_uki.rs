@@ -207,6 +207,7 @@ fn a_built_uki_is_reproducible_and_boots_as_predicted() {
         .arg(format!("if=none,id=esp,format=raw,file={}", esp.display()))
         .args(["-device", "virtio-blk-pci,drive=esp,bootindex=1"]));
     let _ = swtpm.kill();
+    let _ = swtpm.wait();
     let serial = text(&qemu.stdout).replace('\r', "");
     let read: std::collections::BTreeMap<u32, String> = serial
         .lines()
