@@ -84,6 +84,15 @@ pub enum Error {
         actual: String,
     },
 
+    /// A signed reference bundle carries no valid signature by the pinned publisher key.
+    #[error("signed reference values: none of the {signatures} signature(s) verifies under the publisher key {key_id}")]
+    BundleNotSignedByPublisher {
+        /// SHA-256 of the pinned key's SPKI.
+        key_id: String,
+        /// Signatures in the envelope.
+        signatures: usize,
+    },
+
     // ---- appraisal ----
     /// A Blindfold measured-boot reference leaves out a mandatory PCR.
     #[error("reference values omit mandatory PCR {index} ({bank}); a measured-boot reference must list PCRs 0-4, 7, 9, 11, 12, 13 and 15")]

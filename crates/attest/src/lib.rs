@@ -4,8 +4,8 @@
 //! layouts Blindfold and its predecessors produce ([`Evidence`]), verifies
 //! them against the platform's trust anchor ([`Verifier::verify`] → the
 //! only way to get a [`VerifiedEvidence`]), and appraises verified evidence
-//! against reference values ([`ReferenceValues`], [`appraise`]) and an
-//! optional Rego [`Policy`]. Every result states its [`TrustBasis`].
+//! against reference values ([`ReferenceValues`], [`appraise`]; signed
+//! bundles in [`bundle`]) and an optional Rego [`Policy`]. Every result states its [`TrustBasis`].
 //!
 //! What it is **not**: it does not talk to TPMs or clouds (no network, no
 //! TSS), and it does not parse TPM structures, event logs or certificates
@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 mod appraise;
+pub mod bundle;
 mod error;
 mod evidence;
 mod platform;

@@ -41,6 +41,15 @@ pub enum Command {
     /// App disks: reproducible erofs images with a dm-verity tree.
     #[command(subcommand)]
     Disk(DiskCommand),
+    /// Make a publisher key pair (ECDSA P-256) for signing reference values.
+    Keygen(KeygenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Output prefix: writes PREFIX.key (private, mode 0600) and PREFIX.pub.
+    #[arg(short, long)]
+    pub output: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +154,13 @@ pub struct MeasureArgs {
     /// systemd-stub major version, when the UKI has no .sdmagic section.
     #[arg(long)]
     pub stub_version: Option<u32>,
+    /// Sign the measurements with this publisher key (from `blindfold
+    /// keygen`): writes a DSSE envelope instead of plain JSON.
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
+    /// The bundle's version number (clients can refuse older versions).
+    #[arg(long, default_value_t = 1)]
+    pub bundle_version: u64,
     /// Where to write.
     #[arg(short, long)]
     pub output: PathBuf,
@@ -256,6 +272,11 @@ pub struct AttestVerifyArgs {
     /// pcr_measurements.json. Repeat to merge files.
     #[arg(long = "reference", value_name = "FILE")]
     pub references: Vec<PathBuf>,
+    /// The publisher key that signed --reference bundles (PEM SPKI). Signed
+    /// bundles are refused without it; unsigned files are read and reported
+    /// as "unsigned".
+    #[arg(long, value_name = "FILE")]
+    pub publisher_key: Option<PathBuf>,
     /// A Rego policy (package blindfold; rules status and reasons) over the claims.
     #[arg(long, value_name = "FILE.rego")]
     pub policy: Option<PathBuf>,

@@ -5,9 +5,10 @@ use std::time::SystemTime;
 
 use anyhow::anyhow;
 use blindfold_attest::{
-    appraise, AppraisalOptions, ClaimStatus, Evidence, Platform, Policy, ReferenceValues, TpmAnchor,
+    appraise, bundle, AppraisalOptions, ClaimStatus, Evidence, Platform, Policy, ReferenceValues, TpmAnchor,
     Verifier, VerifyOptions,
 };
+use blindfold_crypto::PublicKey;
 use blindfold_eventlog::PcrStatus;
 use blindfold_tpm::Freshness;
 use serde_json::{json, Value};
@@ -19,6 +20,8 @@ use crate::inputs;
 
 /// Resolved inputs, read before anything is verified.
 struct Resolved {
+    /// Every reference file was a bundle signed by the pinned publisher key.
+    signed: bool,
     options: VerifyOptions,
     references: Option<ReferenceValues>,
     appraisal: AppraisalOptions,
@@ -56,9 +59,35 @@ fn resolve(args: &AttestVerifyArgs) -> Result<Resolved, Failure> {
         }
         (None, None) => None,
     };
+    let publisher = match &args.publisher_key {
+        Some(path) => {
+            let text = String::from_utf8(inputs::read(path)?).map_err(|e| unusable(e, path.display()))?;
+            Some(
+                PublicKey::from_spki_pem(&text)
+                    .map_err(|e| unusable(e, format!("--publisher-key {}", path.display())))?,
+            )
+        }
+        None => None,
+    };
     let mut references: Option<ReferenceValues> = None;
+    let mut all_signed = !args.references.is_empty();
     for path in &args.references {
-        let r = ReferenceValues::parse(&inputs::read(path)?).map_err(|e| {
+        let bytes = inputs::read(path)?;
+        let is_bundle =
+            serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|v| bundle::is_envelope(&v));
+        all_signed &= is_bundle;
+        let parsed = if is_bundle {
+            let key = publisher.as_ref().ok_or_else(|| {
+                Failure::Unusable(anyhow!(
+                    "--reference {} is a signed bundle: give --publisher-key to check it",
+                    path.display()
+                ))
+            })?;
+            bundle::verify_bundle(&bytes, key).map(|b| b.reference)
+        } else {
+            ReferenceValues::parse(&bytes)
+        };
+        let r = parsed.map_err(|e| {
             let ctx = format!("--reference {}", path.display());
             if e.is_unusable_input() {
                 unusable(e, ctx)
@@ -79,6 +108,7 @@ fn resolve(args: &AttestVerifyArgs) -> Result<Resolved, Failure> {
         None => None,
     };
     Ok(Resolved {
+        signed: all_signed,
         options: VerifyOptions {
             platform,
             freshness,
@@ -107,7 +137,11 @@ pub fn verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
         "pcrs": {},
         "appraisal": {"status": "none", "claims": {}},
         "debug": false,
-        "reference": if resolved.references.is_some() { "unsigned" } else { "none" },
+        "reference": match (&resolved.references, resolved.signed) {
+            (None, _) => "none",
+            (Some(_), true) => "signed",
+            (Some(_), false) => "unsigned",
+        },
         "reference_format": resolved.references.as_ref().map(|r| r.format.name()),
         "checked_at": humantime::format_rfc3339_seconds(resolved.options.at).to_string(),
         "errors": [],

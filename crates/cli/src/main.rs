@@ -17,6 +17,7 @@ mod exit;
 mod inputs;
 mod measure_cmd;
 mod quote_cmd;
+mod sign_cmd;
 mod verity_cmd;
 
 use clap::Parser;
@@ -35,6 +36,7 @@ fn main() -> std::process::ExitCode {
         args::Command::Uki(args::UkiCommand::Build(a)) => measure_cmd::uki_build(&a),
         args::Command::Measure(a) => measure_cmd::measure(&a),
         args::Command::Disk(args::DiskCommand::Build(a)) => measure_cmd::disk_build(&a),
+        args::Command::Keygen(a) => sign_cmd::keygen(&a),
     };
     exit::report(result)
 }

@@ -224,13 +224,44 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
         std::fs::write(path, pretty(v) + "\n")
             .map_err(|e| unusable(e, format!("cannot write {}", path.display())))
     };
-    write(&args.output, &refs.to_json())?;
-    say!(
-        "wrote {} ({} PCR values, {})",
-        args.output.display(),
-        refs.pcrs.len(),
-        format
-    );
+    match &args.sign {
+        Some(key) => {
+            let digest_of = |p: &Option<std::path::PathBuf>| -> Result<Option<String>, Failure> {
+                p.as_deref()
+                    .map(|p| {
+                        inputs::read(p).map(|b| {
+                            format!(
+                                "sha256:{}",
+                                default_provider().hash(HashAlg::Sha256, &[&b]).to_hex()
+                            )
+                        })
+                    })
+                    .transpose()
+            };
+            let inputs_json = json!({
+                "uki": digest_of(&args.uki)?,
+                "app_disk": digest_of(&args.app_disk)?,
+                "firmware_log": digest_of(&args.firmware_log)?,
+            });
+            let env = crate::sign_cmd::sign(&refs.to_json(), args.bundle_version, &inputs_json, key)?;
+            write(&args.output, &env)?;
+            say!(
+                "wrote {} (signed bundle v{}, {} PCR values)",
+                args.output.display(),
+                args.bundle_version,
+                refs.pcrs.len()
+            );
+        }
+        None => {
+            write(&args.output, &refs.to_json())?;
+            say!(
+                "wrote {} ({} PCR values, {})",
+                args.output.display(),
+                refs.pcrs.len(),
+                format
+            );
+        }
+    }
     if format == "blindllama" {
         if let Some(root) = &app_root {
             let app = args.output.with_file_name("application.json");

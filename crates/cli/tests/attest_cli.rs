@@ -158,3 +158,67 @@ fn unusable_inputs_exit_2() {
     ]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn signed_references_need_the_pinned_publisher_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let sample = shared_testdata().join("local-ovmf-boot/stub252");
+    for prefix in ["publisher", "intruder"] {
+        assert!(run(blindfold().args(["keygen", "-o"]).arg(d.join(prefix)))
+            .status
+            .success());
+    }
+    std::fs::write(d.join("app.img"), vec![1u8; 8192]).unwrap();
+    let f = run(blindfold()
+        .args(["verity", "format", "--json", "--salt", "-"])
+        .arg(d.join("app.img"))
+        .arg(d.join("app.hash")));
+    std::fs::write(d.join("app.json"), &f.stdout).unwrap();
+    let m = run(blindfold()
+        .args(["measure", "--uki"])
+        .arg(sample.join("uki.efi"))
+        .arg("--firmware-log")
+        .arg(sample.join("eventlog.bin"))
+        .arg("--app-disk")
+        .arg(d.join("app.json"))
+        .arg("--sign")
+        .arg(d.join("publisher.key"))
+        .arg("-o")
+        .arg(d.join("signed.json")));
+    assert!(m.status.success(), "{}", text(&m.stderr));
+    let evidence = path("gcp-vtpm/vaportpm-gcp-amd/test-gcp-amd-fixture.json");
+    let nonce = "8a543108a653b4a1162232744cc9b945017a449dea4fbb0ca62f42d3ef145562";
+    let signed = d.join("signed.json").display().to_string();
+
+    // With the publisher's key: signed, and appraised (this GCP VM did not boot that UKI).
+    let publisher = d.join("publisher.pub").display().to_string();
+    let (code, v, _) = attest(&[
+        &evidence,
+        "--nonce",
+        nonce,
+        "--reference",
+        &signed,
+        "--publisher-key",
+        &publisher,
+    ]);
+    assert_eq!(v["reference"], "signed");
+    assert_eq!(v["appraisal"]["status"], "contraindicated");
+    assert_eq!(code, 1);
+
+    // Without a key: unusable; under another key: refused.
+    let (code, _, err) = attest(&[&evidence, "--nonce", nonce, "--reference", &signed]);
+    assert_eq!(code, 2, "{err}");
+    let intruder = d.join("intruder.pub").display().to_string();
+    let (code, _, err) = attest(&[
+        &evidence,
+        "--nonce",
+        nonce,
+        "--reference",
+        &signed,
+        "--publisher-key",
+        &intruder,
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("publisher key"), "{err}");
+}

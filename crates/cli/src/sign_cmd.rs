@@ -1,0 +1,102 @@
+//! Publisher keys and signed reference bundles (the builder side; the
+//! verifier side is `blindfold_attest::bundle`).
+
+use std::path::Path;
+
+use anyhow::anyhow;
+use blindfold_attest::bundle;
+use blindfold_crypto::{EccCurve, PublicKey};
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+use serde_json::Value;
+
+use crate::args::KeygenArgs;
+use crate::exit::{say, unusable, Failure};
+use crate::inputs;
+
+fn with_ext(prefix: &Path, ext: &str) -> std::path::PathBuf {
+    let mut p = prefix.as_os_str().to_owned();
+    p.push(ext);
+    p.into()
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+fn public_key(pair: &EcdsaKeyPair) -> Result<PublicKey, Failure> {
+    let point = pair.public_key().as_ref();
+    PublicKey::ecc(EccCurve::NistP256, &point[1..33], &point[33..65])
+        .map_err(|e| Failure::Unusable(anyhow!(e)))
+}
+
+pub fn keygen(args: &KeygenArgs) -> Result<(), Failure> {
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
+        .map_err(|_| Failure::Unusable(anyhow!("key generation failed")))?;
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
+        .map_err(|_| Failure::Unusable(anyhow!("key generation failed")))?;
+    let key = public_key(&pair)?;
+    let spki = key.to_spki_der().map_err(|e| Failure::Unusable(anyhow!(e)))?;
+    let pem = |label: &str, der: &[u8]| {
+        pem_rfc7468::encode_string(label, pem_rfc7468::LineEnding::LF, der)
+            .map_err(|e| Failure::Unusable(anyhow!(e)))
+    };
+    let (key_path, pub_path) = (with_ext(&args.output, ".key"), with_ext(&args.output, ".pub"));
+    write_private(&key_path, &pem("PRIVATE KEY", pkcs8.as_ref())?).map_err(|e| {
+        unusable(
+            e,
+            format!("cannot create {} (it must not exist yet)", key_path.display()),
+        )
+    })?;
+    std::fs::write(&pub_path, pem("PUBLIC KEY", &spki)?).map_err(|e| unusable(e, pub_path.display()))?;
+    say!(
+        "wrote {} (private, keep it offline) and {}",
+        key_path.display(),
+        pub_path.display()
+    );
+    say!(
+        "key id {}",
+        bundle::key_id(&key).map_err(|e| Failure::Unusable(anyhow!(e)))?
+    );
+    Ok(())
+}
+
+/// Signs `measurements` into a DSSE envelope with the key at `key_path`.
+pub fn sign(
+    measurements: &Value,
+    version: u64,
+    inputs_json: &Value,
+    key_path: &Path,
+) -> Result<Value, Failure> {
+    let text = String::from_utf8(inputs::read(key_path)?).map_err(|e| unusable(e, key_path.display()))?;
+    let (label, der) = pem_rfc7468::decode_vec(text.trim().as_bytes())
+        .map_err(|e| Failure::Unusable(anyhow!("{}: {e}", key_path.display())))?;
+    if label != "PRIVATE KEY" {
+        return Err(Failure::Unusable(anyhow!(
+            "{}: not a PRIVATE KEY PEM",
+            key_path.display()
+        )));
+    }
+    let rng = SystemRandom::new();
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &der, &rng).map_err(|_| {
+        Failure::Unusable(anyhow!(
+            "{}: not an ECDSA P-256 key from blindfold keygen",
+            key_path.display()
+        ))
+    })?;
+    let body = serde_json::to_vec(&bundle::payload(measurements, version, inputs_json))
+        .map_err(|e| Failure::Unusable(anyhow!(e)))?;
+    let sig = pair
+        .sign(&rng, &bundle::pae(bundle::PAYLOAD_TYPE, &body))
+        .map_err(|_| Failure::Unusable(anyhow!("signing failed")))?;
+    let id = bundle::key_id(&public_key(&pair)?).map_err(|e| Failure::Unusable(anyhow!(e)))?;
+    Ok(bundle::envelope(&body, &id, sig.as_ref()))
+}
