@@ -11,16 +11,19 @@
 # (mkfs.erofs builds app disks; fsck.erofs checks them), pesign
 # and binutils (Authenticode and section oracles), systemd-boot-efi (the
 # UKI stub), qemu-system-x86 + ovmf + mtools + dosfstools (booting a UKI to
-# check PCR predictions; this replaces a backports qemu-utils if present).
+# check PCR predictions; this replaces a backports qemu-utils if present),
+# libtss2-dev + pkg-config (the attester side links tpm2-tss via tss-esapi).
 # Rust: cargo >= 1.80 must already be on PATH (Debian 12's own cargo is too
 # old); the script says so if it is not.
 set -euo pipefail
 
 need_cmds=(tpm2_quote tpm2_checkquote tpm2_eventlog tpm2_createak swtpm swtpm_setup openssl veritysetup
   pesign objdump qemu-system-x86_64 mcopy mkfs.vfat mkfs.erofs fsck.erofs)
-need_files=(/usr/lib/systemd/boot/efi/linuxx64.efi.stub /usr/share/OVMF/OVMF_CODE_4M.fd)
+need_cmds+=(pkg-config)
+need_files=(/usr/lib/systemd/boot/efi/linuxx64.efi.stub /usr/share/OVMF/OVMF_CODE_4M.fd
+  /usr/include/tss2/tss2_esys.h)
 pkgs=(tpm2-tools swtpm swtpm-tools openssl cryptsetup-bin pesign binutils systemd-boot-efi
-  qemu-system-x86 ovmf mtools dosfstools erofs-utils)
+  qemu-system-x86 ovmf mtools dosfstools erofs-utils libtss2-dev pkg-config)
 
 missing=()
 for c in "${need_cmds[@]}"; do command -v "$c" >/dev/null 2>&1 || missing+=("$c"); done

@@ -43,6 +43,37 @@ pub enum Command {
     Disk(DiskCommand),
     /// Make a publisher key pair (ECDSA P-256) for signing reference values.
     Keygen(KeygenArgs),
+    /// The local platform: a swtpm playing "the cloud" (development only).
+    #[command(subcommand)]
+    Platform(PlatformCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlatformCommand {
+    /// Create DIR: swtpm state (SHA-256 and SHA-384 banks, EK certificate),
+    /// a local platform CA, an AK at 0x81000003 and its certificate in NV
+    /// 0x01C101D0 (the Azure layout). Whoever holds DIR can forge quotes:
+    /// verifiers trust DIR/ca.pem only when given it with --platform-ca.
+    Init(PlatformInitArgs),
+    /// Run swtpm for DIR in the background; prints the TCTI and writes DIR/tcti.
+    Start(PlatformDirArgs),
+    /// Stop the swtpm started for DIR.
+    Stop(PlatformDirArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlatformInitArgs {
+    /// The platform directory (created; must not hold a platform).
+    pub dir: PathBuf,
+    /// AK key type: rsa (RSA-2048, the default) or ecc (P-256).
+    #[arg(long, default_value = "rsa")]
+    pub ak: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PlatformDirArgs {
+    /// The platform directory.
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,7 @@ mod eventlog_cmd;
 mod exit;
 mod inputs;
 mod measure_cmd;
+mod platform_cmd;
 mod quote_cmd;
 mod sign_cmd;
 mod verity_cmd;
@@ -37,6 +38,9 @@ fn main() -> std::process::ExitCode {
         args::Command::Measure(a) => measure_cmd::measure(&a),
         args::Command::Disk(args::DiskCommand::Build(a)) => measure_cmd::disk_build(&a),
         args::Command::Keygen(a) => sign_cmd::keygen(&a),
+        args::Command::Platform(args::PlatformCommand::Init(a)) => platform_cmd::init(&a),
+        args::Command::Platform(args::PlatformCommand::Start(a)) => platform_cmd::start(&a),
+        args::Command::Platform(args::PlatformCommand::Stop(a)) => platform_cmd::stop(&a),
     };
     exit::report(result)
 }
