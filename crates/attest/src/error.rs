@@ -93,6 +93,30 @@ pub enum Error {
         signatures: usize,
     },
 
+    /// The runtime event log is malformed.
+    #[error("runtime event log: {0}")]
+    RuntimeLog(String),
+    /// A runtime event's digest is not the hash of what it says it measured.
+    #[error(
+        "runtime event {record} ({bank}): logged digest {logged} is not the hash of its content ({computed})"
+    )]
+    RuntimeEventDigest {
+        /// Record number.
+        record: usize,
+        /// Bank.
+        bank: blindfold_crypto::HashAlg,
+        /// Digest in the log.
+        logged: String,
+        /// Hash of the content.
+        computed: String,
+    },
+    /// Something other than a model load after the ready separator.
+    #[error("runtime event {record} comes after the ready separator and is not a model load")]
+    RuntimeEventAfterReady {
+        /// Record number.
+        record: usize,
+    },
+
     // ---- appraisal ----
     /// A Blindfold measured-boot reference leaves out a mandatory PCR.
     #[error("reference values omit mandatory PCR {index} ({bank}); a measured-boot reference must list PCRs 0-4, 7, 9, 11, 12, 13 and 15")]

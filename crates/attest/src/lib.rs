@@ -21,6 +21,7 @@ mod evidence;
 mod platform;
 mod policy;
 mod reference;
+pub mod runtime_log;
 mod verify;
 
 pub use appraise::{appraise, Appraisal, AppraisalOptions, Claim, ClaimStatus};
