@@ -110,6 +110,16 @@ pub enum Error {
         /// Hash of the content.
         computed: String,
     },
+    /// The runtime log does not replay to the quoted PCR 15.
+    #[error("PCR 15 ({bank}): quote has {quoted}, runtime event log replays to {replayed}")]
+    RuntimeLogMismatch {
+        /// Bank.
+        bank: blindfold_crypto::HashAlg,
+        /// Quoted value.
+        quoted: String,
+        /// Replayed value.
+        replayed: String,
+    },
     /// Something other than a model load after the ready separator.
     #[error("runtime event {record} comes after the ready separator and is not a model load")]
     RuntimeEventAfterReady {

@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 mod appraise;
+pub mod binding;
 pub mod bundle;
 mod error;
 mod evidence;

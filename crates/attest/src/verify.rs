@@ -12,6 +12,7 @@ use blindfold_x509::{CertSummary, Certificate, ChainVerifier, TrustStore, Verifi
 use crate::error::Error;
 use crate::evidence::{AkClaim, Evidence, Layout};
 use crate::platform::{Platform, TrustBasis};
+use crate::runtime_log::{RuntimeLog, RUNTIME_PCR};
 
 /// How the caller anchors trust in a plain TPM's AK.
 #[derive(Debug, Clone)]
@@ -49,6 +50,7 @@ pub struct VerifiedEvidence {
     pub(crate) checked_at: SystemTime,
     pub(crate) chain: Option<Vec<CertSummary>>,
     pub(crate) event_log: Option<Vec<PcrCheck>>,
+    pub(crate) runtime_log: Option<RuntimeLog>,
     pub(crate) blindllama_app_disk_root_hash: Option<Vec<u8>>,
 }
 
@@ -88,6 +90,10 @@ impl VerifiedEvidence {
     /// The firmware event log's comparison with the quotes, if one was sent.
     pub fn event_log(&self) -> Option<&[PcrCheck]> {
         self.event_log.as_deref()
+    }
+    /// The runtime event log, replayed to the quoted PCR 15 in every bank it covers.
+    pub fn runtime_log(&self) -> Option<&RuntimeLog> {
+        self.runtime_log.as_ref()
     }
     /// Set for BlindLlama-v2 evidence: the app-disk root hash its PCR 15
     /// binding replayed to. That legacy binding has no nonce and binds TLS
@@ -137,7 +143,9 @@ impl Verifier {
     ///    the evidence names;
     /// 4. every quote: signature by that key, structure, PCR digest, nonce;
     /// 5. a firmware event log, if sent, replays to every quoted PCR it extends;
-    /// 6. BlindLlama-v2's PCR 15 binding replays to the quoted PCR 15.
+    /// 6. a runtime event log, if sent, is well formed and replays to the
+    ///    quoted PCR 15 in every bank it covers;
+    /// 7. BlindLlama-v2's PCR 15 binding replays to the quoted PCR 15.
     pub fn verify(&self, evidence: &Evidence, options: &VerifyOptions) -> Result<VerifiedEvidence, Error> {
         let freshness = options.freshness.clone().ok_or(Error::FreshnessNotDecided)?;
         let platform = match options.platform {
@@ -185,6 +193,27 @@ impl Verifier {
             None => None,
         };
 
+        let runtime_log = match &evidence.runtime_log {
+            Some(cel) => {
+                let log = RuntimeLog::parse(cel)?;
+                let replayed = log.replay();
+                for bank in &log.banks {
+                    let index = PcrIndex(RUNTIME_PCR);
+                    let quoted = pcrs.get(*bank, index).map(Digest::to_hex);
+                    let actual = replayed.get(*bank, index).map(Digest::to_hex).unwrap_or_default();
+                    if quoted.as_deref() != Some(actual.as_str()) {
+                        return Err(Error::RuntimeLogMismatch {
+                            bank: *bank,
+                            quoted: quoted.unwrap_or_else(|| "(not quoted)".into()),
+                            replayed: actual,
+                        });
+                    }
+                }
+                Some(log)
+            }
+            None => None,
+        };
+
         let blindllama_app_disk_root_hash = match &evidence.blindllama {
             Some(b) => {
                 let replayed = blindllama_pcr15(&b.app_disk_root_hash, &b.webserver_ca_pem, self.provider);
@@ -215,6 +244,7 @@ impl Verifier {
             checked_at: options.at,
             chain: chain.map(|c| c.path().to_vec()),
             event_log,
+            runtime_log,
             blindllama_app_disk_root_hash,
         })
     }

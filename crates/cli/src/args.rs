@@ -46,6 +46,36 @@ pub enum Command {
     /// The local platform: a swtpm playing "the cloud" (development only).
     #[command(subcommand)]
     Platform(PlatformCommand),
+    /// Connect to an enclave over TLS 1.3, ask for evidence bound to that
+    /// session, verify and appraise it, and print a report. Exit 0 only when
+    /// everything holds and the appraisal is affirming (or, with
+    /// --allow-dev, a development reference is the only warning).
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("reference_trust").required(true).args(["publisher_key", "reference_unsigned"])))]
+pub struct VerifyArgs {
+    /// The enclave: https://HOST:PORT (or HOST:PORT).
+    pub url: String,
+    /// Reference values (a signed bundle, or with --reference-unsigned a plain file).
+    #[arg(long, value_name = "FILE")]
+    pub reference: PathBuf,
+    /// The publisher key the reference bundle must be signed by.
+    #[arg(long, value_name = "FILE")]
+    pub publisher_key: Option<PathBuf>,
+    /// Accept an unsigned reference file (reported; for development).
+    #[arg(long)]
+    pub reference_unsigned: bool,
+    /// For the local platform (danger): the platform CA that certifies the AK.
+    #[arg(long, value_name = "FILE")]
+    pub platform_ca: Option<PathBuf>,
+    /// Accept a development reference (process mode: no measured boot).
+    #[arg(long)]
+    pub allow_dev: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -185,6 +215,10 @@ pub struct MeasureArgs {
     /// systemd-stub major version, when the UKI has no .sdmagic section.
     #[arg(long)]
     pub stub_version: Option<u32>,
+    /// The enclave's configuration file: PCR 15 then includes its digest and
+    /// the ready separator, as blindfold-enclave extends them.
+    #[arg(long, value_name = "FILE")]
+    pub enclave_config: Option<PathBuf>,
     /// Sign the measurements with this publisher key (from `blindfold
     /// keygen`): writes a DSSE envelope instead of plain JSON.
     #[arg(long, value_name = "KEY")]

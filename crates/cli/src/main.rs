@@ -19,6 +19,7 @@ mod measure_cmd;
 mod platform_cmd;
 mod quote_cmd;
 mod sign_cmd;
+mod verify_cmd;
 mod verity_cmd;
 
 use clap::Parser;
@@ -41,6 +42,7 @@ fn main() -> std::process::ExitCode {
         args::Command::Platform(args::PlatformCommand::Init(a)) => platform_cmd::init(&a),
         args::Command::Platform(args::PlatformCommand::Start(a)) => platform_cmd::start(&a),
         args::Command::Platform(args::PlatformCommand::Stop(a)) => platform_cmd::stop(&a),
+        args::Command::Verify(a) => verify_cmd::verify(&a),
     };
     exit::report(result)
 }

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{anyhow, Context};
+use blindfold_attest::runtime_log::{RuntimeEvent, RuntimeLog};
 use blindfold_attest::{PcrReference, ReferenceFormat, ReferenceKind, ReferenceValues};
 use blindfold_crypto::{default_provider, Digest, HashAlg};
 use blindfold_eventlog::{replay, EventLog, ReplayOptions};
@@ -141,13 +142,28 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
         }
         None => None,
     };
-    // PCR 15 starts with the app disk's root hash (the runtime extends it first).
+    // PCR 15: the runtime's events (app disk; with the enclave's
+    // configuration also its digest and the ready separator).
     if let Some(root) = &app_root {
-        for &bank in &banks {
-            let provider = default_provider();
-            let event = provider.hash(bank, &[root]);
-            let value = provider.hash(bank, &[Digest::zero(bank).as_bytes(), event.as_bytes()]);
-            set(&mut pcrs, value, 15);
+        let mut events = vec![RuntimeEvent::AppDisk {
+            root_hash: root.clone(),
+        }];
+        if let Some(path) = &args.enclave_config {
+            let config = inputs::read(path)?;
+            let sha = default_provider().hash(HashAlg::Sha256, &[&config]);
+            events.push(RuntimeEvent::Config {
+                sha256: sha.as_bytes().to_vec(),
+            });
+            events.push(RuntimeEvent::Ready);
+        }
+        let log = RuntimeLog {
+            events,
+            banks: banks.clone(),
+        };
+        for (_, values) in log.replay().banks() {
+            for (i, d) in values {
+                set(&mut pcrs, *d, i.0);
+            }
         }
     }
 

@@ -104,6 +104,15 @@ impl Certificate {
         })
     }
 
+    /// The SubjectPublicKeyInfo exactly as encoded in the certificate.
+    pub fn spki_der(&self) -> Result<Vec<u8>, Error> {
+        self.parsed
+            .tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .map_err(|e| Error::Parse(e.to_string()))
+    }
+
     /// notBefore and notAfter.
     pub fn validity(&self) -> (SystemTime, SystemTime) {
         let v = &self.parsed.tbs_certificate.validity;

@@ -118,6 +118,7 @@ pub(super) fn read_proto(bytes: &[u8]) -> Result<Option<Evidence>, Error> {
         quotes,
         event_log: (!a.event_log.is_empty()).then_some(a.event_log),
         blindllama: None,
+        runtime_log: None,
     }))
 }
 
@@ -171,5 +172,6 @@ pub(super) fn read_vaportpm(json: &serde_json::Value) -> Result<Evidence, Error>
         }],
         event_log: None,
         blindllama: None,
+        runtime_log: None,
     })
 }

@@ -2,6 +2,7 @@
 //! trusted: keys, certificates and PCR values are claims until
 //! [`crate::verify`] checks them.
 
+mod blindfold;
 mod blindllama;
 mod gcp;
 mod tpm;
@@ -28,6 +29,8 @@ pub enum Layout {
     TrusteeTpm,
     /// A directory of tpm2-tools outputs (quote message, signature, PCR file, AK).
     Tpm2ToolsFiles,
+    /// Blindfold's own evidence, version 1 (`docs/evidence.md`).
+    BlindfoldV1,
 }
 
 impl Layout {
@@ -39,6 +42,7 @@ impl Layout {
             Layout::VaportpmGcp => "vaportpm-gcp",
             Layout::TrusteeTpm => "trustee-tpm",
             Layout::Tpm2ToolsFiles => "tpm2-tools-files",
+            Layout::BlindfoldV1 => "blindfold-v1",
         }
     }
 }
@@ -108,6 +112,8 @@ pub struct Evidence {
     pub event_log: Option<Vec<u8>>,
     /// BlindLlama-v2's legacy binding fields.
     pub blindllama: Option<BlindLlamaBinding>,
+    /// Blindfold's runtime event log (CEL-JSON), replayed to PCR 15.
+    pub runtime_log: Option<serde_json::Value>,
 }
 
 impl Evidence {
@@ -125,6 +131,9 @@ impl Evidence {
     /// Detects the layout of `bytes` and reads it.
     pub fn parse(bytes: &[u8]) -> Result<Evidence, Error> {
         if let Ok(json) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            if json.get("blindfold_evidence").is_some() {
+                return blindfold::read(&json);
+            }
             if json.get("cert_chain").is_some() && json.get("quote").is_some() {
                 return blindllama::read(&json);
             }

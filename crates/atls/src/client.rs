@@ -1,0 +1,232 @@
+//! Connect, attest over the same session, then hand out the session.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use blindfold_attest::binding::{client_qualifying_data, EXPORTER_LABEL, EXPORTER_LEN, NONCE_LEN};
+use blindfold_attest::{
+    appraise, Appraisal, AppraisalOptions, ClaimStatus, Evidence, Layout, ReferenceValues, TpmAnchor,
+    VerifiedEvidence, Verifier, VerifyOptions,
+};
+use blindfold_tpm::Freshness;
+use blindfold_x509::Certificate;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls13_signature, CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use tokio::net::TcpStream;
+
+use crate::error::Error;
+
+/// Largest evidence answer read (bytes).
+const MAX_EVIDENCE: usize = 1 << 20;
+/// The evidence endpoint.
+const EVIDENCE_PATH: &str = "/.well-known/blindfold/evidence";
+
+/// What the client requires of the enclave.
+#[derive(Debug, Clone)]
+pub struct ClientPolicy {
+    /// Reference values (already checked: signed by a pinned publisher, or
+    /// unsigned by the caller's explicit choice).
+    pub reference: ReferenceValues,
+    /// For the local platform (danger): the platform CA that certifies the AK.
+    pub platform_ca: Option<Vec<Certificate>>,
+    /// Accept a development reference (process mode, no measured boot).
+    pub allow_dev: bool,
+}
+
+/// An attested TLS session, ready for requests.
+pub struct AttestedSession {
+    /// HTTP/1.1 over the attested session.
+    pub sender: hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+    /// What was verified.
+    pub verified: VerifiedEvidence,
+    /// The appraisal.
+    pub appraisal: Appraisal,
+    /// SHA-256 of the TLS leaf's SPKI the evidence is bound to (hex).
+    pub leaf_spki_sha256: String,
+}
+
+impl std::fmt::Debug for AttestedSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttestedSession")
+            .field("leaf_spki_sha256", &self.leaf_spki_sha256)
+            .finish()
+    }
+}
+
+/// Accepts the enclave's self-issued leaf (trust comes from the evidence),
+/// but verifies every handshake signature with it.
+#[derive(Debug)]
+struct AttestationBound {
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for AttestationBound {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Err(rustls::Error::General("TLS 1.2 is not accepted".into()))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+fn random_nonce() -> Result<[u8; NONCE_LEN], Error> {
+    let mut n = [0u8; NONCE_LEN];
+    getrandom::getrandom(&mut n).map_err(|e| Error::Connect(format!("random nonce: {e}")))?;
+    Ok(n)
+}
+
+/// Connects to `addr` (`host:port`), attests the session, and returns it.
+pub async fn connect(addr: &str, policy: &ClientPolicy) -> Result<AttestedSession, Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(AttestationBound {
+        algorithms: provider.signature_verification_algorithms,
+    });
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone() as Arc<CryptoProvider>)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| Error::Connect(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(addr)
+        .await
+        .map_err(|e| Error::Connect(format!("{addr}: {e}")))?;
+    let name = ServerName::try_from("blindfold-enclave").map_err(|e| Error::Connect(e.to_string()))?;
+    let tls = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| Error::Connect(format!("TLS: {e}")))?;
+
+    let (_, conn) = tls.get_ref();
+    let leaf = conn
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .ok_or_else(|| Error::Connect("no server certificate".into()))?;
+    let spki = Certificate::from_der(leaf.as_ref())
+        .and_then(|c| c.spki_der())
+        .map_err(|e| Error::Connect(format!("server certificate: {e}")))?;
+    let mut exporter = [0u8; EXPORTER_LEN];
+    conn.export_keying_material(&mut exporter, EXPORTER_LABEL, None)
+        .map_err(|e| Error::Connect(format!("exporter: {e}")))?;
+
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .map_err(|e| Error::Evidence(e.to_string()))?;
+    tokio::spawn(connection);
+
+    let nonce = random_nonce()?;
+    let request = hyper::Request::get(format!("{EVIDENCE_PATH}?nonce={}", hex::encode(nonce)))
+        .header(hyper::header::HOST, "blindfold-enclave")
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| Error::Evidence(e.to_string()))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| Error::Evidence(e.to_string()))?;
+    let status = response.status();
+    let body = Limited::new(response.into_body(), MAX_EVIDENCE)
+        .collect()
+        .await
+        .map_err(|e| Error::Evidence(format!("reading the answer (at most {MAX_EVIDENCE} bytes): {e}")))?
+        .to_bytes();
+    if !status.is_success() {
+        return Err(Error::Evidence(format!(
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(&body)
+        )));
+    }
+
+    let evidence = Evidence::parse(&body)?;
+    if evidence.layout != Layout::BlindfoldV1 || evidence.runtime_log.is_none() {
+        return Err(Error::Evidence(
+            "the answer is not Blindfold evidence with a runtime event log".into(),
+        ));
+    }
+    let options = VerifyOptions {
+        platform: None,
+        freshness: Some(Freshness::Nonce(
+            client_qualifying_data(&nonce, &spki, &exporter).to_vec(),
+        )),
+        at: SystemTime::now(),
+        tpm_anchor: policy.platform_ca.clone().map(TpmAnchor::DangerPlatformCa),
+        replay: Default::default(),
+    };
+    let verified = Verifier::new().verify(&evidence, &options)?;
+    if !verified.runtime_log().is_some_and(|l| l.is_ready()) {
+        return Err(Error::Evidence(
+            "the runtime has not logged its ready separator".into(),
+        ));
+    }
+    let appraisal = appraise(
+        &verified,
+        Some(&policy.reference),
+        &AppraisalOptions {
+            allow_dev: policy.allow_dev,
+            policy: None,
+        },
+    )?;
+    let acceptable = match appraisal.status {
+        Some(ClaimStatus::Affirming) => true,
+        // Process mode: the only warning may be the development reference the caller allowed.
+        Some(ClaimStatus::Warning) => {
+            policy.allow_dev
+                && appraisal
+                    .claims
+                    .iter()
+                    .filter(|(_, c)| c.status == ClaimStatus::Warning)
+                    .all(|(name, _)| name == "development-reference")
+        }
+        _ => false,
+    };
+    if !acceptable {
+        let reasons = appraisal
+            .claims
+            .iter()
+            .filter(|(_, c)| c.status != ClaimStatus::Affirming)
+            .map(|(n, c)| format!("{n}: {}", c.detail))
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(Error::Appraisal {
+            status: appraisal.status_name().to_string(),
+            reasons,
+        });
+    }
+    let spki_hash = blindfold_crypto::default_provider().hash(blindfold_crypto::HashAlg::Sha256, &[&spki]);
+    Ok(AttestedSession {
+        sender,
+        verified,
+        appraisal,
+        leaf_spki_sha256: spki_hash.to_hex(),
+    })
+}

@@ -1,0 +1,24 @@
+//! The errors of this crate.
+
+/// Why a session was not attested.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// TCP or TLS failed (including a bad `CertificateVerify`).
+    #[error("connection: {0}")]
+    Connect(String),
+    /// The evidence request failed or its answer was unusable.
+    #[error("evidence request: {0}")]
+    Evidence(String),
+    /// The evidence did not verify.
+    #[error("evidence: {0}")]
+    Verification(#[from] blindfold_attest::Error),
+    /// The appraisal did not pass.
+    #[error("appraisal is {status}: {reasons}")]
+    Appraisal {
+        /// The appraisal status.
+        status: String,
+        /// What failed or warned.
+        reasons: String,
+    },
+}

@@ -1,0 +1,48 @@
+//! The enclave's configuration (JSON; its SHA-256 is measured into PCR 15).
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Context};
+use serde_json::Value;
+
+/// What the enclave runs with.
+#[derive(Debug, Clone)]
+pub struct EnclaveConfig {
+    /// TCTI of the TPM (`swtpm:host=..,port=..`, `device:/dev/tpmrm0`).
+    pub tcti: String,
+    /// Address to listen on.
+    pub listen: String,
+    /// The platform name reported in evidence (`local`, `azure-vtpm`, ...).
+    pub platform: String,
+    /// App disk image (erofs + verity tree appended).
+    pub app_disk: PathBuf,
+    /// Its expected dm-verity root hash.
+    pub app_disk_root_hash: Vec<u8>,
+    /// Where the verity tree starts in the image.
+    pub app_disk_hash_offset: u64,
+    /// Evidence requests allowed per second (then 429).
+    pub evidence_per_second: u32,
+}
+
+impl EnclaveConfig {
+    /// Parses the configuration.
+    pub fn parse(raw: &[u8]) -> anyhow::Result<EnclaveConfig> {
+        let v: Value = serde_json::from_slice(raw).context("configuration is not JSON")?;
+        let s = |k: &str| -> anyhow::Result<String> {
+            v[k].as_str()
+                .map(str::to_string)
+                .ok_or_else(|| anyhow!("configuration: \"{k}\" missing"))
+        };
+        Ok(EnclaveConfig {
+            tcti: s("tcti")?,
+            listen: s("listen")?,
+            platform: s("platform")?,
+            app_disk: PathBuf::from(s("app_disk")?),
+            app_disk_root_hash: hex::decode(s("app_disk_root_hash")?).context("app_disk_root_hash")?,
+            app_disk_hash_offset: v["app_disk_hash_offset"]
+                .as_u64()
+                .ok_or_else(|| anyhow!("configuration: \"app_disk_hash_offset\" missing"))?,
+            evidence_per_second: v["evidence_per_second"].as_u64().unwrap_or(20) as u32,
+        })
+    }
+}

@@ -1,0 +1,77 @@
+//! `blindfold-enclave`: the program inside the enclave.
+//!
+//! At start it hardens the process (no core dumps, not dumpable), opens the
+//! TPM, checks the app disk against its dm-verity root hash before reading
+//! anything from it, measures the app disk and its configuration into PCR
+//! 15 of every active bank (recorded in the runtime event log), extends the
+//! `ready` separator, makes a fresh TLS key that never leaves memory, and
+//! serves TLS 1.3 only. `GET /.well-known/blindfold/evidence?nonce=HEX`
+//! answers with a quote whose qualifying data binds the nonce, the TLS leaf
+//! key and this very session (`blindfold_attest::binding`). If a
+//! measurement fails, it serves nothing.
+//!
+//! It is part of what is trusted: it stays small, and it never logs
+//! request bodies, keys or nonces' meaning — only sizes and outcomes.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod config;
+mod evidence;
+mod measure;
+mod server;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+
+fn harden() -> anyhow::Result<()> {
+    use rustix::process::{setrlimit, Resource, Rlimit};
+    setrlimit(
+        Resource::Core,
+        Rlimit {
+            current: Some(0),
+            maximum: Some(0),
+        },
+    )
+    .context("RLIMIT_CORE")?;
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .context("PR_SET_DUMPABLE")?;
+    Ok(())
+}
+
+fn usage() -> ! {
+    eprintln!("usage: blindfold-enclave --config FILE\n\nRuns the enclave runtime with the JSON configuration in FILE (docs/enclave.md).");
+    std::process::exit(2);
+}
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let config_path = match args.as_slice() {
+        [flag, path] if flag == "--config" => PathBuf::from(path),
+        _ => usage(),
+    };
+    match run(&config_path) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("blindfold-enclave: {e:#}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
+fn run(config_path: &std::path::Path) -> anyhow::Result<()> {
+    harden()?;
+    let raw = std::fs::read(config_path).with_context(|| format!("reading {}", config_path.display()))?;
+    let config = config::EnclaveConfig::parse(&raw)?;
+    let mut tpm = blindfold_attester::Tpm::open(&config.tcti).context("opening the TPM")?;
+    let state =
+        measure::measure_at_start(&mut tpm, &config, &raw).context("measuring at start (serving nothing)")?;
+    let shared = Arc::new(server::Shared {
+        tpm: Mutex::new(tpm),
+        state,
+        limiter: server::RateLimiter::new(config.evidence_per_second),
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(server::serve(config.listen.clone(), shared))
+}

@@ -1,0 +1,104 @@
+//! Start-up measurements into PCR 15, every active bank.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+
+use anyhow::{anyhow, Context};
+use blindfold_attest::runtime_log::{RuntimeEvent, RuntimeLog, RUNTIME_PCR};
+use blindfold_attester::{Tpm, AK_CERT_NV_INDEX};
+use blindfold_crypto::{default_provider, HashAlg};
+use blindfold_measure::verity::{self, Superblock, VerityParams};
+
+use crate::config::EnclaveConfig;
+
+/// What the enclave knows after start-up.
+#[derive(Debug)]
+pub struct StartState {
+    /// Active PCR banks.
+    pub banks: Vec<HashAlg>,
+    /// The runtime event log so far.
+    pub log: RuntimeLog,
+    /// AK public area (`TPMT_PUBLIC`).
+    pub ak_public: Vec<u8>,
+    /// AK certificate (DER) from NV 0x01C101D0.
+    pub ak_cert: Vec<u8>,
+    /// Platform name for evidence.
+    pub platform: String,
+}
+
+fn extend(tpm: &mut Tpm, log: &mut RuntimeLog, event: RuntimeEvent) -> anyhow::Result<()> {
+    let digests: Vec<_> = log.banks.iter().map(|b| event.digest(*b)).collect();
+    tpm.extend(RUNTIME_PCR, &digests).context("extending PCR 15")?;
+    log.events.push(event);
+    Ok(())
+}
+
+/// Checks the app disk against its root hash in user space (nothing is
+/// read from it before this succeeds).
+fn check_app_disk(config: &EnclaveConfig) -> anyhow::Result<()> {
+    let mut image =
+        File::open(&config.app_disk).with_context(|| format!("app disk {}", config.app_disk.display()))?;
+    let mut sb = vec![0u8; 512];
+    image.seek(SeekFrom::Start(config.app_disk_hash_offset))?;
+    image
+        .read_exact(&mut sb)
+        .context("reading the verity superblock")?;
+    let sb = Superblock::decode(&sb)?;
+    let mut params = VerityParams::new(sb.salt, sb.uuid);
+    params.hash = sb.hash;
+    params.data_block_size = sb.data_block_size;
+    params.hash_block_size = sb.hash_block_size;
+    params.hash_offset = config.app_disk_hash_offset;
+    let data = BufReader::new(File::open(&config.app_disk)?);
+    verity::verify(
+        data,
+        config.app_disk_hash_offset,
+        &mut image,
+        &params,
+        &config.app_disk_root_hash,
+    )
+    .map_err(|e| anyhow!("app disk does not match its root hash: {e}"))
+}
+
+/// Verifies the app disk, then extends app disk, configuration and the
+/// ready separator. Any failure is fatal: the enclave serves nothing.
+pub fn measure_at_start(
+    tpm: &mut Tpm,
+    config: &EnclaveConfig,
+    raw_config: &[u8],
+) -> anyhow::Result<StartState> {
+    check_app_disk(config)?;
+    let banks = tpm.active_banks()?;
+    if banks.is_empty() {
+        return Err(anyhow!("the TPM has no active PCR bank"));
+    }
+    let mut log = RuntimeLog {
+        events: Vec::new(),
+        banks: banks.clone(),
+    };
+    extend(
+        tpm,
+        &mut log,
+        RuntimeEvent::AppDisk {
+            root_hash: config.app_disk_root_hash.clone(),
+        },
+    )?;
+    let config_hash = default_provider().hash(HashAlg::Sha256, &[raw_config]);
+    extend(
+        tpm,
+        &mut log,
+        RuntimeEvent::Config {
+            sha256: config_hash.as_bytes().to_vec(),
+        },
+    )?;
+    extend(tpm, &mut log, RuntimeEvent::Ready)?;
+    Ok(StartState {
+        banks,
+        log,
+        ak_public: tpm.ak_public()?,
+        ak_cert: tpm
+            .read_nv(AK_CERT_NV_INDEX)
+            .context("reading the AK certificate from NV 0x01C101D0")?,
+        platform: config.platform.clone(),
+    })
+}

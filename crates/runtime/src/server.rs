@@ -1,0 +1,177 @@
+//! TLS 1.3 termination and the evidence endpoint.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::Context;
+use blindfold_attest::binding::{EXPORTER_LABEL, EXPORTER_LEN, NONCE_LEN};
+use blindfold_attester::Tpm;
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::measure::StartState;
+
+/// The evidence endpoint's path.
+pub const EVIDENCE_PATH: &str = "/.well-known/blindfold/evidence";
+
+/// State shared by all connections.
+#[derive(Debug)]
+pub struct Shared {
+    /// The TPM (one command at a time).
+    pub tpm: Mutex<Tpm>,
+    /// What start-up measured.
+    pub state: StartState,
+    /// Limits evidence requests.
+    pub limiter: RateLimiter,
+}
+
+/// A fixed-window limiter: at most `per_second` evidence requests per second.
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_second: u32,
+    window: Mutex<(Instant, u32)>,
+}
+
+impl RateLimiter {
+    /// A limiter allowing `per_second` requests each second.
+    pub fn new(per_second: u32) -> RateLimiter {
+        RateLimiter {
+            per_second: per_second.max(1),
+            window: Mutex::new((Instant::now(), 0)),
+        }
+    }
+
+    fn allow(&self) -> bool {
+        let Ok(mut w) = self.window.lock() else {
+            return false;
+        };
+        if w.0.elapsed().as_secs() >= 1 {
+            *w = (Instant::now(), 0);
+        }
+        w.1 += 1;
+        w.1 <= self.per_second
+    }
+}
+
+fn reply(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
+    reply(
+        status,
+        serde_json::json!({"error": {"message": message, "code": status.as_u16()}}),
+    )
+}
+
+/// The nonce from `?nonce=HEX`: exactly 32 bytes, and nothing else in the query.
+fn nonce_from_query(query: Option<&str>) -> Result<Vec<u8>, &'static str> {
+    let value = query
+        .and_then(|q| q.strip_prefix("nonce="))
+        .filter(|v| !v.contains('&'))
+        .ok_or("the only parameter is nonce=<64 hex digits>")?;
+    let nonce = hex::decode(value).map_err(|_| "nonce is not hex")?;
+    if nonce.len() != NONCE_LEN {
+        return Err("nonce must be exactly 32 bytes");
+    }
+    Ok(nonce)
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    shared: Arc<Shared>,
+    spki: Arc<Vec<u8>>,
+    exporter: [u8; EXPORTER_LEN],
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    if req.method() != Method::GET || req.uri().path() != EVIDENCE_PATH {
+        return Ok(error(StatusCode::NOT_FOUND, "not found"));
+    }
+    if !shared.limiter.allow() {
+        return Ok(error(StatusCode::TOO_MANY_REQUESTS, "too many evidence requests"));
+    }
+    let nonce = match nonce_from_query(req.uri().query()) {
+        Ok(n) => n,
+        Err(why) => return Ok(error(StatusCode::BAD_REQUEST, why)),
+    };
+    let work = tokio::task::spawn_blocking(move || {
+        let mut tpm = shared
+            .tpm
+            .lock()
+            .map_err(|_| anyhow::anyhow!("TPM lock poisoned"))?;
+        crate::evidence::evidence(&mut tpm, &shared.state, &nonce, &spki, &exporter)
+    })
+    .await;
+    Ok(match work {
+        Ok(Ok(body)) => reply(StatusCode::OK, body),
+        Ok(Err(e)) => {
+            eprintln!("blindfold-enclave: evidence failed: {e:#}");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the TPM could not produce evidence",
+            )
+        }
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "evidence task failed"),
+    })
+}
+
+/// Makes the per-boot TLS key and certificate and serves TLS 1.3 only.
+pub async fn serve(listen: String, shared: Arc<Shared>) -> anyhow::Result<()> {
+    let key = rcgen::KeyPair::generate().context("TLS key")?;
+    let cert = rcgen::CertificateParams::new(vec!["blindfold-enclave".to_string()])?
+        .self_signed(&key)
+        .context("TLS certificate")?;
+    let spki = Arc::new(key.public_key_der());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(cert.der().to_vec())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    drop(key);
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    eprintln!(
+        "blindfold-enclave: ready, listening on {} (TLS 1.3)",
+        listener.local_addr()?
+    );
+    loop {
+        let (tcp, _) = listener.accept().await?;
+        let (acceptor, shared, spki) = (acceptor.clone(), shared.clone(), spki.clone());
+        tokio::spawn(async move {
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let mut exporter = [0u8; EXPORTER_LEN];
+            if tls
+                .get_ref()
+                .1
+                .export_keying_material(&mut exporter, EXPORTER_LABEL, None)
+                .is_err()
+            {
+                return;
+            }
+            let service = service_fn(move |req| handle(req, shared.clone(), spki.clone(), exporter));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tls), service)
+                .await;
+        });
+    }
+}
