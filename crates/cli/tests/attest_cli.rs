@@ -222,3 +222,56 @@ fn signed_references_need_the_pinned_publisher_key() {
     assert_eq!(code, 1);
     assert!(err.contains("publisher key"), "{err}");
 }
+
+#[test]
+fn verify_refuses_bad_references_before_asking_for_evidence() {
+    // Port 9 on loopback: nothing listens; a refusal must come before any connection.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    for prefix in ["publisher", "intruder"] {
+        assert!(run(blindfold().args(["keygen", "-o"]).arg(d.join(prefix)))
+            .status
+            .success());
+    }
+    std::fs::write(d.join("app.img"), vec![1u8; 4096]).unwrap();
+    let f = run(blindfold()
+        .args(["verity", "format", "--json", "--salt", "-"])
+        .arg(d.join("app.img"))
+        .arg(d.join("app.hash")));
+    std::fs::write(d.join("app.json"), &f.stdout).unwrap();
+    for (out, sign) in [("signed.json", true), ("plain.json", false)] {
+        let mut cmd = blindfold();
+        cmd.args(["measure", "--app-disk"])
+            .arg(d.join("app.json"))
+            .arg("-o")
+            .arg(d.join(out));
+        if sign {
+            cmd.arg("--sign").arg(d.join("publisher.key"));
+        }
+        assert!(run(&mut cmd).status.success());
+    }
+    let verify = |reference: &str, extra: &[&str]| {
+        let out = run(blindfold()
+            .args(["verify", "127.0.0.1:9", "--reference"])
+            .arg(d.join(reference))
+            .args(extra));
+        (out.status.code().unwrap(), text(&out.stderr))
+    };
+    let intruder = d.join("intruder.pub").display().to_string();
+    let (code, err) = verify("signed.json", &["--publisher-key", &intruder]);
+    assert_eq!(code, 1);
+    assert!(err.contains("refused before any evidence was requested"), "{err}");
+    let publisher = d.join("publisher.pub").display().to_string();
+    let (code, err) = verify("plain.json", &["--publisher-key", &publisher]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("is not signed") && err.contains("refused before any evidence"),
+        "{err}"
+    );
+    let (code, _) = verify("plain.json", &[]);
+    assert_eq!(code, 2, "neither --publisher-key nor --reference-unsigned");
+    // With the right key the reference passes, and only then is a connection tried (and fails here).
+    let (code, err) = verify("signed.json", &["--publisher-key", &publisher]);
+    assert_eq!(code, 1);
+    assert!(err.contains("connection"), "{err}");
+}

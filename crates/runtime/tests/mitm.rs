@@ -1,0 +1,406 @@
+//! Attacks on the attested session, each refused with its specific error:
+//! a relay with its own TLS key, a replayed evidence answer, a runtime
+//! event edited in transit, a 100 MB answer, malformed JSON, and a server
+//! that shows the enclave's certificate without its key.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use blindfold_atls::{connect, ClientPolicy, Error as AtlsError};
+use blindfold_attest::runtime_log::{RuntimeEvent, RuntimeLog};
+use blindfold_attest::{Error as AttestError, PcrReference, ReferenceFormat, ReferenceKind, ReferenceValues};
+use blindfold_attester::platform;
+use blindfold_crypto::{default_provider, HashAlg};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use tokio::net::{TcpListener, TcpStream};
+
+struct Enclave {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Enclave {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TLS client that accepts anything: what an attacker uses upstream.
+#[derive(Debug)]
+struct AcceptAnything;
+
+impl ServerCertVerifier for AcceptAnything {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        rustls::crypto::ring::default_provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Fetches `path` from the enclave over a plain (unattested) TLS session;
+/// returns the body, the enclave's certificate and the session's exporter.
+async fn fetch_upstream(addr: &str, path: &str) -> (Bytes, CertificateDer<'static>, [u8; 32]) {
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAnything))
+        .with_no_client_auth();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(
+            ServerName::try_from("x").unwrap(),
+            TcpStream::connect(addr).await.unwrap(),
+        )
+        .await
+        .unwrap();
+    let cert = tls.get_ref().1.peer_certificates().unwrap()[0]
+        .clone()
+        .into_owned();
+    let mut exporter = [0u8; 32];
+    tls.get_ref()
+        .1
+        .export_keying_material(&mut exporter, blindfold_attest::binding::EXPORTER_LABEL, None)
+        .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let req = hyper::Request::get(path)
+        .header("host", "x")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let body = sender
+        .send_request(req)
+        .await
+        .unwrap()
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes();
+    (body, cert, exporter)
+}
+
+#[derive(Clone)]
+enum Mode {
+    /// Forward the client's request to the enclave and return its answer.
+    Relay(String),
+    /// Always answer with these bytes.
+    Fixed(Bytes),
+}
+
+/// Starts an attacker's TLS server; returns its address.
+async fn attacker(
+    mode: Mode,
+    cert_and_key: Option<(CertificateDer<'static>, PrivateKeyDer<'static>)>,
+) -> String {
+    let (cert, key) = cert_and_key.unwrap_or_else(|| {
+        let k = rcgen::KeyPair::generate().unwrap();
+        let c = rcgen::CertificateParams::new(vec!["attacker".into()])
+            .unwrap()
+            .self_signed(&k)
+            .unwrap();
+        (
+            CertificateDer::from(c.der().to_vec()),
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(k.serialize_der())),
+        )
+    });
+    let signing = provider().key_provider.load_private_key(key).unwrap();
+    let certified = Arc::new(rustls::sign::CertifiedKey::new(vec![cert], signing));
+    let resolver = Arc::new(rustls::server::AlwaysResolvesServerRawPublicKeys::new(
+        certified.clone(),
+    ));
+    let _ = resolver;
+    #[derive(Debug)]
+    struct Fixed(Arc<rustls::sign::CertifiedKey>);
+    impl rustls::server::ResolvesServerCert for Fixed {
+        fn resolve(&self, _: rustls::server::ClientHello<'_>) -> Option<Arc<rustls::sign::CertifiedKey>> {
+            Some(self.0.clone())
+        }
+    }
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(Fixed(certified)));
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (acceptor, mode) = (acceptor.clone(), mode.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service =
+                    hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let mode = mode.clone();
+                        async move {
+                            let path = req.uri().to_string();
+                            let body = match mode {
+                                Mode::Relay(up) => fetch_upstream(&up, &path).await.0,
+                                Mode::Fixed(b) => b,
+                            };
+                            Ok::<_, Infallible>(hyper::Response::new(Full::new(body)))
+                        }
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attacks_on_the_session_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let info = platform::init(&d.join("platform"), blindfold_attester::AkAlgorithm::Rsa2048).unwrap();
+    let swtpm = platform::start(&d.join("platform")).unwrap();
+    std::fs::create_dir(d.join("app")).unwrap();
+    std::fs::write(d.join("app/runtime.json"), "{}").unwrap();
+    let disk = blindfold_measure::app_disk::build_app_disk(
+        &d.join("app"),
+        &d.join("app.img"),
+        0,
+        blindfold_measure::app_disk::DEFAULT_FS_UUID,
+    )
+    .unwrap();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "tcti": swtpm.tcti(), "listen": "127.0.0.1:0", "platform": "local",
+        "app_disk": d.join("app.img"), "app_disk_root_hash": hex::encode(&disk.root_hash),
+        "app_disk_hash_offset": disk.data_size, "evidence_per_second": 100,
+    }))
+    .unwrap();
+    std::fs::write(d.join("enclave.json"), &config).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_blindfold-enclave"))
+        .arg("--config")
+        .arg(d.join("enclave.json"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let enclave = Enclave { child, addr };
+
+    let log = RuntimeLog {
+        events: vec![
+            RuntimeEvent::AppDisk {
+                root_hash: disk.root_hash.clone(),
+            },
+            RuntimeEvent::Config {
+                sha256: default_provider()
+                    .hash(HashAlg::Sha256, &[&config])
+                    .as_bytes()
+                    .to_vec(),
+            },
+            RuntimeEvent::Ready,
+        ],
+        banks: vec![HashAlg::Sha256, HashAlg::Sha384],
+    };
+    let mut pcrs = BTreeMap::new();
+    for (bank, values) in log.replay().banks() {
+        for (i, v) in values {
+            pcrs.insert(
+                (bank, *i),
+                PcrReference {
+                    allowed: vec![*v],
+                    revoked: vec![],
+                },
+            );
+        }
+    }
+    let policy = ClientPolicy {
+        reference: ReferenceValues {
+            format: ReferenceFormat::Blindfold,
+            kind: ReferenceKind::Development,
+            pcrs,
+            app_disk_root_hash: None,
+        },
+        platform_ca: Some(blindfold_x509::parse_certificates(&std::fs::read(&info.ca_pem).unwrap()).unwrap()),
+        allow_dev: true,
+    };
+    connect(&enclave.addr, &policy).await.unwrap();
+
+    // A relay with its own TLS key: the quote binds the relay's session with the enclave.
+    let relay = attacker(Mode::Relay(enclave.addr.clone()), None).await;
+    let err = connect(&relay, &policy).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AtlsError::Verification(AttestError::Quote {
+                cause: blindfold_tpm::Error::NonceMismatch { .. },
+                ..
+            })
+        ),
+        "relay: {err:?}"
+    );
+
+    // A replayed evidence answer (captured for another nonce and session).
+    let nonce = [0xab; 32];
+    let (old, enclave_cert, exporter) = fetch_upstream(
+        &enclave.addr,
+        &format!("/.well-known/blindfold/evidence?nonce={}", "ab".repeat(32)),
+    )
+    .await;
+    let replay = attacker(Mode::Fixed(old.clone()), None).await;
+    let err = connect(&replay, &policy).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AtlsError::Verification(AttestError::Quote {
+                cause: blindfold_tpm::Error::NonceMismatch { .. },
+                ..
+            })
+        ),
+        "replay: {err:?}"
+    );
+
+    // Edits in transit, checked with the right binding (the one that old
+    // answer was made for): a runtime event, a PCR 15 value, an event after
+    // the separator. Each is named.
+    let spki = blindfold_x509::Certificate::from_der(enclave_cert.as_ref())
+        .unwrap()
+        .spki_der()
+        .unwrap();
+    let qualifying = blindfold_attest::binding::client_qualifying_data(&nonce, &spki, &exporter);
+    let check = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut v: serde_json::Value = serde_json::from_slice(&old).unwrap();
+        edit(&mut v);
+        let evidence = blindfold_attest::Evidence::parse(v.to_string().as_bytes()).unwrap();
+        let options = blindfold_attest::VerifyOptions {
+            platform: None,
+            freshness: Some(blindfold_tpm::Freshness::Nonce(qualifying.to_vec())),
+            at: std::time::SystemTime::now(),
+            tpm_anchor: policy
+                .platform_ca
+                .clone()
+                .map(blindfold_attest::TpmAnchor::DangerPlatformCa),
+            replay: Default::default(),
+        };
+        blindfold_attest::Verifier::new().verify(&evidence, &options)
+    };
+    check(&|_| {}).unwrap();
+    let err = check(&|v| v["runtime_log"][1]["content"]["sha256"] = serde_json::json!("00".repeat(32)))
+        .unwrap_err();
+    assert!(
+        matches!(err, AttestError::RuntimeEventDigest { record: 1, .. }),
+        "edited event: {err:?}"
+    );
+    let err = check(&|v| v["pcrs"]["sha256"]["15"] = serde_json::json!("11".repeat(32))).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AttestError::Quote {
+                cause: blindfold_tpm::Error::PcrDigestMismatch { .. },
+                ..
+            }
+        ),
+        "PCR 15: {err:?}"
+    );
+    let err = check(&|v| {
+        let extra = RuntimeLog {
+            events: vec![RuntimeEvent::AppDisk {
+                root_hash: vec![9; 32],
+            }],
+            banks: vec![HashAlg::Sha256, HashAlg::Sha384],
+        }
+        .to_cel();
+        let mut record = extra[0].clone();
+        record["recnum"] = serde_json::json!(3);
+        v["runtime_log"].as_array_mut().unwrap().push(record);
+    })
+    .unwrap_err();
+    assert!(
+        matches!(err, AttestError::RuntimeEventAfterReady { record: 3 }),
+        "after ready: {err:?}"
+    );
+
+    // 100 MB of answer: refused after the first MiB, memory stays bounded.
+    let huge = attacker(Mode::Fixed(Bytes::from(vec![b' '; 100 << 20])), None).await;
+    let err = connect(&huge, &policy).await.unwrap_err();
+    assert!(
+        matches!(err, AtlsError::Evidence(ref why) if why.contains("at most")),
+        "huge: {err:?}"
+    );
+
+    // Malformed JSON.
+    let junk = attacker(
+        Mode::Fixed(Bytes::from_static(b"{\"blindfold_evidence\": ")),
+        None,
+    )
+    .await;
+    let err = connect(&junk, &policy).await.unwrap_err();
+    assert!(
+        matches!(err, AtlsError::Verification(ref e) if e.is_unusable_input()),
+        "junk: {err:?}"
+    );
+
+    // The enclave's certificate, but CertificateVerify signed with another key: no handshake.
+    let other = rcgen::KeyPair::generate().unwrap();
+    let impostor = attacker(
+        Mode::Relay(enclave.addr.clone()),
+        Some((
+            enclave_cert,
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(other.serialize_der())),
+        )),
+    )
+    .await;
+    let err = connect(&impostor, &policy).await.unwrap_err();
+    assert!(
+        matches!(err, AtlsError::Connect(ref why) if why.contains("TLS")),
+        "impostor: {err:?}"
+    );
+    drop(swtpm);
+}
