@@ -127,6 +127,19 @@ async fn handle(
     })
 }
 
+/// Test builds only (debug assertions on; release and measured builds
+/// compile this away): hands the TLS key to a test that plays a thief, via
+/// `BLINDFOLD_ENCLAVE_TEST_STEAL_TLS_KEY=<file>`.
+#[cfg(debug_assertions)]
+fn test_hook_export_key(key: &rcgen::KeyPair) {
+    if let Some(path) = std::env::var_os("BLINDFOLD_ENCLAVE_TEST_STEAL_TLS_KEY") {
+        let _ = std::fs::write(path, key.serialize_der());
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn test_hook_export_key(_: &rcgen::KeyPair) {}
+
 /// Makes the per-boot TLS key and certificate and serves TLS 1.3 only.
 pub async fn serve(listen: String, shared: Arc<Shared>) -> anyhow::Result<()> {
     let key = rcgen::KeyPair::generate().context("TLS key")?;
@@ -143,6 +156,7 @@ pub async fn serve(listen: String, shared: Arc<Shared>) -> anyhow::Result<()> {
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
         )?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    test_hook_export_key(&key);
     drop(key);
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind(&listen)

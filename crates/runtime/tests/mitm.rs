@@ -218,9 +218,11 @@ async fn attacks_on_the_session_are_refused() {
     }))
     .unwrap();
     std::fs::write(d.join("enclave.json"), &config).unwrap();
+    let stolen_key = d.join("stolen-tls-key.der");
     let mut child = Command::new(env!("CARGO_BIN_EXE_blindfold-enclave"))
         .arg("--config")
         .arg(d.join("enclave.json"))
+        .env("BLINDFOLD_ENCLAVE_TEST_STEAL_TLS_KEY", &stolen_key)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -385,6 +387,39 @@ async fn attacks_on_the_session_are_refused() {
     assert!(
         matches!(err, AtlsError::Verification(ref e) if e.is_unusable_input()),
         "junk: {err:?}"
+    );
+
+    // A relay holding the enclave's own certificate and key: the client's
+    // handshake passes, but the exporter in the quote is the relay's session.
+    let thief = attacker(
+        Mode::Relay(enclave.addr.clone()),
+        Some((
+            enclave_cert.clone(),
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(std::fs::read(&stolen_key).unwrap())),
+        )),
+    )
+    .await;
+    let err = connect(&thief, &policy).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AtlsError::Verification(AttestError::Quote {
+                cause: blindfold_tpm::Error::NonceMismatch { .. },
+                ..
+            })
+        ),
+        "thief: {err:?}"
+    );
+
+    // Another platform's CA (a swtpm with another AK): the chain fails.
+    let other_platform = platform::init(&d.join("other"), blindfold_attester::AkAlgorithm::EccP256).unwrap();
+    let mut foreign = policy.clone();
+    foreign.platform_ca =
+        Some(blindfold_x509::parse_certificates(&std::fs::read(&other_platform.ca_pem).unwrap()).unwrap());
+    let err = connect(&enclave.addr, &foreign).await.unwrap_err();
+    assert!(
+        matches!(err, AtlsError::Verification(AttestError::Chain(_))),
+        "other CA: {err:?}"
     );
 
     // The enclave's certificate, but CertificateVerify signed with another key: no handshake.

@@ -1,0 +1,103 @@
+//! The whole chain with the commands a developer types: `blindfold platform
+//! init/start`, `blindfold disk build`, `blindfold measure`,
+//! `blindfold-enclave`, and `blindfold verify`.
+
+#![allow(clippy::unwrap_used, missing_docs)] // test code: a failed unwrap is a failed test
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use common::*;
+
+fn enclave_binary() -> std::path::PathBuf {
+    let p = std::path::Path::new(env!("CARGO_BIN_EXE_blindfold")).with_file_name("blindfold-enclave");
+    assert!(
+        p.exists(),
+        "{} not built: run the workspace's tests (cargo test --workspace)",
+        p.display()
+    );
+    p
+}
+
+#[test]
+fn blindfold_verify_passes_against_a_local_enclave() {
+    require_tool("swtpm");
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let platform = d.join("platform");
+    assert!(run(blindfold().args(["platform", "init"]).arg(&platform))
+        .status
+        .success());
+    let start = run(blindfold().args(["platform", "start"]).arg(&platform));
+    assert!(start.status.success(), "{}", text(&start.stderr));
+    let tcti = text(&start.stdout).trim().to_string();
+
+    std::fs::create_dir(d.join("app")).unwrap();
+    std::fs::write(d.join("app/runtime.json"), "{\"served\": \"nothing yet\"}").unwrap();
+    let root = run(blindfold()
+        .args(["disk", "build"])
+        .arg(d.join("app"))
+        .arg("-o")
+        .arg(d.join("app.img")));
+    assert!(root.status.success(), "{}", text(&root.stderr));
+    let disk: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("app.img.json")).unwrap()).unwrap();
+    let config = serde_json::json!({
+        "tcti": tcti, "listen": "127.0.0.1:0", "platform": "local",
+        "app_disk": d.join("app.img"), "app_disk_root_hash": disk["root_hash"],
+        "app_disk_hash_offset": disk["hash_offset"],
+    });
+    std::fs::write(d.join("enclave.json"), serde_json::to_vec(&config).unwrap()).unwrap();
+    let m = run(blindfold()
+        .args(["measure", "--app-disk"])
+        .arg(d.join("app.img.json"))
+        .arg("--enclave-config")
+        .arg(d.join("enclave.json"))
+        .arg("-o")
+        .arg(d.join("measurements.json")));
+    assert!(m.status.success(), "{}", text(&m.stderr));
+
+    let mut enclave = Command::new(enclave_binary())
+        .arg("--config")
+        .arg(d.join("enclave.json"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(enclave.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("enclave exited").unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+
+    let verify = |extra: &[&str]| {
+        let out = run(blindfold()
+            .args(["verify", &format!("https://{addr}"), "--reference"])
+            .arg(d.join("measurements.json"))
+            .args(["--reference-unsigned", "--platform-ca"])
+            .arg(platform.join("ca.pem"))
+            .args(extra));
+        (out.status.code().unwrap(), text(&out.stdout), text(&out.stderr))
+    };
+    let (code, out, err) = verify(&["--allow-dev", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["platform"], "local");
+    assert_eq!(report["trust_basis"], "development");
+    assert_eq!(report["binding"]["fresh"], true);
+    assert_eq!(report["runtime_events"].as_array().unwrap().len(), 3);
+
+    // Process mode without --allow-dev: refused, and says why.
+    let (code, _, err) = verify(&[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--allow-dev"), "{err}");
+
+    let _ = enclave.kill();
+    let _ = enclave.wait();
+    assert!(run(blindfold().args(["platform", "stop"]).arg(&platform))
+        .status
+        .success());
+}
