@@ -142,12 +142,25 @@ pub fn appraise(
         );
     }
     if let Some(checks) = evidence.event_log() {
-        let n = checks.len();
-        add(
-            "event-log".into(),
-            ClaimStatus::Affirming,
-            format!("firmware event log replays to the {n} quoted PCR values it covers"),
-        );
+        // Count only PCRs the log actually reaches; a log that covers none
+        // of the quoted PCRs proves nothing about the boot.
+        let matched = checks
+            .iter()
+            .filter(|c| c.status == blindfold_eventlog::PcrStatus::Matches)
+            .count();
+        if matched == 0 {
+            add(
+                "event-log".into(),
+                ClaimStatus::Warning,
+                "the firmware event log covers none of the quoted PCRs".into(),
+            );
+        } else {
+            add(
+                "event-log".into(),
+                ClaimStatus::Affirming,
+                format!("firmware event log replays to {matched} quoted PCR values"),
+            );
+        }
     }
 
     let mut appraised = false;

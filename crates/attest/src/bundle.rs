@@ -65,8 +65,9 @@ pub fn is_envelope(v: &Value) -> bool {
 }
 
 /// Verifies an envelope under `publisher`: payload type, a signature by that
-/// key over the PAE, then the payload's measurements.
-pub fn verify_bundle(bytes: &[u8], publisher: &PublicKey) -> Result<VerifiedBundle, Error> {
+/// key over the PAE, the payload's measurements, and (rollback) a version of
+/// at least `min_version`.
+pub fn verify_bundle(bytes: &[u8], publisher: &PublicKey, min_version: u64) -> Result<VerifiedBundle, Error> {
     let bad = |why: String| Error::ReferenceFormat(format!("signed bundle: {why}"));
     let env: Value = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
     if env["payloadType"] != PAYLOAD_TYPE {
@@ -112,11 +113,18 @@ pub fn verify_bundle(bytes: &[u8], publisher: &PublicKey) -> Result<VerifiedBund
         return Err(bad("payload is not a blindfold_bundle version 1".into()));
     }
     let reference = ReferenceValues::parse(payload["measurements"].to_string().as_bytes())?;
+    let version = payload["version"]
+        .as_u64()
+        .ok_or_else(|| bad("no version".into()))?;
+    if version < min_version {
+        return Err(Error::BundleRolledBack {
+            version,
+            minimum: min_version,
+        });
+    }
     Ok(VerifiedBundle {
         reference,
-        version: payload["version"]
-            .as_u64()
-            .ok_or_else(|| bad("no version".into()))?,
+        version,
         inputs: payload["inputs"].clone(),
     })
 }

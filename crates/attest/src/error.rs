@@ -127,6 +127,15 @@ pub enum Error {
         record: usize,
     },
 
+    /// A signed bundle older than the version the caller requires.
+    #[error("signed reference values are version {version}, older than the required {minimum} (rollback)")]
+    BundleRolledBack {
+        /// The bundle's version.
+        version: u64,
+        /// The caller's minimum.
+        minimum: u64,
+    },
+
     // ---- appraisal ----
     /// A Blindfold measured-boot reference leaves out a mandatory PCR.
     #[error("reference values omit mandatory PCR {index} ({bank}); a measured-boot reference must list PCRs 0-4, 7, 9, 11, 12, 13 and 15")]

@@ -245,8 +245,16 @@ impl ReferenceValues {
         Ok(())
     }
 
-    /// Merges another file's values into this one (e.g. BlindLlama's two files).
-    pub fn merge(&mut self, other: ReferenceValues) {
+    /// Merges another file's values into this one (e.g. BlindLlama's two
+    /// files). Files of different kinds do not merge: a development file
+    /// must not slip its values into a measured-boot reference.
+    pub fn merge(&mut self, other: ReferenceValues) -> Result<(), Error> {
+        if other.kind != self.kind {
+            return Err(Error::ReferenceFormat(format!(
+                "cannot merge a {:?} reference into a {:?} one",
+                other.kind, self.kind
+            )));
+        }
         for (k, v) in other.pcrs {
             let e = self.pcrs.entry(k).or_default();
             e.allowed.extend(v.allowed);
@@ -255,6 +263,7 @@ impl ReferenceValues {
         if other.app_disk_root_hash.is_some() {
             self.app_disk_root_hash = other.app_disk_root_hash;
         }
+        Ok(())
     }
 
     /// Writes the values in the file's own format (round-trips through [`Self::parse`]).

@@ -172,6 +172,11 @@ impl RuntimeLog {
                 }
                 banks.push(bank);
             }
+            if banks.is_empty() {
+                return Err(bad(
+                    "no digests: every runtime event names the banks it was extended into".into(),
+                ));
+            }
             if n == 0 {
                 log.banks = banks;
             } else if banks != log.banks {

@@ -148,6 +148,11 @@ impl Verifier {
     /// 7. BlindLlama-v2's PCR 15 binding replays to the quoted PCR 15.
     pub fn verify(&self, evidence: &Evidence, options: &VerifyOptions) -> Result<VerifiedEvidence, Error> {
         let freshness = options.freshness.clone().ok_or(Error::FreshnessNotDecided)?;
+        if evidence.quotes.is_empty() {
+            return Err(Error::EvidenceFormat(
+                "no quote: nothing in this evidence is signed".into(),
+            ));
+        }
         let platform = match options.platform {
             None => evidence.platform,
             // The local platform speaks the plain-TPM layouts.
@@ -303,15 +308,19 @@ impl Verifier {
         let Some(cache) = &self.chain_cache else {
             return Ok(verify()?);
         };
-        // The key names the trusted roots as well as the chain: a chain
-        // verified under one store proves nothing under another.
-        let parts: Vec<&[u8]> = store
-            .roots()
-            .iter()
-            .map(Certificate::der)
-            .chain(std::iter::once(leaf.der()))
-            .chain(intermediates.iter().map(Certificate::der))
-            .collect();
+        // The key names the trusted roots as well as the chain (a chain
+        // verified under one store proves nothing under another), each
+        // certificate length-prefixed and each group counted, so no two
+        // different (roots, leaf, intermediates) give the same key.
+        let mut framed: Vec<Vec<u8>> = Vec::new();
+        for group in [store.roots(), std::slice::from_ref(leaf), intermediates] {
+            framed.push((group.len() as u64).to_be_bytes().to_vec());
+            for c in group {
+                framed.push((c.der().len() as u64).to_be_bytes().to_vec());
+                framed.push(c.der().to_vec());
+            }
+        }
+        let parts: Vec<&[u8]> = framed.iter().map(Vec::as_slice).collect();
         let id = self.provider.hash(HashAlg::Sha256, &parts);
         let cached = cache.lock().ok().and_then(|c| c.get(&id).cloned());
         if let Some(chain) = cached {

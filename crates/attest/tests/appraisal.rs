@@ -184,7 +184,7 @@ fn foreign_references_say_what_they_do_not_appraise() {
     assert!(a.claims["pcrs-not-appraised"].detail.contains("sha256:15"));
     // BlindLlama's upstream negative test: PCR 0 expected as zeros.
     let zeros = json!({"measurements": {"0": "00".repeat(32)}});
-    r.merge(parse(&zeros).unwrap());
+    r.merge(parse(&zeros).unwrap()).unwrap();
     let mut only_zero = parse(&zeros).unwrap();
     only_zero.format = ReferenceFormat::BlindLlama;
     let a = appraise(&v, Some(&only_zero), &AppraisalOptions::default()).unwrap();
@@ -295,4 +295,12 @@ status := "affirming" if {
 fn a_broken_policy_is_unusable_input() {
     let err = Policy::new("broken.rego", "package blindfold\nstatus := \n").unwrap_err();
     assert!(err.is_unusable_input(), "{err:?}");
+}
+
+#[test]
+fn references_of_different_kinds_do_not_merge() {
+    let v = verified_gcp();
+    let mut measured = parse(&blindfold_reference(&v)).unwrap();
+    let dev = parse(&json!({"blindfold_measurements": 1, "kind": "development", "pcrs": {"sha256": {"15": ["00".repeat(32)]}}})).unwrap();
+    assert!(matches!(measured.merge(dev), Err(Error::ReferenceFormat(_))));
 }

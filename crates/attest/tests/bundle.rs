@@ -32,7 +32,7 @@ fn signed(pair: &EcdsaKeyPair, key: &PublicKey, body: &[u8]) -> Vec<u8> {
 fn a_bundle_verifies_under_its_publisher_key() {
     let (pair, key) = keypair();
     let body = serde_json::to_vec(&payload(&measurements(), 7, &json!({"uki": "sha256:00"}))).unwrap();
-    let b = verify_bundle(&signed(&pair, &key, &body), &key).unwrap();
+    let b = verify_bundle(&signed(&pair, &key, &body), &key, 7).unwrap();
     assert_eq!(b.version, 7);
     assert_eq!(b.reference.kind, ReferenceKind::Development);
     assert_eq!(b.inputs["uki"], "sha256:00");
@@ -45,7 +45,7 @@ fn another_key_or_a_changed_payload_is_refused() {
     let body = serde_json::to_vec(&payload(&measurements(), 1, &json!({}))).unwrap();
     let env = signed(&pair, &key, &body);
     assert!(matches!(
-        verify_bundle(&env, &other).unwrap_err(),
+        verify_bundle(&env, &other, 0).unwrap_err(),
         Error::BundleNotSignedByPublisher { .. }
     ));
 
@@ -54,13 +54,13 @@ fn another_key_or_a_changed_payload_is_refused() {
     let mut changed = measurements();
     changed["pcrs"]["sha256"]["15"][0] = json!("22".repeat(32));
     v["payload"] = json!(b64.encode(serde_json::to_vec(&payload(&changed, 1, &json!({}))).unwrap()));
-    let err = verify_bundle(&serde_json::to_vec(&v).unwrap(), &key).unwrap_err();
+    let err = verify_bundle(&serde_json::to_vec(&v).unwrap(), &key, 0).unwrap_err();
     assert!(matches!(err, Error::BundleNotSignedByPublisher { .. }), "{err:?}");
 
     let mut v: serde_json::Value = serde_json::from_slice(&env).unwrap();
     v["payloadType"] = json!("application/json");
     assert!(matches!(
-        verify_bundle(&serde_json::to_vec(&v).unwrap(), &key).unwrap_err(),
+        verify_bundle(&serde_json::to_vec(&v).unwrap(), &key, 0).unwrap_err(),
         Error::ReferenceFormat(_)
     ));
 }
@@ -68,4 +68,18 @@ fn another_key_or_a_changed_payload_is_refused() {
 #[test]
 fn pae_is_the_dsse_encoding() {
     assert_eq!(pae("t", b"body"), b"DSSEv1 1 t 4 body".to_vec());
+}
+
+#[test]
+fn an_older_bundle_is_a_rollback() {
+    let (pair, key) = keypair();
+    let body = serde_json::to_vec(&payload(&measurements(), 3, &json!({}))).unwrap();
+    let err = verify_bundle(&signed(&pair, &key, &body), &key, 4).unwrap_err();
+    assert_eq!(
+        err,
+        Error::BundleRolledBack {
+            version: 3,
+            minimum: 4
+        }
+    );
 }

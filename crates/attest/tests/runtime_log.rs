@@ -82,3 +82,15 @@ fn records_must_be_in_order_and_in_pcr15() {
         Error::RuntimeLog(_)
     ));
 }
+
+#[test]
+fn a_record_without_digests_is_refused() {
+    let mut cel = log().to_cel();
+    for r in cel.as_array_mut().unwrap() {
+        r.as_object_mut().unwrap().remove("digests");
+    }
+    assert!(matches!(
+        RuntimeLog::parse(&cel).unwrap_err(),
+        Error::RuntimeLog(_)
+    ));
+}

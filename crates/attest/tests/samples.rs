@@ -444,3 +444,33 @@ fn a_cached_chain_does_not_carry_over_to_another_trust_store() {
         "{err:?}"
     );
 }
+
+#[test]
+fn evidence_without_a_quote_is_refused() {
+    let mut e = evidence(VAPORTPM);
+    e.quotes.clear();
+    let err = Verifier::new()
+        .verify(&e, &options(vaportpm_nonce(), "now"))
+        .unwrap_err();
+    assert!(matches!(err, Error::EvidenceFormat(_)), "{err:?}");
+}
+
+#[test]
+fn an_empty_nonce_is_not_freshness() {
+    let err = Verifier::new()
+        .verify(
+            &evidence(AZURE),
+            &options(Some(Freshness::Nonce(vec![])), "2024-06-01T00:00:00Z"),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Quote {
+                cause: blindfold_tpm::Error::EmptyNonce,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}

@@ -67,6 +67,9 @@ pub struct VerifyArgs {
     /// Accept an unsigned reference file (reported; for development).
     #[arg(long)]
     pub reference_unsigned: bool,
+    /// Refuse signed bundles older than this version (rollback protection).
+    #[arg(long, default_value_t = 0)]
+    pub min_bundle_version: u64,
     /// For the local platform (danger): the platform CA that certifies the AK.
     #[arg(long, value_name = "FILE")]
     pub platform_ca: Option<PathBuf>,
@@ -342,6 +345,9 @@ pub struct AttestVerifyArgs {
     /// as "unsigned".
     #[arg(long, value_name = "FILE")]
     pub publisher_key: Option<PathBuf>,
+    /// Refuse signed bundles older than this version (rollback protection).
+    #[arg(long, default_value_t = 0)]
+    pub min_bundle_version: u64,
     /// A Rego policy (package blindfold; rules status and reasons) over the claims.
     #[arg(long, value_name = "FILE.rego")]
     pub policy: Option<PathBuf>,

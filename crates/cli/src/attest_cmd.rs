@@ -83,7 +83,7 @@ fn resolve(args: &AttestVerifyArgs) -> Result<Resolved, Failure> {
                     path.display()
                 ))
             })?;
-            bundle::verify_bundle(&bytes, key).map(|b| b.reference)
+            bundle::verify_bundle(&bytes, key, args.min_bundle_version).map(|b| b.reference)
         } else {
             ReferenceValues::parse(&bytes)
         };
@@ -96,7 +96,9 @@ fn resolve(args: &AttestVerifyArgs) -> Result<Resolved, Failure> {
             }
         })?;
         match &mut references {
-            Some(all) => all.merge(r),
+            Some(all) => all
+                .merge(r)
+                .map_err(|e| unusable(e, format!("--reference {}", path.display())))?,
             None => references = Some(r),
         }
     }

@@ -20,7 +20,7 @@ fn reference(args: &VerifyArgs) -> Result<(ReferenceValues, &'static str), Failu
         (Some(key_path), true) => {
             let text = String::from_utf8(inputs::read(key_path)?).map_err(|e| unusable(e, key_path.display()))?;
             let key = PublicKey::from_spki_pem(&text).map_err(|e| unusable(e, key_path.display()))?;
-            let b = bundle::verify_bundle(&bytes, &key).map_err(|e| {
+            let b = bundle::verify_bundle(&bytes, &key, args.min_bundle_version).map_err(|e| {
                 let e = anyhow!(e).context(format!("reference {} (refused before any evidence was requested)", args.reference.display()));
                 Failure::CheckFailed(e)
             })?;

@@ -153,7 +153,10 @@ pub async fn serve(listen: String, shared: Arc<Shared>) -> anyhow::Result<()> {
         .with_no_client_auth()
         .with_single_cert(
             vec![CertificateDer::from(cert.der().to_vec())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            // rustls keeps its own copy; this one is wiped when dropped.
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+                zeroize::Zeroizing::new(key.serialize_der()).to_vec(),
+            )),
         )?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     test_hook_export_key(&key);

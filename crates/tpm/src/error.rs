@@ -126,6 +126,9 @@ pub enum Error {
         /// Digest of the supplied values.
         actual: String,
     },
+    /// An empty nonce proves nothing (quotes made without one match it).
+    #[error("the expected nonce is empty: freshness needs a nonce")]
+    EmptyNonce,
     /// The quote's `extraData` is not the caller's nonce.
     #[error("quote extraData {actual} is not the expected nonce {expected}")]
     NonceMismatch {

@@ -151,7 +151,8 @@ fn read_symmetric(r: &mut Reader<'_>) -> Result<(), WireError> {
 /// `TPMT_RSA_SCHEME` / `TPMT_ECC_SCHEME` → the signing scheme, if any.
 fn read_scheme(r: &mut Reader<'_>, structure: &'static str) -> Result<Option<SignatureScheme>, WireError> {
     let scheme = r.u16_be()?;
-    if scheme == alg::NULL {
+    // NULL and RSAES carry no details (TPMS_EMPTY).
+    if scheme == alg::NULL || scheme == alg::RSAES {
         return Ok(None);
     }
     let hash_id = r.u16_be()?;
@@ -164,7 +165,7 @@ fn read_scheme(r: &mut Reader<'_>, structure: &'static str) -> Result<Option<Sig
         (alg::RSAPSS, Some(h)) => Some(SignatureScheme::RsaPss(h)),
         (alg::ECDSA, Some(h)) => Some(SignatureScheme::Ecdsa(h)),
         // Decryption or other schemes: not a signing scheme we verify.
-        (alg::OAEP | alg::ECDH | alg::RSAES, _) => None,
+        (alg::OAEP | alg::ECDH, _) => None,
         _ => {
             return Err(WireError::UnsupportedAlgorithm {
                 structure,

@@ -164,6 +164,9 @@ impl QuoteVerifier {
 
         let freshness_checked = match freshness {
             Freshness::Nonce(nonce) => {
+                if nonce.is_empty() {
+                    return Err(Error::EmptyNonce);
+                }
                 if !ct_eq(nonce, &attest.extra_data) {
                     return Err(Error::NonceMismatch {
                         expected: hex::encode(nonce),

@@ -397,3 +397,18 @@ fn both_crypto_providers_agree_on_good_and_tampered_quotes() {
         }
     }
 }
+
+#[test]
+fn an_rsaes_key_parses_with_no_signing_scheme() {
+    // TPMT_PUBLIC: RSA, SHA-256, attributes (decrypt), empty policy,
+    // symmetric NULL, scheme RSAES (no details), 2048 bits, exponent 0, modulus.
+    let mut b = vec![
+        0x00, 0x01, 0x00, 0x0B, 0x00, 0x02, 0x00, 0x72, 0x00, 0x00, 0x00, 0x10, 0x00, 0x15, 0x08, 0x00, 0, 0,
+        0, 0,
+    ];
+    b.extend_from_slice(&256u16.to_be_bytes());
+    b.extend_from_slice(&[0xC3; 256]);
+    let p = TpmPublic::parse_tpmt(&b).unwrap();
+    assert_eq!(p.scheme, None);
+    assert_eq!(p.key.bits(), 2048);
+}

@@ -14,6 +14,10 @@ use crate::error::Error;
 pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 /// Longest chain considered (leaf + intermediates + root).
 const MAX_DEPTH: usize = 8;
+/// Most intermediates a piece of evidence may present.
+pub const MAX_PRESENTED: usize = 8;
+/// Most issuer signature checks one path search may spend.
+const SIGNATURE_BUDGET: u32 = 64;
 
 /// The roots a verifier trusts and the intermediates it knows.
 #[derive(Debug, Clone, Default)]
@@ -110,6 +114,12 @@ impl ChainVerifier {
         presented: &[Certificate],
         at: SystemTime,
     ) -> Result<VerifiedChain, Error> {
+        if presented.len() > MAX_PRESENTED {
+            return Err(Error::TooManyIntermediates {
+                count: presented.len(),
+                max: MAX_PRESENTED,
+            });
+        }
         check_common(leaf, at, self.skew)?;
         if let Some(ku) = key_usage(leaf)? {
             if !ku.digital_signature() {
@@ -119,7 +129,8 @@ impl ChainVerifier {
             }
         }
         let mut path = vec![leaf.clone()];
-        self.extend(&mut path, presented, at)?;
+        let mut budget = SIGNATURE_BUDGET;
+        self.extend(&mut path, presented, at, &mut budget)?;
         let leaf_key = leaf.public_key()?;
         Ok(VerifiedChain {
             leaf_key,
@@ -134,6 +145,7 @@ impl ChainVerifier {
         path: &mut Vec<Certificate>,
         presented: &[Certificate],
         at: SystemTime,
+        budget: &mut u32,
     ) -> Result<(), Error> {
         let child = path.last().cloned().ok_or(Error::Parse("empty path".into()))?;
         let roots = self.store.roots.iter().map(|c| (c, true));
@@ -146,6 +158,10 @@ impl ChainVerifier {
             if candidate.subject_der() != child.issuer_der() || path.contains(candidate) {
                 continue;
             }
+            if *budget == 0 {
+                return Err(Error::PathSearchExhausted);
+            }
+            *budget -= 1;
             let attempt = (|| {
                 check_common(candidate, at, self.skew)?;
                 check_ca(candidate, path.len() - 1)?;
@@ -158,7 +174,7 @@ impl ChainVerifier {
                 }
                 Ok(()) if path.len() + 1 < MAX_DEPTH => {
                     path.push(candidate.clone());
-                    match self.extend(path, presented, at) {
+                    match self.extend(path, presented, at, budget) {
                         Ok(()) => return Ok(()),
                         Err(e) => {
                             path.pop();

@@ -83,6 +83,17 @@ pub enum Error {
         /// The leaf.
         subject: String,
     },
+    /// The evidence presents more intermediates than any real chain needs.
+    #[error("{count} intermediate certificates presented, at most {max} are accepted")]
+    TooManyIntermediates {
+        /// Presented.
+        count: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// Path building spent its signature-check budget without finding a path.
+    #[error("no certificate path found within the signature-check budget")]
+    PathSearchExhausted,
     /// The leaf's key cannot be used.
     #[error("\"{subject}\": public key: {why}")]
     LeafKey {

@@ -20,5 +20,5 @@ mod chain;
 mod error;
 
 pub use cert::{parse_certificates, Certificate};
-pub use chain::{CertSummary, ChainVerifier, TrustStore, VerifiedChain, DEFAULT_CLOCK_SKEW};
+pub use chain::{CertSummary, ChainVerifier, TrustStore, VerifiedChain, DEFAULT_CLOCK_SKEW, MAX_PRESENTED};
 pub use error::Error;

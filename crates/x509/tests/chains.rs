@@ -130,3 +130,15 @@ fn an_ek_certificate_cannot_sign_as_a_leaf() {
         .unwrap_err();
     assert!(matches!(err, Error::LeafCannotSign { .. }), "{err:?}");
 }
+
+#[test]
+fn too_many_presented_intermediates_are_refused_before_any_search() {
+    let (v, chain) = azure();
+    let many: Vec<Certificate> = std::iter::repeat(chain[1].clone())
+        .take(blindfold_x509::MAX_PRESENTED + 1)
+        .collect();
+    let err = v
+        .verify(&chain[0], &many, at("2024-06-01T00:00:00Z"))
+        .unwrap_err();
+    assert!(matches!(err, Error::TooManyIntermediates { .. }), "{err:?}");
+}
