@@ -84,6 +84,7 @@ async fn plain_session(addr: &str) -> hyper::client::conn::http1::SendRequest<Em
 }
 
 async fn request(sender: &mut hyper::client::conn::http1::SendRequest<Empty<Bytes>>) {
+    sender.ready().await.unwrap();
     let req = hyper::Request::get("/v1/models")
         .header("host", "x")
         .body(Empty::<Bytes>::new())
