@@ -19,6 +19,7 @@ mod config;
 mod evidence;
 mod measure;
 mod server;
+mod tls_key;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -12,11 +12,12 @@ use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::CertificateDer;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::measure::StartState;
+use crate::tls_key::TlsKey;
 
 /// The evidence endpoint's path.
 pub const EVIDENCE_PATH: &str = "/.well-known/blindfold/evidence";
@@ -131,36 +132,44 @@ async fn handle(
 /// compile this away): hands the TLS key to a test that plays a thief, via
 /// `BLINDFOLD_ENCLAVE_TEST_STEAL_TLS_KEY=<file>`.
 #[cfg(debug_assertions)]
-fn test_hook_export_key(key: &rcgen::KeyPair) {
+fn test_hook_export_key(key: &TlsKey) {
     if let Some(path) = std::env::var_os("BLINDFOLD_ENCLAVE_TEST_STEAL_TLS_KEY") {
-        let _ = std::fs::write(path, key.serialize_der());
+        let _ = std::fs::write(path, key.test_only_pkcs8());
     }
 }
 
 #[cfg(not(debug_assertions))]
-fn test_hook_export_key(_: &rcgen::KeyPair) {}
+fn test_hook_export_key(_: &TlsKey) {}
+
+/// Always the one per-boot key.
+#[derive(Debug)]
+struct OneKey(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for OneKey {
+    fn resolve(&self, _: rustls::server::ClientHello<'_>) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
 
 /// Makes the per-boot TLS key and certificate and serves TLS 1.3 only.
 pub async fn serve(listen: String, shared: Arc<Shared>) -> anyhow::Result<()> {
-    let key = rcgen::KeyPair::generate().context("TLS key")?;
+    let tls_key = TlsKey::generate().context("TLS key")?;
+    let signer = rcgen::KeyPair::from_remote(Box::new(tls_key.clone())).context("TLS key")?;
     let cert = rcgen::CertificateParams::new(vec!["blindfold-enclave".to_string()])?
-        .self_signed(&key)
+        .self_signed(&signer)
         .context("TLS certificate")?;
-    let spki = Arc::new(key.public_key_der());
+    let spki = Arc::new(signer.public_key_der());
+    test_hook_export_key(&tls_key);
+    let certified = Arc::new(rustls::sign::CertifiedKey::new(
+        vec![CertificateDer::from(cert.der().to_vec())],
+        Arc::new(tls_key),
+    ));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_no_client_auth()
-        .with_single_cert(
-            vec![CertificateDer::from(cert.der().to_vec())],
-            // rustls keeps its own copy; this one is wiped when dropped.
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-                zeroize::Zeroizing::new(key.serialize_der()).to_vec(),
-            )),
-        )?;
+        .with_cert_resolver(Arc::new(OneKey(certified)));
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    test_hook_export_key(&key);
-    drop(key);
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind(&listen)
         .await
