@@ -155,6 +155,19 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
                 sha256: sha.as_bytes().to_vec(),
             });
             events.push(RuntimeEvent::Ready);
+            for model in &args.models {
+                let bytes = inputs::read(model)?;
+                events.push(RuntimeEvent::Model {
+                    name: model
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    sha256: default_provider()
+                        .hash(HashAlg::Sha256, &[&bytes])
+                        .as_bytes()
+                        .to_vec(),
+                });
+            }
         }
         let log = RuntimeLog {
             events,

@@ -114,3 +114,45 @@ fn a_uki_without_a_firmware_log_is_refused() {
     assert_eq!(code, 2);
     assert!(err.contains("--firmware-log"), "{err}");
 }
+
+#[test]
+fn models_extend_pcr15_after_the_ready_separator() {
+    use blindfold_attest::runtime_log::{RuntimeEvent, RuntimeLog};
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (json, root) = app_disk(d);
+    std::fs::write(d.join("enclave.json"), "{}").unwrap();
+    std::fs::write(d.join("model.gguf"), b"weights").unwrap();
+    let out = d.join("m.json");
+    let (code, err) = measure(&[
+        "--app-disk".as_ref(),
+        json.as_os_str(),
+        "--enclave-config".as_ref(),
+        d.join("enclave.json").as_os_str(),
+        "--model".as_ref(),
+        d.join("model.gguf").as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let p = default_provider();
+    let log = RuntimeLog {
+        events: vec![
+            RuntimeEvent::AppDisk { root_hash: root },
+            RuntimeEvent::Config {
+                sha256: p.hash(HashAlg::Sha256, &[b"{}"]).as_bytes().to_vec(),
+            },
+            RuntimeEvent::Ready,
+            RuntimeEvent::Model {
+                name: "model.gguf".into(),
+                sha256: p.hash(HashAlg::Sha256, &[b"weights"]).as_bytes().to_vec(),
+            },
+        ],
+        banks: vec![HashAlg::Sha256],
+    };
+    let r = ReferenceValues::parse(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(
+        &r.pcrs[&(HashAlg::Sha256, PcrIndex(15))].allowed[0],
+        log.replay().get(HashAlg::Sha256, PcrIndex(15)).unwrap()
+    );
+}
