@@ -2,118 +2,25 @@
 //! attested TLS client. The session is handed out only when the evidence
 //! verifies, is bound to it, and appraises; each refusal names why.
 #![allow(clippy::unwrap_used, missing_docs)]
+mod common;
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use blindfold_atls::{connect, ClientPolicy, Error as AtlsError};
-use blindfold_attest::runtime_log::{RuntimeEvent, RuntimeLog};
-use blindfold_attest::{
-    Error as AttestError, PcrReference, Platform, ReferenceFormat, ReferenceKind, ReferenceValues,
-};
-use blindfold_attester::platform;
-use blindfold_crypto::{default_provider, HashAlg};
+use blindfold_attest::runtime_log::RuntimeEvent;
+use blindfold_attest::{Error as AttestError, Platform, ReferenceValues};
+use common::{local_setup, reference, start_enclave};
 use http_body_util::Empty;
 use hyper::body::Bytes;
-
-struct Enclave {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Enclave {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_enclave(config: &std::path::Path) -> Enclave {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_blindfold-enclave"))
-        .arg("--config")
-        .arg(config)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("enclave exited before listening").unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Enclave { child, addr }
-}
-
-fn reference(events: Vec<RuntimeEvent>) -> ReferenceValues {
-    let log = RuntimeLog {
-        events,
-        banks: vec![HashAlg::Sha256, HashAlg::Sha384],
-    };
-    let mut pcrs = BTreeMap::new();
-    for (bank, values) in log.replay().banks() {
-        for (i, d) in values {
-            pcrs.insert(
-                (bank, *i),
-                PcrReference {
-                    allowed: vec![*d],
-                    revoked: vec![],
-                },
-            );
-        }
-    }
-    ReferenceValues {
-        format: ReferenceFormat::Blindfold,
-        kind: ReferenceKind::Development,
-        pcrs,
-        app_disk_root_hash: None,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_attested_session_on_the_local_platform() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let info = platform::init(&d.join("platform"), blindfold_attester::AkAlgorithm::Rsa2048).unwrap();
-    let swtpm = platform::start(&d.join("platform")).unwrap();
-
-    std::fs::create_dir(d.join("app")).unwrap();
-    std::fs::write(d.join("app/runtime.json"), "{\"model\": \"none\"}").unwrap();
-    let disk = blindfold_measure::app_disk::build_app_disk(
-        &d.join("app"),
-        &d.join("app.img"),
-        0,
-        blindfold_measure::app_disk::DEFAULT_FS_UUID,
-    )
-    .unwrap();
-    let config = serde_json::json!({
-        "tcti": swtpm.tcti(),
-        "listen": "127.0.0.1:0",
-        "platform": "local",
-        "app_disk": d.join("app.img"),
-        "app_disk_root_hash": hex::encode(&disk.root_hash),
-        "app_disk_hash_offset": disk.data_size,
-        "evidence_per_second": 4,
-    });
-    let config_bytes = serde_json::to_vec(&config).unwrap();
-    std::fs::write(d.join("enclave.json"), &config_bytes).unwrap();
-    let config_sha = default_provider()
-        .hash(HashAlg::Sha256, &[&config_bytes])
-        .as_bytes()
-        .to_vec();
-    let good = reference(vec![
-        RuntimeEvent::AppDisk {
-            root_hash: disk.root_hash.clone(),
-        },
-        RuntimeEvent::Config {
-            sha256: config_sha.clone(),
-        },
-        RuntimeEvent::Ready,
-    ]);
-    let ca = blindfold_x509::parse_certificates(&std::fs::read(&info.ca_pem).unwrap()).unwrap();
-    let enclave = start_enclave(&d.join("enclave.json"));
+    let setup = local_setup(d, 4, blindfold_attester::AkAlgorithm::Rsa2048);
+    let good = reference(setup.events());
+    let ca = setup.ca();
+    let enclave = start_enclave(&d.join("enclave.json"), &[]);
     let policy = |reference: ReferenceValues, ca: Option<Vec<_>>, allow_dev: bool| ClientPolicy {
         reference,
         platform_ca: ca,
@@ -161,7 +68,7 @@ async fn an_attested_session_on_the_local_platform() {
     // Another configuration (or app disk) is another PCR 15.
     let other = reference(vec![
         RuntimeEvent::AppDisk {
-            root_hash: disk.root_hash.clone(),
+            root_hash: setup.disk.root_hash.clone(),
         },
         RuntimeEvent::Config { sha256: vec![0; 32] },
         RuntimeEvent::Ready,
@@ -190,7 +97,7 @@ async fn an_attested_session_on_the_local_platform() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
     // swtpm gone: the evidence endpoint answers an error, nothing unverified is served.
-    drop(swtpm);
+    drop(setup.swtpm);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let err = connect(&enclave.addr, &policy(good, Some(ca), true))
         .await
@@ -205,26 +112,10 @@ async fn an_attested_session_on_the_local_platform() {
 fn a_tampered_app_disk_stops_the_enclave_before_it_serves() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    platform::init(&d.join("platform"), blindfold_attester::AkAlgorithm::EccP256).unwrap();
-    let swtpm = platform::start(&d.join("platform")).unwrap();
-    std::fs::create_dir(d.join("app")).unwrap();
-    std::fs::write(d.join("app/runtime.json"), "x".repeat(10_000)).unwrap();
-    let disk = blindfold_measure::app_disk::build_app_disk(
-        &d.join("app"),
-        &d.join("app.img"),
-        0,
-        blindfold_measure::app_disk::DEFAULT_FS_UUID,
-    )
-    .unwrap();
+    let _setup = local_setup(d, 20, blindfold_attester::AkAlgorithm::EccP256);
     let mut image = std::fs::read(d.join("app.img")).unwrap();
-    image[5000] ^= 1;
+    image[100] ^= 1;
     std::fs::write(d.join("app.img"), image).unwrap();
-    let config = serde_json::json!({
-        "tcti": swtpm.tcti(), "listen": "127.0.0.1:0", "platform": "local",
-        "app_disk": d.join("app.img"), "app_disk_root_hash": hex::encode(&disk.root_hash),
-        "app_disk_hash_offset": disk.data_size,
-    });
-    std::fs::write(d.join("enclave.json"), serde_json::to_vec(&config).unwrap()).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_blindfold-enclave"))
         .arg("--config")
         .arg(d.join("enclave.json"))
@@ -233,7 +124,7 @@ fn a_tampered_app_disk_stops_the_enclave_before_it_serves() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("app disk does not match its root hash") && err.contains("data block 1"),
+        err.contains("app disk does not match its root hash") && err.contains("data block 0"),
         "{err}"
     );
 }

@@ -3,36 +3,22 @@
 //! event edited in transit, a 100 MB answer, malformed JSON, and a server
 //! that shows the enclave's certificate without its key.
 #![allow(clippy::unwrap_used, missing_docs)]
+mod common;
 
-use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use blindfold_atls::{connect, ClientPolicy, Error as AtlsError};
 use blindfold_attest::runtime_log::{RuntimeEvent, RuntimeLog};
-use blindfold_attest::{Error as AttestError, PcrReference, ReferenceFormat, ReferenceKind, ReferenceValues};
+use blindfold_attest::Error as AttestError;
 use blindfold_attester::platform;
-use blindfold_crypto::{default_provider, HashAlg};
+use blindfold_crypto::HashAlg;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use tokio::net::{TcpListener, TcpStream};
-
-struct Enclave {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Enclave {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A TLS client that accepts anything: what an attacker uses upstream.
 #[derive(Debug)]
@@ -200,77 +186,15 @@ async fn attacker(
 async fn attacks_on_the_session_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let info = platform::init(&d.join("platform"), blindfold_attester::AkAlgorithm::Rsa2048).unwrap();
-    let swtpm = platform::start(&d.join("platform")).unwrap();
-    std::fs::create_dir(d.join("app")).unwrap();
-    std::fs::write(d.join("app/runtime.json"), "{}").unwrap();
-    let disk = blindfold_measure::app_disk::build_app_disk(
-        &d.join("app"),
-        &d.join("app.img"),
-        0,
-        blindfold_measure::app_disk::DEFAULT_FS_UUID,
-    )
-    .unwrap();
-    let config = serde_json::to_vec(&serde_json::json!({
-        "tcti": swtpm.tcti(), "listen": "127.0.0.1:0", "platform": "local",
-        "app_disk": d.join("app.img"), "app_disk_root_hash": hex::encode(&disk.root_hash),
-        "app_disk_hash_offset": disk.data_size, "evidence_per_second": 100,
-    }))
-    .unwrap();
-    std::fs::write(d.join("enclave.json"), &config).unwrap();
+    let setup = common::local_setup(d, 100, blindfold_attester::AkAlgorithm::Rsa2048);
     let stolen_key = d.join("stolen-tls-key.der");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_blindfold-enclave"))
-        .arg("--config")
-        .arg(d.join("enclave.json"))
-        .env("BLINDFOLD_ENCLAVE_TEST_STEAL_TLS_KEY", &stolen_key)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    let enclave = Enclave { child, addr };
-
-    let log = RuntimeLog {
-        events: vec![
-            RuntimeEvent::AppDisk {
-                root_hash: disk.root_hash.clone(),
-            },
-            RuntimeEvent::Config {
-                sha256: default_provider()
-                    .hash(HashAlg::Sha256, &[&config])
-                    .as_bytes()
-                    .to_vec(),
-            },
-            RuntimeEvent::Ready,
-        ],
-        banks: vec![HashAlg::Sha256, HashAlg::Sha384],
-    };
-    let mut pcrs = BTreeMap::new();
-    for (bank, values) in log.replay().banks() {
-        for (i, v) in values {
-            pcrs.insert(
-                (bank, *i),
-                PcrReference {
-                    allowed: vec![*v],
-                    revoked: vec![],
-                },
-            );
-        }
-    }
+    let enclave = common::start_enclave(
+        &d.join("enclave.json"),
+        &[("BLINDFOLD_ENCLAVE_TEST_STEAL_TLS_KEY", &stolen_key)],
+    );
     let policy = ClientPolicy {
-        reference: ReferenceValues {
-            format: ReferenceFormat::Blindfold,
-            kind: ReferenceKind::Development,
-            pcrs,
-            app_disk_root_hash: None,
-        },
-        platform_ca: Some(blindfold_x509::parse_certificates(&std::fs::read(&info.ca_pem).unwrap()).unwrap()),
+        reference: common::reference(setup.events()),
+        platform_ca: Some(setup.ca()),
         allow_dev: true,
     };
     connect(&enclave.addr, &policy).await.unwrap();
@@ -437,5 +361,5 @@ async fn attacks_on_the_session_are_refused() {
         matches!(err, AtlsError::Connect(ref why) if why.contains("TLS")),
         "impostor: {err:?}"
     );
-    drop(swtpm);
+    drop(setup);
 }

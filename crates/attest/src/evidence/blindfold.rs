@@ -2,8 +2,7 @@
 //! version 1; the schema is in `docs/evidence.md`.
 
 use base64::Engine as _;
-use blindfold_crypto::{Digest, HashAlg};
-use blindfold_tpm::{PcrIndex, PcrValues, TpmPublic, TpmSignature};
+use blindfold_tpm::{TpmPublic, TpmSignature};
 use blindfold_x509::Certificate;
 
 use super::{b64, wire, AkClaim, Evidence, Layout, QuoteClaim};
@@ -20,23 +19,7 @@ pub(super) fn read(json: &serde_json::Value) -> Result<Evidence, Error> {
     let platform_name = json["platform"].as_str().unwrap_or_default();
     let platform = Platform::from_name(platform_name)
         .ok_or_else(|| Error::EvidenceFormat(format!("unknown platform {platform_name}")))?;
-    let mut pcrs = PcrValues::new();
-    for (bank_name, values) in json["pcrs"].as_object().into_iter().flatten() {
-        let bank = HashAlg::from_name(bank_name)
-            .ok_or_else(|| Error::EvidenceFormat(format!("bank {bank_name}")))?;
-        for (i, v) in values.as_object().into_iter().flatten() {
-            let index: u32 = i
-                .parse()
-                .map_err(|_| Error::EvidenceFormat(format!("PCR index {i}")))?;
-            let bytes = hex::decode(v.as_str().unwrap_or_default())
-                .map_err(|e| Error::EvidenceFormat(format!("PCR {i}: {e}")))?;
-            pcrs.insert(
-                PcrIndex(index),
-                Digest::new(bank, &bytes)
-                    .ok_or_else(|| Error::EvidenceFormat(format!("PCR {i} is not a {bank} digest")))?,
-            );
-        }
-    }
+    let pcrs = super::pcrs_json(&json["pcrs"])?;
     let public = TpmPublic::parse_tpmt(&b64(json, "/ak_public")?).map_err(wire("ak_public"))?;
     let engine = base64::engine::general_purpose::STANDARD;
     let mut chain = Vec::new();

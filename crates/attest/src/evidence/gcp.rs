@@ -133,24 +133,7 @@ pub(super) fn read_vaportpm(json: &serde_json::Value) -> Result<Evidence, Error>
     let der_sig = hex_field(json, "/attestation/tpm/ecc_p256/signature")?;
     let signature =
         Signature::ecdsa_from_der(&der_sig).map_err(|e| Error::EvidenceFormat(format!("signature: {e}")))?;
-    let mut pcrs = PcrValues::new();
-    let banks = json["pcrs"]
-        .as_object()
-        .ok_or_else(|| Error::EvidenceFormat("pcrs is not an object".into()))?;
-    for (bank_name, values) in banks {
-        let bank = HashAlg::from_name(bank_name)
-            .ok_or_else(|| Error::EvidenceFormat(format!("unknown PCR bank {bank_name}")))?;
-        for (index, value) in values.as_object().into_iter().flatten() {
-            let index: u32 = index
-                .parse()
-                .map_err(|_| Error::EvidenceFormat(format!("PCR index {index}")))?;
-            let bytes = hex::decode(value.as_str().unwrap_or_default())
-                .map_err(|e| Error::EvidenceFormat(format!("PCR {index}: {e}")))?;
-            let d = Digest::new(bank, &bytes)
-                .ok_or_else(|| Error::EvidenceFormat(format!("PCR {index} is not a {bank} digest")))?;
-            pcrs.insert(PcrIndex(index), d);
-        }
-    }
+    let pcrs = super::pcrs_json(&json["pcrs"])?;
     let mut certs = parse_certificates(field(json, "/attestation/gcp/ak_cert_chain")?.as_bytes())
         .map_err(|e| Error::EvidenceFormat(format!("ak_cert_chain: {e}")))?;
     let leaf = certs.remove(0);

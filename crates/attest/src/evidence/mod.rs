@@ -177,3 +177,27 @@ pub(crate) fn hex_field(json: &serde_json::Value, pointer: &str) -> Result<Vec<u
 pub(crate) fn wire(what: &str) -> impl Fn(blindfold_tpm::WireError) -> Error + '_ {
     move |e| Error::EvidenceFormat(format!("{what}: {e}"))
 }
+
+/// PCR values written as `{"<bank>": {"<index>": "<hex>"}}`.
+pub(crate) fn pcrs_json(value: &serde_json::Value) -> Result<blindfold_tpm::PcrValues, Error> {
+    use blindfold_crypto::{Digest, HashAlg};
+    let banks = value
+        .as_object()
+        .ok_or_else(|| Error::EvidenceFormat("pcrs is not an object".into()))?;
+    let mut pcrs = blindfold_tpm::PcrValues::new();
+    for (bank_name, values) in banks {
+        let bank = HashAlg::from_name(bank_name)
+            .ok_or_else(|| Error::EvidenceFormat(format!("unknown PCR bank {bank_name}")))?;
+        for (index, v) in values.as_object().into_iter().flatten() {
+            let index: u32 = index
+                .parse()
+                .map_err(|_| Error::EvidenceFormat(format!("PCR index {index}")))?;
+            let bytes = hex::decode(v.as_str().unwrap_or_default())
+                .map_err(|e| Error::EvidenceFormat(format!("PCR {index}: {e}")))?;
+            let d = Digest::new(bank, &bytes)
+                .ok_or_else(|| Error::EvidenceFormat(format!("PCR {index} is not a {bank} digest")))?;
+            pcrs.insert(blindfold_tpm::PcrIndex(index), d);
+        }
+    }
+    Ok(pcrs)
+}
