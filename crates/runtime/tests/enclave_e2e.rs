@@ -123,8 +123,6 @@ fn a_tampered_app_disk_stops_the_enclave_before_it_serves() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("app disk does not match its root hash") && err.contains("data block 0"),
-        "{err}"
-    );
+    assert!(err.contains("app disk does not match its root hash"), "{err}");
+    assert!(err.contains("serving nothing"), "{err}");
 }
