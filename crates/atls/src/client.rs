@@ -106,8 +106,23 @@ fn random_nonce() -> Result<[u8; NONCE_LEN], Error> {
     Ok(n)
 }
 
-/// Connects to `addr` (`host:port`), attests the session, and returns it.
+/// Time allowed for connecting, the handshake, and the evidence answer.
+const DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Connects to `addr` (`host:port`), attests the session, and returns it,
+/// within 30 seconds.
 pub async fn connect(addr: &str, policy: &ClientPolicy) -> Result<AttestedSession, Error> {
+    tokio::time::timeout(DEADLINE, connect_inner(addr, policy))
+        .await
+        .map_err(|_| {
+            Error::Connect(format!(
+                "{addr}: no attested session within {} s",
+                DEADLINE.as_secs()
+            ))
+        })?
+}
+
+async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSession, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(AttestationBound {
         algorithms: provider.signature_verification_algorithms,
@@ -196,6 +211,14 @@ pub async fn connect(addr: &str, policy: &ClientPolicy) -> Result<AttestedSessio
             policy: None,
         },
     )?;
+    if verified.trust_basis() == blindfold_attest::TrustBasis::Development && !policy.allow_dev {
+        return Err(Error::Appraisal {
+            status: "refused".into(),
+            reasons:
+                "the trust basis is development (a local platform CA can forge evidence): needs --allow-dev"
+                    .into(),
+        });
+    }
     let acceptable = match appraisal.status {
         Some(ClaimStatus::Affirming) => true,
         // Process mode: the only warning may be the development reference the caller allowed.
@@ -222,6 +245,11 @@ pub async fn connect(addr: &str, policy: &ClientPolicy) -> Result<AttestedSessio
             reasons,
         });
     }
+    // Hand out a sender that can take the next request right away.
+    sender
+        .ready()
+        .await
+        .map_err(|e| Error::Evidence(format!("session closed after the evidence: {e}")))?;
     let spki_hash = blindfold_crypto::default_provider().hash(blindfold_crypto::HashAlg::Sha256, &[&spki]);
     Ok(AttestedSession {
         sender,

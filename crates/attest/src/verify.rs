@@ -201,6 +201,17 @@ impl Verifier {
         let runtime_log = match &evidence.runtime_log {
             Some(cel) => {
                 let log = RuntimeLog::parse(cel)?;
+                if log.events.is_empty() {
+                    return Err(Error::RuntimeLog("empty runtime event log".into()));
+                }
+                // Every bank in which PCR 15 was quoted must be covered by the log.
+                for (bank, values) in pcrs.banks() {
+                    if values.contains_key(&PcrIndex(RUNTIME_PCR)) && !log.banks.contains(&bank) {
+                        return Err(Error::RuntimeLog(format!(
+                            "the log has no {bank} digests, but PCR 15 is quoted in {bank}"
+                        )));
+                    }
+                }
                 let replayed = log.replay();
                 for bank in &log.banks {
                     let index = PcrIndex(RUNTIME_PCR);

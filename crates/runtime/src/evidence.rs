@@ -20,8 +20,18 @@ pub fn evidence(
     exporter: &[u8],
 ) -> anyhow::Result<Value> {
     let qualifying = client_qualifying_data(nonce, spki, exporter);
-    let quote = tpm.quote(&qualifying, &state.banks, &QUOTED_PCRS)?;
-    let pcrs = tpm.read_pcrs(&state.banks, &QUOTED_PCRS)?;
+    // Read, quote, read again: an extend in between (firmware-side PCRs may
+    // move) would make the values disagree with the quote; retry then.
+    let mut attempt = 0;
+    let (quote, pcrs) = loop {
+        let before = tpm.read_pcrs(&state.banks, &QUOTED_PCRS)?;
+        let quote = tpm.quote(&qualifying, &state.banks, &QUOTED_PCRS)?;
+        let after = tpm.read_pcrs(&state.banks, &QUOTED_PCRS)?;
+        attempt += 1;
+        if before == after || attempt == 3 {
+            break (quote, after);
+        }
+    };
     let b64 = base64::engine::general_purpose::STANDARD;
     let pcr_json: serde_json::Map<String, Value> = pcrs
         .banks()

@@ -26,6 +26,10 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 
+/// No core dumps, not dumpable (no ptrace by non-root, no /proc/PID/mem),
+/// and all memory locked so keys are never swapped out. Locking needs
+/// CAP_IPC_LOCK or a large RLIMIT_MEMLOCK; without them the enclave says so
+/// and goes on (a development run; the enclave image runs as root).
 fn harden() -> anyhow::Result<()> {
     use rustix::process::{setrlimit, Resource, Rlimit};
     setrlimit(
@@ -38,6 +42,11 @@ fn harden() -> anyhow::Result<()> {
     .context("RLIMIT_CORE")?;
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
         .context("PR_SET_DUMPABLE")?;
+    if let Err(e) =
+        rustix::mm::mlockall(rustix::mm::MlockAllFlags::CURRENT | rustix::mm::MlockAllFlags::FUTURE)
+    {
+        eprintln!("blindfold-enclave: warning: memory not locked ({e}); keys could be swapped out");
+    }
     Ok(())
 }
 

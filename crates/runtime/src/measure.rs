@@ -72,6 +72,16 @@ pub fn measure_at_start(
     if banks.is_empty() {
         return Err(anyhow!("the TPM has no active PCR bank"));
     }
+    // A restart within one boot would extend on top of old values and never
+    // replay: refuse unless PCR 15 is still at its reset value.
+    let current = tpm.read_pcrs(&banks, &[RUNTIME_PCR])?;
+    for (bank, values) in current.banks() {
+        if values.values().any(|d| d.as_bytes().iter().any(|b| *b != 0)) {
+            return Err(anyhow!(
+                "PCR 15 ({bank}) is already extended: the runtime measures once per boot (restart the platform)"
+            ));
+        }
+    }
     let mut log = RuntimeLog {
         events: Vec::new(),
         banks: banks.clone(),

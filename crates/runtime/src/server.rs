@@ -2,7 +2,7 @@
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use blindfold_attest::binding::{EXPORTER_LABEL, EXPORTER_LEN, NONCE_LEN};
@@ -18,6 +18,11 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::measure::StartState;
 use crate::tls_key::TlsKey;
+
+/// Open connections at most (more are dropped at accept).
+const MAX_CONNECTIONS: usize = 256;
+/// Time allowed for a TLS handshake and for a request's headers.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The evidence endpoint's path.
 pub const EVIDENCE_PATH: &str = "/.well-known/blindfold/evidence";
@@ -178,11 +183,24 @@ pub async fn serve(listen: String, shared: Arc<Shared>) -> anyhow::Result<()> {
         "blindfold-enclave: ready, listening on {} (TLS 1.3)",
         listener.local_addr()?
     );
+    let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let (tcp, _) = listener.accept().await?;
+        // Accept errors (e.g. out of file descriptors) never stop the enclave.
+        let tcp = match listener.accept().await {
+            Ok((tcp, _)) => tcp,
+            Err(e) => {
+                eprintln!("blindfold-enclave: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            continue; // at capacity: drop the connection
+        };
         let (acceptor, shared, spki) = (acceptor.clone(), shared.clone(), spki.clone());
         tokio::spawn(async move {
-            let Ok(tls) = acceptor.accept(tcp).await else {
+            let _permit = permit;
+            let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await else {
                 return;
             };
             let mut exporter = [0u8; EXPORTER_LEN];
@@ -196,6 +214,8 @@ pub async fn serve(listen: String, shared: Arc<Shared>) -> anyhow::Result<()> {
             }
             let service = service_fn(move |req| handle(req, shared.clone(), spki.clone(), exporter));
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HANDSHAKE_TIMEOUT)
                 .serve_connection(TokioIo::new(tls), service)
                 .await;
         });

@@ -126,3 +126,19 @@ fn a_tampered_app_disk_stops_the_enclave_before_it_serves() {
     assert!(err.contains("app disk does not match its root hash"), "{err}");
     assert!(err.contains("serving nothing"), "{err}");
 }
+
+#[test]
+fn the_runtime_measures_once_per_boot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let _setup = local_setup(d, 20, blindfold_attester::AkAlgorithm::EccP256);
+    drop(start_enclave(&d.join("enclave.json"), &[]));
+    // Same TPM, PCR 15 already extended: a second start refuses to serve.
+    let out = Command::new(env!("CARGO_BIN_EXE_blindfold-enclave"))
+        .arg("--config")
+        .arg(d.join("enclave.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already extended"));
+}

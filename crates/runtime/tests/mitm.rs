@@ -293,6 +293,23 @@ async fn attacks_on_the_session_are_refused() {
         "after ready: {err:?}"
     );
 
+    // An empty runtime log, or one that leaves out a quoted bank, is refused.
+    let err = check(&|v| v["runtime_log"] = serde_json::json!([])).unwrap_err();
+    assert!(matches!(err, AttestError::RuntimeLog(_)), "empty log: {err:?}");
+    let err = check(&|v| {
+        for r in v["runtime_log"].as_array_mut().unwrap() {
+            r["digests"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|d| d["hashAlg"] == "sha384");
+        }
+    })
+    .unwrap_err();
+    assert!(
+        matches!(err, AttestError::RuntimeLog(ref why) if why.contains("sha256")),
+        "missing bank: {err:?}"
+    );
+
     // 100 MB of answer: refused after the first MiB, memory stays bounded.
     let huge = attacker(Mode::Fixed(Bytes::from(vec![b' '; 100 << 20])), None).await;
     let err = connect(&huge, &policy).await.unwrap_err();
