@@ -6,11 +6,11 @@
 //! "content": {...}}`. The digest in every bank is the hash of the event's
 //! *measured bytes*, which the content carries, so a verifier recomputes it:
 //!
-//! | content | measured bytes |
+//! | content | measured bytes (`lp` = `u32` big-endian length, then the bytes) |
 //! |---|---|
-//! | `{"type": "app-disk", "root_hash": "<hex>"}` | the dm-verity root hash |
-//! | `{"type": "config", "sha256": "<hex>"}` | SHA-256 of the runtime configuration |
-//! | `{"type": "model", "name": "...", "sha256": "<hex>"}` | SHA-256 of the model file |
+//! | `{"type": "app-disk", "root_hash": "<hex>"}` | `blindfold/runtime/app-disk/v1` `lp(root hash)` |
+//! | `{"type": "config", "sha256": "<hex>"}` | `blindfold/runtime/config/v1` `lp(SHA-256 of the configuration)` |
+//! | `{"type": "model", "name": "...", "sha256": "<hex>"}` | `blindfold/runtime/model/v1` `lp(name)` `lp(SHA-256 of the model)` |
 //! | `{"type": "ready"}` | `blindfold/runtime/ready/v1` |
 //!
 //! After `ready`, only `model` events may follow (a model load also rotates
@@ -52,11 +52,24 @@ pub enum RuntimeEvent {
 }
 
 impl RuntimeEvent {
-    /// The bytes whose hash is extended.
+    /// The bytes whose hash is extended: a type label, then the value
+    /// (length-prefixed where there are two), so an event of one type can
+    /// never be read as another and a model's name is measured too.
     pub fn measured_bytes(&self) -> Vec<u8> {
+        let labelled = |label: &[u8], parts: &[&[u8]]| {
+            let mut out = label.to_vec();
+            for p in parts {
+                out.extend_from_slice(&(p.len() as u32).to_be_bytes());
+                out.extend_from_slice(p);
+            }
+            out
+        };
         match self {
-            RuntimeEvent::AppDisk { root_hash } => root_hash.clone(),
-            RuntimeEvent::Config { sha256 } | RuntimeEvent::Model { sha256, .. } => sha256.clone(),
+            RuntimeEvent::AppDisk { root_hash } => labelled(b"blindfold/runtime/app-disk/v1", &[root_hash]),
+            RuntimeEvent::Config { sha256 } => labelled(b"blindfold/runtime/config/v1", &[sha256]),
+            RuntimeEvent::Model { name, sha256 } => {
+                labelled(b"blindfold/runtime/model/v1", &[name.as_bytes(), sha256])
+            }
             RuntimeEvent::Ready => READY_MARKER.to_vec(),
         }
     }

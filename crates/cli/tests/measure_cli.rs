@@ -40,7 +40,11 @@ fn process_mode_writes_a_development_reference_with_pcr15() {
     let r = ReferenceValues::parse(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(r.kind, ReferenceKind::Development);
     let p = default_provider();
-    let event = p.hash(HashAlg::Sha256, &[&root]);
+    // The app-disk event measures its type label and the length-prefixed root hash.
+    let mut measured = b"blindfold/runtime/app-disk/v1".to_vec();
+    measured.extend_from_slice(&(root.len() as u32).to_be_bytes());
+    measured.extend_from_slice(&root);
+    let event = p.hash(HashAlg::Sha256, &[&measured]);
     let want = p.hash(
         HashAlg::Sha256,
         &[Digest::zero(HashAlg::Sha256).as_bytes(), event.as_bytes()],
