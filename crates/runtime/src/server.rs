@@ -42,22 +42,28 @@ pub struct Shared {
 #[derive(Debug)]
 pub struct RateLimiter {
     per_second: u32,
-    window: Mutex<(Instant, u32)>,
+    /// One fixed window per client address, so one client cannot starve others.
+    windows: Mutex<std::collections::HashMap<std::net::IpAddr, (Instant, u32)>>,
 }
 
 impl RateLimiter {
-    /// A limiter allowing `per_second` requests each second.
+    /// A limiter allowing each client address `per_second` requests each second.
     pub fn new(per_second: u32) -> RateLimiter {
         RateLimiter {
             per_second: per_second.max(1),
-            window: Mutex::new((Instant::now(), 0)),
+            windows: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
-    fn allow(&self) -> bool {
-        let Ok(mut w) = self.window.lock() else {
+    fn allow(&self, peer: std::net::IpAddr) -> bool {
+        let Ok(mut windows) = self.windows.lock() else {
             return false;
         };
+        // Forget idle clients so the table stays bounded by recent peers.
+        if windows.len() > 4096 {
+            windows.retain(|_, w| w.0.elapsed().as_secs() < 1);
+        }
+        let w = windows.entry(peer).or_insert((Instant::now(), 0));
         if w.0.elapsed().as_secs() >= 1 {
             *w = (Instant::now(), 0);
         }
@@ -97,6 +103,7 @@ fn nonce_from_query(query: Option<&str>) -> Result<Vec<u8>, &'static str> {
 }
 
 async fn handle(
+    peer: std::net::IpAddr,
     req: Request<Incoming>,
     shared: Arc<Shared>,
     spki: Arc<Vec<u8>>,
@@ -105,7 +112,7 @@ async fn handle(
     if req.method() != Method::GET || req.uri().path() != EVIDENCE_PATH {
         return Ok(error(StatusCode::NOT_FOUND, "not found"));
     }
-    if !shared.limiter.allow() {
+    if !shared.limiter.allow(peer) {
         return Ok(error(StatusCode::TOO_MANY_REQUESTS, "too many evidence requests"));
     }
     let nonce = match nonce_from_query(req.uri().query()) {
@@ -186,8 +193,8 @@ pub async fn serve(listen: String, shared: Arc<Shared>) -> anyhow::Result<()> {
     let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         // Accept errors (e.g. out of file descriptors) never stop the enclave.
-        let tcp = match listener.accept().await {
-            Ok((tcp, _)) => tcp,
+        let (tcp, peer) = match listener.accept().await {
+            Ok((tcp, addr)) => (tcp, addr.ip()),
             Err(e) => {
                 eprintln!("blindfold-enclave: accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -212,7 +219,7 @@ pub async fn serve(listen: String, shared: Arc<Shared>) -> anyhow::Result<()> {
             {
                 return;
             }
-            let service = service_fn(move |req| handle(req, shared.clone(), spki.clone(), exporter));
+            let service = service_fn(move |req| handle(peer, req, shared.clone(), spki.clone(), exporter));
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(HANDSHAKE_TIMEOUT)
