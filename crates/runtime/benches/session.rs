@@ -4,17 +4,12 @@
 //! a plain TLS session. Local platform (swtpm, RSA-2048 AK).
 //! Run with `cargo bench -p blindfold-runtime`.
 #![allow(missing_docs, clippy::unwrap_used)]
+#[path = "../tests/common/mod.rs"]
+mod common;
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use blindfold_atls::{connect, ClientPolicy};
-use blindfold_attest::runtime_log::{RuntimeEvent, RuntimeLog};
-use blindfold_attest::{PcrReference, ReferenceFormat, ReferenceKind, ReferenceValues};
-use blindfold_attester::platform;
-use blindfold_crypto::{default_provider, HashAlg};
 use criterion::{criterion_group, criterion_main, Criterion};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
@@ -102,73 +97,12 @@ async fn request(sender: &mut hyper::client::conn::http1::SendRequest<Empty<Byte
 fn bench(c: &mut Criterion) {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let info = platform::init(&d.join("platform"), blindfold_attester::AkAlgorithm::Rsa2048).unwrap();
-    let swtpm = platform::start(&d.join("platform")).unwrap();
-    std::fs::create_dir(d.join("app")).unwrap();
-    std::fs::write(d.join("app/runtime.json"), "{}").unwrap();
-    let disk = blindfold_measure::app_disk::build_app_disk(
-        &d.join("app"),
-        &d.join("app.img"),
-        0,
-        blindfold_measure::app_disk::DEFAULT_FS_UUID,
-    )
-    .unwrap();
-    let config = serde_json::to_vec(&serde_json::json!({
-        "tcti": swtpm.tcti(), "listen": "127.0.0.1:0", "platform": "local",
-        "app_disk": d.join("app.img"), "app_disk_root_hash": hex::encode(&disk.root_hash),
-        "app_disk_hash_offset": disk.data_size, "evidence_per_second": 1000000,
-    }))
-    .unwrap();
-    std::fs::write(d.join("enclave.json"), &config).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_blindfold-enclave"))
-        .arg("--config")
-        .arg(d.join("enclave.json"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    let log = RuntimeLog {
-        events: vec![
-            RuntimeEvent::AppDisk {
-                root_hash: disk.root_hash.clone(),
-            },
-            RuntimeEvent::Config {
-                sha256: default_provider()
-                    .hash(HashAlg::Sha256, &[&config])
-                    .as_bytes()
-                    .to_vec(),
-            },
-            RuntimeEvent::Ready,
-        ],
-        banks: vec![HashAlg::Sha256, HashAlg::Sha384],
-    };
-    let mut pcrs = BTreeMap::new();
-    for (bank, values) in log.replay().banks() {
-        for (i, v) in values {
-            pcrs.insert(
-                (bank, *i),
-                PcrReference {
-                    allowed: vec![*v],
-                    revoked: vec![],
-                },
-            );
-        }
-    }
+    let setup = common::local_setup(d, 1_000_000, blindfold_attester::AkAlgorithm::Rsa2048);
+    let enclave = common::start_enclave(&d.join("enclave.json"), &[]);
+    let addr = enclave.addr.clone();
     let policy = ClientPolicy {
-        reference: ReferenceValues {
-            format: ReferenceFormat::Blindfold,
-            kind: ReferenceKind::Development,
-            pcrs,
-            app_disk_root_hash: None,
-        },
-        platform_ca: Some(blindfold_x509::parse_certificates(&std::fs::read(&info.ca_pem).unwrap()).unwrap()),
+        reference: common::reference(setup.events()),
+        platform_ca: Some(setup.ca()),
         allow_dev: true,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -194,9 +128,8 @@ fn bench(c: &mut Criterion) {
         b.iter(|| rt.block_on(request(&mut attested.sender)))
     });
     g.finish();
-    let _ = child.kill();
-    let _ = child.wait();
-    drop(swtpm);
+    drop(enclave);
+    drop(setup);
 }
 
 criterion_group!(benches, bench);
