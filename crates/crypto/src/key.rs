@@ -58,16 +58,12 @@ impl PublicKey {
     pub fn ecc(curve: EccCurve, x: &[u8], y: &[u8]) -> Result<PublicKey, CryptoError> {
         let pad = |v: &[u8], what: &str| -> Result<Vec<u8>, CryptoError> {
             let n = curve.field_len();
-            let v = strip_leading_zeros(v);
-            if v.len() > n {
-                return Err(CryptoError::InvalidKey(format!(
+            fixed_width(v, n).ok_or_else(|| {
+                CryptoError::InvalidKey(format!(
                     "{what} coordinate is {} bytes, more than the {n} of {curve:?}",
-                    v.len()
-                )));
-            }
-            let mut out = vec![0u8; n - v.len()];
-            out.extend_from_slice(v);
-            Ok(out)
+                    strip_leading_zeros(v).len()
+                ))
+            })
         };
         Ok(PublicKey::Ecc {
             curve,
@@ -172,6 +168,31 @@ pub enum Signature {
 pub(crate) fn strip_leading_zeros(v: &[u8]) -> &[u8] {
     let start = v.iter().position(|b| *b != 0).unwrap_or(v.len());
     &v[start..]
+}
+
+/// The big-endian integer `v` at exactly `n` bytes (leading zeros dropped,
+/// then left-padded); `None` when it does not fit. Curve coordinates and
+/// ECDSA `r`, `s` all take this shape.
+pub(crate) fn fixed_width(v: &[u8], n: usize) -> Option<Vec<u8>> {
+    let v = strip_leading_zeros(v);
+    let mut out = vec![0u8; n.checked_sub(v.len())?];
+    out.extend_from_slice(v);
+    Some(out)
+}
+
+/// ECDSA `r || s`, each at `n` bytes.
+pub(crate) fn ecdsa_fixed(r: &[u8], s: &[u8], n: usize) -> Result<Vec<u8>, CryptoError> {
+    let part = |v: &[u8], what: &str| {
+        fixed_width(v, n).ok_or_else(|| {
+            CryptoError::KeySchemeMismatch(format!(
+                "ECDSA {what} is {} bytes, longer than the curve's {n}",
+                v.len()
+            ))
+        })
+    };
+    let mut out = part(r, "r")?;
+    out.extend_from_slice(&part(s, "s")?);
+    Ok(out)
 }
 
 impl Signature {

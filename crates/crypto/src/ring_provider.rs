@@ -61,18 +61,7 @@ impl CryptoProvider for Ring {
                 point.push(0x04);
                 point.extend_from_slice(x);
                 point.extend_from_slice(y);
-                let mut fixed = vec![0u8; 2 * n];
-                let (r_slot, s_slot) = fixed.split_at_mut(n);
-                for (value, slot) in [(r, r_slot), (s, s_slot)] {
-                    let v = crate::key::strip_leading_zeros(value);
-                    if v.len() > n {
-                        return Err(CryptoError::KeySchemeMismatch(format!(
-                            "ECDSA value is {} bytes, longer than the curve's {n}",
-                            v.len()
-                        )));
-                    }
-                    slot[n - v.len()..].copy_from_slice(v);
-                }
+                let fixed = crate::key::ecdsa_fixed(r, s, n)?;
                 UnparsedPublicKey::new(alg, &point)
                     .verify(message, &fixed)
                     .map_err(|_| bad())

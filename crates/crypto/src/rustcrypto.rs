@@ -5,7 +5,7 @@ use rsa::pkcs8::{DecodePublicKey, EncodePublicKey};
 use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPublicKey};
 
-use crate::key::strip_leading_zeros;
+use crate::key::ecdsa_fixed;
 use crate::{CryptoError, CryptoProvider, Digest, EccCurve, HashAlg, PublicKey, Signature, SignatureScheme};
 
 /// Hashing and verification with `sha1`, `sha2`, `sm3`, `rsa`, `p256` and `p384`.
@@ -106,16 +106,12 @@ fn rsa_key(modulus: &[u8], exponent: u32) -> Result<RsaPublicKey, CryptoError> {
         .map_err(|e| CryptoError::InvalidKey(format!("RSA: {e}")))
 }
 
-fn fixed<const N: usize>(v: &[u8], what: &str) -> Result<[u8; N], CryptoError> {
-    let v = strip_leading_zeros(v);
-    if v.len() > N {
-        return Err(CryptoError::KeySchemeMismatch(format!(
-            "ECDSA {what} is {} bytes, longer than the curve's {N}",
-            v.len()
-        )));
-    }
-    let mut out = [0u8; N];
-    out[N - v.len()..].copy_from_slice(v);
+/// `r || s` at the curve's width, split into the two fixed arrays p256/p384 take.
+fn scalars<const N: usize>(r: &[u8], s: &[u8]) -> Result<([u8; N], [u8; N]), CryptoError> {
+    let both = ecdsa_fixed(r, s, N)?;
+    let mut out = ([0u8; N], [0u8; N]);
+    out.0.copy_from_slice(&both[..N]);
+    out.1.copy_from_slice(&both[N..]);
     Ok(out)
 }
 
@@ -135,8 +131,8 @@ fn verify_ecdsa(
         EccCurve::NistP256 => {
             let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
                 .map_err(|_| CryptoError::InvalidKey("P-256 point is not on the curve".into()))?;
-            let Ok(sig) = p256::ecdsa::Signature::from_scalars(fixed::<32>(r, "r")?, fixed::<32>(s, "s")?)
-            else {
+            let (r, s) = scalars::<32>(r, s)?;
+            let Ok(sig) = p256::ecdsa::Signature::from_scalars(r, s) else {
                 return Ok(false);
             };
             Ok(vk.verify_prehash(prehash, &sig).is_ok())
@@ -144,8 +140,8 @@ fn verify_ecdsa(
         EccCurve::NistP384 => {
             let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
                 .map_err(|_| CryptoError::InvalidKey("P-384 point is not on the curve".into()))?;
-            let Ok(sig) = p384::ecdsa::Signature::from_scalars(fixed::<48>(r, "r")?, fixed::<48>(s, "s")?)
-            else {
+            let (r, s) = scalars::<48>(r, s)?;
+            let Ok(sig) = p384::ecdsa::Signature::from_scalars(r, s) else {
                 return Ok(false);
             };
             Ok(vk.verify_prehash(prehash, &sig).is_ok())
