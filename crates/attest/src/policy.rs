@@ -49,16 +49,7 @@ impl Policy {
 
     /// The input document the policy sees.
     pub fn input(evidence: &VerifiedEvidence, appraisal: &Appraisal) -> Value {
-        let pcrs: std::collections::BTreeMap<&str, std::collections::BTreeMap<String, String>> = evidence
-            .pcrs()
-            .banks()
-            .map(|(b, v)| {
-                (
-                    b.name(),
-                    v.iter().map(|(i, d)| (i.0.to_string(), d.to_hex())).collect(),
-                )
-            })
-            .collect();
+        let pcrs = evidence.pcrs().to_hex_map();
         json!({
             "platform": evidence.platform().name(),
             "trust_basis": evidence.trust_basis().name(),

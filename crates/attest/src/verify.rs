@@ -174,9 +174,8 @@ impl Verifier {
             let v = verifier
                 .verify(&q.message, &q.signature, &q.pcrs, &freshness)
                 .map_err(|cause| Error::Quote { index, cause })?;
-            for (bank, values) in v.pcrs().banks() {
+            for (_, values) in v.pcrs().banks() {
                 for (i, d) in values {
-                    let _ = bank;
                     pcrs.insert(*i, *d);
                 }
             }

@@ -1,6 +1,5 @@
 //! `blindfold attest verify`.
 
-use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use anyhow::anyhow;
@@ -8,7 +7,6 @@ use blindfold_attest::{
     appraise, bundle, AppraisalOptions, ClaimStatus, Evidence, Platform, Policy, ReferenceValues, TpmAnchor,
     Verifier, VerifyOptions,
 };
-use blindfold_crypto::PublicKey;
 use blindfold_eventlog::PcrStatus;
 use blindfold_tpm::Freshness;
 use serde_json::{json, Value};
@@ -60,13 +58,7 @@ fn resolve(args: &AttestVerifyArgs) -> Result<Resolved, Failure> {
         (None, None) => None,
     };
     let publisher = match &args.publisher_key {
-        Some(path) => {
-            let text = String::from_utf8(inputs::read(path)?).map_err(|e| unusable(e, path.display()))?;
-            Some(
-                PublicKey::from_spki_pem(&text)
-                    .map_err(|e| unusable(e, format!("--publisher-key {}", path.display())))?,
-            )
-        }
+        Some(path) => Some(inputs::publisher_key(path)?),
         None => None,
     };
     let mut references: Option<ReferenceValues> = None;
@@ -171,12 +163,7 @@ pub fn verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
     } else {
         json!(null)
     };
-    let pcrs: BTreeMap<&str, BTreeMap<u32, String>> = verified
-        .pcrs()
-        .banks()
-        .map(|(b, v)| (b.name(), v.iter().map(|(i, d)| (i.0, d.to_hex())).collect()))
-        .collect();
-    report["pcrs"] = json!(pcrs);
+    report["pcrs"] = json!(verified.pcrs().to_hex_map());
     if let Some(chain) = verified.chain() {
         report["chain"] = json!(chain
             .iter()

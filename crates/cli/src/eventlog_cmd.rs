@@ -57,14 +57,9 @@ pub fn replay(args: &ReplayArgs) -> Result<(), Failure> {
 }
 
 pub fn replay_json(log: &EventLog, r: &Replay) -> serde_json::Value {
-    let mut banks = BTreeMap::new();
-    for (bank, values) in r.pcrs.banks() {
-        let m: BTreeMap<u32, String> = values.iter().map(|(i, v)| (i.0, v.to_hex())).collect();
-        banks.insert(bank.name(), m);
-    }
     json!({
         "format": log.format.name(),
-        "banks": banks,
+        "banks": r.pcrs.to_hex_map(),
         "events": log.events.len(),
         "measured_events": r.measured_events,
         "startup_locality": r.startup_locality,

@@ -52,6 +52,12 @@ pub fn attestation_key(path: &Path) -> Result<LoadedAk, Failure> {
     Ok(LoadedAk { ak, format })
 }
 
+/// A publisher key (PEM SubjectPublicKeyInfo) for signed reference bundles.
+pub fn publisher_key(path: &Path) -> Result<PublicKey, Failure> {
+    let text = String::from_utf8(read(path)?).map_err(|e| unusable(e, path.display()))?;
+    PublicKey::from_spki_pem(&text).map_err(|e| unusable(e, format!("publisher key {}", path.display())))
+}
+
 /// Parses `rsassa-sha256`, `rsapss-sha384`, `ecdsa-sha256`, ...
 pub fn signature_scheme(text: &str) -> anyhow::Result<SignatureScheme> {
     let (kind, hash) = text

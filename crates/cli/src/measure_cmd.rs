@@ -191,9 +191,8 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
                 secure_boot: false,
             };
             let p = predict_uki_boot(&uki, &banks, &inputs_boot).map_err(|e| unusable(e, path.display()))?;
-            for (bank, values) in p.pcrs.banks() {
+            for (_, values) in p.pcrs.banks() {
                 for (i, d) in values {
-                    let _ = bank;
                     set(&mut pcrs, *d, i.0);
                 }
             }

@@ -1,7 +1,6 @@
 //! `blindfold quote verify`.
 
 use crate::exit::say;
-use std::collections::BTreeMap;
 
 use anyhow::anyhow;
 use blindfold_eventlog::{compare_with_quote, require_match, PcrStatus};
@@ -180,15 +179,5 @@ fn attest_json(a: &QuoteAttest) -> serde_json::Value {
 }
 
 fn pcrs_json(v: &VerifiedQuote) -> serde_json::Value {
-    let banks: BTreeMap<&str, BTreeMap<u32, String>> = v
-        .pcrs()
-        .banks()
-        .map(|(bank, values)| {
-            (
-                bank.name(),
-                values.iter().map(|(i, d)| (i.0, d.to_hex())).collect(),
-            )
-        })
-        .collect();
-    json!(banks)
+    json!(v.pcrs().to_hex_map())
 }

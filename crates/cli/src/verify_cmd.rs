@@ -2,7 +2,6 @@
 
 use anyhow::anyhow;
 use blindfold_attest::{bundle, ReferenceValues};
-use blindfold_crypto::PublicKey;
 use serde_json::json;
 
 use crate::args::VerifyArgs;
@@ -18,8 +17,7 @@ fn reference(args: &VerifyArgs) -> Result<(ReferenceValues, &'static str), Failu
         serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|v| bundle::is_envelope(&v));
     match (&args.publisher_key, is_bundle) {
         (Some(key_path), true) => {
-            let text = String::from_utf8(inputs::read(key_path)?).map_err(|e| unusable(e, key_path.display()))?;
-            let key = PublicKey::from_spki_pem(&text).map_err(|e| unusable(e, key_path.display()))?;
+            let key = inputs::publisher_key(key_path)?;
             let b = bundle::verify_bundle(&bytes, &key, args.min_bundle_version).map_err(|e| {
                 let e = anyhow!(e).context(format!("reference {} (refused before any evidence was requested)", args.reference.display()));
                 Failure::CheckFailed(e)

@@ -33,21 +33,11 @@ pub fn evidence(
         }
     };
     let b64 = base64::engine::general_purpose::STANDARD;
-    let pcr_json: serde_json::Map<String, Value> = pcrs
-        .banks()
-        .map(|(bank, values)| {
-            let m: serde_json::Map<String, Value> = values
-                .iter()
-                .map(|(i, d)| (i.0.to_string(), json!(d.to_hex())))
-                .collect();
-            (bank.name().to_string(), Value::Object(m))
-        })
-        .collect();
     Ok(json!({
         "blindfold_evidence": 1,
         "platform": state.platform,
         "quote": {"message": b64.encode(&quote.message), "signature": b64.encode(&quote.signature)},
-        "pcrs": pcr_json,
+        "pcrs": pcrs.to_hex_map(),
         "ak_public": b64.encode(&state.ak_public),
         "ak_cert_chain": [b64.encode(&state.ak_cert)],
         "firmware_log": null,

@@ -154,6 +154,20 @@ impl PcrValues {
         self.banks.iter().map(|(a, m)| (*a, m))
     }
 
+    /// Bank name → PCR index → lower-case hex, the shape every report and
+    /// evidence document uses (`{"sha256": {"0": "<hex>"}}` once serialised).
+    pub fn to_hex_map(&self) -> BTreeMap<&'static str, BTreeMap<u32, String>> {
+        self.banks
+            .iter()
+            .map(|(bank, values)| {
+                (
+                    bank.name(),
+                    values.iter().map(|(i, d)| (i.0, d.to_hex())).collect(),
+                )
+            })
+            .collect()
+    }
+
     /// Number of values over all banks.
     pub fn len(&self) -> usize {
         self.banks.values().map(BTreeMap::len).sum()

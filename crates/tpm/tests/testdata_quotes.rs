@@ -221,12 +221,11 @@ fn a_flipped_pcr_bit_breaks_the_pcr_digest() {
 fn a_missing_pcr_value_is_named() {
     let s = keylime();
     let mut pcrs = PcrValues::new();
-    for (bank, values) in s.pcrs.banks() {
+    for (_, values) in s.pcrs.banks() {
         for (i, v) in values {
             if i.0 != 16 {
                 pcrs.insert(*i, *v);
             }
-            let _ = bank;
         }
     }
     let err = verify(&s, &s.message, &s.signature, &pcrs, &s.nonce).unwrap_err();
