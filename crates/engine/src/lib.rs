@@ -1,0 +1,174 @@
+//! Inference engines for the Blindfold enclave.
+//!
+//! What it is for: turning a prompt (plain text or chat messages) into a
+//! stream of generated text, behind one small [`Engine`] trait with two
+//! implementations:
+//!
+//! - [`EmbeddedEngine`]: the model runs in this process on `candle` —
+//!   GGUF (quantized llama family: SmolLM2, TinyLlama, Llama 2/3, Qwen2)
+//!   or safetensors, its tokenizer built from the GGUF metadata
+//!   ([`tokenizer`]) or a `tokenizer.json`, its own chat template
+//!   ([`template`]), sampling ([`sampling`]), and continuous batching
+//!   ([`embedded`]): new requests join the running batch at the next step,
+//!   a bounded queue refuses work when full, and a request whose receiver
+//!   is dropped (client gone) leaves the batch at once.
+//! - [`UpstreamEngine`]: forwards to an OpenAI-compatible server on
+//!   loopback inside the same enclave (llama.cpp's `llama-server`, vLLM,
+//!   TGI, Triton's OpenAI front end) and streams its answer through.
+//!
+//! What it is not: an HTTP API (that is `blindfold-api`), or a place that
+//! decides who may ask (API keys live in the API). Nothing here logs or
+//! returns prompt text, generated text or weights except to the caller
+//! that asked: logs carry token counts and timings only.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod embedded;
+mod error;
+pub mod load;
+pub mod model;
+pub mod sampling;
+pub mod template;
+pub mod text;
+pub mod tokenizer;
+pub mod upstream;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+pub use embedded::{EmbeddedEngine, EmbeddedOptions};
+pub use error::EngineError;
+pub use load::{LoadedModel, ModelSource};
+pub use sampling::SamplingParams;
+pub use upstream::{UpstreamEngine, UpstreamOptions};
+
+/// Who wrote a chat message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Instructions for the assistant.
+    System,
+    /// The person asking.
+    User,
+    /// The model's earlier answers.
+    Assistant,
+    /// Developer instructions (OpenAI's newer name for system).
+    Developer,
+    /// Output of a tool call.
+    Tool,
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Who wrote it.
+    pub role: Role,
+    /// What it says.
+    pub content: String,
+}
+
+/// What to continue.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prompt {
+    /// Raw text, continued as is (`/v1/completions`).
+    Text(String),
+    /// A conversation, rendered with the model's chat template.
+    Chat(Vec<ChatMessage>),
+}
+
+/// One generation request.
+#[derive(Debug, Clone)]
+pub struct GenerateRequest {
+    /// Correlates log lines; carries no content.
+    pub request_id: u64,
+    /// What to continue.
+    pub prompt: Prompt,
+    /// Sampling parameters.
+    pub sampling: SamplingParams,
+    /// Most tokens to generate (the context window is the other limit).
+    pub max_tokens: Option<usize>,
+    /// Stop sequences; generation ends before the first one and it is not
+    /// sent.
+    pub stop: Vec<String>,
+    /// Token strings that must not be generated (BlindLlama-v2's
+    /// `bad_words`); each is encoded and its first token banned.
+    pub bad_words: Vec<String>,
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// The model ended its turn or a stop sequence was found.
+    Stop,
+    /// `max_tokens` or the context window was reached.
+    Length,
+}
+
+/// Token counts of one request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    /// Tokens of the prompt (after the chat template).
+    pub prompt_tokens: usize,
+    /// Tokens generated.
+    pub completion_tokens: usize,
+}
+
+/// What a running generation sends back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GenerationEvent {
+    /// More text (may be empty-free; never contains a stop sequence).
+    Text(String),
+    /// Generation ended normally.
+    Finished {
+        /// Why.
+        reason: FinishReason,
+        /// Token counts.
+        usage: Usage,
+    },
+    /// Generation failed after it started.
+    Failed(EngineError),
+}
+
+/// A started generation: its events, in order, ending with `Finished` or
+/// `Failed`. Dropping it cancels the generation.
+pub struct Generation {
+    /// Tokens of the prompt, when known up front (embedded engine).
+    pub prompt_tokens: Option<usize>,
+    /// The stream of events.
+    pub events: mpsc::UnboundedReceiver<GenerationEvent>,
+}
+
+/// What clients see of the model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelInfo {
+    /// The name clients use in `model`.
+    pub id: String,
+    /// Context window in tokens.
+    pub context_length: usize,
+    /// Unix time the engine started (OpenAI's `created`).
+    pub created: u64,
+}
+
+/// An inference engine.
+pub trait Engine: Send + Sync {
+    /// The model this engine serves.
+    fn model(&self) -> &ModelInfo;
+
+    /// Starts a generation, or says at once why it cannot (bad parameters,
+    /// prompt too long, queue full). Never blocks on generation itself.
+    fn submit(&self, request: GenerateRequest) -> Result<Generation, EngineError>;
+
+    /// Requests waiting for a slot and requests generating.
+    fn load(&self) -> EngineLoad;
+}
+
+/// How busy an engine is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct EngineLoad {
+    /// Waiting for a batch slot.
+    pub queued: usize,
+    /// In the running batch.
+    pub running: usize,
+}

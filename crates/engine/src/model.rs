@@ -1,0 +1,334 @@
+//! The transformer forward pass (llama family: llama, SmolLM, TinyLlama,
+//! Qwen2), batched over sequences at different positions.
+//!
+//! One call to [`Transformer::forward`] takes a chunk of new tokens for
+//! each of several sequences (a whole prompt chunk for a sequence that is
+//! being prefilled, one token for a sequence that is decoding), runs every
+//! weight matrix once over all of their rows together (that is where
+//! batching pays: the weights are read once per step, not once per
+//! sequence), and runs attention per sequence against its own KV cache.
+
+use candle_core::quantized::QMatMul;
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::kv_cache::KvCache;
+
+use crate::error::EngineError;
+
+/// How rotary embeddings pair up the dimensions of a head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RopeStyle {
+    /// Adjacent pairs (llama weights as GGUF stores them: llama.cpp
+    /// permutes Q and K at conversion).
+    Interleaved,
+    /// First half with second half (Hugging Face llama weights, Qwen2).
+    HalfSplit,
+}
+
+/// The shape of a model, from its GGUF metadata or `config.json`.
+#[derive(Debug, Clone)]
+pub struct ModelShape {
+    /// Architecture name (`llama`, `qwen2`).
+    pub architecture: String,
+    /// Transformer blocks.
+    pub layers: usize,
+    /// Width of the residual stream.
+    pub hidden: usize,
+    /// Query heads.
+    pub heads: usize,
+    /// Key/value heads (grouped-query attention when fewer than `heads`).
+    pub kv_heads: usize,
+    /// Dimensions per head.
+    pub head_dim: usize,
+    /// Vocabulary size (rows of the embedding).
+    pub vocab: usize,
+    /// Longest sequence the model was trained for.
+    pub context_length: usize,
+    /// RMS-norm epsilon.
+    pub rms_eps: f64,
+    /// RoPE base frequency.
+    pub rope_theta: f64,
+    /// RoPE pairing.
+    pub rope_style: RopeStyle,
+}
+
+/// One transformer block's weights.
+pub(crate) struct Block {
+    pub attn_norm: Tensor,
+    pub q: QMatMul,
+    pub k: QMatMul,
+    pub v: QMatMul,
+    pub q_bias: Option<Tensor>,
+    pub k_bias: Option<Tensor>,
+    pub v_bias: Option<Tensor>,
+    pub o: QMatMul,
+    pub ffn_norm: Tensor,
+    pub gate: QMatMul,
+    pub up: QMatMul,
+    pub down: QMatMul,
+}
+
+/// Token embedding: quantized rows (looked up without dequantizing the
+/// whole table) or a plain tensor.
+pub(crate) enum Embedding {
+    Quantized(QMatMul),
+    Dense(Tensor),
+}
+
+impl Embedding {
+    fn lookup(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Embedding::Quantized(q) => q.embedding(ids),
+            Embedding::Dense(t) => t.embedding(ids),
+        }
+    }
+}
+
+/// A loaded model, shared read-only by every sequence.
+pub struct Transformer {
+    pub(crate) shape: ModelShape,
+    pub(crate) embedding: Embedding,
+    pub(crate) blocks: Vec<Block>,
+    pub(crate) final_norm: Tensor,
+    pub(crate) lm_head: QMatMul,
+    cos: Tensor,
+    sin: Tensor,
+    device: Device,
+}
+
+/// The attention state of one sequence: its KV cache per block.
+pub struct SequenceCache {
+    blocks: Vec<KvCache>,
+    len: usize,
+}
+
+impl SequenceCache {
+    /// Tokens already in the cache (the next token's position).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing has been run yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// One sequence's share of a batched step.
+pub struct StepInput<'a> {
+    /// New tokens (a prompt chunk, or the one token sampled last).
+    pub tokens: &'a [u32],
+    /// The sequence's cache; `tokens` are appended to it.
+    pub cache: &'a mut SequenceCache,
+}
+
+impl Transformer {
+    pub(crate) fn new(
+        shape: ModelShape,
+        embedding: Embedding,
+        blocks: Vec<Block>,
+        final_norm: Tensor,
+        lm_head: QMatMul,
+        device: Device,
+    ) -> Result<Self, EngineError> {
+        let (cos, sin) = rope_tables(&shape, &device)?;
+        Ok(Transformer {
+            shape,
+            embedding,
+            blocks,
+            final_norm,
+            lm_head,
+            cos,
+            sin,
+            device,
+        })
+    }
+
+    /// The model's shape.
+    pub fn shape(&self) -> &ModelShape {
+        &self.shape
+    }
+
+    /// A fresh cache for a new sequence.
+    pub fn new_cache(&self, expected_len: usize) -> SequenceCache {
+        let initial = expected_len.clamp(16, self.shape.context_length);
+        SequenceCache {
+            blocks: (0..self.shape.layers).map(|_| KvCache::new(2, initial)).collect(),
+            len: 0,
+        }
+    }
+
+    /// Runs one batched step and returns the logits of the last new token
+    /// of each sequence, one row per input, in input order.
+    pub fn forward(&self, inputs: &mut [StepInput<'_>]) -> Result<Vec<Vec<f32>>, EngineError> {
+        if inputs.is_empty() {
+            return Ok(Vec::new());
+        }
+        for input in inputs.iter() {
+            if input.tokens.is_empty() {
+                return Err(EngineError::Internal("a step input has no tokens".into()));
+            }
+            if input.cache.len + input.tokens.len() > self.shape.context_length {
+                return Err(EngineError::ContextTooLong {
+                    tokens: input.cache.len + input.tokens.len(),
+                    limit: self.shape.context_length,
+                });
+            }
+        }
+        Ok(self.forward_inner(inputs)?)
+    }
+
+    fn forward_inner(&self, inputs: &mut [StepInput<'_>]) -> candle_core::Result<Vec<Vec<f32>>> {
+        let s = &self.shape;
+        let ids: Vec<u32> = inputs.iter().flat_map(|i| i.tokens.iter().copied()).collect();
+        let rows = ids.len();
+        let ids = Tensor::from_vec(ids, rows, &self.device)?;
+        let mut x = self.embedding.lookup(&ids)?; // (rows, hidden)
+        for (layer, block) in self.blocks.iter().enumerate() {
+            let residual = x.clone();
+            let h = candle_nn::ops::rms_norm(&x, &block.attn_norm, s.rms_eps as f32)?;
+            let q = with_bias(block.q.forward(&h)?, &block.q_bias)?;
+            let k = with_bias(block.k.forward(&h)?, &block.k_bias)?;
+            let v = with_bias(block.v.forward(&h)?, &block.v_bias)?;
+            let mut outputs = Vec::with_capacity(inputs.len());
+            let mut offset = 0;
+            for input in inputs.iter_mut() {
+                let n = input.tokens.len();
+                let pos = input.cache.len;
+                let out = self.attend(
+                    q.narrow(0, offset, n)?,
+                    k.narrow(0, offset, n)?,
+                    v.narrow(0, offset, n)?,
+                    pos,
+                    &mut input.cache.blocks[layer],
+                )?;
+                outputs.push(out);
+                offset += n;
+            }
+            let attn = Tensor::cat(&outputs, 0)?; // (rows, heads*head_dim)
+            x = (block.o.forward(&attn)? + residual)?;
+            let residual = x.clone();
+            let h = candle_nn::ops::rms_norm(&x, &block.ffn_norm, s.rms_eps as f32)?;
+            let gate = candle_nn::ops::silu(&block.gate.forward(&h)?)?;
+            let up = block.up.forward(&h)?;
+            x = (block.down.forward(&(gate * up)?)? + residual)?;
+        }
+        let mut last_rows = Vec::with_capacity(inputs.len());
+        let mut offset = 0;
+        for input in inputs.iter_mut() {
+            offset += input.tokens.len();
+            last_rows.push(x.narrow(0, offset - 1, 1)?);
+            input.cache.len += input.tokens.len();
+        }
+        let last = Tensor::cat(&last_rows, 0)?;
+        let last = candle_nn::ops::rms_norm(&last, &self.final_norm, s.rms_eps as f32)?;
+        let logits = self.lm_head.forward(&last)?.to_dtype(DType::F32)?;
+        logits.to_vec2::<f32>()
+    }
+
+    /// Attention of `n` new rows of one sequence starting at `pos`.
+    fn attend(
+        &self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        pos: usize,
+        cache: &mut KvCache,
+    ) -> candle_core::Result<Tensor> {
+        let s = &self.shape;
+        let n = q.dim(0)?;
+        let group = s.heads / s.kv_heads;
+        // (n, heads*hd) -> (1, heads, n, hd)
+        let q = q.reshape((1, n, s.heads, s.head_dim))?.transpose(1, 2)?.contiguous()?;
+        let k = k.reshape((1, n, s.kv_heads, s.head_dim))?.transpose(1, 2)?.contiguous()?;
+        let v = v.reshape((1, n, s.kv_heads, s.head_dim))?.transpose(1, 2)?.contiguous()?;
+        let cos = self.cos.narrow(0, pos, n)?;
+        let sin = self.sin.narrow(0, pos, n)?;
+        let (q, k) = match s.rope_style {
+            RopeStyle::Interleaved => (
+                candle_nn::rotary_emb::rope_i(&q, &cos, &sin)?,
+                candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?,
+            ),
+            RopeStyle::HalfSplit => (
+                candle_nn::rotary_emb::rope(&q, &cos, &sin)?,
+                candle_nn::rotary_emb::rope(&k, &cos, &sin)?,
+            ),
+        };
+        // Keys and values are kept at f16 precision, as llama.cpp keeps
+        // its cache: the same rounding gives the same greedy choices.
+        let k = k.to_dtype(DType::F16)?.to_dtype(DType::F32)?;
+        let v = v.to_dtype(DType::F16)?.to_dtype(DType::F32)?;
+        let (k_all, v_all) = cache.append(&k, &v)?;
+        let total = pos + n;
+        // Grouped-query attention without copying K/V per query head: the
+        // `group` query heads that share a KV head become extra rows.
+        let k_all = k_all.squeeze(0)?.contiguous()?; // (kv, total, hd)
+        let v_all = v_all.squeeze(0)?.contiguous()?;
+        let q = q
+            .squeeze(0)?
+            .reshape((s.kv_heads, group * n, s.head_dim))?; // (kv, group*n, hd)
+        let scale = 1.0 / (s.head_dim as f64).sqrt();
+        let mut scores = (q.matmul(&k_all.t()?)? * scale)?; // (kv, group*n, total)
+        if n > 1 {
+            let mask = causal_mask(n, pos, total, group, &self.device)?;
+            scores = scores.broadcast_add(&mask)?;
+        }
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+        let out = probs.matmul(&v_all)?; // (kv, group*n, hd)
+        // back to (n, heads*hd)
+        out.reshape((s.heads, n, s.head_dim))?
+            .transpose(0, 1)?
+            .contiguous()?
+            .reshape((n, s.heads * s.head_dim))
+    }
+}
+
+fn with_bias(x: Tensor, bias: &Option<Tensor>) -> candle_core::Result<Tensor> {
+    match bias {
+        Some(b) => x.broadcast_add(b),
+        None => Ok(x),
+    }
+}
+
+/// `-inf` above the diagonal: row `i` (position `pos + i`) sees columns
+/// `0..=pos + i`. Shape `(group*n, total)`, rows repeated per group.
+fn causal_mask(
+    n: usize,
+    pos: usize,
+    total: usize,
+    group: usize,
+    device: &Device,
+) -> candle_core::Result<Tensor> {
+    let mut mask = Vec::with_capacity(group * n * total);
+    for _ in 0..group {
+        for i in 0..n {
+            for j in 0..total {
+                mask.push(if j <= pos + i { 0f32 } else { f32::NEG_INFINITY });
+            }
+        }
+    }
+    Tensor::from_vec(mask, (group * n, total), device)
+}
+
+fn rope_tables(shape: &ModelShape, device: &Device) -> candle_core::Result<(Tensor, Tensor)> {
+    let half = shape.head_dim / 2;
+    let inv_freq: Vec<f32> = (0..half)
+        .map(|i| 1.0 / (shape.rope_theta as f32).powf(2.0 * i as f32 / shape.head_dim as f32))
+        .collect();
+    let inv_freq = Tensor::from_vec(inv_freq, (1, half), device)?;
+    let positions = Tensor::arange(0u32, shape.context_length as u32, device)?
+        .to_dtype(DType::F32)?
+        .reshape((shape.context_length, 1))?;
+    let freqs = positions.broadcast_mul(&inv_freq)?;
+    Ok((freqs.cos()?, freqs.sin()?))
+}
+
+/// The last dimension's index of the largest value (greedy decoding).
+pub fn argmax(logits: &[f32]) -> u32 {
+    let mut best = 0usize;
+    for (i, v) in logits.iter().enumerate() {
+        if *v > logits[best] {
+            best = i;
+        }
+    }
+    best as u32
+}

@@ -1,0 +1,321 @@
+//! The upstream engine: forwards each request to an OpenAI-compatible
+//! server on loopback inside the enclave and streams its answer back.
+//!
+//! Only loopback addresses are accepted: the prompt must not leave the
+//! enclave. A server the enclave starts itself ([`spawn_server`]) gets its
+//! standard output and error sent to nowhere, because such servers log
+//! prompts at some levels and our logs must never carry them.
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::{
+    Engine, EngineError, EngineLoad, FinishReason, GenerateRequest, Generation, GenerationEvent,
+    ModelInfo, Prompt, Usage,
+};
+
+/// How to reach the upstream server.
+#[derive(Debug, Clone)]
+pub struct UpstreamOptions {
+    /// Its address; must be a loopback address.
+    pub address: SocketAddr,
+    /// The model name to send upstream.
+    pub upstream_model: String,
+    /// The model name our clients see.
+    pub model_id: String,
+    /// Context window to report.
+    pub context_length: usize,
+    /// Longest wait for the first byte of an answer.
+    pub response_timeout: Duration,
+}
+
+/// Forwards to an OpenAI-compatible server; see the module docs.
+pub struct UpstreamEngine {
+    info: ModelInfo,
+    options: UpstreamOptions,
+    runtime: tokio::runtime::Handle,
+    running: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Starts an upstream server process with its output discarded.
+pub fn spawn_server(argv: &[String]) -> Result<Child, EngineError> {
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| EngineError::Upstream("the upstream command is empty".into()))?;
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| EngineError::Upstream(format!("starting {program}: {e}")))
+}
+
+impl UpstreamEngine {
+    /// An engine forwarding to `options.address`; needs a tokio runtime.
+    pub fn new(options: UpstreamOptions, runtime: tokio::runtime::Handle) -> Result<Self, EngineError> {
+        if !is_loopback(options.address.ip()) {
+            return Err(EngineError::Upstream(format!(
+                "{} is not a loopback address: prompts must not leave the enclave",
+                options.address
+            )));
+        }
+        Ok(UpstreamEngine {
+            info: ModelInfo {
+                id: options.model_id.clone(),
+                context_length: options.context_length,
+                created: SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0),
+            },
+            options,
+            runtime,
+            running: Default::default(),
+        })
+    }
+
+    /// Waits until the upstream answers `GET /v1/models` (it may still be
+    /// loading its model).
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<(), EngineError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let attempt = async {
+                let mut sender = connect(self.options.address).await?;
+                let req = Request::get("/v1/models")
+                    .header("host", "localhost")
+                    .body(Full::new(Bytes::new()))
+                    .map_err(|e| EngineError::Upstream(e.to_string()))?;
+                let resp = sender
+                    .send_request(req)
+                    .await
+                    .map_err(|e| EngineError::Upstream(e.to_string()))?;
+                if resp.status().is_success() {
+                    Ok(())
+                } else {
+                    Err(EngineError::Upstream(format!("status {}", resp.status())))
+                }
+            };
+            match attempt.await {
+                Ok(()) => return Ok(()),
+                Err(e) if tokio::time::Instant::now() >= deadline => {
+                    return Err(EngineError::Upstream(format!("not ready after {timeout:?}: {e}")))
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    }
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    ip.is_loopback()
+}
+
+async fn connect(
+    address: SocketAddr,
+) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, EngineError> {
+    let stream = TcpStream::connect(address)
+        .await
+        .map_err(|e| EngineError::Upstream(format!("connecting to {address}: {e}")))?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| EngineError::Upstream(format!("HTTP handshake: {e}")))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+/// The OpenAI request body for `request`.
+fn upstream_body(request: &GenerateRequest, model: &str) -> (&'static str, Value) {
+    let s = &request.sampling;
+    let mut body = json!({
+        "model": model,
+        "stream": true,
+        "stream_options": {"include_usage": true},
+        "temperature": s.temperature,
+        "top_p": s.top_p,
+    });
+    let obj = body.as_object_mut().expect("json! object");
+    if let Some(m) = request.max_tokens {
+        obj.insert("max_tokens".into(), json!(m));
+    }
+    if let Some(seed) = s.seed {
+        obj.insert("seed".into(), json!(seed));
+    }
+    if s.top_k > 0 {
+        obj.insert("top_k".into(), json!(s.top_k));
+    }
+    if s.repetition_penalty != 1.0 {
+        // vLLM's and llama.cpp's names.
+        obj.insert("repetition_penalty".into(), json!(s.repetition_penalty));
+        obj.insert("repeat_penalty".into(), json!(s.repetition_penalty));
+    }
+    if !request.stop.is_empty() {
+        obj.insert("stop".into(), json!(request.stop));
+    }
+    match &request.prompt {
+        Prompt::Text(text) => {
+            obj.insert("prompt".into(), json!(text));
+            ("/v1/completions", body)
+        }
+        Prompt::Chat(messages) => {
+            obj.insert("messages".into(), json!(messages));
+            ("/v1/chat/completions", body)
+        }
+    }
+}
+
+impl Engine for UpstreamEngine {
+    fn model(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn submit(&self, request: GenerateRequest) -> Result<Generation, EngineError> {
+        request.sampling.validate()?;
+        if !request.bad_words.is_empty() {
+            return Err(EngineError::InvalidParameter {
+                param: "bad_words",
+                reason: "not supported by the upstream engine".into(),
+            });
+        }
+        let (events, receiver) = mpsc::unbounded_channel();
+        let (path, body) = upstream_body(&request, &self.options.upstream_model);
+        let address = self.options.address;
+        let timeout = self.options.response_timeout;
+        let running = self.running.clone();
+        let request_id = request.request_id;
+        running.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.runtime.spawn(async move {
+            let started = std::time::Instant::now();
+            let outcome = forward(address, path, body, timeout, &events).await;
+            running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            match outcome {
+                Ok((reason, usage)) => {
+                    tracing::info!(
+                        request_id,
+                        prompt_tokens = usage.prompt_tokens,
+                        completion_tokens = usage.completion_tokens,
+                        total_ms = started.elapsed().as_secs_f64() * 1e3,
+                        "upstream generation finished"
+                    );
+                    let _ = events.send(GenerationEvent::Finished { reason, usage });
+                }
+                Err(e) => {
+                    tracing::warn!(request_id, error = %e, "upstream generation failed");
+                    let _ = events.send(GenerationEvent::Failed(e));
+                }
+            }
+        });
+        Ok(Generation {
+            prompt_tokens: None,
+            events: receiver,
+        })
+    }
+
+    fn load(&self) -> EngineLoad {
+        EngineLoad {
+            queued: 0,
+            running: self.running.load(std::sync::atomic::Ordering::SeqCst),
+        }
+    }
+}
+
+async fn forward(
+    address: SocketAddr,
+    path: &str,
+    body: Value,
+    timeout: Duration,
+    events: &mpsc::UnboundedSender<GenerationEvent>,
+) -> Result<(FinishReason, Usage), EngineError> {
+    let mut sender = connect(address).await?;
+    let req = Request::post(path)
+        .header("host", "localhost")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .map_err(|e| EngineError::Upstream(e.to_string()))?;
+    let resp = tokio::time::timeout(timeout, sender.send_request(req))
+        .await
+        .map_err(|_| EngineError::Upstream(format!("no answer within {timeout:?}")))?
+        .map_err(|e| EngineError::Upstream(format!("request failed: {e}")))?;
+    let status = resp.status();
+    if !status.is_success() {
+        // The body may echo the prompt: report the status only.
+        return Err(EngineError::Upstream(format!("answered status {status}")));
+    }
+    let mut body = resp.into_body();
+    let mut buffer: Vec<u8> = Vec::new();
+    let mut reason = FinishReason::Stop;
+    let mut usage = Usage::default();
+    let mut chunks = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| EngineError::Upstream(format!("reading the stream: {e}")))?;
+        let Some(data) = frame.data_ref() else { continue };
+        buffer.extend_from_slice(data);
+        while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buffer.drain(..=end).collect();
+            let line = String::from_utf8(line)
+                .map_err(|_| EngineError::Upstream("the stream is not UTF-8".into()))?;
+            let Some(data) = line.trim_end().strip_prefix("data:") else { continue };
+            let data = data.trim();
+            if data == "[DONE]" {
+                if usage.completion_tokens == 0 {
+                    usage.completion_tokens = chunks;
+                }
+                return Ok((reason, usage));
+            }
+            let chunk: Value = serde_json::from_str(data)
+                .map_err(|_| EngineError::Upstream("a stream event is not JSON".into()))?;
+            if let Some(u) = chunk.get("usage").filter(|u| !u.is_null()) {
+                usage.prompt_tokens = u["prompt_tokens"].as_u64().unwrap_or(0) as usize;
+                usage.completion_tokens = u["completion_tokens"].as_u64().unwrap_or(0) as usize;
+            }
+            let Some(choice) = chunk["choices"].get(0) else { continue };
+            let text = choice["delta"]["content"]
+                .as_str()
+                .or_else(|| choice["text"].as_str())
+                .unwrap_or("");
+            if !text.is_empty() {
+                chunks += 1;
+                if events.send(GenerationEvent::Text(text.to_string())).is_err() {
+                    // Client gone: dropping the connection cancels upstream.
+                    return Err(EngineError::Upstream("cancelled: the client went away".into()));
+                }
+            }
+            match choice["finish_reason"].as_str() {
+                Some("length") => reason = FinishReason::Length,
+                Some(_) => reason = FinishReason::Stop,
+                None => {}
+            }
+        }
+    }
+    Err(EngineError::Upstream("the stream ended without [DONE]".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_non_loopback_upstream_is_refused() {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let options = UpstreamOptions {
+            address: "10.0.0.1:8080".parse().unwrap(),
+            upstream_model: "m".into(),
+            model_id: "m".into(),
+            context_length: 2048,
+            response_timeout: Duration::from_secs(5),
+        };
+        let err = UpstreamEngine::new(options, rt.handle().clone()).err().unwrap();
+        assert!(err.to_string().contains("not a loopback address"), "{err}");
+    }
+}

