@@ -108,23 +108,33 @@ impl KeyRing {
         self.keys.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Finds the key of an `Authorization: Bearer` header value and
-    /// charges one request to it, or says why not.
-    pub fn admit(&self, authorization: Option<&[u8]>) -> Result<KeyId, ApiError> {
+    /// Finds the key of an `Authorization: Bearer` header value.
+    fn find(keys: &[KeyState], authorization: Option<&[u8]>) -> Result<usize, ApiError> {
         let presented = authorization
             .and_then(|h| h.strip_prefix(b"Bearer "))
             .ok_or_else(|| {
                 ApiError::unauthorized("an API key is required: send `Authorization: Bearer <key>`")
             })?;
         let hash: [u8; 32] = Sha256::digest(presented).into();
-        let mut keys = self.lock();
         let mut found = None;
         for (i, k) in keys.iter().enumerate() {
             if bool::from(k.hash.ct_eq(&hash)) {
                 found = Some(i);
             }
         }
-        let i = found.ok_or_else(|| ApiError::unauthorized("the API key is not valid"))?;
+        found.ok_or_else(|| ApiError::unauthorized("the API key is not valid"))
+    }
+
+    /// Checks the key without charging it (model list, usage).
+    pub fn identify(&self, authorization: Option<&[u8]>) -> Result<KeyId, ApiError> {
+        Self::find(&self.lock(), authorization).map(KeyId)
+    }
+
+    /// Checks the key and charges one request to it, or says which limit
+    /// refuses it.
+    pub fn admit(&self, authorization: Option<&[u8]>) -> Result<KeyId, ApiError> {
+        let mut keys = self.lock();
+        let i = Self::find(&keys, authorization)?;
         let k = &mut keys[i];
         if k.window_start.elapsed() >= WINDOW {
             k.window_start = Instant::now();

@@ -64,13 +64,22 @@ pub(crate) fn now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Checks the API key when keys are configured.
+/// Checks the API key when keys are configured, and its limits.
 pub(crate) fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Option<KeyId>, ApiError> {
     if !state.keys.enabled() {
         return Ok(None);
     }
     let header = headers.get("authorization").map(|v| v.as_bytes());
     state.keys.admit(header).map(Some)
+}
+
+/// Checks the API key when keys are configured, not its limits.
+pub(crate) fn identify(state: &AppState, headers: &HeaderMap) -> Result<Option<KeyId>, ApiError> {
+    if !state.keys.enabled() {
+        return Ok(None);
+    }
+    let header = headers.get("authorization").map(|v| v.as_bytes());
+    state.keys.identify(header).map(Some)
 }
 
 /// The body as JSON of type `T`, with only `fields` (plus the common
@@ -180,7 +189,7 @@ pub(crate) async fn models(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&state, &headers)?;
+    identify(&state, &headers)?;
     let m = state.engine.model();
     Ok(Json(json!({
         "object": "list",
@@ -198,7 +207,7 @@ pub(crate) async fn usage(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    match authorize(&state, &headers)? {
+    match identify(&state, &headers)? {
         Some(key) => Ok(Json(json!(state.keys.usage(key)))),
         None => Err(ApiError::invalid(
             "no_api_keys",
