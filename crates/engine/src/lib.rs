@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod embedded;
 mod error;
 pub mod load;
@@ -37,6 +38,7 @@ pub mod upstream;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
+pub use config::{EngineConfig, StartedEngine};
 pub use embedded::{EmbeddedEngine, EmbeddedOptions};
 pub use error::EngineError;
 pub use load::{LoadedModel, ModelSource};
