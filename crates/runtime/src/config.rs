@@ -22,6 +22,10 @@ pub struct EnclaveConfig {
     pub app_disk_hash_offset: u64,
     /// Evidence requests allowed per second (then 429).
     pub evidence_per_second: u32,
+    /// The inference engine, if this enclave serves a model.
+    pub engine: Option<blindfold_engine::EngineConfig>,
+    /// The API's settings (body limit, API key hashes).
+    pub api: blindfold_api::ApiConfig,
 }
 
 impl EnclaveConfig {
@@ -43,6 +47,14 @@ impl EnclaveConfig {
                 .as_u64()
                 .ok_or_else(|| anyhow!("configuration: \"app_disk_hash_offset\" missing"))?,
             evidence_per_second: v["evidence_per_second"].as_u64().unwrap_or(20) as u32,
+            engine: match v.get("engine") {
+                Some(e) => Some(serde_json::from_value(e.clone()).context("configuration: \"engine\"")?),
+                None => None,
+            },
+            api: match v.get("api") {
+                Some(a) => serde_json::from_value(a.clone()).context("configuration: \"api\"")?,
+                None => blindfold_api::ApiConfig::default(),
+            },
         })
     }
 }

@@ -4,10 +4,12 @@
 //! TPM, checks the app disk against its dm-verity root hash before reading
 //! anything from it, measures the app disk and its configuration into PCR
 //! 15 of every active bank (recorded in the runtime event log), extends the
-//! `ready` separator, makes a fresh TLS key that never leaves memory, and
+//! `ready` separator, loads the model named in its configuration (if any)
+//! and measures its name and weights digest, makes a fresh TLS key that never leaves memory, and
 //! serves TLS 1.3 only. `GET /.well-known/blindfold/evidence?nonce=HEX`
 //! answers with a quote whose qualifying data binds the nonce, the TLS leaf
-//! key and this very session (`blindfold_attest::binding`). If a
+//! key and this very session (`blindfold_attest::binding`); every other
+//! path goes to the API (`blindfold-api`: OpenAI-compatible routes). If a
 //! measurement fails, it serves nothing.
 //!
 //! It is part of what is trusted: it stays small, and it never logs
@@ -75,13 +77,30 @@ fn run(config_path: &std::path::Path) -> anyhow::Result<()> {
     let raw = std::fs::read(config_path).with_context(|| format!("reading {}", config_path.display()))?;
     let config = config::EnclaveConfig::parse(&raw)?;
     let mut tpm = blindfold_attester::Tpm::open(&config.tcti).context("opening the TPM")?;
-    let state =
+    let mut state =
         measure::measure_at_start(&mut tpm, &config, &raw).context("measuring at start (serving nothing)")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let api = match &config.engine {
+        Some(engine) => {
+            let started = runtime
+                .block_on(engine.start())
+                .context("starting the inference engine (serving nothing)")?;
+            if let Some(sha256) = &started.weights_sha256 {
+                measure::measure_model(&mut tpm, &mut state, &started.model_id, sha256)
+                    .context("measuring the model (serving nothing)")?;
+            }
+            eprintln!("blindfold-enclave: model `{}` loaded", started.model_id);
+            // The upstream process lives as long as the enclave.
+            std::mem::forget(started.upstream_process);
+            Some(blindfold_api::router(started.engine, &config.api).map_err(|e| anyhow::anyhow!("api: {e}"))?)
+        }
+        None => None,
+    };
     let shared = Arc::new(server::Shared {
         tpm: Mutex::new(tpm),
         state,
         limiter: server::RateLimiter::new(config.evidence_per_second),
+        api,
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(server::serve(config.listen.clone(), shared))
 }

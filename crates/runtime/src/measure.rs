@@ -112,3 +112,22 @@ pub fn measure_at_start(
         platform: config.platform.clone(),
     })
 }
+
+/// Measures the loaded model (its name and the SHA-256 of its weights)
+/// after `ready`, before the TLS key exists: every session, and so every
+/// piece of evidence, comes after the model it serves is in PCR 15.
+pub fn measure_model(
+    tpm: &mut Tpm,
+    state: &mut StartState,
+    name: &str,
+    sha256: &[u8; 32],
+) -> anyhow::Result<()> {
+    extend(
+        tpm,
+        &mut state.log,
+        RuntimeEvent::Model {
+            name: name.to_string(),
+            sha256: sha256.to_vec(),
+        },
+    )
+}

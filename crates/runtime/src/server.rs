@@ -36,6 +36,8 @@ pub struct Shared {
     pub state: StartState,
     /// Limits evidence requests.
     pub limiter: RateLimiter,
+    /// The API routes, when a model is served.
+    pub api: Option<axum::Router>,
 }
 
 /// A fixed-window limiter: at most `per_second` evidence requests per second.
@@ -108,16 +110,40 @@ async fn handle(
     shared: Arc<Shared>,
     spki: Arc<Vec<u8>>,
     exporter: [u8; EXPORTER_LEN],
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    if req.method() != Method::GET || req.uri().path() != EVIDENCE_PATH {
-        return Ok(error(StatusCode::NOT_FOUND, "not found"));
+) -> Result<Response<axum::body::Body>, Infallible> {
+    if req.uri().path() != EVIDENCE_PATH {
+        return Ok(match &shared.api {
+            Some(api) => {
+                use tower::ServiceExt;
+                match api.clone().oneshot(req.map(axum::body::Body::new)).await {
+                    Ok(r) => r,
+                    Err(never) => match never {},
+                }
+            }
+            None => error(StatusCode::NOT_FOUND, "not found").map(axum::body::Body::new),
+        });
     }
+    if req.method() != Method::GET {
+        return Ok(error(StatusCode::METHOD_NOT_ALLOWED, "evidence is fetched with GET").map(axum::body::Body::new));
+    }
+    Ok(evidence_response(peer, req, shared, spki, exporter)
+        .await
+        .map(axum::body::Body::new))
+}
+
+async fn evidence_response(
+    peer: std::net::IpAddr,
+    req: Request<Incoming>,
+    shared: Arc<Shared>,
+    spki: Arc<Vec<u8>>,
+    exporter: [u8; EXPORTER_LEN],
+) -> Response<Full<Bytes>> {
     if !shared.limiter.allow(peer) {
-        return Ok(error(StatusCode::TOO_MANY_REQUESTS, "too many evidence requests"));
+        return error(StatusCode::TOO_MANY_REQUESTS, "too many evidence requests");
     }
     let nonce = match nonce_from_query(req.uri().query()) {
         Ok(n) => n,
-        Err(why) => return Ok(error(StatusCode::BAD_REQUEST, why)),
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
     let work = tokio::task::spawn_blocking(move || {
         let mut tpm = shared
@@ -127,7 +153,7 @@ async fn handle(
         crate::evidence::evidence(&mut tpm, &shared.state, &nonce, &spki, &exporter)
     })
     .await;
-    Ok(match work {
+    match work {
         Ok(Ok(body)) => reply(StatusCode::OK, body),
         Ok(Err(e)) => {
             eprintln!("blindfold-enclave: evidence failed: {e:#}");
@@ -137,7 +163,7 @@ async fn handle(
             )
         }
         Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "evidence task failed"),
-    })
+    }
 }
 
 /// Test builds only (debug assertions on; release and measured builds
