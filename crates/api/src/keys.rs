@@ -146,7 +146,10 @@ impl KeyRing {
                 k.usage.rejected += 1;
                 return Err(ApiError::rate_limited(
                     "rate_limit_exceeded",
-                    format!("key `{}` is over its limit of {limit} requests per minute", k.config.name),
+                    format!(
+                        "key `{}` is over its limit of {limit} requests per minute",
+                        k.config.name
+                    ),
                 ));
             }
         }
@@ -155,7 +158,10 @@ impl KeyRing {
                 k.usage.rejected += 1;
                 return Err(ApiError::rate_limited(
                     "tokens_limit_exceeded",
-                    format!("key `{}` is over its limit of {limit} tokens per minute", k.config.name),
+                    format!(
+                        "key `{}` is over its limit of {limit} tokens per minute",
+                        k.config.name
+                    ),
                 ));
             }
         }
@@ -198,7 +204,10 @@ mod tests {
     fn missing_and_wrong_keys_are_401() {
         let r = ring(None, None);
         assert_eq!(r.admit(None).unwrap_err().status, 401);
-        assert_eq!(r.admit(Some(b"Bearer sk-bad")).unwrap_err().code, "invalid_api_key");
+        assert_eq!(
+            r.admit(Some(b"Bearer sk-bad")).unwrap_err().code,
+            "invalid_api_key"
+        );
         assert_eq!(r.admit(Some(b"sk-good")).unwrap_err().status, 401);
         assert!(r.admit(Some(b"Bearer sk-good")).is_ok());
     }

@@ -84,7 +84,10 @@ pub fn router(engine: Arc<dyn Engine>, config: &ApiConfig) -> Result<Router, Str
         .route("/v1/chat/completions", post(routes::chat))
         .route("/v2/models/ensemble/generate", post(triton::generate))
         .fallback(routes::fallback)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), routes::log_and_tag))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            routes::log_and_tag,
+        ))
         .layer(DefaultBodyLimit::max(config.body_limit))
         .with_state(state))
 }

@@ -197,13 +197,35 @@ pub struct CommonFields {
 /// Fields of [`CommonFields`] (serde cannot refuse unknown fields of a
 /// flattened struct, so the handlers check names against these lists).
 const COMMON_FIELDS: &[&str] = &[
-    "max_tokens", "temperature", "top_p", "top_k", "repetition_penalty", "repeat_penalty", "seed",
-    "stop", "stream", "stream_options", "n", "presence_penalty", "frequency_penalty", "logprobs",
-    "top_logprobs", "logit_bias", "user", "metadata", "store", "service_tier",
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "repetition_penalty",
+    "repeat_penalty",
+    "seed",
+    "stop",
+    "stream",
+    "stream_options",
+    "n",
+    "presence_penalty",
+    "frequency_penalty",
+    "logprobs",
+    "top_logprobs",
+    "logit_bias",
+    "user",
+    "metadata",
+    "store",
+    "service_tier",
 ];
 /// Fields only chat requests have.
 pub const CHAT_FIELDS: &[&str] = &[
-    "model", "messages", "max_completion_tokens", "tools", "tool_choice", "parallel_tool_calls",
+    "model",
+    "messages",
+    "max_completion_tokens",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
     "response_format",
 ];
 /// Fields only completions requests have.
@@ -244,12 +266,22 @@ impl CommonFields {
             return Err(unsupported("n", "only 1 choice per request is supported"));
         }
         if self.presence_penalty.is_some_and(|p| p != 0.0) {
-            return Err(unsupported("presence_penalty", "is not supported; use repetition_penalty"));
+            return Err(unsupported(
+                "presence_penalty",
+                "is not supported; use repetition_penalty",
+            ));
         }
         if self.frequency_penalty.is_some_and(|p| p != 0.0) {
-            return Err(unsupported("frequency_penalty", "is not supported; use repetition_penalty"));
+            return Err(unsupported(
+                "frequency_penalty",
+                "is not supported; use repetition_penalty",
+            ));
         }
-        if self.logprobs.as_ref().is_some_and(|l| !(l.is_null() || *l == Value::Bool(false))) {
+        if self
+            .logprobs
+            .as_ref()
+            .is_some_and(|l| !(l.is_null() || *l == Value::Bool(false)))
+        {
             return Err(unsupported("logprobs", "is not supported"));
         }
         if self.top_logprobs.is_some_and(|n| n > 0) {
@@ -263,21 +295,33 @@ impl CommonFields {
         }
         let max_tokens = match max_tokens {
             Some(m) if m < 1 => {
-                return Err(ApiError::invalid("invalid_value", Some("max_tokens"), "`max_tokens` must be at least 1"))
+                return Err(ApiError::invalid(
+                    "invalid_value",
+                    Some("max_tokens"),
+                    "`max_tokens` must be at least 1",
+                ))
             }
             Some(m) => Some(usize::try_from(m).unwrap_or(usize::MAX)),
             None => None,
         };
         let top_k = match self.top_k {
             Some(k) if k < 0 => {
-                return Err(ApiError::invalid("invalid_value", Some("top_k"), "`top_k` must not be negative"))
+                return Err(ApiError::invalid(
+                    "invalid_value",
+                    Some("top_k"),
+                    "`top_k` must not be negative",
+                ))
             }
             Some(k) => usize::try_from(k).unwrap_or(usize::MAX),
             None => 0,
         };
         let stop = self.stop.map(StopField::into_vec).unwrap_or_default();
         if stop.len() > 4 {
-            return Err(ApiError::invalid("invalid_value", Some("stop"), "at most 4 stop sequences"));
+            return Err(ApiError::invalid(
+                "invalid_value",
+                Some("stop"),
+                "at most 4 stop sequences",
+            ));
         }
         Ok(GenerateRequest {
             request_id: 0,
@@ -304,11 +348,18 @@ impl ChatRequest {
         }
         if let Some(format) = &self.response_format {
             if format.get("type").and_then(Value::as_str) != Some("text") {
-                return Err(unsupported("response_format", "only {\"type\": \"text\"} is supported"));
+                return Err(unsupported(
+                    "response_format",
+                    "only {\"type\": \"text\"} is supported",
+                ));
             }
         }
         if self.messages.is_empty() {
-            return Err(ApiError::invalid("invalid_value", Some("messages"), "`messages` must not be empty"));
+            return Err(ApiError::invalid(
+                "invalid_value",
+                Some("messages"),
+                "`messages` must not be empty",
+            ));
         }
         let mut messages = Vec::with_capacity(self.messages.len());
         for m in self.messages {
@@ -328,7 +379,10 @@ impl ChatRequest {
                     text
                 }
             };
-            messages.push(ChatMessage { role: m.role, content });
+            messages.push(ChatMessage {
+                role: m.role,
+                content,
+            });
         }
         let streaming = self.common.streaming();
         let max = self.max_completion_tokens.or(self.common.max_tokens);
@@ -353,7 +407,10 @@ impl CompletionRequest {
             PromptField::One(p) => p,
             PromptField::Many(mut v) if v.len() == 1 => v.remove(0),
             PromptField::Many(_) => {
-                return Err(unsupported("prompt", "exactly one prompt per request is supported"))
+                return Err(unsupported(
+                    "prompt",
+                    "exactly one prompt per request is supported",
+                ))
             }
         };
         let streaming = self.common.streaming();

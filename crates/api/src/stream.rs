@@ -52,7 +52,11 @@ impl StreamState {
     fn text_choice(&self, text: &str, finish: Option<&str>) -> Value {
         match self.shape {
             Shape::Chat => {
-                let delta = if finish.is_some() { json!({}) } else { json!({"content": text}) };
+                let delta = if finish.is_some() {
+                    json!({})
+                } else {
+                    json!({"content": text})
+                };
                 json!([{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}])
             }
             Shape::Completion => {
@@ -104,7 +108,11 @@ pub(crate) fn sse(
                     }
                     Some(GenerationEvent::Finished { reason, usage }) => {
                         s.charge.usage = usage;
-                        s.phase = if s.include_usage { Phase::Usage(usage_json(&usage)) } else { Phase::Done };
+                        s.phase = if s.include_usage {
+                            Phase::Usage(usage_json(&usage))
+                        } else {
+                            Phase::Done
+                        };
                         let event = s.chunk(s.text_choice("", Some(finish_str(reason))), None);
                         return Some((Ok(event), s));
                     }

@@ -92,7 +92,11 @@ async fn run(
     let key = authorize(&state, &headers)?;
     let req: EnsembleRequest = parse_body(body, None)?;
     if req.max_tokens < 1 {
-        return Err(ApiError::invalid("invalid_value", Some("max_tokens"), "`max_tokens` must be at least 1"));
+        return Err(ApiError::invalid(
+            "invalid_value",
+            Some("max_tokens"),
+            "`max_tokens` must be at least 1",
+        ));
     }
     let request = GenerateRequest {
         request_id: 0,

@@ -1,6 +1,8 @@
 //! API keys inside the enclave: 401 without a valid key, 429 over a
 //! key's token limit, per-key counters of requests and tokens only.
 
+#![allow(clippy::unwrap_used, missing_docs)]
+
 mod common;
 
 use blindfold_api::{ApiConfig, ApiKeyConfig};
@@ -28,9 +30,15 @@ fn keys_authenticate_limit_and_count() {
                       "messages": [{"role": "user", "content": format!("say {CANARY}")}]});
     let path = "/v1/chat/completions";
     let (status, answer) = common::post_json(a, path, &[], &body);
-    assert_eq!((status, common::openai_error(&answer).as_str()), (401, "invalid_api_key"));
+    assert_eq!(
+        (status, common::openai_error(&answer).as_str()),
+        (401, "invalid_api_key")
+    );
     let (status, answer) = common::post_json(a, path, &[("authorization", "Bearer sk-wrong")], &body);
-    assert_eq!((status, common::openai_error(&answer).as_str()), (401, "invalid_api_key"));
+    assert_eq!(
+        (status, common::openai_error(&answer).as_str()),
+        (401, "invalid_api_key")
+    );
     let (status, _) = common::raw(a, "GET", "/v1/models", &[], b"");
     assert_eq!(status, 401);
     let auth = format!("Bearer {KEY}");
@@ -41,12 +49,18 @@ fn keys_authenticate_limit_and_count() {
     let used = first["usage"]["total_tokens"].as_u64().unwrap();
     let (status, second) = common::post_json(a, path, &auth, &body);
     let rejected = if used >= 60 {
-        assert_eq!((status, common::openai_error(&second).as_str()), (429, "tokens_limit_exceeded"));
+        assert_eq!(
+            (status, common::openai_error(&second).as_str()),
+            (429, "tokens_limit_exceeded")
+        );
         1
     } else {
         assert_eq!(status, 200);
         let (status, third) = common::post_json(a, path, &auth, &body);
-        assert_eq!((status, common::openai_error(&third).as_str()), (429, "tokens_limit_exceeded"));
+        assert_eq!(
+            (status, common::openai_error(&third).as_str()),
+            (429, "tokens_limit_exceeded")
+        );
         1
     };
     let (status, usage) = common::raw(a, "GET", "/v1/usage", &auth, b"");
@@ -57,6 +71,13 @@ fn keys_authenticate_limit_and_count() {
     assert_eq!(usage["rejected"].as_u64().unwrap(), rejected);
     assert!(usage["prompt_tokens"].as_u64().unwrap() >= first["usage"]["prompt_tokens"].as_u64().unwrap());
     assert!(usage["completion_tokens"].as_u64().unwrap() >= 1);
-    assert!(!usage.to_string().contains(CANARY), "usage carries content: {usage}");
-    assert_eq!(usage.as_object().unwrap().len(), 5, "usage has only counters: {usage}");
+    assert!(
+        !usage.to_string().contains(CANARY),
+        "usage carries content: {usage}"
+    );
+    assert_eq!(
+        usage.as_object().unwrap().len(),
+        5,
+        "usage has only counters: {usage}"
+    );
 }

@@ -2,17 +2,14 @@
 //! its own virtual environment) talks to the API over loopback HTTP:
 //! models, chat with and without streaming, completions, errors.
 
+#![allow(clippy::unwrap_used, missing_docs)]
+
 mod common;
 
 use blindfold_api::ApiConfig;
 use blindfold_engine::EmbeddedOptions;
 
-fn python() -> std::path::PathBuf {
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-    let p = std::path::PathBuf::from(home).join(".cache/blindfold/venv/bin/python");
-    assert!(p.exists(), "{} is missing: run scripts/setup.sh (it installs the openai package)", p.display());
-    p
-}
+use blindfold_testdata::openai_python as python;
 
 #[test]
 fn the_openai_package_works_against_the_api() {
@@ -30,16 +27,18 @@ fn the_openai_package_works_against_the_api() {
 }
 
 /// The same client checks with the upstream engine forwarding to a real
-/// llama-server (when `scripts/setup.sh --reference` has built it).
+/// llama-server (when `scripts/setup.sh` has built it).
 #[test]
 fn the_openai_package_works_through_an_upstream_llama_server() {
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-    let binary = std::path::PathBuf::from(home).join(".cache/blindfold/llama.cpp/bin/llama-server");
-    if !binary.exists() {
+    let Some(binary) = blindfold_testdata::llama_server() else {
         eprintln!("llama-server is not built here; upstream mode not checked");
         return;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let config = blindfold_engine::EngineConfig::Upstream {
         address: format!("127.0.0.1:{port}").parse().unwrap(),
         upstream_model: "smollm2".into(),
@@ -59,7 +58,10 @@ fn the_openai_package_works_through_an_upstream_llama_server() {
             "2048".into(),
         ]),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut started = rt.block_on(config.start()).unwrap();
     let server = common::serve_engine(started.engine.clone(), ApiConfig::default());
     let out = std::process::Command::new(python())

@@ -6,6 +6,8 @@
 //! In upstream mode the canary also passes through a real llama-server
 //! started by the server, whose own output must not reach our logs.
 
+#![allow(clippy::unwrap_used, missing_docs)]
+
 mod common;
 
 use std::io::{BufRead, BufReader, Read};
@@ -19,14 +21,22 @@ fn serve_binary() -> PathBuf {
     // cargo test builds examples next to the test binaries' directory.
     let exe = std::env::current_exe().unwrap();
     let p = exe.parent().unwrap().parent().unwrap().join("examples/serve");
-    assert!(p.exists(), "{} is missing (cargo test builds examples)", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing (cargo test builds examples)",
+        p.display()
+    );
     p
 }
 
 fn files_touched_since(dir: &Path, since: SystemTime, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
-        let Ok(meta) = e.path().symlink_metadata() else { continue };
+        let Ok(meta) = e.path().symlink_metadata() else {
+            continue;
+        };
         if meta.is_dir() {
             files_touched_since(&e.path(), since, out);
         } else if meta.is_file() && meta.modified().map(|m| m >= since).unwrap_or(false) {
@@ -37,7 +47,11 @@ fn files_touched_since(dir: &Path, since: SystemTime, out: &mut Vec<PathBuf>) {
 
 fn run_canary(engine: serde_json::Value, canary: &str) {
     let root = tempfile::tempdir().unwrap();
-    let (home, tmp, work) = (root.path().join("home"), root.path().join("tmp"), root.path().join("work"));
+    let (home, tmp, work) = (
+        root.path().join("home"),
+        root.path().join("tmp"),
+        root.path().join("work"),
+    );
     for d in [&home, &tmp, &work] {
         std::fs::create_dir(d).unwrap();
     }
@@ -77,7 +91,13 @@ fn run_canary(engine: serde_json::Value, canary: &str) {
     assert_eq!(status, 200, "{answer}");
     let mut streamed = chat.clone();
     streamed["stream"] = json!(true);
-    let (status, _) = common::raw(addr, "POST", "/v1/chat/completions", &[("content-type", "application/json")], streamed.to_string().as_bytes());
+    let (status, _) = common::raw(
+        addr,
+        "POST",
+        "/v1/chat/completions",
+        &[("content-type", "application/json")],
+        streamed.to_string().as_bytes(),
+    );
     assert_eq!(status, 200);
     let completion = json!({"model": model, "prompt": repeat, "temperature": 0, "max_tokens": 24});
     let (status, answer) = common::post_json(addr, "/v1/completions", &[], &completion);
@@ -93,9 +113,15 @@ fn run_canary(engine: serde_json::Value, canary: &str) {
     child.kill().unwrap();
     let _ = child.wait();
     let logs = String::from_utf8_lossy(&logs.join().unwrap()).to_string();
-    assert!(logs.contains("request_id"), "the server logged nothing: the test would prove nothing");
+    assert!(
+        logs.contains("request_id"),
+        "the server logged nothing: the test would prove nothing"
+    );
     assert!(!logs.contains(canary), "the canary is in the logs:\n{logs}");
-    assert!(echoed, "the model did not repeat the canary, so answers were not checked");
+    assert!(
+        echoed,
+        "the model did not repeat the canary, so answers were not checked"
+    );
     let mut touched = Vec::new();
     for dir in [&home, &tmp, &work, &PathBuf::from("/tmp")] {
         files_touched_since(dir, since, &mut touched);
@@ -125,13 +151,15 @@ fn the_canary_stays_out_of_logs_and_disk_with_the_embedded_engine() {
 
 #[test]
 fn the_canary_stays_out_of_logs_and_disk_through_an_upstream_llama_server() {
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-    let server = PathBuf::from(home).join(".cache/blindfold/llama.cpp/bin/llama-server");
-    if !server.exists() {
-        eprintln!("llama-server is not built here (scripts/setup.sh --reference); upstream mode not checked");
+    let Some(server) = blindfold_testdata::llama_server() else {
+        eprintln!("llama-server is not built here (BLINDFOLD_NO_REFERENCE); upstream mode not checked");
         return;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let engine = json!({"upstream": {
         "address": format!("127.0.0.1:{port}"),
         "upstream_model": "smollm2",

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::upstream::spawn_server;
-use crate::{EmbeddedEngine, EmbeddedOptions, Engine, EngineError, ModelSource, UpstreamEngine, UpstreamOptions};
+use crate::{
+    EmbeddedEngine, EmbeddedOptions, Engine, EngineError, ModelSource, UpstreamEngine, UpstreamOptions,
+};
 
 /// The engine section of a configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

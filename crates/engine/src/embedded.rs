@@ -24,8 +24,8 @@ use crate::template::ChatTemplate;
 use crate::text::{IncrementalDecoder, StopMatcher, StopOutcome};
 use crate::tokenizer::TextTokenizer;
 use crate::{
-    Engine, EngineError, EngineLoad, FinishReason, GenerateRequest, Generation, GenerationEvent,
-    ModelInfo, Prompt, Usage,
+    Engine, EngineError, EngineLoad, FinishReason, GenerateRequest, Generation, GenerationEvent, ModelInfo,
+    Prompt, Usage,
 };
 
 /// Tuning of the embedded engine.
@@ -250,7 +250,11 @@ impl Worker {
             self.active.retain(|s| {
                 let gone = s.request.events.is_closed();
                 if gone {
-                    tracing::info!(request_id = s.request.request_id, generated = s.generated.len(), "client gone; generation cancelled");
+                    tracing::info!(
+                        request_id = s.request.request_id,
+                        generated = s.generated.len(),
+                        "client gone; generation cancelled"
+                    );
                 }
                 !gone
             });
@@ -332,9 +336,11 @@ impl Worker {
                     &request.prompt[*prefilled..*prefilled + n]
                 } else {
                     // Invariant: a sequence past its prompt has sampled a token.
-                    std::slice::from_ref(generated.last().ok_or_else(|| {
-                        EngineError::Internal("decoding sequence has no token".into())
-                    })?)
+                    std::slice::from_ref(
+                        generated
+                            .last()
+                            .ok_or_else(|| EngineError::Internal("decoding sequence has no token".into()))?,
+                    )
                 };
                 inputs.push(StepInput { tokens, cache });
             }

@@ -85,13 +85,22 @@ fn load_gguf(bytes: &[u8], device: &Device) -> Result<LoadedModel, EngineError> 
     let rope_style = match arch.as_str() {
         "llama" => RopeStyle::Interleaved,
         "qwen2" => RopeStyle::HalfSplit,
-        other => return Err(model_err(format!("architecture `{other}` is not supported (llama, qwen2)"))),
+        other => {
+            return Err(model_err(format!(
+                "architecture `{other}` is not supported (llama, qwen2)"
+            )))
+        }
     };
     let get_u = |key: &str| -> Result<usize, EngineError> {
         content
             .metadata
             .get(&format!("{arch}.{key}"))
-            .and_then(|v| v.to_u32().ok().map(|x| x as usize).or_else(|| v.to_u64().ok().map(|x| x as usize)))
+            .and_then(|v| {
+                v.to_u32()
+                    .ok()
+                    .map(|x| x as usize)
+                    .or_else(|| v.to_u64().ok().map(|x| x as usize))
+            })
             .ok_or_else(|| model_err(format!("GGUF metadata has no {arch}.{key}")))
     };
     let get_f = |key: &str, default: f64| -> f64 {
@@ -232,8 +241,7 @@ fn load_safetensors(
     tokenizer_config: Option<&[u8]>,
     device: &Device,
 ) -> Result<LoadedModel, EngineError> {
-    let cfg: HfConfig =
-        serde_json::from_slice(config).map_err(|e| model_err(format!("config.json: {e}")))?;
+    let cfg: HfConfig = serde_json::from_slice(config).map_err(|e| model_err(format!("config.json: {e}")))?;
     if cfg.model_type != "llama" && cfg.model_type != "qwen2" {
         return Err(model_err(format!(
             "model_type `{}` is not supported (llama, qwen2)",
@@ -297,9 +305,11 @@ fn load_safetensors(
     };
     let final_norm = get("model.norm.weight")?;
     let chat_template = match tokenizer_config {
-        Some(bytes) => serde_json::from_slice::<HfTokenizerConfig>(bytes)
-            .map_err(|e| model_err(format!("tokenizer_config.json: {e}")))?
-            .chat_template,
+        Some(bytes) => {
+            serde_json::from_slice::<HfTokenizerConfig>(bytes)
+                .map_err(|e| model_err(format!("tokenizer_config.json: {e}")))?
+                .chat_template
+        }
         None => None,
     }
     .unwrap_or_else(|| CHATML_TEMPLATE.to_string());

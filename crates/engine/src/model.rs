@@ -238,9 +238,18 @@ impl Transformer {
         let n = q.dim(0)?;
         let group = s.heads / s.kv_heads;
         // (n, heads*hd) -> (1, heads, n, hd)
-        let q = q.reshape((1, n, s.heads, s.head_dim))?.transpose(1, 2)?.contiguous()?;
-        let k = k.reshape((1, n, s.kv_heads, s.head_dim))?.transpose(1, 2)?.contiguous()?;
-        let v = v.reshape((1, n, s.kv_heads, s.head_dim))?.transpose(1, 2)?.contiguous()?;
+        let q = q
+            .reshape((1, n, s.heads, s.head_dim))?
+            .transpose(1, 2)?
+            .contiguous()?;
+        let k = k
+            .reshape((1, n, s.kv_heads, s.head_dim))?
+            .transpose(1, 2)?
+            .contiguous()?;
+        let v = v
+            .reshape((1, n, s.kv_heads, s.head_dim))?
+            .transpose(1, 2)?
+            .contiguous()?;
         let cos = self.cos.narrow(0, pos, n)?;
         let sin = self.sin.narrow(0, pos, n)?;
         let (q, k) = match s.rope_style {
@@ -263,9 +272,7 @@ impl Transformer {
         // `group` query heads that share a KV head become extra rows.
         let k_all = k_all.squeeze(0)?.contiguous()?; // (kv, total, hd)
         let v_all = v_all.squeeze(0)?.contiguous()?;
-        let q = q
-            .squeeze(0)?
-            .reshape((s.kv_heads, group * n, s.head_dim))?; // (kv, group*n, hd)
+        let q = q.squeeze(0)?.reshape((s.kv_heads, group * n, s.head_dim))?; // (kv, group*n, hd)
         let scale = 1.0 / (s.head_dim as f64).sqrt();
         let mut scores = (q.matmul(&k_all.t()?)? * scale)?; // (kv, group*n, total)
         if n > 1 {
@@ -274,7 +281,7 @@ impl Transformer {
         }
         let probs = candle_nn::ops::softmax_last_dim(&scores)?;
         let out = probs.matmul(&v_all)?; // (kv, group*n, hd)
-        // back to (n, heads*hd)
+                                         // back to (n, heads*hd)
         out.reshape((s.heads, n, s.head_dim))?
             .transpose(0, 1)?
             .contiguous()?

@@ -41,7 +41,12 @@ impl Default for SamplingParams {
 impl SamplingParams {
     /// Checks ranges (OpenAI's where it has one).
     pub fn validate(&self) -> Result<(), EngineError> {
-        let bad = |param, reason: &str| Err(EngineError::InvalidParameter { param, reason: reason.into() });
+        let bad = |param, reason: &str| {
+            Err(EngineError::InvalidParameter {
+                param,
+                reason: reason.into(),
+            })
+        };
         if !(0.0..=2.0).contains(&self.temperature) {
             return bad("temperature", "must be between 0 and 2");
         }
@@ -81,7 +86,11 @@ impl Sampler {
             seen.dedup();
             for id in seen {
                 if let Some(l) = logits.get_mut(id as usize) {
-                    *l = if *l > 0.0 { *l / p.repetition_penalty } else { *l * p.repetition_penalty };
+                    *l = if *l > 0.0 {
+                        *l / p.repetition_penalty
+                    } else {
+                        *l * p.repetition_penalty
+                    };
                 }
             }
         }
@@ -95,8 +104,10 @@ impl Sampler {
             candidates.truncate(p.top_k);
         }
         let max = candidates[0].1;
-        let mut probs: Vec<f32> =
-            candidates.iter().map(|(_, l)| ((l - max) / p.temperature).exp()).collect();
+        let mut probs: Vec<f32> = candidates
+            .iter()
+            .map(|(_, l)| ((l - max) / p.temperature).exp())
+            .collect();
         let total: f32 = probs.iter().sum();
         probs.iter_mut().for_each(|x| *x /= total);
         if p.top_p < 1.0 {
@@ -124,7 +135,10 @@ mod tests {
     use super::*;
 
     fn params(temperature: f32) -> SamplingParams {
-        SamplingParams { temperature, ..SamplingParams::default() }
+        SamplingParams {
+            temperature,
+            ..SamplingParams::default()
+        }
     }
 
     #[test]
@@ -137,8 +151,13 @@ mod tests {
     fn the_same_seed_gives_the_same_tokens() {
         let logits: Vec<f32> = (0..100).map(|i| (i % 7) as f32 * 0.3).collect();
         let run = |seed| {
-            let mut s = Sampler::new(SamplingParams { seed: Some(seed), ..params(1.0) });
-            (0..20).map(|_| s.sample(&mut logits.clone(), &[])).collect::<Vec<_>>()
+            let mut s = Sampler::new(SamplingParams {
+                seed: Some(seed),
+                ..params(1.0)
+            });
+            (0..20)
+                .map(|_| s.sample(&mut logits.clone(), &[]))
+                .collect::<Vec<_>>()
         };
         assert_eq!(run(7), run(7));
         assert_ne!(run(7), run(8));
@@ -146,17 +165,38 @@ mod tests {
 
     #[test]
     fn top_k_one_is_greedy_and_repetition_penalty_moves_the_choice() {
-        let mut s = Sampler::new(SamplingParams { top_k: 1, seed: Some(1), ..params(1.0) });
+        let mut s = Sampler::new(SamplingParams {
+            top_k: 1,
+            seed: Some(1),
+            ..params(1.0)
+        });
         assert_eq!(s.sample(&mut [1.0, 2.0, 1.9], &[]), 1);
-        let mut s = Sampler::new(SamplingParams { repetition_penalty: 2.0, ..params(0.0) });
+        let mut s = Sampler::new(SamplingParams {
+            repetition_penalty: 2.0,
+            ..params(0.0)
+        });
         assert_eq!(s.sample(&mut [1.0, 2.0, 1.9], &[1]), 2);
     }
 
     #[test]
     fn out_of_range_parameters_are_named() {
-        let err = SamplingParams { top_p: 0.0, ..SamplingParams::default() }.validate().unwrap_err();
-        assert!(matches!(err, EngineError::InvalidParameter { param: "top_p", .. }));
+        let err = SamplingParams {
+            top_p: 0.0,
+            ..SamplingParams::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            EngineError::InvalidParameter { param: "top_p", .. }
+        ));
         let err = params(3.0).validate().unwrap_err();
-        assert!(matches!(err, EngineError::InvalidParameter { param: "temperature", .. }));
+        assert!(matches!(
+            err,
+            EngineError::InvalidParameter {
+                param: "temperature",
+                ..
+            }
+        ));
     }
 }

@@ -60,11 +60,20 @@ mod tests {
         let t = ChatTemplate::new(CHATML_TEMPLATE, "", "").unwrap();
         let text = t
             .render(&[
-                ChatMessage { role: Role::System, content: "S".into() },
-                ChatMessage { role: Role::User, content: "U".into() },
+                ChatMessage {
+                    role: Role::System,
+                    content: "S".into(),
+                },
+                ChatMessage {
+                    role: Role::User,
+                    content: "U".into(),
+                },
             ])
             .unwrap();
-        assert_eq!(text, "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n");
+        assert_eq!(
+            text,
+            "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n"
+        );
     }
 
     #[test]

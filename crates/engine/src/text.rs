@@ -131,7 +131,10 @@ mod tests {
 
     #[test]
     fn a_stop_split_across_pieces_is_never_sent() {
-        assert_eq!(run(&["STOP"], &["hello S", "TO", "P world"]), ("hello ".into(), true));
+        assert_eq!(
+            run(&["STOP"], &["hello S", "TO", "P world"]),
+            ("hello ".into(), true)
+        );
     }
 
     #[test]

@@ -120,7 +120,10 @@ impl TextTokenizer {
             .get("tokenizer.ggml.add_bos_token")
             .and_then(|v| v.to_bool().ok())
             .unwrap_or(false);
-        let name = |id: Option<u32>| id.and_then(|i| tokens.get(i as usize).cloned()).unwrap_or_default();
+        let name = |id: Option<u32>| {
+            id.and_then(|i| tokens.get(i as usize).cloned())
+                .unwrap_or_default()
+        };
         let mut end_tokens: Vec<u32> = eos.into_iter().collect();
         end_tokens.extend(END_OF_TURN_NAMES.iter().filter_map(|n| inner.token_to_id(n)));
         end_tokens.sort_unstable();
@@ -208,9 +211,13 @@ fn e_kind(e: &(dyn std::error::Error + Send + Sync)) -> &'static str {
 
 fn pre_tokenizer(name: &str) -> Result<PreTokenizerWrapper, EngineError> {
     let split = |pattern: &str| -> Result<PreTokenizerWrapper, EngineError> {
-        Split::new(SplitPattern::Regex(pattern.to_string()), SplitDelimiterBehavior::Isolated, false)
-            .map(Into::into)
-            .map_err(|e| EngineError::Tokenizer(format!("split rule: {e}")))
+        Split::new(
+            SplitPattern::Regex(pattern.to_string()),
+            SplitDelimiterBehavior::Isolated,
+            false,
+        )
+        .map(Into::into)
+        .map_err(|e| EngineError::Tokenizer(format!("split rule: {e}")))
     };
     let parts: Vec<PreTokenizerWrapper> = match name {
         // GPT-2's rule, applied by the byte-level pre-tokenizer itself.

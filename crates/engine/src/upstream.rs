@@ -19,8 +19,8 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::{
-    Engine, EngineError, EngineLoad, FinishReason, GenerateRequest, Generation, GenerationEvent,
-    ModelInfo, Prompt, Usage,
+    Engine, EngineError, EngineLoad, FinishReason, GenerateRequest, Generation, GenerationEvent, ModelInfo,
+    Prompt, Usage,
 };
 
 /// How to reach the upstream server.
@@ -265,7 +265,9 @@ async fn forward(
             let line: Vec<u8> = buffer.drain(..=end).collect();
             let line = String::from_utf8(line)
                 .map_err(|_| EngineError::Upstream("the stream is not UTF-8".into()))?;
-            let Some(data) = line.trim_end().strip_prefix("data:") else { continue };
+            let Some(data) = line.trim_end().strip_prefix("data:") else {
+                continue;
+            };
             let data = data.trim();
             if data == "[DONE]" {
                 if usage.completion_tokens == 0 {
@@ -279,7 +281,9 @@ async fn forward(
                 usage.prompt_tokens = u["prompt_tokens"].as_u64().unwrap_or(0) as usize;
                 usage.completion_tokens = u["completion_tokens"].as_u64().unwrap_or(0) as usize;
             }
-            let Some(choice) = chunk["choices"].get(0) else { continue };
+            let Some(choice) = chunk["choices"].get(0) else {
+                continue;
+            };
             let text = choice["delta"]["content"]
                 .as_str()
                 .or_else(|| choice["text"].as_str())

@@ -2,11 +2,13 @@
 //! answer their own prompt, a new request starts while another streams,
 //! a dropped client frees its slot, a full queue refuses work.
 
+#![allow(clippy::unwrap_used, missing_docs)]
+
 mod common;
 
 use std::time::{Duration, Instant};
 
-use blindfold_engine::{Engine, EmbeddedOptions, EngineError, GenerationEvent};
+use blindfold_engine::{EmbeddedOptions, Engine, EngineError, GenerationEvent};
 
 const WORDS: [&str; 16] = [
     "apple", "river", "copper", "violin", "tiger", "purple", "window", "garden", "rocket", "silver",
@@ -19,12 +21,20 @@ fn repeat_prompt(word: &str) -> String {
 
 #[test]
 fn sixteen_concurrent_streams_each_answer_their_own_prompt() {
-    let engine = common::engine(EmbeddedOptions { max_batch: 16, ..EmbeddedOptions::default() });
+    let engine = common::engine(EmbeddedOptions {
+        max_batch: 16,
+        ..EmbeddedOptions::default()
+    });
     let rt = common::runtime();
     // Alone, one after the other.
     let solo: Vec<String> = WORDS
         .iter()
-        .map(|w| rt.block_on(common::finish(engine.submit(common::greedy(&repeat_prompt(w), 12)).unwrap())).0)
+        .map(|w| {
+            rt.block_on(common::finish(
+                engine.submit(common::greedy(&repeat_prompt(w), 12)).unwrap(),
+            ))
+            .0
+        })
         .collect();
     // All at once.
     let generations: Vec<_> = WORDS
@@ -35,7 +45,10 @@ fn sixteen_concurrent_streams_each_answer_their_own_prompt() {
         rt.block_on(async { futures_join(generations.into_iter().map(common::finish).collect()).await });
     for ((word, alone), batched) in WORDS.iter().zip(&solo).zip(&together) {
         assert!(batched.contains(word), "{word}: {batched:?}");
-        assert_eq!(alone, batched, "{word}: batched output differs from the same request alone");
+        assert_eq!(
+            alone, batched,
+            "{word}: batched output differs from the same request alone"
+        );
     }
 }
 
@@ -57,7 +70,9 @@ fn a_second_request_starts_while_the_first_streams_256_tokens() {
     let engine = common::engine(EmbeddedOptions::default());
     let rt = common::runtime();
     rt.block_on(async {
-        let mut long = engine.submit(common::greedy(&repeat_prompt("apple"), 256)).unwrap();
+        let mut long = engine
+            .submit(common::greedy(&repeat_prompt("apple"), 256))
+            .unwrap();
         // Wait for the long one to be streaming.
         assert!(matches!(long.events.recv().await, Some(GenerationEvent::Text(_))));
         let mut short = engine.submit(common::greedy(&repeat_prompt("river"), 4)).unwrap();
@@ -77,7 +92,10 @@ fn a_second_request_starts_while_the_first_streams_256_tokens() {
         };
         let (long_finished, _, usage) = long_done.await.unwrap();
         assert_eq!(usage.completion_tokens, 256);
-        assert!(first_short < long_finished, "the second request waited for the first to finish");
+        assert!(
+            first_short < long_finished,
+            "the second request waited for the first to finish"
+        );
     });
 }
 
@@ -90,16 +108,29 @@ fn a_dropped_client_frees_its_slot_and_a_full_queue_refuses() {
     });
     let rt = common::runtime();
     rt.block_on(async {
-        let mut first = engine.submit(common::greedy(&repeat_prompt("apple"), 4000)).unwrap();
-        assert!(matches!(first.events.recv().await, Some(GenerationEvent::Text(_))));
+        let mut first = engine
+            .submit(common::greedy(&repeat_prompt("apple"), 4000))
+            .unwrap();
+        assert!(matches!(
+            first.events.recv().await,
+            Some(GenerationEvent::Text(_))
+        ));
         assert_eq!(engine.load().running, 1);
         let waiting = engine.submit(common::greedy(&repeat_prompt("river"), 3)).unwrap();
-        let refused = engine.submit(common::greedy(&repeat_prompt("tiger"), 3)).err().unwrap();
-        assert!(matches!(refused, EngineError::Overloaded { queued: 1 }), "{refused:?}");
+        let refused = engine
+            .submit(common::greedy(&repeat_prompt("tiger"), 3))
+            .err()
+            .unwrap();
+        assert!(
+            matches!(refused, EngineError::Overloaded { queued: 1 }),
+            "{refused:?}"
+        );
         // The client goes away: its slot goes to the waiting request.
         drop(first);
         let started = Instant::now();
-        let (text, end) = tokio::time::timeout(Duration::from_secs(60), common::finish(waiting)).await.unwrap();
+        let (text, end) = tokio::time::timeout(Duration::from_secs(60), common::finish(waiting))
+            .await
+            .unwrap();
         assert!(text.contains("river"), "{text:?}");
         assert!(matches!(end, GenerationEvent::Finished { .. }));
         assert!(started.elapsed() < Duration::from_secs(30));
@@ -107,7 +138,13 @@ fn a_dropped_client_frees_its_slot_and_a_full_queue_refuses() {
         while engine.load().running != 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert_eq!(engine.load(), blindfold_engine::EngineLoad { queued: 0, running: 0 });
+        assert_eq!(
+            engine.load(),
+            blindfold_engine::EngineLoad {
+                queued: 0,
+                running: 0
+            }
+        );
     });
 }
 
@@ -116,9 +153,21 @@ fn prompts_longer_than_the_context_are_refused_up_front() {
     let engine = common::engine(EmbeddedOptions::default());
     let prompt = "apple, ".repeat(9000);
     let err = engine.submit(common::greedy(&prompt, 1)).err().unwrap();
-    assert!(matches!(err, EngineError::ContextTooLong { limit: 8192, .. }), "{err:?}");
+    assert!(
+        matches!(err, EngineError::ContextTooLong { limit: 8192, .. }),
+        "{err:?}"
+    );
     let err = engine.submit(common::greedy("hi", 0)).err().unwrap();
-    assert!(matches!(err, EngineError::InvalidParameter { param: "max_tokens", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            EngineError::InvalidParameter {
+                param: "max_tokens",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -129,7 +178,13 @@ fn stop_sequences_and_bad_words_shape_the_answer() {
     req.stop = vec![", apple,".into()];
     let (text, end) = rt.block_on(common::finish(engine.submit(req).unwrap()));
     assert_eq!(text, " apple");
-    assert!(matches!(end, GenerationEvent::Finished { reason: blindfold_engine::FinishReason::Stop, .. }));
+    assert!(matches!(
+        end,
+        GenerationEvent::Finished {
+            reason: blindfold_engine::FinishReason::Stop,
+            ..
+        }
+    ));
     let mut req = common::greedy(&repeat_prompt("apple"), 6);
     req.bad_words = vec![" apple".into()];
     let (text, _) = rt.block_on(common::finish(engine.submit(req).unwrap()));

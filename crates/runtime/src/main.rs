@@ -92,7 +92,10 @@ fn run(config_path: &std::path::Path) -> anyhow::Result<()> {
             eprintln!("blindfold-enclave: model `{}` loaded", started.model_id);
             // The upstream process lives as long as the enclave.
             std::mem::forget(started.upstream_process);
-            Some(blindfold_api::router(started.engine, &config.api).map_err(|e| anyhow::anyhow!("api: {e}"))?)
+            Some(
+                blindfold_api::router(started.engine, &config.api)
+                    .map_err(|e| anyhow::anyhow!("api: {e}"))?,
+            )
         }
         None => None,
     };

@@ -124,7 +124,9 @@ async fn handle(
         });
     }
     if req.method() != Method::GET {
-        return Ok(error(StatusCode::METHOD_NOT_ALLOWED, "evidence is fetched with GET").map(axum::body::Body::new));
+        return Ok(
+            error(StatusCode::METHOD_NOT_ALLOWED, "evidence is fetched with GET").map(axum::body::Body::new),
+        );
     }
     Ok(evidence_response(peer, req, shared, spki, exporter)
         .await

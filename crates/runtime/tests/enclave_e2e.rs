@@ -152,33 +152,49 @@ async fn the_enclave_measures_its_model_and_serves_the_api() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let mut setup = local_setup(d, 4, blindfold_attester::AkAlgorithm::Rsa2048);
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-    let model = std::path::PathBuf::from(home).join(".cache/blindfold/model/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(model.exists(), "run scripts/setup.sh: {} is missing", model.display());
+    let model = blindfold_testdata::packaged_model();
     let mut config: serde_json::Value = serde_json::from_slice(&setup.config).unwrap();
     config["engine"] = serde_json::json!({"embedded": {"gguf": model, "model_id": "smollm2"}});
     setup.config = serde_json::to_vec(&config).unwrap();
     std::fs::write(d.join("enclave.json"), &setup.config).unwrap();
     let weights = blindfold_crypto::default_provider()
-        .hash(blindfold_crypto::HashAlg::Sha256, &[&std::fs::read(&model).unwrap()])
+        .hash(
+            blindfold_crypto::HashAlg::Sha256,
+            &[&std::fs::read(&model).unwrap()],
+        )
         .as_bytes()
         .to_vec();
     let mut events = setup.events();
-    events.push(RuntimeEvent::Model { name: "smollm2".into(), sha256: weights });
+    events.push(RuntimeEvent::Model {
+        name: "smollm2".into(),
+        sha256: weights,
+    });
     let enclave = start_enclave(&d.join("enclave.json"), &[]);
-    let policy = |reference| ClientPolicy { reference, platform_ca: Some(setup.ca()), allow_dev: true };
+    let policy = |reference| ClientPolicy {
+        reference,
+        platform_ca: Some(setup.ca()),
+        allow_dev: true,
+    };
 
     // Without the model in the reference, the client refuses the enclave.
-    let err = connect(&enclave.addr, &policy(reference(setup.events()))).await.unwrap_err();
+    let err = connect(&enclave.addr, &policy(reference(setup.events())))
+        .await
+        .unwrap_err();
     match &err {
         AtlsError::Appraisal { reasons, .. } => assert!(reasons.contains("PCR 15"), "{err:?}"),
         other => panic!("{other:?}"),
     }
-    let mut session = connect(&enclave.addr, &policy(reference(events.clone()))).await.unwrap();
+    let mut session = connect(&enclave.addr, &policy(reference(events.clone())))
+        .await
+        .unwrap();
     assert_eq!(session.verified.runtime_log().unwrap().events, events);
-    let req = hyper::Request::get("/v1/models").header("host", "x").body(Empty::<Bytes>::new()).unwrap();
+    let req = hyper::Request::get("/v1/models")
+        .header("host", "x")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
     let resp = session.sender.send_request(req).await.unwrap();
     assert_eq!(resp.status(), 200);
-    let body: serde_json::Value = serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let body: serde_json::Value =
+        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
     assert_eq!(body["data"][0]["id"], "smollm2", "{body}");
 }

@@ -66,3 +66,43 @@ pub fn event_log_samples() -> Vec<EventLogSample> {
     out.sort();
     out
 }
+
+/// Where `scripts/setup.sh` keeps the model, the `openai` virtual
+/// environment and the reference llama.cpp build: `BLINDFOLD_CACHE`, or
+/// `~/.cache/blindfold`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("BLINDFOLD_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+    PathBuf::from(home).join(".cache/blindfold")
+}
+
+/// The packaged SmolLM2 GGUF (fetched from PyPI by `scripts/setup.sh`);
+/// panics with what to run when it is missing.
+pub fn packaged_model() -> PathBuf {
+    let p = cache_dir().join("model/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup.sh (it fetches the model from PyPI)",
+        p.display()
+    );
+    p
+}
+
+/// The Python of the virtual environment holding the `openai` package.
+pub fn openai_python() -> PathBuf {
+    let p = cache_dir().join("venv/bin/python");
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup.sh (it installs the openai package)",
+        p.display()
+    );
+    p
+}
+
+/// The reference `llama-server`, when `scripts/setup.sh` has built it.
+pub fn llama_server() -> Option<PathBuf> {
+    let p = cache_dir().join("llama.cpp/bin/llama-server");
+    p.exists().then_some(p)
+}

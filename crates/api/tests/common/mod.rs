@@ -1,10 +1,9 @@
 //! Shared by the API tests: the router on loopback HTTP over the packaged
 //! model, and a raw HTTP/1.1 client that can send anything.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, missing_docs)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use blindfold_api::ApiConfig;
@@ -13,16 +12,7 @@ use blindfold_engine::{EmbeddedEngine, EmbeddedOptions, Engine, ModelSource};
 /// The served model's name in these tests.
 pub const MODEL: &str = "smollm2-135m-instruct";
 
-/// The packaged SmolLM2 GGUF fetched by `scripts/setup.sh`.
-pub fn packaged_model() -> PathBuf {
-    if let Ok(p) = std::env::var("BLINDFOLD_MODEL") {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-    let p = PathBuf::from(home).join(".cache/blindfold/model/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(p.exists(), "{} is missing: run scripts/setup.sh", p.display());
-    p
-}
+pub use blindfold_testdata::packaged_model;
 
 /// A running API server.
 pub struct Server {
@@ -36,7 +26,14 @@ pub fn serve(options: EmbeddedOptions, config: ApiConfig) -> Server {
     let bytes = std::fs::read(packaged_model()).unwrap();
     let model = ModelSource::Gguf(&bytes).load(&candle_core::Device::Cpu).unwrap();
     let engine: Arc<dyn Engine> = Arc::new(
-        EmbeddedEngine::start(model, EmbeddedOptions { model_id: MODEL.into(), ..options }).unwrap(),
+        EmbeddedEngine::start(
+            model,
+            EmbeddedOptions {
+                model_id: MODEL.into(),
+                ..options
+            },
+        )
+        .unwrap(),
     );
     serve_engine(engine, config)
 }
@@ -49,16 +46,31 @@ pub fn serve_engine(engine: Arc<dyn Engine>, config: ApiConfig) -> Server {
         .build()
         .unwrap();
     let router = blindfold_api::router(engine.clone(), &config).unwrap();
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
     let addr = listener.local_addr().unwrap();
     runtime.spawn(async move { axum::serve(listener, router).await.unwrap() });
-    Server { addr, engine, _runtime: runtime }
+    Server {
+        addr,
+        engine,
+        _runtime: runtime,
+    }
 }
 
 /// A raw HTTP/1.1 exchange: status and body.
-pub fn raw(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
+pub fn raw(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<u8>) {
     let mut s = TcpStream::connect(addr).unwrap();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -70,7 +82,11 @@ pub fn raw(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)],
     let _ = s.read_to_end(&mut out);
     let text = String::from_utf8_lossy(&out);
     let status: u16 = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let split = out.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4).unwrap_or(out.len());
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+        .unwrap_or(out.len());
     let mut body = out[split..].to_vec();
     if text.to_ascii_lowercase().contains("transfer-encoding: chunked") {
         body = dechunk(&body);
@@ -80,10 +96,12 @@ pub fn raw(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)],
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else { break };
-        let size = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap_or("0").trim(), 16).unwrap_or(0);
-        if size == 0 {
+    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&b[..eol])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.trim(), 16).ok())
+            .unwrap_or(0);
+        if size == 0 || b.len() < eol + 4 + size {
             break;
         }
         out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
@@ -93,11 +111,19 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 }
 
 /// POSTs JSON and parses the JSON answer.
-pub fn post_json(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &serde_json::Value) -> (u16, serde_json::Value) {
+pub fn post_json(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
     let mut h = vec![("content-type", "application/json")];
     h.extend_from_slice(headers);
     let (status, body) = raw(addr, "POST", path, &h, body.to_string().as_bytes());
-    (status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 /// Asserts the OpenAI error shape and returns `code`.

@@ -1,26 +1,11 @@
 //! Shared by the engine's tests: where the packaged model is.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, missing_docs)]
 
-use std::path::PathBuf;
-
-/// The packaged SmolLM2 GGUF fetched by `scripts/setup.sh`.
-pub fn packaged_model() -> PathBuf {
-    if let Ok(p) = std::env::var("BLINDFOLD_MODEL") {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-    let p = PathBuf::from(home).join(".cache/blindfold/model/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/setup.sh (it fetches the model from PyPI)",
-        p.display()
-    );
-    p
-}
+pub use blindfold_testdata::packaged_model;
 
 use blindfold_engine::{
-    EmbeddedEngine, EmbeddedOptions, GenerateRequest, GenerationEvent, LoadedModel, ModelSource,
-    Prompt, SamplingParams,
+    EmbeddedEngine, EmbeddedOptions, GenerateRequest, GenerationEvent, LoadedModel, ModelSource, Prompt,
+    SamplingParams,
 };
 
 /// The packaged model, loaded on the CPU.
