@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod attention;
 pub mod config;
 pub mod embedded;
 mod error;

@@ -10,8 +10,8 @@
 
 use candle_core::quantized::QMatMul;
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::kv_cache::KvCache;
 
+use crate::attention::{attend, AttentionShape, LayerCache};
 use crate::error::EngineError;
 
 /// How rotary embeddings pair up the dimensions of a head.
@@ -90,14 +90,15 @@ pub struct Transformer {
     pub(crate) blocks: Vec<Block>,
     pub(crate) final_norm: Tensor,
     pub(crate) lm_head: QMatMul,
-    cos: Tensor,
-    sin: Tensor,
+    /// RoPE tables, `context × head_dim/2`.
+    cos: Vec<f32>,
+    sin: Vec<f32>,
     device: Device,
 }
 
 /// The attention state of one sequence: its KV cache per block.
 pub struct SequenceCache {
-    blocks: Vec<KvCache>,
+    blocks: Vec<LayerCache>,
     len: usize,
 }
 
@@ -130,7 +131,7 @@ impl Transformer {
         lm_head: QMatMul,
         device: Device,
     ) -> Result<Self, EngineError> {
-        let (cos, sin) = rope_tables(&shape, &device)?;
+        let (cos, sin) = rope_tables(&shape);
         Ok(Transformer {
             shape,
             embedding,
@@ -150,9 +151,15 @@ impl Transformer {
 
     /// A fresh cache for a new sequence.
     pub fn new_cache(&self, expected_len: usize) -> SequenceCache {
-        let initial = expected_len.clamp(16, self.shape.context_length);
+        let rows = expected_len.clamp(16, self.shape.context_length);
+        let floats = rows * self.shape.kv_heads * self.shape.head_dim;
         SequenceCache {
-            blocks: (0..self.shape.layers).map(|_| KvCache::new(2, initial)).collect(),
+            blocks: (0..self.shape.layers)
+                .map(|_| LayerCache {
+                    keys: Vec::with_capacity(floats),
+                    values: Vec::with_capacity(floats),
+                })
+                .collect(),
             len: 0,
         }
     }
@@ -189,22 +196,7 @@ impl Transformer {
             let q = with_bias(block.q.forward(&h)?, &block.q_bias)?;
             let k = with_bias(block.k.forward(&h)?, &block.k_bias)?;
             let v = with_bias(block.v.forward(&h)?, &block.v_bias)?;
-            let mut outputs = Vec::with_capacity(inputs.len());
-            let mut offset = 0;
-            for input in inputs.iter_mut() {
-                let n = input.tokens.len();
-                let pos = input.cache.len;
-                let out = self.attend(
-                    q.narrow(0, offset, n)?,
-                    k.narrow(0, offset, n)?,
-                    v.narrow(0, offset, n)?,
-                    pos,
-                    &mut input.cache.blocks[layer],
-                )?;
-                outputs.push(out);
-                offset += n;
-            }
-            let attn = Tensor::cat(&outputs, 0)?; // (rows, heads*head_dim)
+            let attn = self.attention(layer, inputs, &q, &k, &v, rows)?;
             x = (block.o.forward(&attn)? + residual)?;
             let residual = x.clone();
             let h = candle_nn::ops::rms_norm(&x, &block.ffn_norm, s.rms_eps as f32)?;
@@ -225,67 +217,45 @@ impl Transformer {
         logits.to_vec2::<f32>()
     }
 
-    /// Attention of `n` new rows of one sequence starting at `pos`.
-    fn attend(
+    /// Attention of every sequence of the step (rows in input order).
+    fn attention(
         &self,
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
-        pos: usize,
-        cache: &mut KvCache,
+        layer: usize,
+        inputs: &mut [StepInput<'_>],
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        rows: usize,
     ) -> candle_core::Result<Tensor> {
         let s = &self.shape;
-        let n = q.dim(0)?;
-        let group = s.heads / s.kv_heads;
-        // (n, heads*hd) -> (1, heads, n, hd)
-        let q = q
-            .reshape((1, n, s.heads, s.head_dim))?
-            .transpose(1, 2)?
-            .contiguous()?;
-        let k = k
-            .reshape((1, n, s.kv_heads, s.head_dim))?
-            .transpose(1, 2)?
-            .contiguous()?;
-        let v = v
-            .reshape((1, n, s.kv_heads, s.head_dim))?
-            .transpose(1, 2)?
-            .contiguous()?;
-        let cos = self.cos.narrow(0, pos, n)?;
-        let sin = self.sin.narrow(0, pos, n)?;
-        let (q, k) = match s.rope_style {
-            RopeStyle::Interleaved => (
-                candle_nn::rotary_emb::rope_i(&q, &cos, &sin)?,
-                candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?,
-            ),
-            RopeStyle::HalfSplit => (
-                candle_nn::rotary_emb::rope(&q, &cos, &sin)?,
-                candle_nn::rotary_emb::rope(&k, &cos, &sin)?,
-            ),
+        let mut q = q.flatten_all()?.to_vec1::<f32>()?;
+        let mut k = k.flatten_all()?.to_vec1::<f32>()?;
+        let mut v = v.flatten_all()?.to_vec1::<f32>()?;
+        let (qw, kw) = (s.heads * s.head_dim, s.kv_heads * s.head_dim);
+        let mut out = vec![0f32; rows * qw];
+        let shape = AttentionShape {
+            heads: s.heads,
+            kv_heads: s.kv_heads,
+            head_dim: s.head_dim,
+            rope_style: s.rope_style,
         };
-        // Keys and values are kept at f16 precision, as llama.cpp keeps
-        // its cache: the same rounding gives the same greedy choices.
-        let k = k.to_dtype(DType::F16)?.to_dtype(DType::F32)?;
-        let v = v.to_dtype(DType::F16)?.to_dtype(DType::F32)?;
-        let (k_all, v_all) = cache.append(&k, &v)?;
-        let total = pos + n;
-        // Grouped-query attention without copying K/V per query head: the
-        // `group` query heads that share a KV head become extra rows.
-        let k_all = k_all.squeeze(0)?.contiguous()?; // (kv, total, hd)
-        let v_all = v_all.squeeze(0)?.contiguous()?;
-        let q = q.squeeze(0)?.reshape((s.kv_heads, group * n, s.head_dim))?; // (kv, group*n, hd)
-        let scale = 1.0 / (s.head_dim as f64).sqrt();
-        let mut scores = (q.matmul(&k_all.t()?)? * scale)?; // (kv, group*n, total)
-        if n > 1 {
-            let mask = causal_mask(n, pos, total, group, &self.device)?;
-            scores = scores.broadcast_add(&mask)?;
+        let mut row = 0;
+        for input in inputs.iter_mut() {
+            let n = input.tokens.len();
+            attend(
+                &shape,
+                &mut q[row * qw..(row + n) * qw],
+                &mut k[row * kw..(row + n) * kw],
+                &mut v[row * kw..(row + n) * kw],
+                input.cache.len,
+                &mut input.cache.blocks[layer],
+                &self.cos,
+                &self.sin,
+                &mut out[row * qw..(row + n) * qw],
+            );
+            row += n;
         }
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        let out = probs.matmul(&v_all)?; // (kv, group*n, hd)
-                                         // back to (n, heads*hd)
-        out.reshape((s.heads, n, s.head_dim))?
-            .transpose(0, 1)?
-            .contiguous()?
-            .reshape((n, s.heads * s.head_dim))
+        Tensor::from_vec(out, (rows, qw), &self.device)
     }
 }
 
@@ -296,37 +266,19 @@ fn with_bias(x: Tensor, bias: &Option<Tensor>) -> candle_core::Result<Tensor> {
     }
 }
 
-/// `-inf` above the diagonal: row `i` (position `pos + i`) sees columns
-/// `0..=pos + i`. Shape `(group*n, total)`, rows repeated per group.
-fn causal_mask(
-    n: usize,
-    pos: usize,
-    total: usize,
-    group: usize,
-    device: &Device,
-) -> candle_core::Result<Tensor> {
-    let mut mask = Vec::with_capacity(group * n * total);
-    for _ in 0..group {
-        for i in 0..n {
-            for j in 0..total {
-                mask.push(if j <= pos + i { 0f32 } else { f32::NEG_INFINITY });
-            }
+fn rope_tables(shape: &ModelShape) -> (Vec<f32>, Vec<f32>) {
+    let half = shape.head_dim / 2;
+    let mut cos = Vec::with_capacity(shape.context_length * half);
+    let mut sin = Vec::with_capacity(shape.context_length * half);
+    for p in 0..shape.context_length {
+        for i in 0..half {
+            let inv_freq = 1.0 / (shape.rope_theta as f32).powf(2.0 * i as f32 / shape.head_dim as f32);
+            let angle = p as f32 * inv_freq;
+            cos.push(angle.cos());
+            sin.push(angle.sin());
         }
     }
-    Tensor::from_vec(mask, (group * n, total), device)
-}
-
-fn rope_tables(shape: &ModelShape, device: &Device) -> candle_core::Result<(Tensor, Tensor)> {
-    let half = shape.head_dim / 2;
-    let inv_freq: Vec<f32> = (0..half)
-        .map(|i| 1.0 / (shape.rope_theta as f32).powf(2.0 * i as f32 / shape.head_dim as f32))
-        .collect();
-    let inv_freq = Tensor::from_vec(inv_freq, (1, half), device)?;
-    let positions = Tensor::arange(0u32, shape.context_length as u32, device)?
-        .to_dtype(DType::F32)?
-        .reshape((shape.context_length, 1))?;
-    let freqs = positions.broadcast_mul(&inv_freq)?;
-    Ok((freqs.cos()?, freqs.sin()?))
+    (cos, sin)
 }
 
 /// The last dimension's index of the largest value (greedy decoding).

@@ -197,6 +197,14 @@ impl TextTokenizer {
         &self.eos_name
     }
 
+    /// The tokenizer in Hugging Face `tokenizer.json` form (to ship a GGUF
+    /// model's tokenizer beside safetensors weights).
+    pub fn to_json(&self) -> Result<String, EngineError> {
+        self.inner
+            .to_string(false)
+            .map_err(|e| EngineError::Tokenizer(format!("serialising: {e}")))
+    }
+
     /// Vocabulary size including added tokens.
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
