@@ -222,10 +222,6 @@ pub struct MeasureArgs {
     /// the ready separator, as blindfold-enclave extends them.
     #[arg(long, value_name = "FILE")]
     pub enclave_config: Option<PathBuf>,
-    /// A model the enclave loads after it is ready (repeat in load order):
-    /// PCR 15 then includes its digest, as a model event after the separator.
-    #[arg(long = "model", value_name = "FILE", requires = "enclave_config")]
-    pub models: Vec<PathBuf>,
     /// Sign the measurements with this publisher key (from `blindfold
     /// keygen`): writes a DSSE envelope instead of plain JSON.
     #[arg(long, value_name = "KEY")]

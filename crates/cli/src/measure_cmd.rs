@@ -155,18 +155,23 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
                 sha256: sha.as_bytes().to_vec(),
             });
             events.push(RuntimeEvent::Ready);
-            for model in &args.models {
-                let bytes = inputs::read(model)?;
-                events.push(RuntimeEvent::Model {
-                    name: model
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                    sha256: default_provider()
-                        .hash(HashAlg::Sha256, &[&bytes])
-                        .as_bytes()
-                        .to_vec(),
-                });
+            // An embedded engine's model, as the enclave measures it after
+            // `ready`: its name and the SHA-256 of the weights file.
+            let parsed: serde_json::Value = serde_json::from_slice(&config)
+                .map_err(|e| unusable(e, path.display()))?;
+            if let Some(engine) = parsed.get("engine") {
+                let engine: blindfold_engine::EngineConfig = serde_json::from_value(engine.clone())
+                    .map_err(|e| unusable(e, format!("{}: \"engine\"", path.display())))?;
+                if let blindfold_engine::EngineConfig::Embedded { gguf, model_id, .. } = engine {
+                    let bytes = inputs::read(&gguf)?;
+                    events.push(RuntimeEvent::Model {
+                        name: model_id,
+                        sha256: default_provider()
+                            .hash(HashAlg::Sha256, &[&bytes])
+                            .as_bytes()
+                            .to_vec(),
+                    });
+                }
             }
         }
         let log = RuntimeLog {

@@ -120,21 +120,20 @@ fn a_uki_without_a_firmware_log_is_refused() {
 }
 
 #[test]
-fn models_extend_pcr15_after_the_ready_separator() {
+fn the_configured_model_extends_pcr15_after_the_ready_separator() {
     use blindfold_attest::runtime_log::{RuntimeEvent, RuntimeLog};
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let (json, root) = app_disk(d);
-    std::fs::write(d.join("enclave.json"), "{}").unwrap();
     std::fs::write(d.join("model.gguf"), b"weights").unwrap();
+    let config = serde_json::json!({"engine": {"embedded": {"gguf": d.join("model.gguf"), "model_id": "m1"}}}).to_string();
+    std::fs::write(d.join("enclave.json"), &config).unwrap();
     let out = d.join("m.json");
     let (code, err) = measure(&[
         "--app-disk".as_ref(),
         json.as_os_str(),
         "--enclave-config".as_ref(),
         d.join("enclave.json").as_os_str(),
-        "--model".as_ref(),
-        d.join("model.gguf").as_os_str(),
         "-o".as_ref(),
         out.as_os_str(),
     ]);
@@ -144,11 +143,11 @@ fn models_extend_pcr15_after_the_ready_separator() {
         events: vec![
             RuntimeEvent::AppDisk { root_hash: root },
             RuntimeEvent::Config {
-                sha256: p.hash(HashAlg::Sha256, &[b"{}"]).as_bytes().to_vec(),
+                sha256: p.hash(HashAlg::Sha256, &[config.as_bytes()]).as_bytes().to_vec(),
             },
             RuntimeEvent::Ready,
             RuntimeEvent::Model {
-                name: "model.gguf".into(),
+                name: "m1".into(),
                 sha256: p.hash(HashAlg::Sha256, &[b"weights"]).as_bytes().to_vec(),
             },
         ],
