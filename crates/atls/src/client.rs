@@ -10,7 +10,7 @@ use blindfold_attest::{
 };
 use blindfold_tpm::Freshness;
 use blindfold_x509::Certificate;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -41,7 +41,7 @@ pub struct ClientPolicy {
 /// An attested TLS session, ready for requests.
 pub struct AttestedSession {
     /// HTTP/1.1 over the attested session.
-    pub sender: hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+    pub sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
     /// What was verified.
     pub verified: VerifiedEvidence,
     /// The appraisal.
@@ -163,7 +163,7 @@ async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSess
     let nonce = random_nonce()?;
     let request = hyper::Request::get(format!("{EVIDENCE_PATH}?nonce={}", hex::encode(nonce)))
         .header(hyper::header::HOST, "blindfold-enclave")
-        .body(Empty::<Bytes>::new())
+        .body(Full::new(Bytes::new()))
         .map_err(|e| Error::Evidence(e.to_string()))?;
     let response = sender
         .send_request(request)

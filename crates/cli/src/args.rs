@@ -51,13 +51,20 @@ pub enum Command {
     /// everything holds and the appraisal is affirming (or, with
     /// --allow-dev, a development reference is the only warning).
     Verify(VerifyArgs),
+    /// Verify an enclave, then chat with it over the attested session
+    /// (streamed answers), or answer one prompt with -p.
+    Chat(ChatArgs),
+    /// The whole promise in one command: a local platform, a publisher key,
+    /// an app disk with the packaged model, signed measurements, the
+    /// enclave, its verification report, and a streamed answer. Everything
+    /// it starts is stopped at the end.
+    Demo(DemoArgs),
 }
 
+/// What a client trusts (shared by `verify`, `chat`, `proxy`).
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("reference_trust").required(true).args(["publisher_key", "reference_unsigned"])))]
-pub struct VerifyArgs {
-    /// The enclave: https://HOST:PORT (or HOST:PORT).
-    pub url: String,
+pub struct TrustArgs {
     /// Reference values (a signed bundle, or with --reference-unsigned a plain file).
     #[arg(long, value_name = "FILE")]
     pub reference: PathBuf,
@@ -76,9 +83,71 @@ pub struct VerifyArgs {
     /// Accept a development reference (process mode: no measured boot).
     #[arg(long)]
     pub allow_dev: bool,
+}
+
+impl TrustArgs {
+    /// The files for `blindfold_client::Trust::from_files`.
+    pub fn files(&self) -> blindfold_client::TrustFiles {
+        blindfold_client::TrustFiles {
+            reference: self.reference.clone(),
+            publisher_key: self.publisher_key.clone(),
+            reference_unsigned: self.reference_unsigned,
+            min_bundle_version: self.min_bundle_version,
+            platform_ca: self.platform_ca.clone(),
+            allow_dev: self.allow_dev,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The enclave: https://HOST:PORT (or HOST:PORT).
+    pub url: String,
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// The enclave: https://HOST:PORT (or HOST:PORT).
+    pub url: String,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// One prompt, answered and done (without it: an interactive chat,
+    /// one line per turn, empty line or end of input to quit).
+    #[arg(short, long)]
+    pub prompt: Option<String>,
+    /// Most tokens per answer.
+    #[arg(long, default_value_t = 256)]
+    pub max_tokens: u32,
+    /// Sampling temperature (0 = greedy).
+    #[arg(long, default_value_t = 0.7)]
+    pub temperature: f32,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The prompt to send once the enclave is verified.
+    #[arg(
+        short,
+        long,
+        default_value = "What is the capital of France? Answer in one sentence."
+    )]
+    pub prompt: String,
+    /// Most tokens in the answer.
+    #[arg(long, default_value_t = 96)]
+    pub max_tokens: u32,
+    /// The model (GGUF) to serve; default: the packaged SmolLM2 that
+    /// scripts/setup.sh fetched into ~/.cache/blindfold/model.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Keep the working directory (keys, app disk, measurements) instead
+    /// of deleting it at the end.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,6 +11,16 @@ pub enum Failure {
     Unusable(anyhow::Error),
 }
 
+impl Failure {
+    /// Adds context, keeping the kind (and so the exit code).
+    pub fn context(self, context: impl std::fmt::Display + Send + Sync + 'static) -> Failure {
+        match self {
+            Failure::CheckFailed(e) => Failure::CheckFailed(e.context(context)),
+            Failure::Unusable(e) => Failure::Unusable(e.context(context)),
+        }
+    }
+}
+
 /// Shorthand for an unusable-input failure with context.
 pub fn unusable(e: impl Into<anyhow::Error>, context: impl std::fmt::Display) -> Failure {
     Failure::Unusable(e.into().context(context.to_string()))

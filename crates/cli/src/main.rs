@@ -12,6 +12,7 @@
 
 mod args;
 mod attest_cmd;
+mod demo_cmd;
 mod eventlog_cmd;
 mod exit;
 mod inputs;
@@ -43,6 +44,8 @@ fn main() -> std::process::ExitCode {
         args::Command::Platform(args::PlatformCommand::Start(a)) => platform_cmd::start(&a),
         args::Command::Platform(args::PlatformCommand::Stop(a)) => platform_cmd::stop(&a),
         args::Command::Verify(a) => verify_cmd::verify(&a),
+        args::Command::Chat(a) => verify_cmd::chat(&a),
+        args::Command::Demo(a) => demo_cmd::demo(&a),
     };
     exit::report(result)
 }

@@ -157,8 +157,8 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
             events.push(RuntimeEvent::Ready);
             // An embedded engine's model, as the enclave measures it after
             // `ready`: its name and the SHA-256 of the weights file.
-            let parsed: serde_json::Value = serde_json::from_slice(&config)
-                .map_err(|e| unusable(e, path.display()))?;
+            let parsed: serde_json::Value =
+                serde_json::from_slice(&config).map_err(|e| unusable(e, path.display()))?;
             if let Some(engine) = parsed.get("engine") {
                 let engine: blindfold_engine::EngineConfig = serde_json::from_value(engine.clone())
                     .map_err(|e| unusable(e, format!("{}: \"engine\"", path.display())))?;

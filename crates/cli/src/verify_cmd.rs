@@ -1,107 +1,187 @@
-//! `blindfold verify https://HOST:PORT`.
+//! `blindfold verify https://HOST:PORT` and `blindfold chat`.
 
 use anyhow::anyhow;
-use blindfold_attest::{bundle, ReferenceValues};
-use serde_json::json;
+use blindfold_client::{chunk_text, Client, ClientError, Trust};
+use serde_json::{json, Value};
 
-use crate::args::VerifyArgs;
+use crate::args::{ChatArgs, TrustArgs, VerifyArgs};
 use crate::eventlog_cmd::pretty;
-use crate::exit::{say, unusable, Failure};
-use crate::inputs;
+use crate::exit::{say, Failure};
 
-/// Reads the reference: a bundle must verify under the pinned publisher
-/// key; a plain file needs --reference-unsigned. Done before connecting.
-fn reference(args: &VerifyArgs) -> Result<(ReferenceValues, &'static str), Failure> {
-    let bytes = inputs::read(&args.reference)?;
-    let is_bundle =
-        serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|v| bundle::is_envelope(&v));
-    match (&args.publisher_key, is_bundle) {
-        (Some(key_path), true) => {
-            let key = inputs::publisher_key(key_path)?;
-            let b = bundle::verify_bundle(&bytes, &key, args.min_bundle_version).map_err(|e| {
-                let e = anyhow!(e).context(format!("reference {} (refused before any evidence was requested)", args.reference.display()));
-                Failure::CheckFailed(e)
-            })?;
-            Ok((b.reference, "signed"))
+/// A client error as a failure: refused trust or attestation → exit 1,
+/// unusable input → exit 2.
+pub fn failure(e: ClientError) -> Failure {
+    match e {
+        ClientError::Input(_) => Failure::Unusable(anyhow!(e)),
+        _ => Failure::CheckFailed(anyhow!(e)),
+    }
+}
+
+/// Reads the trust files (before any network).
+pub fn trust(args: &TrustArgs) -> Result<Trust, Failure> {
+    Trust::from_files(&args.files()).map_err(failure)
+}
+
+/// A tokio runtime for one command.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Unusable(anyhow!(e)))
+}
+
+/// Prints a verification report as text.
+pub fn print_report(report: &Value) {
+    let addr = report["enclave"].as_str().unwrap_or("?");
+    say!("enclave:     {addr}");
+    let spki = report["binding"]["tls_leaf_spki_sha256"].as_str().unwrap_or("");
+    say!(
+        "verified:    yes (quote bound to this TLS session: leaf key {}, exporter, fresh nonce)",
+        &spki[..spki.len().min(16)]
+    );
+    let basis = report["trust_basis"].as_str().unwrap_or("?");
+    say!(
+        "platform:    {} (trust basis: {basis})",
+        report["platform"].as_str().unwrap_or("?")
+    );
+    if basis == "development" {
+        say!("             development: whoever holds the platform CA can forge this evidence");
+    }
+    say!("reference:   {}", report["reference"].as_str().unwrap_or("?"));
+    say!(
+        "appraisal:   {}",
+        report["appraisal"]["status"].as_str().unwrap_or("?")
+    );
+    if let Some(claims) = report["appraisal"]["claims"].as_object() {
+        for (name, c) in claims {
+            say!(
+                "  {:<24} {:<16} {}",
+                name,
+                c["status"].as_str().unwrap_or(""),
+                c["detail"].as_str().unwrap_or("")
+            );
         }
-        (Some(_), false) => Err(Failure::CheckFailed(anyhow!(
-            "reference {} is not signed, but --publisher-key asks for a signed bundle (refused before any evidence was requested)",
-            args.reference.display()
-        ))),
-        (None, _) if args.reference_unsigned => {
-            let r = ReferenceValues::parse(&bytes).map_err(|e| unusable(e, args.reference.display()))?;
-            Ok((r, "unsigned (--reference-unsigned)"))
-        }
-        (None, _) => Err(Failure::Unusable(anyhow!("give --publisher-key, or --reference-unsigned to accept an unsigned file"))),
+    }
+    for e in report["runtime_events"].as_array().into_iter().flatten() {
+        say!("  runtime event: {e}");
     }
 }
 
 pub fn verify(args: &VerifyArgs) -> Result<(), Failure> {
-    let (reference, reference_kind) = reference(args)?;
-    let platform_ca = match &args.platform_ca {
-        Some(path) => Some(
-            blindfold_x509::parse_certificates(&inputs::read(path)?)
-                .map_err(|e| unusable(e, path.display()))?,
-        ),
-        None => None,
-    };
-    let addr = args
-        .url
-        .trim_start_matches("https://")
-        .trim_end_matches('/')
-        .to_string();
-    let policy = blindfold_atls::ClientPolicy {
-        reference,
-        platform_ca,
-        allow_dev: args.allow_dev,
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Unusable(anyhow!(e)))?;
-    let session = runtime
-        .block_on(blindfold_atls::connect(&addr, &policy))
-        .map_err(|e| Failure::CheckFailed(anyhow!(e).context(format!("verifying {addr}"))))?;
-    let v = &session.verified;
-    let events: Vec<_> = v
-        .runtime_log()
-        .map(|l| l.events.iter().map(|e| e.content()).collect())
-        .unwrap_or_default();
-    let report = json!({
-        "verified": true,
-        "enclave": addr,
-        "platform": v.platform().name(),
-        "trust_basis": v.trust_basis().name(),
-        "chain": v.chain().map(|c| c.iter().map(|s| json!({"subject": s.subject, "sha256": s.fingerprint})).collect::<Vec<_>>()),
-        "binding": {"tls_leaf_spki_sha256": session.leaf_spki_sha256, "session_exporter": "EXPORTER-blindfold-evidence-v1", "fresh": v.fresh()},
-        "reference": reference_kind,
-        "appraisal": session.appraisal.to_json(),
-        "runtime_events": events,
-    });
+    let trust = trust(&args.trust)?;
+    let client = runtime()?
+        .block_on(Client::connect(&args.url, trust))
+        .map_err(|e| failure(e).context(format!("verifying {}", args.url)))?;
+    let report = client.report();
     if args.json {
         say!("{}", pretty(&report));
-        return Ok(());
-    }
-    say!("enclave:     {addr}");
-    say!(
-        "verified:    yes (quote bound to this TLS session: leaf key {}, exporter, fresh nonce)",
-        &session.leaf_spki_sha256[..16]
-    );
-    say!(
-        "platform:    {} (trust basis: {})",
-        v.platform().name(),
-        v.trust_basis().name()
-    );
-    if v.trust_basis().name() == "development" {
-        say!("             development: whoever holds the platform CA can forge this evidence");
-    }
-    say!("reference:   {reference_kind}");
-    say!("appraisal:   {}", session.appraisal.status_name());
-    for (name, c) in &session.appraisal.claims {
-        say!("  {:<24} {:<16} {}", name, c.status.name(), c.detail);
-    }
-    for e in events {
-        say!("  runtime event: {e}");
+    } else {
+        print_report(&report);
     }
     Ok(())
+}
+
+/// The served model's id (`GET /v1/models` on the attested session).
+pub async fn model_id(client: &Client) -> Result<String, ClientError> {
+    let request = blindfold_client::OutgoingRequest {
+        method: hyper::Method::GET,
+        path: "/v1/models".into(),
+        headers: Vec::new(),
+        body: Default::default(),
+    };
+    let response = client.request(&request).await?;
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .map_err(|e| ClientError::Http(e.to_string()))?
+        .to_bytes();
+    let models: Value = serde_json::from_slice(&bytes).map_err(|e| ClientError::Http(e.to_string()))?;
+    models["data"][0]["id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| ClientError::Http("the enclave serves no model".into()))
+}
+
+/// Streams one chat answer to stdout; returns (completion tokens, seconds).
+pub async fn stream_answer(
+    client: &Client,
+    model: &str,
+    messages: &[Value],
+    max_tokens: u32,
+    temperature: f32,
+) -> Result<(String, u64, f64), ClientError> {
+    let body = json!({
+        "model": model, "messages": messages, "max_tokens": max_tokens,
+        "temperature": temperature, "stream_options": {"include_usage": true},
+    });
+    let started = std::time::Instant::now();
+    let mut stream = client.stream("/v1/chat/completions", &body).await?;
+    let mut text = String::new();
+    let mut tokens = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if let Some(error) = chunk.get("error") {
+            return Err(ClientError::Api {
+                status: 200,
+                body: error.clone(),
+            });
+        }
+        let piece = chunk_text(&chunk);
+        if !piece.is_empty() {
+            use std::io::Write;
+            print!("{piece}");
+            let _ = std::io::stdout().flush();
+            text.push_str(piece);
+        }
+        if let Some(n) = chunk["usage"]["completion_tokens"].as_u64() {
+            tokens = n;
+        }
+    }
+    println!();
+    Ok((text, tokens, started.elapsed().as_secs_f64()))
+}
+
+pub fn chat(args: &ChatArgs) -> Result<(), Failure> {
+    let trust = trust(&args.trust)?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let client = Client::connect(&args.url, trust)
+            .await
+            .map_err(|e| failure(e).context(format!("verifying {}", args.url)))?;
+        let report = client.report();
+        eprintln!(
+            "blindfold: verified {} ({}, trust basis {}, appraisal {})",
+            client.address(),
+            report["platform"].as_str().unwrap_or("?"),
+            report["trust_basis"].as_str().unwrap_or("?"),
+            report["appraisal"]["status"].as_str().unwrap_or("?")
+        );
+        let model = model_id(&client).await.map_err(failure)?;
+        if let Some(prompt) = &args.prompt {
+            let messages = [json!({"role": "user", "content": prompt})];
+            stream_answer(&client, &model, &messages, args.max_tokens, args.temperature)
+                .await
+                .map_err(failure)?;
+            return Ok(());
+        }
+        let mut history: Vec<Value> = Vec::new();
+        let stdin = std::io::stdin();
+        loop {
+            eprint!("> ");
+            let mut line = String::new();
+            if stdin
+                .read_line(&mut line)
+                .map_err(|e| Failure::Unusable(anyhow!(e)))?
+                == 0
+                || line.trim().is_empty()
+            {
+                return Ok(());
+            }
+            history.push(json!({"role": "user", "content": line.trim_end()}));
+            let (answer, _, _) = stream_answer(&client, &model, &history, args.max_tokens, args.temperature)
+                .await
+                .map_err(failure)?;
+            history.push(json!({"role": "assistant", "content": answer}));
+        }
+    })
 }

@@ -126,7 +126,9 @@ fn the_configured_model_extends_pcr15_after_the_ready_separator() {
     let d = tmp.path();
     let (json, root) = app_disk(d);
     std::fs::write(d.join("model.gguf"), b"weights").unwrap();
-    let config = serde_json::json!({"engine": {"embedded": {"gguf": d.join("model.gguf"), "model_id": "m1"}}}).to_string();
+    let config =
+        serde_json::json!({"engine": {"embedded": {"gguf": d.join("model.gguf"), "model_id": "m1"}}})
+            .to_string();
     std::fs::write(d.join("enclave.json"), &config).unwrap();
     let out = d.join("m.json");
     let (code, err) = measure(&[

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use blindfold_atls::{connect, ClientPolicy};
 use criterion::{criterion_group, criterion_main, Criterion};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -58,7 +58,7 @@ impl ServerCertVerifier for Plain {
     }
 }
 
-async fn plain_session(addr: &str) -> hyper::client::conn::http1::SendRequest<Empty<Bytes>> {
+async fn plain_session(addr: &str) -> hyper::client::conn::http1::SendRequest<Full<Bytes>> {
     let config =
         rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_protocol_versions(&[&rustls::version::TLS13])
@@ -78,11 +78,11 @@ async fn plain_session(addr: &str) -> hyper::client::conn::http1::SendRequest<Em
     sender
 }
 
-async fn request(sender: &mut hyper::client::conn::http1::SendRequest<Empty<Bytes>>) {
+async fn request(sender: &mut hyper::client::conn::http1::SendRequest<Full<Bytes>>) {
     sender.ready().await.unwrap();
     let req = hyper::Request::get("/v1/models")
         .header("host", "x")
-        .body(Empty::<Bytes>::new())
+        .body(Full::new(Bytes::new()))
         .unwrap();
     let _ = sender
         .send_request(req)

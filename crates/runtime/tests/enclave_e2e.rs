@@ -10,7 +10,7 @@ use blindfold_atls::{connect, ClientPolicy, Error as AtlsError};
 use blindfold_attest::runtime_log::RuntimeEvent;
 use blindfold_attest::{Error as AttestError, Platform, ReferenceValues};
 use common::{local_setup, reference, start_enclave};
-use http_body_util::Empty;
+use http_body_util::Full;
 use hyper::body::Bytes;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,7 +37,7 @@ async fn an_attested_session_on_the_local_platform() {
     // The endpoint takes exactly a 32-byte nonce.
     let req = hyper::Request::get("/.well-known/blindfold/evidence?nonce=00ff")
         .header("host", "x")
-        .body(Empty::<Bytes>::new())
+        .body(Full::new(Bytes::new()))
         .unwrap();
     assert_eq!(session.sender.send_request(req).await.unwrap().status(), 400);
 
@@ -190,7 +190,7 @@ async fn the_enclave_measures_its_model_and_serves_the_api() {
     assert_eq!(session.verified.runtime_log().unwrap().events, events);
     let req = hyper::Request::get("/v1/models")
         .header("host", "x")
-        .body(Empty::<Bytes>::new())
+        .body(Full::new(Bytes::new()))
         .unwrap();
     let resp = session.sender.send_request(req).await.unwrap();
     assert_eq!(resp.status(), 200);

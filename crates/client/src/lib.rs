@@ -1,0 +1,286 @@
+//! The Blindfold client SDK.
+//!
+//! What it is for: talking to a Blindfold enclave the way an OpenAI client
+//! talks to a server, except that every TLS session is attested before
+//! the first byte of a request goes out. [`Trust::from_files`] resolves
+//! what to trust (a signed reference bundle under a pinned publisher key,
+//! a platform CA, the development opt-in) with no network;
+//! [`Client::connect`] attests a first session; requests reuse attested
+//! sessions and attest new ones when needed ([`Client::request`]);
+//! [`Client::chat_completion`], [`Client::completion`] and
+//! [`Client::stream`] speak the OpenAI API; [`Client::report`] is the
+//! verification report.
+//!
+//! What it is not: a verifier (that is `blindfold-attest`, called through
+//! `blindfold-atls`) or a server (the proxy in `blindfold-cli` is built on
+//! this crate).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod report;
+mod trust;
+
+use std::sync::Mutex;
+
+use blindfold_atls::AttestedSession;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use serde_json::Value;
+
+pub use trust::{Trust, TrustFiles};
+
+/// Everything that can go wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// A file or argument cannot be used.
+    #[error("{0}")]
+    Input(String),
+    /// The reference was refused (bad signature, unsigned without opt-in).
+    #[error("{0}")]
+    Reference(String),
+    /// The enclave's evidence did not verify or appraise: nothing was sent.
+    #[error("attestation failed: {0}")]
+    Attestation(#[from] blindfold_atls::Error),
+    /// The HTTP exchange failed.
+    #[error("HTTP: {0}")]
+    Http(String),
+    /// The API answered an error.
+    #[error("the enclave answered {status}: {body}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// Its (OpenAI-shaped) body.
+        body: Value,
+    },
+}
+
+/// Most attested sessions kept open at once.
+const MAX_SESSIONS: usize = 64;
+
+/// An attested client; see the crate docs.
+pub struct Client {
+    addr: String,
+    trust: Trust,
+    sessions: Mutex<Vec<AttestedSession>>,
+    report: Mutex<Value>,
+}
+
+/// `https://host:port[/]` or `host:port` → `host:port`.
+pub fn address_of(url: &str) -> String {
+    url.trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_string()
+}
+
+impl Client {
+    /// Attests a first session to `url`; fails if the enclave does not
+    /// verify (then nothing was sent).
+    pub async fn connect(url: &str, trust: Trust) -> Result<Client, ClientError> {
+        let addr = address_of(url);
+        let session = blindfold_atls::connect(&addr, &trust.policy).await?;
+        let report = report::verification_report(&addr, &session, trust.reference_kind);
+        Ok(Client {
+            addr,
+            trust,
+            sessions: Mutex::new(vec![session]),
+            report: Mutex::new(report),
+        })
+    }
+
+    /// The report of the most recent verification.
+    pub fn report(&self) -> Value {
+        self.report.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The enclave's `host:port`.
+    pub fn address(&self) -> &str {
+        &self.addr
+    }
+
+    /// Sends `request` on an idle attested session, attesting a new one if
+    /// none is idle. The response body streams from the enclave.
+    pub async fn request(&self, request: &OutgoingRequest) -> Result<Response<Incoming>, ClientError> {
+        let pending = {
+            let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            sessions.retain(|s| !s.sender.is_closed());
+            sessions
+                .iter_mut()
+                .find(|s| s.sender.is_ready())
+                .map(|s| s.sender.send_request(request.build()))
+        };
+        if let Some(pending) = pending {
+            match pending.await {
+                Ok(r) => return Ok(r),
+                // The session closed under us: attest another and retry once.
+                Err(e) if e.is_canceled() || e.is_closed() => {}
+                Err(e) => return Err(ClientError::Http(e.to_string())),
+            }
+        }
+        let mut session = match blindfold_atls::connect(&self.addr, &self.trust.policy).await {
+            Ok(s) => s,
+            Err(e) => {
+                *self.report.lock().unwrap_or_else(|p| p.into_inner()) =
+                    report::failure_report(&self.addr, &e.to_string());
+                return Err(e.into());
+            }
+        };
+        *self.report.lock().unwrap_or_else(|p| p.into_inner()) =
+            report::verification_report(&self.addr, &session, self.trust.reference_kind);
+        let pending = session.sender.send_request(request.build());
+        {
+            let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            if sessions.len() < MAX_SESSIONS {
+                sessions.push(session);
+            }
+        }
+        pending.await.map_err(|e| ClientError::Http(e.to_string()))
+    }
+
+    async fn post_json(&self, path: &str, body: &Value) -> Result<Response<Incoming>, ClientError> {
+        let request = OutgoingRequest {
+            method: hyper::Method::POST,
+            path: path.to_string(),
+            headers: vec![(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("application/json"),
+            )],
+            body: Bytes::from(body.to_string()),
+        };
+        let response = self.request(&request).await?;
+        if !response.status().is_success() {
+            let status = response.status().as_u16();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| ClientError::Http(e.to_string()))?
+                .to_bytes();
+            let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            return Err(ClientError::Api { status, body });
+        }
+        Ok(response)
+    }
+
+    async fn json(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
+        let response = self.post_json(path, body).await?;
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?
+            .to_bytes();
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Http(format!("answer is not JSON: {e}")))
+    }
+
+    /// `POST /v1/chat/completions` (not streaming).
+    pub async fn chat_completion(&self, body: &Value) -> Result<Value, ClientError> {
+        self.json("/v1/chat/completions", body).await
+    }
+
+    /// `POST /v1/completions` (not streaming).
+    pub async fn completion(&self, body: &Value) -> Result<Value, ClientError> {
+        self.json("/v1/completions", body).await
+    }
+
+    /// Streams `path` (`/v1/chat/completions` or `/v1/completions`) with
+    /// `"stream": true` added: the chunks, until `[DONE]`.
+    pub async fn stream(&self, path: &str, body: &Value) -> Result<ChunkStream, ClientError> {
+        let mut body = body.clone();
+        body["stream"] = Value::Bool(true);
+        let response = self.post_json(path, &body).await?;
+        Ok(ChunkStream {
+            body: response.into_body(),
+            buffer: Vec::new(),
+            done: false,
+        })
+    }
+}
+
+/// A request to send to the enclave (kept whole so it can be sent again
+/// on a fresh session if the one it was sent on closed).
+#[derive(Debug, Clone)]
+pub struct OutgoingRequest {
+    /// Method.
+    pub method: hyper::Method,
+    /// Path and query.
+    pub path: String,
+    /// Headers to pass on (`host` is set by the client).
+    pub headers: Vec<(hyper::header::HeaderName, hyper::header::HeaderValue)>,
+    /// The whole body.
+    pub body: Bytes,
+}
+
+impl OutgoingRequest {
+    fn build(&self) -> Request<Full<Bytes>> {
+        let mut request = Request::new(Full::new(self.body.clone()));
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.path.parse().unwrap_or_else(|_| hyper::Uri::from_static("/"));
+        let headers = request.headers_mut();
+        for (k, v) in &self.headers {
+            headers.append(k.clone(), v.clone());
+        }
+        headers.insert(
+            hyper::header::HOST,
+            hyper::header::HeaderValue::from_static("blindfold-enclave"),
+        );
+        request
+    }
+}
+
+/// Server-sent chunks of a streaming answer.
+pub struct ChunkStream {
+    body: Incoming,
+    buffer: Vec<u8>,
+    done: bool,
+}
+
+impl ChunkStream {
+    /// The next chunk, or `None` after `[DONE]`.
+    pub async fn next(&mut self) -> Option<Result<Value, ClientError>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            if let Some(end) = self.buffer.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buffer.drain(..=end).collect();
+                let line = String::from_utf8_lossy(&line);
+                let Some(data) = line.trim_end().strip_prefix("data:") else {
+                    continue;
+                };
+                let data = data.trim();
+                if data == "[DONE]" {
+                    self.done = true;
+                    return None;
+                }
+                return Some(
+                    serde_json::from_str(data).map_err(|e| ClientError::Http(format!("bad chunk: {e}"))),
+                );
+            }
+            match self.body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        self.buffer.extend_from_slice(data);
+                    }
+                }
+                Some(Err(e)) => return Some(Err(ClientError::Http(e.to_string()))),
+                None => {
+                    self.done = true;
+                    return Some(Err(ClientError::Http("the stream ended without [DONE]".into())));
+                }
+            }
+        }
+    }
+}
+
+/// The text a chunk adds (chat `delta.content` or completion `text`).
+pub fn chunk_text(chunk: &Value) -> &str {
+    let choice = &chunk["choices"][0];
+    choice["delta"]["content"]
+        .as_str()
+        .or_else(|| choice["text"].as_str())
+        .unwrap_or("")
+}
