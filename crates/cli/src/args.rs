@@ -59,6 +59,12 @@ pub enum Command {
     /// enclave, its verification report, and a streamed answer. Everything
     /// it starts is stopped at the end.
     Demo(DemoArgs),
+    /// A plain-HTTP, OpenAI-compatible endpoint on loopback for unmodified
+    /// clients: every upstream TLS session is attested before the first
+    /// byte of a request is forwarded; if verification fails, every
+    /// request gets HTTP 502 `attestation_failed` and nothing is forwarded.
+    /// GET /blindfold/verification shows the last verification report.
+    Proxy(ProxyArgs),
 }
 
 /// What a client trusts (shared by `verify`, `chat`, `proxy`).
@@ -126,6 +132,22 @@ pub struct ChatArgs {
     /// Sampling temperature (0 = greedy).
     #[arg(long, default_value_t = 0.7)]
     pub temperature: f32,
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// The enclave: https://HOST:PORT.
+    #[arg(long)]
+    pub upstream: String,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Where to listen (plain HTTP): loopback only unless --listen-public.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Allow a non-loopback --listen address (anyone who reaches it can use
+    /// the enclave through this proxy, unencrypted up to here).
+    #[arg(long)]
+    pub listen_public: bool,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,7 @@ mod exit;
 mod inputs;
 mod measure_cmd;
 mod platform_cmd;
+mod proxy_cmd;
 mod quote_cmd;
 mod sign_cmd;
 mod verify_cmd;
@@ -46,6 +47,7 @@ fn main() -> std::process::ExitCode {
         args::Command::Verify(a) => verify_cmd::verify(&a),
         args::Command::Chat(a) => verify_cmd::chat(&a),
         args::Command::Demo(a) => demo_cmd::demo(&a),
+        args::Command::Proxy(a) => proxy_cmd::proxy(&a),
     };
     exit::report(result)
 }

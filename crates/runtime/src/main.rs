@@ -74,6 +74,16 @@ fn main() -> std::process::ExitCode {
 
 fn run(config_path: &std::path::Path) -> anyhow::Result<()> {
     harden()?;
+    // Request ids, routes, statuses, token counts and timings; never bodies
+    // (`docs/engine.md`, Privacy). RUST_LOG filters (default: info).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
     let raw = std::fs::read(config_path).with_context(|| format!("reading {}", config_path.display()))?;
     let config = config::EnclaveConfig::parse(&raw)?;
     let mut tpm = blindfold_attester::Tpm::open(&config.tcti).context("opening the TPM")?;

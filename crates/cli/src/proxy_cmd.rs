@@ -1,0 +1,222 @@
+//! `blindfold proxy`: a verifying, OpenAI-compatible endpoint on loopback.
+//!
+//! Checks, in order, for every request: the `Host` (and `Origin`, if any)
+//! name this proxy (a web page cannot drive it by DNS rebinding); an
+//! attested session to the enclave exists or is attested now (the
+//! client SDK); only then is the request forwarded, and the answer streams
+//! back as it arrives. A failed verification answers HTTP 502
+//! `attestation_failed` with the reason and forwards nothing. The proxy
+//! logs nothing about requests' content.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use blindfold_client::{report, Client, OutgoingRequest, Trust};
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+
+use crate::args::ProxyArgs;
+use crate::exit::Failure;
+use crate::verify_cmd::{runtime, trust};
+
+/// Largest request body forwarded (the enclave has its own limit too).
+const MAX_BODY: usize = 16 << 20;
+
+struct ProxyState {
+    upstream: String,
+    trust: Trust,
+    client: Mutex<Option<Arc<Client>>>,
+    last_report: std::sync::Mutex<Value>,
+    allowed_hosts: Vec<String>,
+}
+
+fn error(status: StatusCode, kind: &str, code: &str, message: impl Into<String>) -> Response {
+    let body = json!({"error": {"message": message.into(), "type": kind, "param": null, "code": code}});
+    (status, Json(body)).into_response()
+}
+
+impl ProxyState {
+    /// The attested client, attesting now if there is none.
+    async fn client(&self) -> Result<Arc<Client>, String> {
+        let mut slot = self.client.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        match Client::connect(&self.upstream, self.trust.clone()).await {
+            Ok(c) => {
+                let c = Arc::new(c);
+                *self.last_report.lock().unwrap_or_else(|p| p.into_inner()) = c.report();
+                *slot = Some(c.clone());
+                Ok(c)
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                *self.last_report.lock().unwrap_or_else(|p| p.into_inner()) =
+                    report::failure_report(&self.upstream, &reason);
+                Err(reason)
+            }
+        }
+    }
+
+    /// Host and Origin must name this proxy.
+    fn check_origin(&self, headers: &HeaderMap) -> Result<(), Response> {
+        let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("");
+        if !self.allowed_hosts.iter().any(|a| a == host) {
+            return Err(error(
+                StatusCode::MISDIRECTED_REQUEST,
+                "invalid_request_error",
+                "host_not_allowed",
+                "the Host header does not name this proxy (DNS rebinding protection)",
+            ));
+        }
+        if let Some(origin) = headers.get("origin") {
+            let origin = origin.to_str().unwrap_or("");
+            let ok = self.allowed_hosts.iter().any(|a| origin == format!("http://{a}"));
+            if !ok {
+                return Err(error(
+                    StatusCode::FORBIDDEN,
+                    "invalid_request_error",
+                    "origin_not_allowed",
+                    "requests from web pages of other origins are refused",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn handle(State(state): State<Arc<ProxyState>>, request: Request) -> Response {
+    if let Err(refused) = state.check_origin(request.headers()) {
+        return refused;
+    }
+    if request.uri().path() == "/blindfold/verification" {
+        // Attest if nothing was attested yet, so the report is current.
+        let _ = state.client().await;
+        let report = state
+            .last_report
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        return Json(report).into_response();
+    }
+    let client = match state.client().await {
+        Ok(c) => c,
+        Err(reason) => {
+            return error(
+                StatusCode::BAD_GATEWAY,
+                "attestation_failed",
+                "attestation_failed",
+                format!("the enclave was not verified, nothing was forwarded: {reason}"),
+            )
+        }
+    };
+    let (parts, body) = request.into_parts();
+    let body: Bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request_error",
+                "body_too_large",
+                "the request body is too large",
+            )
+        }
+    };
+    let passed = ["content-type", "authorization", "accept"];
+    let outgoing = OutgoingRequest {
+        method: parts.method,
+        path: parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into()),
+        headers: parts
+            .headers
+            .iter()
+            .filter(|(k, _)| passed.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        body,
+    };
+    match client.request(&outgoing).await {
+        Ok(response) => {
+            let (parts, incoming) = response.into_parts();
+            let mut out = Response::new(Body::new(incoming));
+            *out.status_mut() = parts.status;
+            for name in ["content-type", "cache-control", "x-request-id"] {
+                if let Some(v) = parts.headers.get(name) {
+                    out.headers_mut().insert(name, v.clone());
+                }
+            }
+            out
+        }
+        Err(blindfold_client::ClientError::Attestation(e)) => {
+            // A new session failed verification: forget the old client.
+            *state.client.lock().await = None;
+            error(
+                StatusCode::BAD_GATEWAY,
+                "attestation_failed",
+                "attestation_failed",
+                format!("the enclave was not verified, nothing was forwarded: {e}"),
+            )
+        }
+        Err(e) => error(
+            StatusCode::BAD_GATEWAY,
+            "upstream_error",
+            "upstream_error",
+            e.to_string(),
+        ),
+    }
+}
+
+pub fn proxy(args: &ProxyArgs) -> Result<(), Failure> {
+    if !args.listen.ip().is_loopback() && !args.listen_public {
+        return Err(Failure::Unusable(anyhow!(
+            "{} is not a loopback address: the proxy speaks plain HTTP; add --listen-public to allow it",
+            args.listen
+        )));
+    }
+    let trust = trust(&args.trust)?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| Failure::Unusable(anyhow!(e).context(format!("listening on {}", args.listen))))?;
+        let local: SocketAddr = listener.local_addr().map_err(|e| Failure::Unusable(anyhow!(e)))?;
+        let port = local.port();
+        let mut allowed_hosts = vec![
+            format!("127.0.0.1:{port}"),
+            format!("localhost:{port}"),
+            format!("[::1]:{port}"),
+        ];
+        if !local.ip().is_loopback() {
+            allowed_hosts.push(local.to_string());
+        }
+        let state = Arc::new(ProxyState {
+            upstream: args.upstream.clone(),
+            trust,
+            client: Mutex::new(None),
+            last_report: std::sync::Mutex::new(report::failure_report(&args.upstream, "not verified yet")),
+            allowed_hosts,
+        });
+        // Attest at start so a bad enclave shows at once (requests retry).
+        match state.client().await {
+            Ok(_) => eprintln!("blindfold proxy: verified {}", args.upstream),
+            Err(reason) => eprintln!(
+                "blindfold proxy: {} NOT verified, answering 502: {reason}",
+                args.upstream
+            ),
+        }
+        eprintln!("blindfold proxy: listening on http://{local} (OpenAI base URL http://{local}/v1)");
+        let app = axum::Router::new().fallback(handle).with_state(state);
+        axum::serve(listener, app)
+            .await
+            .map_err(|e| Failure::Unusable(anyhow!(e)))
+    })
+}

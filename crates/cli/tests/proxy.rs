@@ -1,0 +1,492 @@
+//! `blindfold proxy`, `blindfold chat` and the client SDK against a real
+//! local enclave serving the packaged model: the `openai` package through
+//! the proxy; a tampered enclave (wrong reference) gets nothing forwarded;
+//! foreign Host/Origin refused; references from another key or unsigned
+//! refused before anything is sent; a canary prompt stays out of logs and
+//! disk; `chat -p` and the SDK answer and refuse a tampered enclave.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use common::*;
+use serde_json::{json, Value};
+
+/// A local enclave with the packaged model, signed measurements for it,
+/// and signed measurements for another configuration (the "tampered" one).
+struct Fixture {
+    dir: tempfile::TempDir,
+    addr: String,
+    enclave: Child,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Fixture {
+    fn start(env: &[(&str, &Path)]) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let platform = d.join("platform");
+        assert!(run(blindfold().args(["platform", "init"]).arg(&platform))
+            .status
+            .success());
+        let start = run(blindfold().args(["platform", "start"]).arg(&platform));
+        assert!(start.status.success(), "{}", text(&start.stderr));
+        let tcti = text(&start.stdout).trim().to_string();
+        for key in ["publisher", "other"] {
+            assert!(run(blindfold().arg("keygen").arg("-o").arg(d.join(key)))
+                .status
+                .success());
+        }
+        std::fs::create_dir(d.join("app")).unwrap();
+        std::fs::write(d.join("app/runtime.json"), "{}").unwrap();
+        let b = run(blindfold()
+            .args(["disk", "build"])
+            .arg(d.join("app"))
+            .arg("-o")
+            .arg(d.join("app.img")));
+        assert!(b.status.success(), "{}", text(&b.stderr));
+        let disk: Value = serde_json::from_slice(&std::fs::read(d.join("app.img.json")).unwrap()).unwrap();
+        let config = |model_id: &str| {
+            json!({
+                "tcti": tcti, "listen": "127.0.0.1:0", "platform": "local",
+                "app_disk": d.join("app.img"), "app_disk_root_hash": disk["root_hash"],
+                "app_disk_hash_offset": disk["hash_offset"],
+                "engine": {"embedded": {"gguf": blindfold_testdata::packaged_model(), "model_id": model_id}},
+            })
+            .to_string()
+        };
+        for (name, model_id, key) in [
+            ("good", "smollm2", "publisher"),
+            ("wrong", "not-this-model", "publisher"),
+            ("other-key", "smollm2", "other"),
+        ] {
+            std::fs::write(d.join(format!("{name}.json")), config(model_id)).unwrap();
+            let m = run(blindfold()
+                .args(["measure", "--app-disk"])
+                .arg(d.join("app.img.json"))
+                .arg("--enclave-config")
+                .arg(d.join(format!("{name}.json")))
+                .arg("--sign")
+                .arg(d.join(format!("{key}.key")))
+                .arg("-o")
+                .arg(d.join(format!("{name}.ref.json"))));
+            assert!(m.status.success(), "{}", text(&m.stderr));
+        }
+        let mut cmd =
+            Command::new(Path::new(env!("CARGO_BIN_EXE_blindfold")).with_file_name("blindfold-enclave"));
+        cmd.arg("--config")
+            .arg(d.join("good.json"))
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut enclave = cmd.spawn().unwrap();
+        let lines = BufReader::new(enclave.stderr.take().unwrap()).lines();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(rest.split_whitespace().next().unwrap().to_string());
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("enclave did not start");
+        Fixture {
+            dir,
+            addr,
+            enclave,
+            log,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Trust flags for a reference file.
+    fn trust(&self, reference: &str, key: &str) -> Vec<String> {
+        vec![
+            "--reference".into(),
+            self.path(reference).display().to_string(),
+            "--publisher-key".into(),
+            self.path(key).display().to_string(),
+            "--platform-ca".into(),
+            self.path("platform/ca.pem").display().to_string(),
+            "--allow-dev".into(),
+        ]
+    }
+
+    /// API requests the enclave has logged (routes only; never content).
+    fn api_requests(&self) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains("route=") && l.contains("/v1/"))
+            .count()
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = self.enclave.kill();
+        let _ = self.enclave.wait();
+        let _ = run(blindfold().args(["platform", "stop"]).arg(self.path("platform")));
+    }
+}
+
+/// A running proxy, killed on drop.
+struct Proxy {
+    child: Child,
+    base: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn proxy(f: &Fixture, trust: &[String], env: &[(&str, &Path)]) -> Proxy {
+    let mut cmd = blindfold();
+    cmd.args([
+        "proxy",
+        "--upstream",
+        &format!("https://{}", f.addr),
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .args(trust)
+    .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    let base = loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("proxy exited: {seen}"))
+            .unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let stderr = Arc::new(Mutex::new(seen));
+    let sink = stderr.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            sink.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
+    Proxy { child, base, stderr }
+}
+
+/// A raw HTTP/1.1 request to the proxy: (status, body).
+fn http(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", body.len());
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        head.push_str(&format!("host: {addr}\r\n"));
+    }
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    s.write_all(format!("{head}\r\n{body}").as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn chat_body(prompt: &str) -> String {
+    json!({"model": "smollm2", "max_tokens": 12, "temperature": 0, "messages": [{"role": "user", "content": prompt}]}).to_string()
+}
+
+#[test]
+fn the_openai_package_works_through_the_proxy() {
+    require_tool("swtpm");
+    let f = Fixture::start(&[]);
+    let p = proxy(&f, &f.trust("good.ref.json", "publisher.pub"), &[]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/tests/openai_client.py");
+    let out = Command::new(blindfold_testdata::openai_python())
+        .arg(script)
+        .arg(format!("{}/v1", p.base))
+        .arg("smollm2")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let (status, report) = http(&p.base, "GET", "/blindfold/verification", &[], "");
+    assert_eq!(status, 200);
+    let report: Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["verified"], true, "{report}");
+    assert_eq!(report["reference"], "signed");
+    assert!(f.api_requests() >= 5, "the enclave saw the requests");
+}
+
+#[test]
+fn a_tampered_enclave_gets_nothing_and_foreign_pages_are_refused() {
+    require_tool("swtpm");
+    let f = Fixture::start(&[]);
+    let bad = proxy(&f, &f.trust("wrong.ref.json", "publisher.pub"), &[]);
+    let (status, body) = http(
+        &bad.base,
+        "POST",
+        "/v1/chat/completions",
+        &[],
+        &chat_body("hello"),
+    );
+    assert_eq!(status, 502, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"]["type"], "attestation_failed", "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("PCR 15"),
+        "{body}"
+    );
+    let (_, report) = http(&bad.base, "GET", "/blindfold/verification", &[], "");
+    assert_eq!(serde_json::from_str::<Value>(&report).unwrap()["verified"], false);
+
+    let good = proxy(&f, &f.trust("good.ref.json", "publisher.pub"), &[]);
+    let (status, _) = http(
+        &good.base,
+        "POST",
+        "/v1/chat/completions",
+        &[("host", "evil.example")],
+        &chat_body("hi"),
+    );
+    assert!((400..500).contains(&status), "{status}");
+    let (status, _) = http(
+        &good.base,
+        "POST",
+        "/v1/chat/completions",
+        &[("origin", "http://evil.example")],
+        &chat_body("hi"),
+    );
+    assert!((400..500).contains(&status), "{status}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        f.api_requests(),
+        0,
+        "a request reached the enclave: {:?}",
+        f.log.lock().unwrap()
+    );
+    // The same proxy forwards its own origin's requests.
+    let origin = good.base.clone();
+    let (status, body) = http(
+        &good.base,
+        "POST",
+        "/v1/chat/completions",
+        &[("origin", &origin)],
+        &chat_body("hi"),
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn bad_references_and_public_addresses_are_refused_before_anything_is_sent() {
+    require_tool("swtpm");
+    let f = Fixture::start(&[]);
+    let upstream = format!("https://{}", f.addr);
+    let mut other_key = f.trust("other-key.ref.json", "publisher.pub");
+    other_key.splice(0..0, ["proxy".to_string(), "--upstream".into(), upstream.clone()]);
+    let out = run(blindfold().args(&other_key));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("refused before any evidence was requested"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(blindfold()
+        .args(["proxy", "--upstream", &upstream, "--reference"])
+        .arg(f.path("good.ref.json")));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "unsigned without --reference-unsigned: {}",
+        text(&out.stderr)
+    );
+    let mut public = f.trust("good.ref.json", "publisher.pub");
+    public.splice(
+        0..0,
+        [
+            "proxy".to_string(),
+            "--upstream".into(),
+            upstream,
+            "--listen".into(),
+            "0.0.0.0:0".into(),
+        ],
+    );
+    let out = run(blindfold().args(&public));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--listen-public"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(f.api_requests(), 0);
+}
+
+#[test]
+fn chat_and_the_sdk_answer_a_verified_enclave_and_refuse_a_tampered_one() {
+    require_tool("swtpm");
+    let f = Fixture::start(&[]);
+    let url = format!("https://{}", f.addr);
+    let out = run(blindfold()
+        .args([
+            "chat",
+            &url,
+            "-p",
+            "apple, apple, apple, apple,",
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "8",
+        ])
+        .args(f.trust("good.ref.json", "publisher.pub")));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("verified"), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).trim().is_empty());
+    let out = run(blindfold()
+        .args(["chat", &url, "-p", "hi"])
+        .args(f.trust("wrong.ref.json", "publisher.pub")));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("attestation failed"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let files = |reference: &str| blindfold_client::TrustFiles {
+        reference: f.path(reference),
+        publisher_key: Some(f.path("publisher.pub")),
+        platform_ca: Some(f.path("platform/ca.pem")),
+        allow_dev: true,
+        ..Default::default()
+    };
+    rt.block_on(async {
+        let trust = blindfold_client::Trust::from_files(&files("good.ref.json")).unwrap();
+        let client = blindfold_client::Client::connect(&url, trust).await.unwrap();
+        assert_eq!(client.report()["verified"], true);
+        let answer = client
+            .chat_completion(&json!({"model": "smollm2", "max_tokens": 8, "temperature": 0,
+                                     "messages": [{"role": "user", "content": "What is the capital of France?"}]}))
+            .await
+            .unwrap();
+        assert!(answer["choices"][0]["message"]["content"].as_str().unwrap().contains("Paris"), "{answer}");
+        let mut stream = client
+            .stream("/v1/completions", &json!({"model": "smollm2", "prompt": "river, river, river,", "max_tokens": 4, "temperature": 0}))
+            .await
+            .unwrap();
+        let mut text = String::new();
+        while let Some(chunk) = stream.next().await {
+            text.push_str(blindfold_client::chunk_text(&chunk.unwrap()));
+        }
+        assert!(text.contains("river"), "{text}");
+        let trust = blindfold_client::Trust::from_files(&files("wrong.ref.json")).unwrap();
+        let err = blindfold_client::Client::connect(&url, trust).await.err().unwrap();
+        assert!(matches!(err, blindfold_client::ClientError::Attestation(_)), "{err:?}");
+    });
+}
+
+fn touched_since(dir: &Path, since: SystemTime, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Ok(meta) = e.path().symlink_metadata() else {
+            continue;
+        };
+        if meta.is_dir() {
+            touched_since(&e.path(), since, out);
+        } else if meta.is_file() && meta.modified().map(|m| m >= since).unwrap_or(false) {
+            out.push(e.path());
+        }
+    }
+}
+
+#[test]
+fn a_canary_through_the_proxy_stays_out_of_logs_and_disk() {
+    require_tool("swtpm");
+    let root = tempfile::tempdir().unwrap();
+    let (home, tmp) = (root.path().join("home"), root.path().join("tmp"));
+    std::fs::create_dir(&home).unwrap();
+    std::fs::create_dir(&tmp).unwrap();
+    let since = SystemTime::now() - Duration::from_secs(1);
+    let env: [(&str, &Path); 3] = [
+        ("HOME", &home),
+        ("TMPDIR", &tmp),
+        ("RUST_LOG", Path::new("trace")),
+    ];
+    let f = Fixture::start(&env);
+    let p = proxy(&f, &f.trust("good.ref.json", "publisher.pub"), &env);
+    let canary = format!(
+        "Zq{:x}",
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let prompt = format!("{canary}, {canary}, {canary}, {canary},");
+    let body = json!({"model": "smollm2", "prompt": prompt, "max_tokens": 24, "temperature": 0}).to_string();
+    let (status, answer) = http(&p.base, "POST", "/v1/completions", &[], &body);
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer.matches(&canary).count() >= 1,
+        "the model did not repeat the canary: {answer}"
+    );
+    let (status, _) = http(&p.base, "POST", "/v1/chat/completions", &[], &chat_body(&canary));
+    assert_eq!(status, 200);
+    std::thread::sleep(Duration::from_millis(300));
+    let enclave_log = f.log.lock().unwrap().join("\n");
+    assert!(
+        enclave_log.contains("request_id"),
+        "the enclave logged nothing at trace"
+    );
+    assert!(!enclave_log.contains(&canary), "canary in the enclave's log");
+    assert!(
+        !p.stderr.lock().unwrap().contains(&canary),
+        "canary in the proxy's log"
+    );
+    let mut files = Vec::new();
+    for d in [home.as_path(), tmp.as_path(), f.dir.path(), Path::new("/tmp")] {
+        touched_since(d, since, &mut files);
+    }
+    for file in files {
+        if let Ok(bytes) = std::fs::read(&file) {
+            assert!(
+                !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
+                "canary on disk in {}",
+                file.display()
+            );
+        }
+    }
+}
