@@ -65,26 +65,26 @@ impl ProxyState {
     }
 
     /// Host and Origin must name this proxy.
-    fn check_origin(&self, headers: &HeaderMap) -> Result<(), Response> {
+    fn check_origin(&self, headers: &HeaderMap) -> Result<(), Box<Response>> {
         let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("");
         if !self.allowed_hosts.iter().any(|a| a == host) {
-            return Err(error(
+            return Err(Box::new(error(
                 StatusCode::MISDIRECTED_REQUEST,
                 "invalid_request_error",
                 "host_not_allowed",
                 "the Host header does not name this proxy (DNS rebinding protection)",
-            ));
+            )));
         }
         if let Some(origin) = headers.get("origin") {
             let origin = origin.to_str().unwrap_or("");
             let ok = self.allowed_hosts.iter().any(|a| origin == format!("http://{a}"));
             if !ok {
-                return Err(error(
+                return Err(Box::new(error(
                     StatusCode::FORBIDDEN,
                     "invalid_request_error",
                     "origin_not_allowed",
                     "requests from web pages of other origins are refused",
-                ));
+                )));
             }
         }
         Ok(())
@@ -93,7 +93,7 @@ impl ProxyState {
 
 async fn handle(State(state): State<Arc<ProxyState>>, request: Request) -> Response {
     if let Err(refused) = state.check_origin(request.headers()) {
-        return refused;
+        return *refused;
     }
     if request.uri().path() == "/blindfold/verification" {
         // Attest if nothing was attested yet, so the report is current.
