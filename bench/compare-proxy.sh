@@ -15,7 +15,8 @@ per_client=${2:-2}
 cache=${BLINDFOLD_CACHE:-$HOME/.cache/blindfold}
 model="$cache/model/SmolLM2-135M-Instruct.Q4_1.gguf"
 [[ -f $model ]] || { echo "bench: run scripts/setup.sh first (the model)" >&2; exit 2; }
-cargo build -q --release -p blindfold-cli -p blindfold-runtime -p blindfold-api --example serve
+cargo build -q --release -p blindfold-cli -p blindfold-runtime
+cargo build -q --release -p blindfold-api --example serve
 bin=${CARGO_TARGET_DIR:-target}/release
 work=$(mktemp -d)
 pids=()
