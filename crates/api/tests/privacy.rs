@@ -11,7 +11,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
@@ -27,22 +27,6 @@ fn serve_binary() -> PathBuf {
         p.display()
     );
     p
-}
-
-fn files_touched_since(dir: &Path, since: SystemTime, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let Ok(meta) = e.path().symlink_metadata() else {
-            continue;
-        };
-        if meta.is_dir() {
-            files_touched_since(&e.path(), since, out);
-        } else if meta.is_file() && meta.modified().map(|m| m >= since).unwrap_or(false) {
-            out.push(e.path());
-        }
-    }
 }
 
 fn run_canary(engine: serde_json::Value, canary: &str) {
@@ -124,16 +108,10 @@ fn run_canary(engine: serde_json::Value, canary: &str) {
     );
     let mut touched = Vec::new();
     for dir in [&home, &tmp, &work, &PathBuf::from("/tmp")] {
-        files_touched_since(dir, since, &mut touched);
+        touched.extend(blindfold_testdata::files_touched_since(dir, since));
     }
-    for f in touched {
-        if let Ok(bytes) = std::fs::read(&f) {
-            assert!(
-                !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
-                "the canary is on disk in {}",
-                f.display()
-            );
-        }
+    if let Some(f) = blindfold_testdata::file_containing(&touched, canary) {
+        panic!("the canary is on disk in {}", f.display());
     }
 }
 

@@ -417,22 +417,6 @@ fn chat_and_the_sdk_answer_a_verified_enclave_and_refuse_a_tampered_one() {
     });
 }
 
-fn touched_since(dir: &Path, since: SystemTime, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let Ok(meta) = e.path().symlink_metadata() else {
-            continue;
-        };
-        if meta.is_dir() {
-            touched_since(&e.path(), since, out);
-        } else if meta.is_file() && meta.modified().map(|m| m >= since).unwrap_or(false) {
-            out.push(e.path());
-        }
-    }
-}
-
 #[test]
 fn a_canary_through_the_proxy_stays_out_of_logs_and_disk() {
     require_tool("swtpm");
@@ -478,15 +462,9 @@ fn a_canary_through_the_proxy_stays_out_of_logs_and_disk() {
     );
     let mut files = Vec::new();
     for d in [home.as_path(), tmp.as_path(), f.dir.path(), Path::new("/tmp")] {
-        touched_since(d, since, &mut files);
+        files.extend(blindfold_testdata::files_touched_since(d, since));
     }
-    for file in files {
-        if let Ok(bytes) = std::fs::read(&file) {
-            assert!(
-                !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
-                "canary on disk in {}",
-                file.display()
-            );
-        }
+    if let Some(file) = blindfold_testdata::file_containing(&files, &canary) {
+        panic!("canary on disk in {}", file.display());
     }
 }

@@ -124,10 +124,7 @@ impl TextTokenizer {
             id.and_then(|i| tokens.get(i as usize).cloned())
                 .unwrap_or_default()
         };
-        let mut end_tokens: Vec<u32> = eos.into_iter().collect();
-        end_tokens.extend(END_OF_TURN_NAMES.iter().filter_map(|n| inner.token_to_id(n)));
-        end_tokens.sort_unstable();
-        end_tokens.dedup();
+        let end_tokens = end_tokens(&inner, eos);
         Ok(TextTokenizer {
             bos_name: name(bos),
             eos_name: name(eos),
@@ -143,10 +140,7 @@ impl TextTokenizer {
         let inner = Tokenizer::from_bytes(bytes)
             .map_err(|e| EngineError::Tokenizer(format!("tokenizer.json: {e}")))?;
         let name = |id: Option<u32>| id.and_then(|i| inner.id_to_token(i)).unwrap_or_default();
-        let mut end_tokens: Vec<u32> = eos.into_iter().collect();
-        end_tokens.extend(END_OF_TURN_NAMES.iter().filter_map(|n| inner.token_to_id(n)));
-        end_tokens.sort_unstable();
-        end_tokens.dedup();
+        let end_tokens = end_tokens(&inner, eos);
         Ok(TextTokenizer {
             bos_name: name(bos),
             eos_name: name(eos),
@@ -209,6 +203,15 @@ impl TextTokenizer {
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
     }
+}
+
+/// The end-of-sequence token and every end-of-turn token the vocabulary has.
+fn end_tokens(inner: &Tokenizer, eos: Option<u32>) -> Vec<u32> {
+    let mut end: Vec<u32> = eos.into_iter().collect();
+    end.extend(END_OF_TURN_NAMES.iter().filter_map(|n| inner.token_to_id(n)));
+    end.sort_unstable();
+    end.dedup();
+    end
 }
 
 /// The kind of a tokenizers error without the text it may quote.

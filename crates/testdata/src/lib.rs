@@ -106,3 +106,37 @@ pub fn llama_server() -> Option<PathBuf> {
     let p = cache_dir().join("llama.cpp/bin/llama-server");
     p.exists().then_some(p)
 }
+
+/// Regular files under `dir` modified at or after `since` (for the privacy
+/// tests: a canary must be in none of them).
+pub fn files_touched_since(dir: &Path, since: std::time::SystemTime) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(meta) = e.path().symlink_metadata() else {
+                continue;
+            };
+            if meta.is_dir() {
+                pending.push(e.path());
+            } else if meta.is_file() && meta.modified().map(|m| m >= since).unwrap_or(false) {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+/// The first of `files` whose bytes contain `needle`, if any.
+pub fn file_containing(files: &[PathBuf], needle: &str) -> Option<PathBuf> {
+    files.iter().find_map(|f| {
+        let bytes = std::fs::read(f).ok()?;
+        bytes
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+            .then(|| f.clone())
+    })
+}
