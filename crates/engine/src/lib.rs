@@ -28,6 +28,7 @@ mod attention;
 pub mod config;
 pub mod embedded;
 mod error;
+pub mod linear;
 pub mod load;
 pub mod model;
 pub mod sampling;

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::EngineError;
+use crate::linear::Linear;
 use crate::model::{Block, Embedding, ModelShape, RopeStyle, Transformer};
 use crate::tokenizer::TextTokenizer;
 
@@ -143,7 +144,7 @@ fn load_gguf(bytes: &[u8], device: &Device) -> Result<LoadedModel, EngineError> 
             Ok(None)
         }
     };
-    let qmm = |q: QTensor| QMatMul::from_qtensor(q).map_err(model_err);
+    let qmm = |q: QTensor| Linear::new(q, device).map_err(model_err);
     let mut blocks = Vec::with_capacity(shape.layers);
     for i in 0..shape.layers {
         let p = format!("blk.{i}");
@@ -168,7 +169,9 @@ fn load_gguf(bytes: &[u8], device: &Device) -> Result<LoadedModel, EngineError> 
     let lm_head = if content.tensor_infos.contains_key("output.weight") {
         qmm(tensor("output.weight", &mut reader)?)?
     } else {
-        QMatMul::from_arc(token_embd.clone()).map_err(model_err)?
+        // Tied: the embedding's own blocks, plus a dense copy.
+        let dense = token_embd.dequantize(device).map_err(model_err)?;
+        Linear::with_dense(QMatMul::from_arc(token_embd.clone()).map_err(model_err)?, dense)
     };
     let embedding = Embedding::Quantized(QMatMul::QTensor(token_embd));
     let tokenizer = TextTokenizer::from_gguf(&content)?;
@@ -279,7 +282,7 @@ fn load_safetensors(
         rope_style: RopeStyle::HalfSplit,
     };
     check_shape(&shape)?;
-    let lin = |t: Tensor| QMatMul::Tensor(t);
+    let lin = Linear::dense;
     let mut blocks = Vec::with_capacity(shape.layers);
     for i in 0..shape.layers {
         let p = format!("model.layers.{i}");
@@ -300,8 +303,8 @@ fn load_safetensors(
     }
     let embed = get("model.embed_tokens.weight")?;
     let lm_head = match opt("lm_head.weight")? {
-        Some(t) if !cfg.tie_word_embeddings => lin(t),
-        _ => lin(embed.clone()),
+        Some(t) if !cfg.tie_word_embeddings => Linear::dense(t),
+        _ => Linear::dense(embed.clone()),
     };
     let final_norm = get("model.norm.weight")?;
     let chat_template = match tokenizer_config {

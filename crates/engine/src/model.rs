@@ -9,10 +9,11 @@
 //! sequence), and runs attention per sequence against its own KV cache.
 
 use candle_core::quantized::QMatMul;
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 use crate::attention::{attend, AttentionShape, LayerCache};
 use crate::error::EngineError;
+use crate::linear::Linear;
 
 /// How rotary embeddings pair up the dimensions of a head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,17 +55,17 @@ pub struct ModelShape {
 /// One transformer block's weights.
 pub(crate) struct Block {
     pub attn_norm: Tensor,
-    pub q: QMatMul,
-    pub k: QMatMul,
-    pub v: QMatMul,
+    pub q: Linear,
+    pub k: Linear,
+    pub v: Linear,
     pub q_bias: Option<Tensor>,
     pub k_bias: Option<Tensor>,
     pub v_bias: Option<Tensor>,
-    pub o: QMatMul,
+    pub o: Linear,
     pub ffn_norm: Tensor,
-    pub gate: QMatMul,
-    pub up: QMatMul,
-    pub down: QMatMul,
+    pub gate: Linear,
+    pub up: Linear,
+    pub down: Linear,
 }
 
 /// Token embedding: quantized rows (looked up without dequantizing the
@@ -89,7 +90,7 @@ pub struct Transformer {
     pub(crate) embedding: Embedding,
     pub(crate) blocks: Vec<Block>,
     pub(crate) final_norm: Tensor,
-    pub(crate) lm_head: QMatMul,
+    pub(crate) lm_head: Linear,
     /// RoPE tables, `context × head_dim/2`.
     cos: Vec<f32>,
     sin: Vec<f32>,
@@ -128,7 +129,7 @@ impl Transformer {
         embedding: Embedding,
         blocks: Vec<Block>,
         final_norm: Tensor,
-        lm_head: QMatMul,
+        lm_head: Linear,
         device: Device,
     ) -> Result<Self, EngineError> {
         let (cos, sin) = rope_tables(&shape);
@@ -188,21 +189,23 @@ impl Transformer {
         let s = &self.shape;
         let ids: Vec<u32> = inputs.iter().flat_map(|i| i.tokens.iter().copied()).collect();
         let rows = ids.len();
+        // A decoding batch (one token per sequence) may use dense weights.
+        let dense = inputs.iter().all(|i| i.tokens.len() == 1);
         let ids = Tensor::from_vec(ids, rows, &self.device)?;
         let mut x = self.embedding.lookup(&ids)?; // (rows, hidden)
         for (layer, block) in self.blocks.iter().enumerate() {
             let residual = x.clone();
             let h = candle_nn::ops::rms_norm(&x, &block.attn_norm, s.rms_eps as f32)?;
-            let q = with_bias(block.q.forward(&h)?, &block.q_bias)?;
-            let k = with_bias(block.k.forward(&h)?, &block.k_bias)?;
-            let v = with_bias(block.v.forward(&h)?, &block.v_bias)?;
+            let q = with_bias(block.q.forward(&h, dense)?, &block.q_bias)?;
+            let k = with_bias(block.k.forward(&h, dense)?, &block.k_bias)?;
+            let v = with_bias(block.v.forward(&h, dense)?, &block.v_bias)?;
             let attn = self.attention(layer, inputs, &q, &k, &v, rows)?;
-            x = (block.o.forward(&attn)? + residual)?;
+            x = (block.o.forward(&attn, dense)? + residual)?;
             let residual = x.clone();
             let h = candle_nn::ops::rms_norm(&x, &block.ffn_norm, s.rms_eps as f32)?;
-            let gate = candle_nn::ops::silu(&block.gate.forward(&h)?)?;
-            let up = block.up.forward(&h)?;
-            x = (block.down.forward(&(gate * up)?)? + residual)?;
+            let gate = candle_nn::ops::silu(&block.gate.forward(&h, dense)?)?;
+            let up = block.up.forward(&h, dense)?;
+            x = (block.down.forward(&(gate * up)?, dense)? + residual)?;
         }
         let mut last_rows = Vec::with_capacity(inputs.len());
         let mut offset = 0;
@@ -213,7 +216,7 @@ impl Transformer {
         }
         let last = Tensor::cat(&last_rows, 0)?;
         let last = candle_nn::ops::rms_norm(&last, &self.final_norm, s.rms_eps as f32)?;
-        let logits = self.lm_head.forward(&last)?.to_dtype(DType::F32)?;
+        let logits = self.lm_head.forward(&last, dense)?.to_dtype(DType::F32)?;
         logits.to_vec2::<f32>()
     }
 
