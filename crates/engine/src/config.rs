@@ -51,6 +51,19 @@ pub enum EngineConfig {
     },
 }
 
+/// The device models load on: the first GPU when built with the `cuda`
+/// feature and one is present, else the CPU.
+fn device() -> Result<candle_core::Device, EngineError> {
+    #[cfg(feature = "cuda")]
+    {
+        candle_core::Device::cuda_if_available(0).map_err(|e| EngineError::Model(format!("CUDA device: {e}")))
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        Ok(candle_core::Device::Cpu)
+    }
+}
+
 /// A started engine and what the enclave measures about it.
 pub struct StartedEngine {
     /// The engine.
@@ -80,8 +93,9 @@ impl EngineConfig {
                     .await
                     .map_err(|e| EngineError::Model(format!("reading {}: {e}", path.display())))?;
                 let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+                let device = device()?;
                 let loaded = tokio::task::spawn_blocking(move || {
-                    let loaded = ModelSource::Gguf(&bytes).load(&candle_core::Device::Cpu);
+                    let loaded = ModelSource::Gguf(&bytes).load(&device);
                     bytes.iter_mut().for_each(|b| *b = 0);
                     loaded
                 })
