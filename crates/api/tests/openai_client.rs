@@ -30,33 +30,16 @@ fn the_openai_package_works_against_the_api() {
 /// llama-server (when `scripts/setup.sh` has built it).
 #[test]
 fn the_openai_package_works_through_an_upstream_llama_server() {
-    let Some(binary) = blindfold_testdata::llama_server() else {
+    let Some((argv, port)) = blindfold_testdata::llama_server_command() else {
         eprintln!("llama-server is not built here; upstream mode not checked");
         return;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let config = blindfold_engine::EngineConfig::Upstream {
         address: format!("127.0.0.1:{port}").parse().unwrap(),
         upstream_model: "smollm2".into(),
         model_id: common::MODEL.into(),
         context_length: 2048,
-        command: Some(vec![
-            binary.display().to_string(),
-            "-m".into(),
-            common::packaged_model().display().to_string(),
-            "--host".into(),
-            "127.0.0.1".into(),
-            "--port".into(),
-            port.to_string(),
-            "-t".into(),
-            "2".into(),
-            "-c".into(),
-            "2048".into(),
-        ]),
+        command: Some(argv),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

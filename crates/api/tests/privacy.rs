@@ -129,21 +129,18 @@ fn the_canary_stays_out_of_logs_and_disk_with_the_embedded_engine() {
 
 #[test]
 fn the_canary_stays_out_of_logs_and_disk_through_an_upstream_llama_server() {
-    let Some(server) = blindfold_testdata::llama_server() else {
+    let Some((mut argv, port)) = blindfold_testdata::llama_server_command() else {
         eprintln!("llama-server is not built here (BLINDFOLD_NO_REFERENCE); upstream mode not checked");
         return;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Its own logs at their most talkative: they must still reach nothing.
+    argv.push("--verbose".into());
     let engine = json!({"upstream": {
         "address": format!("127.0.0.1:{port}"),
         "upstream_model": "smollm2",
         "model_id": "canary-model",
         "context_length": 2048,
-        "command": [server, "-m", common::packaged_model(), "--host", "127.0.0.1", "--port", port.to_string(), "-t", "2", "-c", "2048", "--verbose"],
+        "command": argv,
     }});
     run_canary(engine, &canary());
 }

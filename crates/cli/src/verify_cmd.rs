@@ -84,19 +84,7 @@ pub fn verify(args: &VerifyArgs) -> Result<(), Failure> {
 
 /// The served model's id (`GET /v1/models` on the attested session).
 pub async fn model_id(client: &Client) -> Result<String, ClientError> {
-    let request = blindfold_client::OutgoingRequest {
-        method: hyper::Method::GET,
-        path: "/v1/models".into(),
-        headers: Vec::new(),
-        body: Default::default(),
-    };
-    let response = client.request(&request).await?;
-    let bytes = http_body_util::BodyExt::collect(response.into_body())
-        .await
-        .map_err(|e| ClientError::Http(e.to_string()))?
-        .to_bytes();
-    let models: Value = serde_json::from_slice(&bytes).map_err(|e| ClientError::Http(e.to_string()))?;
-    models["data"][0]["id"]
+    client.models().await?["data"][0]["id"]
         .as_str()
         .map(str::to_string)
         .ok_or_else(|| ClientError::Http("the enclave serves no model".into()))

@@ -140,50 +140,58 @@ impl Client {
         pending.await.map_err(|e| ClientError::Http(e.to_string()))
     }
 
-    async fn post_json(&self, path: &str, body: &Value) -> Result<Response<Incoming>, ClientError> {
+    /// Sends `method path` with an optional JSON body; a non-2xx answer
+    /// becomes [`ClientError::Api`].
+    async fn send_json(
+        &self,
+        method: hyper::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Response<Incoming>, ClientError> {
         let request = OutgoingRequest {
-            method: hyper::Method::POST,
+            method,
             path: path.to_string(),
             headers: vec![(
                 hyper::header::CONTENT_TYPE,
                 hyper::header::HeaderValue::from_static("application/json"),
             )],
-            body: Bytes::from(body.to_string()),
+            body: body.map(|b| Bytes::from(b.to_string())).unwrap_or_default(),
         };
         let response = self.request(&request).await?;
         if !response.status().is_success() {
             let status = response.status().as_u16();
-            let bytes = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| ClientError::Http(e.to_string()))?
-                .to_bytes();
-            let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let body = serde_json::from_slice(&read_body(response).await?).unwrap_or(Value::Null);
             return Err(ClientError::Api { status, body });
         }
         Ok(response)
     }
 
-    async fn json(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
-        let response = self.post_json(path, body).await?;
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| ClientError::Http(e.to_string()))?
-            .to_bytes();
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Http(format!("answer is not JSON: {e}")))
+    async fn json(
+        &self,
+        method: hyper::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ClientError> {
+        let response = self.send_json(method, path, body).await?;
+        serde_json::from_slice(&read_body(response).await?)
+            .map_err(|e| ClientError::Http(format!("answer is not JSON: {e}")))
+    }
+
+    /// `GET /v1/models`.
+    pub async fn models(&self) -> Result<Value, ClientError> {
+        self.json(hyper::Method::GET, "/v1/models", None).await
     }
 
     /// `POST /v1/chat/completions` (not streaming).
     pub async fn chat_completion(&self, body: &Value) -> Result<Value, ClientError> {
-        self.json("/v1/chat/completions", body).await
+        self.json(hyper::Method::POST, "/v1/chat/completions", Some(body))
+            .await
     }
 
     /// `POST /v1/completions` (not streaming).
     pub async fn completion(&self, body: &Value) -> Result<Value, ClientError> {
-        self.json("/v1/completions", body).await
+        self.json(hyper::Method::POST, "/v1/completions", Some(body))
+            .await
     }
 
     /// Streams `path` (`/v1/chat/completions` or `/v1/completions`) with
@@ -191,7 +199,7 @@ impl Client {
     pub async fn stream(&self, path: &str, body: &Value) -> Result<ChunkStream, ClientError> {
         let mut body = body.clone();
         body["stream"] = Value::Bool(true);
-        let response = self.post_json(path, &body).await?;
+        let response = self.send_json(hyper::Method::POST, path, Some(&body)).await?;
         Ok(ChunkStream {
             body: response.into_body(),
             buffer: Vec::new(),
@@ -274,6 +282,15 @@ impl ChunkStream {
             }
         }
     }
+}
+
+async fn read_body(response: Response<Incoming>) -> Result<Bytes, ClientError> {
+    Ok(response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| ClientError::Http(e.to_string()))?
+        .to_bytes())
 }
 
 /// The text a chunk adds (chat `delta.content` or completion `text`).

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::upstream::spawn_server;
 use crate::{
@@ -92,7 +91,6 @@ impl EngineConfig {
                 let mut bytes = tokio::fs::read(&path)
                     .await
                     .map_err(|e| EngineError::Model(format!("reading {}: {e}", path.display())))?;
-                let sha256: [u8; 32] = Sha256::digest(&bytes).into();
                 let device = device()?;
                 let loaded = tokio::task::spawn_blocking(move || {
                     let loaded = ModelSource::Gguf(&bytes).load(&device);
@@ -101,6 +99,8 @@ impl EngineConfig {
                 })
                 .await
                 .map_err(|e| EngineError::Internal(e.to_string()))??;
+                // Hashed by the loader, over the same bytes.
+                let sha256 = loaded.weights_sha256;
                 let defaults = EmbeddedOptions::default();
                 let engine = EmbeddedEngine::start(
                     loaded,

@@ -28,6 +28,9 @@ const LLAMA3_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L
 /// Qwen2's split rule (llama.cpp `LLAMA_VOCAB_PRE_TYPE_QWEN2`).
 const QWEN2_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
+/// The tokenizer's own error messages can quote the text: ours do not.
+const REJECTED: &str = "the tokenizer rejected the input";
+
 /// Token names that end a turn in the chat formats we know.
 const END_OF_TURN_NAMES: &[&str] = &["<|im_end|>", "<|eot_id|>", "<|endoftext|>", "</s>", "<|end|>"];
 
@@ -158,7 +161,7 @@ impl TextTokenizer {
         let enc = self
             .inner
             .encode_fast(text, true)
-            .map_err(|e| EngineError::Tokenizer(format!("encoding failed: {}", e_kind(&*e))))?;
+            .map_err(|_| EngineError::Tokenizer(REJECTED.into()))?;
         let mut ids = Vec::with_capacity(enc.len() + 1);
         if self.add_bos {
             if let Some(bos) = self.bos {
@@ -173,7 +176,7 @@ impl TextTokenizer {
     pub fn decode(&self, ids: &[u32]) -> Result<String, EngineError> {
         self.inner
             .decode(ids, true)
-            .map_err(|e| EngineError::Tokenizer(format!("decoding failed: {}", e_kind(&*e))))
+            .map_err(|_| EngineError::Tokenizer(REJECTED.into()))
     }
 
     /// Whether `id` ends generation (end of sequence or end of turn).
@@ -198,11 +201,6 @@ impl TextTokenizer {
             .to_string(false)
             .map_err(|e| EngineError::Tokenizer(format!("serialising: {e}")))
     }
-
-    /// Vocabulary size including added tokens.
-    pub fn vocab_size(&self) -> usize {
-        self.inner.get_vocab_size(true)
-    }
 }
 
 /// The end-of-sequence token and every end-of-turn token the vocabulary has.
@@ -212,12 +210,6 @@ fn end_tokens(inner: &Tokenizer, eos: Option<u32>) -> Vec<u32> {
     end.sort_unstable();
     end.dedup();
     end
-}
-
-/// The kind of a tokenizers error without the text it may quote.
-fn e_kind(e: &(dyn std::error::Error + Send + Sync)) -> &'static str {
-    let _ = e;
-    "the tokenizer rejected the input"
 }
 
 fn pre_tokenizer(name: &str) -> Result<PreTokenizerWrapper, EngineError> {

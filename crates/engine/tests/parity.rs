@@ -136,23 +136,12 @@ fn the_engine_streams_the_same_greedy_text() {
 /// says today (so the checks above compare with the real thing).
 #[test]
 fn live_llama_server_gives_the_committed_vectors() {
-    let Some(server) = blindfold_testdata::llama_server() else {
+    let Some((argv, port)) = blindfold_testdata::llama_server_command() else {
         eprintln!("llama-server is not built here; the committed vectors stand in for it");
         return;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = std::process::Command::new(server)
-        .args([
-            "-m",
-            common::packaged_model().to_str().unwrap(),
-            "--host",
-            "127.0.0.1",
-        ])
-        .args(["--port", &port.to_string(), "-t", "2", "-c", "2048"])
+    let mut child = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -140,3 +140,28 @@ pub fn file_containing(files: &[PathBuf], needle: &str) -> Option<PathBuf> {
             .then(|| f.clone())
     })
 }
+
+/// The command line that serves the packaged model with the reference
+/// `llama-server` on a free loopback port (2 threads, 2048-token context),
+/// and that port; `None` when the server is not built.
+pub fn llama_server_command() -> Option<(Vec<String>, u16)> {
+    let binary = llama_server()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port");
+    let argv = [
+        binary.display().to_string(),
+        "-m".into(),
+        packaged_model().display().to_string(),
+        "--host".into(),
+        "127.0.0.1".into(),
+        "--port".into(),
+        port.to_string(),
+        "-t".into(),
+        "2".into(),
+        "-c".into(),
+        "2048".into(),
+    ];
+    Some((argv.to_vec(), port))
+}
