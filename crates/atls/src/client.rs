@@ -196,6 +196,7 @@ async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSess
         at: SystemTime::now(),
         tpm_anchor: policy.platform_ca.clone().map(TpmAnchor::DangerPlatformCa),
         replay: Default::default(),
+        hardware: Default::default(),
     };
     let verified = Verifier::new().verify(&evidence, &options)?;
     if !verified.runtime_log().is_some_and(|l| l.is_ready()) {

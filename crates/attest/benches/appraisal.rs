@@ -29,6 +29,7 @@ fn cases() -> Vec<Case> {
         at: at.map_or_else(SystemTime::now, |t| humantime::parse_rfc3339(t).unwrap()),
         tpm_anchor: None,
         replay: Default::default(),
+        hardware: Default::default(),
     };
     let nonce = |h: &str| Freshness::Nonce(hex::decode(h).unwrap());
     let trustee: serde_json::Value =
@@ -78,8 +79,44 @@ fn cases() -> Vec<Case> {
             options: tpm_opts,
             reference: None,
         },
+        Case {
+            name: "aws_nitro_enclave_document",
+            evidence: read("aws-nitro/evervault-enclave-nondebug/valid-attestation-doc-bytes"),
+            options: opts(nonce(NITRO_ENCLAVE_NONCE), Some("2022-10-13T08:58:02.136Z")),
+            reference: None,
+        },
+        Case {
+            name: "aws_nitrotpm_document_and_quote",
+            evidence: read("aws-nitro/vaportpm-nitrotpm/test-nitro-fixture.json"),
+            options: opts(
+                nonce("230af3f7c0ec43ccf99a4cab47ac61469a36ea74b1e79740fdf8ccfc8f56161a"),
+                Some("2026-02-03T10:12:02.437Z"),
+            ),
+            reference: None,
+        },
+        Case {
+            name: "azure_snp_vcek_and_quote",
+            evidence: read("azure-vtpm/trustee-az-snp-vtpm-v1/evidence-v1.json"),
+            options: opts(
+                Freshness::Nonce(b"challenge".to_vec()),
+                Some("2025-06-01T00:00:00Z"),
+            ),
+            reference: None,
+        },
+        Case {
+            name: "azure_tdx_td_quote_and_quote",
+            evidence: read("azure-vtpm/trustee-az-tdx-vtpm-v0/evidence-v0.json"),
+            options: opts(
+                Freshness::Nonce(b"challenge".to_vec()),
+                Some("2024-06-01T00:00:00Z"),
+            ),
+            reference: None,
+        },
     ]
 }
+
+/// The evervault non-debug document's nonce (expected.json).
+const NITRO_ENCLAVE_NONCE: &str = "cb3dc2eb76c0c1344adf10cc4868591e5bb7fa4b4a8069e144762f71ea1d0017e23f89ba9db04eb26b20fca1a954447d5fb466067b06a6a22eed8100c73b398a4f85a099f8ffcf84c654485590158c7d966e8b09af224654f97f63ec07096c78925f961eff653fd4f3aff684f07f7505722be06316cf8c48d643a33aba4af214991708ab2ee1ee85d42d0ad218915a369d62a483e60538ed8d0fb3d7f34712d895b24bd971a425cbfa9efd2c5e9d511656064260f8faf9cf69c5306137e748d9bcddb4d0d3e01fba1acb9ca35ff11694ab32bd135effe00124ee939b0c21db78cf8e50e37ce0eed59e5e6322197addaed909dcc2bfe5195ed32567a64eb59db3";
 
 fn run(verifier: &Verifier, case: &Case) {
     let e = Evidence::parse(&case.evidence).unwrap();

@@ -125,7 +125,14 @@ pub fn appraise(
         add(
             "freshness".into(),
             ClaimStatus::Affirming,
-            "quote extraData equals the nonce".into(),
+            if evidence
+                .hardware()
+                .is_some_and(|h| matches!(h, crate::HardwareReport::Nitro(_)))
+            {
+                "the attestation document's nonce (and any quote's extraData) equals the nonce".into()
+            } else {
+                "quote extraData equals the nonce".into()
+            },
         );
     } else {
         add(
@@ -133,6 +140,24 @@ pub fn appraise(
             ClaimStatus::Warning,
             "not checked (--no-freshness): the evidence may be a replay".into(),
         );
+    }
+    if evidence.debug() {
+        add(
+            "debug".into(),
+            ClaimStatus::Warning,
+            "the platform runs in debug mode (--allow-debug): its memory is open to the host or parent instance"
+                .into(),
+        );
+    }
+    if let Some(crate::HardwareReport::Tdx(quote)) = evidence.hardware() {
+        if !quote.tcb_status_checked() {
+            add(
+                "tcb".into(),
+                ClaimStatus::Warning,
+                "TDX TCB status not checked: TCB info and QE identity collateral cannot be fetched here"
+                    .into(),
+            );
+        }
     }
     if evidence.blindllama_app_disk_root_hash().is_some() {
         add(

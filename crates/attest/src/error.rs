@@ -67,6 +67,40 @@ pub enum Error {
         /// Why.
         cause: blindfold_tpm::Error,
     },
+    /// The AWS Nitro attestation document failed verification.
+    #[error("AWS Nitro attestation document: {0}")]
+    Nitro(blindfold_nitro::Error),
+    /// The SEV-SNP report failed verification.
+    #[error("SEV-SNP report: {0}")]
+    Snp(blindfold_snp::Error),
+    /// The TD quote failed verification.
+    #[error("TD quote: {0}")]
+    Tdx(blindfold_tdx::Error),
+    /// SEV-SNP evidence without the VCEK that signed its report.
+    #[error("no VCEK in this evidence: the SEV-SNP report cannot be checked, so nothing roots HCLAkPub and the vTPM quote proves nothing; the evidence is not verified (send the VCEK with the evidence, as trustee's layout does)")]
+    NoVcek,
+    /// The hardware report's report data is not the hash of the HCL runtime data.
+    #[error("{report_data} does not bind the HCL runtime data (and its HCLAkPub): expected {expected}, got {actual}")]
+    HclBinding {
+        /// Which report data.
+        report_data: &'static str,
+        /// The hash of the runtime data.
+        expected: String,
+        /// What the report carries.
+        actual: String,
+    },
+    /// A quoted PCR differs from the value the hardware report carries.
+    #[error("PCR {index} ({bank}): the attestation document has {document}, the TPM quote {quote}")]
+    HardwarePcrMismatch {
+        /// The PCR.
+        index: u32,
+        /// The bank.
+        bank: HashAlg,
+        /// The document's value.
+        document: String,
+        /// The quote's value.
+        quote: String,
+    },
     /// No nonce and no explicit waiver.
     #[error(
         "no nonce given: freshness cannot be checked (pass --nonce, or --no-freshness to waive it knowingly)"

@@ -10,7 +10,9 @@
 //! What it is **not**: it does not talk to TPMs or clouds (no network, no
 //! TSS), and it does not parse TPM structures, event logs or certificates
 //! itself (`blindfold-tpm`, `blindfold-eventlog`, `blindfold-x509` do).
-//! AWS Nitro and confidential-VM platforms arrive with their own issue.
+//! The hardware reports behind AWS Nitro and Azure confidential VMs are
+//! verified by `blindfold-nitro`, `blindfold-snp` and `blindfold-tdx`; this
+//! crate reads the layouts that carry them and ties them to the quotes.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -19,6 +21,7 @@ pub mod binding;
 pub mod bundle;
 mod error;
 mod evidence;
+mod hardware;
 mod platform;
 mod policy;
 mod reference;
@@ -27,7 +30,8 @@ mod verify;
 
 pub use appraise::{appraise, Appraisal, AppraisalOptions, Claim, ClaimStatus};
 pub use error::Error;
-pub use evidence::{AkClaim, BlindLlamaBinding, Evidence, Layout, QuoteClaim};
+pub use evidence::{AkClaim, BlindLlamaBinding, Evidence, HardwareEvidence, Layout, QuoteClaim};
+pub use hardware::{hardware_json, HardwareOptions, HardwareReport};
 pub use platform::{Platform, TrustBasis};
 pub use policy::{Policy, NEVER_WAIVED};
 pub use reference::{PcrReference, ReferenceFormat, ReferenceKind, ReferenceValues, MANDATORY_PCRS};

@@ -20,6 +20,18 @@ pub enum Platform {
     /// whose AK certificate comes from the local platform CA, named so the
     /// report says which it is. Same layouts and anchors as [`Platform::Tpm`].
     Local,
+    /// An EC2 instance's NitroTPM: an attestation document signed under AWS
+    /// Nitro Enclaves Root-G1 carries its SHA-384 PCRs (and may name the
+    /// TPM's AK for a quote).
+    AwsNitroTpm,
+    /// A Nitro Enclave: its attestation document carries the enclave's PCRs.
+    AwsNitroEnclave,
+    /// An Azure SEV-SNP confidential VM: the vTPM's AK is rooted in the
+    /// SNP report (VCEK → ASK → ARK) through the HCL report.
+    AzureSnp,
+    /// An Azure TDX confidential VM: the vTPM's AK is rooted in the TD
+    /// quote (PCK chain → Intel SGX root) through the HCL report.
+    AzureTdx,
 }
 
 impl Platform {
@@ -30,6 +42,10 @@ impl Platform {
             Platform::GcpVtpm => "gcp-vtpm",
             Platform::Tpm => "tpm",
             Platform::Local => "local",
+            Platform::AwsNitroTpm => "aws-nitrotpm",
+            Platform::AwsNitroEnclave => "aws-nitro-enclave",
+            Platform::AzureSnp => "azure-snp",
+            Platform::AzureTdx => "azure-tdx",
         }
     }
 
@@ -40,6 +56,10 @@ impl Platform {
             Platform::GcpVtpm,
             Platform::Tpm,
             Platform::Local,
+            Platform::AwsNitroTpm,
+            Platform::AwsNitroEnclave,
+            Platform::AzureSnp,
+            Platform::AzureTdx,
         ]
         .into_iter()
         .find(|p| p.name() == name)
@@ -48,21 +68,35 @@ impl Platform {
     /// Who must be trusted besides our code (DESIGN.md, "trust basis").
     pub fn trust_basis(self) -> TrustBasis {
         match self {
-            Platform::AzureVtpm | Platform::GcpVtpm => TrustBasis::Hypervisor,
+            Platform::AzureVtpm | Platform::GcpVtpm | Platform::AwsNitroTpm | Platform::AwsNitroEnclave => {
+                TrustBasis::Hypervisor
+            }
+            Platform::AzureSnp | Platform::AzureTdx => TrustBasis::Cvm,
             Platform::Tpm | Platform::Local => TrustBasis::Development,
         }
     }
 
-    /// The bundled trust store of a cloud platform (parsed once per
-    /// process); `None` for [`Platform::Tpm`] and [`Platform::Local`], whose
-    /// anchor the caller must give.
+    /// True for the platforms whose AK (or PCRs) a hardware or hypervisor
+    /// report vouches for (Nitro, SEV-SNP, TDX), anchored in those
+    /// vendors' roots (`blindfold-nitro`, `blindfold-snp`, `blindfold-tdx`).
+    pub fn has_hardware_report(self) -> bool {
+        matches!(
+            self,
+            Platform::AwsNitroTpm | Platform::AwsNitroEnclave | Platform::AzureSnp | Platform::AzureTdx
+        )
+    }
+
+    /// The bundled AK-certificate trust store of a cloud vTPM platform
+    /// (parsed once per process); `None` for [`Platform::Tpm`] and
+    /// [`Platform::Local`], whose anchor the caller must give, and for the
+    /// platforms with a hardware report.
     pub fn bundled_trust_store(self) -> Result<Option<TrustStore>, Error> {
         static AZURE: OnceLock<Result<Option<TrustStore>, Error>> = OnceLock::new();
         static GCP: OnceLock<Result<Option<TrustStore>, Error>> = OnceLock::new();
         match self {
             Platform::AzureVtpm => AZURE.get_or_init(|| self.load_trust_store()).clone(),
             Platform::GcpVtpm => GCP.get_or_init(|| self.load_trust_store()).clone(),
-            Platform::Tpm | Platform::Local => Ok(None),
+            _ => Ok(None),
         }
     }
 
@@ -96,7 +130,7 @@ impl Platform {
                     include_str!("../roots/gcp-tpm-ek-intermediate-3.pem"),
                 ])?),
             ),
-            Platform::Tpm | Platform::Local => None,
+            _ => None,
         })
     }
 }

@@ -8,7 +8,7 @@
 //! accept a warning as affirming; it can never turn a contraindicated
 //! claim into an acceptable one, and never lift the warnings in
 //! [`NEVER_WAIVED`] (a waived nonce, BlindLlama-v2's legacy binding, a
-//! development reference): those are facts about the evidence, not
+//! development reference, a debug-mode platform): those are facts about the evidence, not
 //! matters of policy.
 
 use serde_json::{json, Value};
@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::verify::VerifiedEvidence;
 
 /// Claims whose warning no policy can turn into affirming.
-pub const NEVER_WAIVED: [&str; 3] = ["freshness", "tls-binding", "development-reference"];
+pub const NEVER_WAIVED: [&str; 4] = ["freshness", "tls-binding", "development-reference", "debug"];
 
 /// A loaded Rego policy.
 #[derive(Debug, Clone)]
@@ -57,6 +57,8 @@ impl Policy {
             "fresh": evidence.fresh(),
             "nonce": evidence.nonce().map(hex::encode),
             "pcrs": pcrs,
+            "debug": evidence.debug(),
+            "hardware": evidence.hardware().map(crate::hardware_json),
             "appraisal": appraisal.to_json(),
         })
     }

@@ -1,16 +1,16 @@
 //! Verification: the only place a [`VerifiedEvidence`] is made.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use blindfold_crypto::{default_provider, CryptoProvider, Digest, HashAlg, PublicKey};
 use blindfold_eventlog::{compare_with_quote, replay, require_match, EventLog, PcrCheck, ReplayOptions};
 use blindfold_tpm::{AttestationKey, Freshness, PcrIndex, PcrValues, QuoteVerifier};
-use blindfold_x509::{CertSummary, Certificate, ChainVerifier, TrustStore, VerifiedChain};
+use blindfold_x509::{CertSummary, Certificate, ChainCache, ChainVerifier, TrustStore, VerifiedChain};
 
 use crate::error::Error;
 use crate::evidence::{AkClaim, Evidence, Layout};
+use crate::hardware::{verify_hardware, HardwareAnchor, HardwareOptions, HardwareReport};
 use crate::platform::{Platform, TrustBasis};
 use crate::runtime_log::{RuntimeLog, RUNTIME_PCR};
 
@@ -36,6 +36,8 @@ pub struct VerifyOptions {
     pub tpm_anchor: Option<TpmAnchor>,
     /// Event-log replay options.
     pub replay: ReplayOptions,
+    /// Document age and debug modes for platforms with a hardware report.
+    pub hardware: HardwareOptions,
 }
 
 /// Evidence whose chain, signatures, PCR digests, freshness and logs have
@@ -52,6 +54,7 @@ pub struct VerifiedEvidence {
     pub(crate) event_log: Option<Vec<PcrCheck>>,
     pub(crate) runtime_log: Option<RuntimeLog>,
     pub(crate) blindllama_app_disk_root_hash: Option<Vec<u8>>,
+    pub(crate) hardware: Option<HardwareReport>,
 }
 
 impl VerifiedEvidence {
@@ -83,7 +86,18 @@ impl VerifiedEvidence {
     pub fn checked_at(&self) -> SystemTime {
         self.checked_at
     }
-    /// The verified AK certificate path, leaf first.
+    /// The verified hardware report (Nitro document, SEV-SNP report, TD
+    /// quote) that roots this evidence, if the platform has one.
+    pub fn hardware(&self) -> Option<&HardwareReport> {
+        self.hardware.as_ref()
+    }
+    /// True when the platform runs in a debug mode the caller allowed
+    /// (a debug Nitro enclave, SEV-SNP policy or TD): its memory is open.
+    pub fn debug(&self) -> bool {
+        self.hardware.as_ref().is_some_and(HardwareReport::debug)
+    }
+    /// The verified certificate path that anchors the evidence (the AK
+    /// certificate's, or the hardware report's signer's), leaf first.
     pub fn chain(&self) -> Option<&[CertSummary]> {
         self.chain.as_deref()
     }
@@ -108,7 +122,7 @@ impl VerifiedEvidence {
 #[derive(Debug)]
 pub struct Verifier {
     provider: &'static dyn CryptoProvider,
-    chain_cache: Option<Mutex<HashMap<Digest, VerifiedChain>>>,
+    chain_cache: Option<Arc<ChainCache>>,
 }
 
 impl Default for Verifier {
@@ -129,7 +143,7 @@ impl Verifier {
     /// Caches verified chains by certificate hash; validity is still
     /// checked at each verification's time.
     pub fn with_chain_cache(mut self) -> Verifier {
-        self.chain_cache = Some(Mutex::new(HashMap::new()));
+        self.chain_cache = Some(Arc::new(ChainCache::new()));
         self
     }
 
@@ -137,22 +151,23 @@ impl Verifier {
     ///
     /// 1. freshness is decided (a nonce, or the explicit waiver);
     /// 2. the platform is the one asked for;
-    /// 3. the trust anchor: for a cloud vTPM, the AK certificate chains to
-    ///    the platform's bundled root at `at`; for a plain TPM, the pinned
-    ///    key or the caller's platform CA; the anchored key must be the key
-    ///    the evidence names;
+    /// 3. the trust anchor: for a platform with a hardware report, that
+    ///    report (`blindfold-nitro`, `blindfold-snp`, `blindfold-tdx`: its
+    ///    signature, its chain to the vendor's bundled root at `at`, its
+    ///    age, nonce and debug mode) and, for Azure confidential VMs, the
+    ///    binding of `HCLAkPub` by the report data; for a cloud vTPM, the AK
+    ///    certificate chains to the platform's bundled root at `at`; for a
+    ///    plain TPM, the pinned key or the caller's platform CA; the
+    ///    anchored key must be the key the evidence names;
     /// 4. every quote: signature by that key, structure, PCR digest, nonce;
+    ///    where the hardware report carries PCRs too (NitroTPM), the quoted
+    ///    values must be the same;
     /// 5. a firmware event log, if sent, replays to every quoted PCR it extends;
     /// 6. a runtime event log, if sent, is well formed and replays to the
     ///    quoted PCR 15 in every bank it covers;
     /// 7. BlindLlama-v2's PCR 15 binding replays to the quoted PCR 15.
     pub fn verify(&self, evidence: &Evidence, options: &VerifyOptions) -> Result<VerifiedEvidence, Error> {
         let freshness = options.freshness.clone().ok_or(Error::FreshnessNotDecided)?;
-        if evidence.quotes.is_empty() {
-            return Err(Error::EvidenceFormat(
-                "no quote: nothing in this evidence is signed".into(),
-            ));
-        }
         let platform = match options.platform {
             None => evidence.platform,
             // The local platform speaks the plain-TPM layouts.
@@ -165,21 +180,88 @@ impl Verifier {
                 })
             }
         };
-        let (key, chain) = self.anchor(evidence, platform, options)?;
+        let (key, chain, hardware) = match &evidence.hardware {
+            Some(hw) => {
+                if options.tpm_anchor.is_some() {
+                    return Err(Error::Usage(format!(
+                        "--ak and --platform-ca apply to --platform tpm or local; {platform} is anchored in its vendor's bundled root"
+                    )));
+                }
+                let HardwareAnchor {
+                    report,
+                    ak,
+                    chain,
+                    pcrs,
+                } = verify_hardware(
+                    hw,
+                    &freshness,
+                    options.at,
+                    &options.hardware,
+                    self.provider,
+                    self.chain_cache.as_ref(),
+                )?;
+                let key = match (ak, evidence.ak.as_ref()) {
+                    (Some(anchored), Some(claimed)) => {
+                        Some(same_key("hardware report", &anchored, &claimed.claimed_key()?)?)
+                    }
+                    (ak, _) => ak,
+                };
+                (key, Some(chain), Some((report, pcrs)))
+            }
+            None => {
+                let (key, chain) = self.anchor(evidence, platform, options)?;
+                (Some(key), chain.map(|c| c.path().to_vec()), None)
+            }
+        };
+        if evidence.quotes.is_empty() && hardware.as_ref().and_then(|h| h.1.as_ref()).is_none() {
+            return Err(Error::EvidenceFormat(
+                "no quote: nothing in this evidence is signed".into(),
+            ));
+        }
 
-        let verifier = QuoteVerifier::new(AttestationKey::from_public_key(key)).with_provider(self.provider);
         let mut pcrs = PcrValues::new();
         let mut verified_quotes = Vec::new();
-        for (index, q) in evidence.quotes.iter().enumerate() {
-            let v = verifier
-                .verify(&q.message, &q.signature, &q.pcrs, &freshness)
-                .map_err(|cause| Error::Quote { index, cause })?;
-            for (_, values) in v.pcrs().banks() {
-                for (i, d) in values {
-                    pcrs.insert(*i, *d);
+        if !evidence.quotes.is_empty() {
+            let key = key.ok_or_else(|| {
+                Error::EvidenceFormat(
+                    "the evidence carries quotes, but its hardware report names no AK".into(),
+                )
+            })?;
+            let verifier =
+                QuoteVerifier::new(AttestationKey::from_public_key(key)).with_provider(self.provider);
+            for (index, q) in evidence.quotes.iter().enumerate() {
+                let v = verifier
+                    .verify(&q.message, &q.signature, &q.pcrs, &freshness)
+                    .map_err(|cause| Error::Quote { index, cause })?;
+                for (_, values) in v.pcrs().banks() {
+                    for (i, d) in values {
+                        pcrs.insert(*i, *d);
+                    }
+                }
+                verified_quotes.push(v);
+            }
+        }
+        let (hardware, hardware_pcrs) = match hardware {
+            Some((report, pcrs)) => (Some(report), pcrs),
+            None => (None, None),
+        };
+        if let Some(reported) = &hardware_pcrs {
+            for (bank, values) in reported.banks() {
+                for (index, value) in values {
+                    match pcrs.get(bank, *index) {
+                        Some(quoted) if quoted != value => {
+                            return Err(Error::HardwarePcrMismatch {
+                                index: index.0,
+                                bank,
+                                document: value.to_hex(),
+                                quote: quoted.to_hex(),
+                            })
+                        }
+                        Some(_) => {}
+                        None => pcrs.insert(*index, *value),
+                    }
                 }
             }
-            verified_quotes.push(v);
         }
 
         let event_log = match &evidence.event_log {
@@ -257,10 +339,11 @@ impl Verifier {
                 Freshness::DangerNotChecked => None,
             },
             checked_at: options.at,
-            chain: chain.map(|c| c.path().to_vec()),
+            chain,
             event_log,
             runtime_log,
             blindllama_app_disk_root_hash,
+            hardware,
         })
     }
 
@@ -314,50 +397,11 @@ impl Verifier {
         intermediates: &[Certificate],
         at: SystemTime,
     ) -> Result<VerifiedChain, Error> {
-        let verify = || ChainVerifier::new(store.clone()).verify(leaf, intermediates, at);
-        let Some(cache) = &self.chain_cache else {
-            return Ok(verify()?);
-        };
-        // The key names the trusted roots as well as the chain (a chain
-        // verified under one store proves nothing under another), each
-        // certificate length-prefixed and each group counted, so no two
-        // different (roots, leaf, intermediates) give the same key.
-        let mut framed: Vec<Vec<u8>> = Vec::new();
-        for group in [store.roots(), std::slice::from_ref(leaf), intermediates] {
-            framed.push((group.len() as u64).to_be_bytes().to_vec());
-            for c in group {
-                framed.push((c.der().len() as u64).to_be_bytes().to_vec());
-                framed.push(c.der().to_vec());
-            }
-        }
-        let parts: Vec<&[u8]> = framed.iter().map(Vec::as_slice).collect();
-        let id = self.provider.hash(HashAlg::Sha256, &parts);
-        let cached = cache.lock().ok().and_then(|c| c.get(&id).cloned());
-        if let Some(chain) = cached {
-            // Signatures and constraints do not change; validity does.
-            if within_validity(&chain, at) {
-                return Ok(chain);
-            }
-        }
-        let chain = verify()?;
-        if let Ok(mut c) = cache.lock() {
-            c.insert(id, chain.clone());
-        }
-        Ok(chain)
+        Ok(match &self.chain_cache {
+            Some(cache) => cache.verify(&store, leaf, intermediates, at)?,
+            None => ChainVerifier::new(store).verify(leaf, intermediates, at)?,
+        })
     }
-}
-
-fn within_validity(chain: &VerifiedChain, at: SystemTime) -> bool {
-    let skew = blindfold_x509::DEFAULT_CLOCK_SKEW;
-    chain.path().iter().all(|c| {
-        match (
-            humantime::parse_rfc3339(&c.not_before),
-            humantime::parse_rfc3339(&c.not_after),
-        ) {
-            (Ok(nb), Ok(na)) => at + skew >= nb && at <= na + skew,
-            _ => false,
-        }
-    })
 }
 
 fn same_key(anchor: &'static str, trusted: &PublicKey, claimed: &PublicKey) -> Result<PublicKey, Error> {

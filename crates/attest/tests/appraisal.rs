@@ -26,6 +26,7 @@ fn verified_gcp() -> VerifiedEvidence {
         at: SystemTime::now(),
         tpm_anchor: None,
         replay: Default::default(),
+        hardware: Default::default(),
     };
     Verifier::new().verify(&e, &opts).unwrap()
 }
@@ -41,6 +42,7 @@ fn verified_azure() -> VerifiedEvidence {
         at: humantime::parse_rfc3339("2024-06-01T00:00:00Z").unwrap(),
         tpm_anchor: None,
         replay: Default::default(),
+        hardware: Default::default(),
     };
     Verifier::new().verify(&e, &opts).unwrap()
 }

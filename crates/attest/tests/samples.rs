@@ -36,6 +36,7 @@ fn options(freshness: Option<Freshness>, at: &str) -> VerifyOptions {
         },
         tpm_anchor: None,
         replay: Default::default(),
+        hardware: Default::default(),
     }
 }
 

@@ -407,12 +407,17 @@ pub enum AttestCommand {
 
 #[derive(Debug, Args)]
 pub struct AttestVerifyArgs {
-    /// The evidence: a file (BlindLlama-v2 attestation.json, go-tpm-tools
-    /// Attestation protobuf, vaportpm GCP JSON, trustee TPM JSON) or a
-    /// directory of tpm2-tools outputs. The layout is detected from content.
+    /// The evidence: a file (Blindfold evidence, BlindLlama-v2
+    /// attestation.json, go-tpm-tools Attestation protobuf, vaportpm GCP or
+    /// NitroTPM JSON, trustee TPM or Azure SNP/TDX JSON, an AWS Nitro
+    /// attestation document) or a directory (tpm2-tools outputs; kinvolk's
+    /// azure-cvm-tooling quote and HCL report). The layout is detected from
+    /// content, never from the name.
     pub evidence: PathBuf,
-    /// The platform to expect: auto, azure-vtpm, gcp-vtpm, tpm, or local
-    /// (Blindfold's swtpm platform; plain-TPM layouts, development trust).
+    /// The platform to expect: auto (the evidence's own), azure-vtpm,
+    /// gcp-vtpm, aws-nitrotpm, aws-nitro-enclave, azure-snp, azure-tdx, tpm,
+    /// or local (Blindfold's swtpm platform; plain-TPM layouts, development
+    /// trust).
     #[arg(long, default_value = "auto")]
     pub platform: String,
     /// The nonce the quotes must carry, in hex. Without it (or
@@ -453,11 +458,16 @@ pub struct AttestVerifyArgs {
     /// Accept development reference values (process mode: no measured boot).
     #[arg(long)]
     pub allow_dev: bool,
-    /// Accept a platform that reports a debug mode. None of the platforms
-    /// supported today (azure-vtpm, gcp-vtpm, tpm, local) has one; the report's
-    /// "debug" is false for them.
+    /// Accept a platform in debug mode: a Nitro enclave started with
+    /// --debug-mode (PCR 0-2 zero), an SEV-SNP guest policy allowing debug,
+    /// a TD with TD_ATTRIBUTES.DEBUG. Its memory is open to the host (or
+    /// the parent instance); the report says "debug": true.
     #[arg(long)]
     pub allow_debug: bool,
+    /// The oldest an AWS Nitro attestation document may be at the
+    /// verification time (--at, or now), e.g. 10m, 1h. Older ones are stale.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub max_age: std::time::Duration,
     #[command(flatten)]
     pub replay: ReplayOptionArgs,
     /// Print JSON instead of text.

@@ -4,8 +4,8 @@ use std::time::SystemTime;
 
 use anyhow::anyhow;
 use blindfold_attest::{
-    appraise, bundle, AppraisalOptions, ClaimStatus, Evidence, Platform, Policy, ReferenceValues, TpmAnchor,
-    Verifier, VerifyOptions,
+    appraise, bundle, AppraisalOptions, ClaimStatus, Evidence, HardwareOptions, Platform, Policy,
+    ReferenceValues, TpmAnchor, Verifier, VerifyOptions,
 };
 use blindfold_eventlog::PcrStatus;
 use blindfold_tpm::Freshness;
@@ -30,7 +30,7 @@ fn resolve(args: &AttestVerifyArgs) -> Result<Resolved, Failure> {
         "auto" => None,
         name => Some(Platform::from_name(name).ok_or_else(|| {
             Failure::Unusable(anyhow!(
-                "unknown --platform {name} (auto, azure-vtpm, gcp-vtpm, tpm, local)"
+                "unknown --platform {name} (auto, azure-vtpm, gcp-vtpm, aws-nitrotpm, aws-nitro-enclave, azure-snp, azure-tdx, tpm, local)"
             ))
         })?),
     };
@@ -109,6 +109,10 @@ fn resolve(args: &AttestVerifyArgs) -> Result<Resolved, Failure> {
             at,
             tpm_anchor,
             replay: args.replay.options(),
+            hardware: HardwareOptions {
+                max_age: args.max_age,
+                allow_debug: args.allow_debug,
+            },
         },
         references,
         appraisal: AppraisalOptions {
@@ -164,6 +168,10 @@ pub fn verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
         json!(null)
     };
     report["pcrs"] = json!(verified.pcrs().to_hex_map());
+    report["debug"] = json!(verified.debug());
+    if let Some(hw) = verified.hardware() {
+        report["hardware"] = blindfold_attest::hardware_json(hw);
+    }
     if let Some(chain) = verified.chain() {
         report["chain"] = json!(chain
             .iter()
@@ -226,6 +234,27 @@ fn emit(as_json: bool, report: &Value) {
         }
     );
     say!("checked at:  {}", s("checked_at"));
+    if let Some(hw) = report.get("hardware") {
+        let kind = hw["kind"].as_str().unwrap_or("");
+        let detail = match kind {
+            "sev-snp" => format!(
+                "{}, VMPL {}, measurement {}",
+                hw["product_line"].as_str().unwrap_or(""),
+                hw["vmpl"],
+                hw["measurement"].as_str().unwrap_or("")
+            ),
+            "tdx" => format!("MRTD {}", hw["mr_td"].as_str().unwrap_or("")),
+            _ => format!(
+                "{}, issued {}",
+                hw["module_id"].as_str().unwrap_or(""),
+                hw["issued_at"].as_str().unwrap_or("")
+            ),
+        };
+        say!("hardware:    {kind}: {detail}");
+    }
+    if report["debug"] == json!(true) {
+        say!("debug:       yes (allowed by --allow-debug): the platform's memory is open to its host");
+    }
     say!(
         "appraisal:   {} (reference: {})",
         report["appraisal"]["status"].as_str().unwrap_or("none"),

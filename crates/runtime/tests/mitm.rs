@@ -254,6 +254,7 @@ async fn attacks_on_the_session_are_refused() {
                 .clone()
                 .map(blindfold_attest::TpmAnchor::DangerPlatformCa),
             replay: Default::default(),
+            hardware: Default::default(),
         };
         blindfold_attest::Verifier::new().verify(&evidence, &options)
     };

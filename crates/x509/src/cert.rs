@@ -72,6 +72,30 @@ impl Certificate {
         &self.issuer
     }
 
+    /// The subject's one common name (CN) as text; `None` when there is
+    /// none, more than one, or it is not a UTF8String, PrintableString or
+    /// IA5String.
+    pub fn subject_common_name(&self) -> Option<String> {
+        common_name(&self.parsed.tbs_certificate.subject)
+    }
+
+    /// The issuer's one common name (CN), as for [`Certificate::subject_common_name`].
+    pub fn issuer_common_name(&self) -> Option<String> {
+        common_name(&self.parsed.tbs_certificate.issuer)
+    }
+
+    /// The value (the contents of `extnValue`) and criticality of the
+    /// extension `oid`; `None` when absent.
+    pub fn extension(&self, oid: const_oid::ObjectIdentifier) -> Option<(&[u8], bool)> {
+        self.parsed
+            .tbs_certificate
+            .extensions
+            .iter()
+            .flatten()
+            .find(|e| e.extn_id == oid)
+            .map(|e| (e.extn_value.as_bytes(), e.critical))
+    }
+
     pub(crate) fn subject_der(&self) -> &[u8] {
         &self.subject_der
     }
@@ -118,6 +142,28 @@ impl Certificate {
         let v = &self.parsed.tbs_certificate.validity;
         (v.not_before.to_system_time(), v.not_after.to_system_time())
     }
+}
+
+fn common_name(name: &x509_cert::name::Name) -> Option<String> {
+    use der::asn1::{Ia5StringRef, PrintableStringRef, Utf8StringRef};
+    use der::{Tag, Tagged};
+    let mut found = None;
+    for atv in name.0.iter().flat_map(|rdn| rdn.0.iter()) {
+        if atv.oid != const_oid::db::rfc4519::CN {
+            continue;
+        }
+        let v = &atv.value;
+        let text = match v.tag() {
+            Tag::Utf8String => Utf8StringRef::try_from(v).ok()?.as_str().to_string(),
+            Tag::PrintableString => PrintableStringRef::try_from(v).ok()?.as_str().to_string(),
+            Tag::Ia5String => Ia5StringRef::try_from(v).ok()?.as_str().to_string(),
+            _ => return None,
+        };
+        if found.replace(text).is_some() {
+            return None;
+        }
+    }
+    found
 }
 
 /// The first element of the outer SEQUENCE, as raw TLV bytes.

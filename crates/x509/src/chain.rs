@@ -101,6 +101,12 @@ impl ChainVerifier {
         }
     }
 
+    /// Uses another crypto provider for the signatures on each link.
+    pub fn with_provider(mut self, provider: &'static dyn CryptoProvider) -> ChainVerifier {
+        self.provider = provider;
+        self
+    }
+
     /// Verifies `leaf` at time `at`, using `presented` intermediates (from
     /// the evidence) and the store's. Checks, for every certificate on the
     /// path: validity at `at` (± skew); no unhandled critical extension;
@@ -312,6 +318,15 @@ fn verify_signature(
         o if o == rfc5912::ECDSA_WITH_SHA_256 => SignatureScheme::Ecdsa(HashAlg::Sha256),
         o if o == rfc5912::ECDSA_WITH_SHA_384 => SignatureScheme::Ecdsa(HashAlg::Sha384),
         o if o == rfc5912::ECDSA_WITH_SHA_512 => SignatureScheme::Ecdsa(HashAlg::Sha512),
+        o if o == rfc5912::ID_RSASSA_PSS => {
+            // The outer AlgorithmIdentifier is the one the signature was made
+            // with; x509-cert does not check it equals the tbs copy, so do.
+            if child.parsed().signature_algorithm != child.parsed().tbs_certificate.signature {
+                return Err(unsupported());
+            }
+            let params = child.parsed().signature_algorithm.parameters.as_ref();
+            SignatureScheme::RsaPss(pss_hash(params).ok_or_else(unsupported)?)
+        }
         _ => return Err(unsupported()),
     };
     let raw = child.parsed().signature.raw_bytes();
@@ -330,4 +345,31 @@ fn verify_signature(
             subject: child.subject().to_string(),
             issuer: issuer.subject().to_string(),
         })
+}
+
+/// The hash of RSASSA-PSS parameters (RFC 4055 section 3.1) this verifier
+/// accepts: SHA-256, SHA-384 or SHA-512, MGF1 with the same hash, a salt as
+/// long as the hash and the only trailer field (1). Anything else, absent
+/// parameters (which mean SHA-1) included, is `None`.
+fn pss_hash(params: Option<&der::Any>) -> Option<HashAlg> {
+    use der::Encode;
+    use rsa::pkcs1::{RsaPssParams, TrailerField};
+    let der = params?.to_der().ok()?;
+    let pss = RsaPssParams::from_der(&der).ok()?;
+    let hash = match pss.hash.oid {
+        o if o == rfc5912::ID_SHA_256 => HashAlg::Sha256,
+        o if o == rfc5912::ID_SHA_384 => HashAlg::Sha384,
+        o if o == rfc5912::ID_SHA_512 => HashAlg::Sha512,
+        _ => return None,
+    };
+    // Hash parameters, when present, must be NULL (RFC 4055 section 2.1).
+    let null_or_absent = |p: Option<der::AnyRef<'_>>| p.map_or(true, |p| p.is_null());
+    let mgf_hash = pss.mask_gen.parameters?;
+    let ok = null_or_absent(pss.hash.parameters)
+        && pss.mask_gen.oid == rfc5912::ID_MGF_1
+        && mgf_hash.oid == pss.hash.oid
+        && null_or_absent(mgf_hash.parameters)
+        && usize::from(pss.salt_len) == hash.output_len()
+        && pss.trailer_field == TrailerField::BC;
+    ok.then_some(hash)
 }

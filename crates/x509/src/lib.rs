@@ -15,10 +15,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod cache;
 mod cert;
 mod chain;
 mod error;
 
+pub use cache::ChainCache;
 pub use cert::{parse_certificates, Certificate};
 pub use chain::{CertSummary, ChainVerifier, TrustStore, VerifiedChain, DEFAULT_CLOCK_SKEW, MAX_PRESENTED};
 pub use error::Error;

@@ -58,5 +58,6 @@ pub(super) fn read(json: &serde_json::Value) -> Result<Evidence, Error> {
         event_log: firmware_log,
         blindllama: None,
         runtime_log: json.get("runtime_log").cloned(),
+        hardware: None,
     })
 }

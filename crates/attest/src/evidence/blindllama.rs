@@ -47,6 +47,7 @@ pub(super) fn read(json: &serde_json::Value) -> Result<Evidence, Error> {
         quotes: vec![quote],
         event_log: None,
         runtime_log: None,
+        hardware: None,
         blindllama: Some(BlindLlamaBinding {
             app_disk_root_hash,
             webserver_ca_pem: field(json, "/webserver_rootca")?.to_string(),

@@ -119,6 +119,7 @@ pub(super) fn read_proto(bytes: &[u8]) -> Result<Option<Evidence>, Error> {
         event_log: (!a.event_log.is_empty()).then_some(a.event_log),
         blindllama: None,
         runtime_log: None,
+        hardware: None,
     }))
 }
 
@@ -156,5 +157,6 @@ pub(super) fn read_vaportpm(json: &serde_json::Value) -> Result<Evidence, Error>
         event_log: None,
         blindllama: None,
         runtime_log: None,
+        hardware: None,
     })
 }

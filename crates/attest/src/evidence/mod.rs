@@ -2,9 +2,12 @@
 //! trusted: keys, certificates and PCR values are claims until
 //! [`crate::verify`] checks them.
 
+mod azure_cvm;
 mod blindfold;
 mod blindllama;
 mod gcp;
+pub(crate) mod hcl;
+pub(crate) mod nitro;
 mod tpm;
 
 use std::path::Path;
@@ -31,6 +34,20 @@ pub enum Layout {
     Tpm2ToolsFiles,
     /// Blindfold's own evidence, version 1 (`docs/evidence.md`).
     BlindfoldV1,
+    /// A bare AWS Nitro attestation document (`COSE_Sign1`).
+    NitroDocument,
+    /// vaportpm's NitroTPM JSON: a TPM quote and the document naming its AK.
+    VaportpmNitro,
+    /// trustee's Azure SEV-SNP evidence, `version` 1 and later (hex, base64url).
+    TrusteeAzSnp,
+    /// trustee's Azure SEV-SNP evidence, legacy layout (byte arrays).
+    TrusteeAzSnpLegacy,
+    /// trustee's Azure TDX evidence, `version` 1 and later (hex, base64url).
+    TrusteeAzTdx,
+    /// trustee's Azure TDX evidence, legacy layout (byte arrays).
+    TrusteeAzTdxLegacy,
+    /// kinvolk azure-cvm-tooling files: a bincode vTPM quote and an HCL report.
+    KinvolkAzSnp,
 }
 
 impl Layout {
@@ -43,6 +60,13 @@ impl Layout {
             Layout::TrusteeTpm => "trustee-tpm",
             Layout::Tpm2ToolsFiles => "tpm2-tools-files",
             Layout::BlindfoldV1 => "blindfold-v1",
+            Layout::NitroDocument => "aws-nitro-document",
+            Layout::VaportpmNitro => "vaportpm-nitrotpm",
+            Layout::TrusteeAzSnp => "trustee-az-snp-vtpm-v1",
+            Layout::TrusteeAzSnpLegacy => "trustee-az-snp-vtpm-legacy",
+            Layout::TrusteeAzTdx => "trustee-az-tdx-vtpm-v1",
+            Layout::TrusteeAzTdxLegacy => "trustee-az-tdx-vtpm-legacy",
+            Layout::KinvolkAzSnp => "kinvolk-az-cvm-snp",
         }
     }
 }
@@ -97,6 +121,29 @@ pub struct BlindLlamaBinding {
     pub webserver_ca_pem: String,
 }
 
+/// The hardware (or hypervisor) report that roots a piece of evidence, as
+/// carried (untrusted bytes).
+#[derive(Debug, Clone)]
+pub enum HardwareEvidence {
+    /// An AWS Nitro attestation document (`COSE_Sign1`).
+    NitroDocument(Vec<u8>),
+    /// An Azure HCL report holding an SEV-SNP report, and the VCEK (DER)
+    /// if the layout carries one.
+    AzureSnp {
+        /// The HCL report.
+        hcl_report: Vec<u8>,
+        /// The VCEK certificate (DER).
+        vcek: Option<Vec<u8>>,
+    },
+    /// An Azure HCL report from a TDX VM and the TD quote that roots it.
+    AzureTdx {
+        /// The HCL report.
+        hcl_report: Vec<u8>,
+        /// The TD quote (DCAP).
+        td_quote: Vec<u8>,
+    },
+}
+
 /// Evidence in one shape, whatever layout it came in.
 #[derive(Debug, Clone)]
 pub struct Evidence {
@@ -114,6 +161,8 @@ pub struct Evidence {
     pub blindllama: Option<BlindLlamaBinding>,
     /// Blindfold's runtime event log (CEL-JSON), replayed to PCR 15.
     pub runtime_log: Option<serde_json::Value>,
+    /// The hardware report that roots the AK (Nitro, SEV-SNP, TDX), if any.
+    pub hardware: Option<HardwareEvidence>,
 }
 
 impl Evidence {
@@ -121,6 +170,9 @@ impl Evidence {
     /// the content (never from the name).
     pub fn read(path: &Path) -> Result<Evidence, Error> {
         if path.is_dir() {
+            if let Some(hcl_report) = azure_cvm::find_hcl_report(path) {
+                return azure_cvm::read_kinvolk_dir(path, hcl_report);
+            }
             return tpm::read_tpm2_tools_dir(path);
         }
         let bytes =
@@ -137,6 +189,12 @@ impl Evidence {
             if json.get("cert_chain").is_some() && json.get("quote").is_some() {
                 return blindllama::read(&json);
             }
+            if azure_cvm::is_trustee_azure(&json) {
+                return azure_cvm::read_trustee(&json);
+            }
+            if json.pointer("/attestation/nitro").is_some() {
+                return nitro::read_vaportpm(&json);
+            }
             if json.pointer("/attestation/gcp").is_some() || json.get("ak_pubkeys").is_some() {
                 return gcp::read_vaportpm(&json);
             }
@@ -144,14 +202,17 @@ impl Evidence {
                 return tpm::read_trustee(&json);
             }
             return Err(Error::EvidenceFormat(
-                "JSON of no known layout (BlindLlama-v2 attestation.json, vaportpm GCP, trustee TPM)".into(),
+                "JSON of no known layout (Blindfold, BlindLlama-v2 attestation.json, vaportpm GCP or NitroTPM, trustee TPM, trustee Azure SNP/TDX)".into(),
             ));
+        }
+        if let Some(e) = nitro::read_document(bytes)? {
+            return Ok(e);
         }
         if let Some(e) = gcp::read_proto(bytes)? {
             return Ok(e);
         }
         Err(Error::EvidenceFormat(
-            "not JSON evidence and not a go-tpm-tools Attestation protobuf".into(),
+            "not JSON evidence, not an AWS Nitro attestation document and not a go-tpm-tools Attestation protobuf".into(),
         ))
     }
 }

@@ -40,6 +40,7 @@ pub(super) fn read_trustee(json: &serde_json::Value) -> Result<Evidence, Error> 
         event_log: None,
         blindllama: None,
         runtime_log: None,
+        hardware: None,
     })
 }
 
@@ -85,5 +86,6 @@ pub(super) fn read_tpm2_tools_dir(dir: &Path) -> Result<Evidence, Error> {
         event_log: None,
         blindllama: None,
         runtime_log: None,
+        hardware: None,
     })
 }

@@ -1,0 +1,244 @@
+//! Azure confidential-VM evidence (SEV-SNP and TDX): a vTPM quote signed by
+//! the HCL report's `HCLAkPub`, the HCL report, and what roots it (the
+//! VCEK for SNP, the TD quote for TDX). Layouts: trustee's JSON, legacy
+//! (byte arrays, no `version`) and versioned (`version` 1 and later: hex
+//! quote, base64url reports), and kinvolk's azure-cvm-tooling files
+//! (a bincode quote and an HCL report, no VCEK).
+
+use std::path::Path;
+
+use base64::Engine as _;
+use blindfold_crypto::{Digest, HashAlg};
+use blindfold_tpm::{PcrIndex, PcrValues, TpmSignature};
+use serde_json::Value;
+
+use super::hcl::{HclReport, HclReportType};
+use super::{wire, AkClaim, Evidence, HardwareEvidence, Layout, QuoteClaim};
+use crate::error::Error;
+use crate::platform::Platform;
+
+fn bad(what: impl std::fmt::Display) -> Error {
+    Error::EvidenceFormat(what.to_string())
+}
+
+/// True when `json` looks like trustee's Azure CVM evidence.
+pub(super) fn is_trustee_azure(json: &Value) -> bool {
+    (json.get("hcl_report").is_some() || json.get("report").is_some())
+        && (json.get("tpm_quote").is_some() || json.get("quote").is_some())
+}
+
+/// Bytes written the legacy way (a JSON array of numbers) or the versioned
+/// way (`hex` or base64url text).
+#[derive(Clone, Copy)]
+enum Encoding {
+    Legacy,
+    Versioned,
+}
+
+fn bytes(value: Option<&Value>, name: &str, encoding: Encoding, hex_text: bool) -> Result<Vec<u8>, Error> {
+    let value = value.ok_or_else(|| bad(format!("{name} is missing")))?;
+    match (encoding, value) {
+        (Encoding::Legacy, Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_u64()
+                    .and_then(|n| u8::try_from(n).ok())
+                    .ok_or_else(|| bad(format!("{name}: not a byte array")))
+            })
+            .collect(),
+        (Encoding::Versioned, Value::String(s)) if hex_text => {
+            hex::decode(s.trim()).map_err(|e| bad(format!("{name}: not hex: {e}")))
+        }
+        (Encoding::Versioned, Value::String(s)) => {
+            let s = s.trim().trim_end_matches('=');
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(s)
+                .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(s))
+                .map_err(|e| bad(format!("{name}: not base64url: {e}")))
+        }
+        (Encoding::Legacy, _) => Err(bad(format!("{name}: expected a byte array (legacy layout)"))),
+        (Encoding::Versioned, _) => Err(bad(format!("{name}: expected a string (version 1 layout)"))),
+    }
+}
+
+/// trustee's `az-snp-vtpm` / `az-tdx-vtpm` evidence, either layout.
+pub(super) fn read_trustee(json: &Value) -> Result<Evidence, Error> {
+    let encoding = match json.get("version") {
+        None => Encoding::Legacy,
+        Some(v) => match v.as_u64() {
+            Some(n) if n >= 1 => Encoding::Versioned,
+            _ => return Err(bad(format!("version {v}: trustee versions start at 1"))),
+        },
+    };
+    let quote = json.get("tpm_quote").or_else(|| json.get("quote"));
+    let quote = quote.ok_or_else(|| bad("tpm_quote is missing"))?;
+    let message = bytes(quote.get("message"), "tpm_quote.message", encoding, true)?;
+    let signature = bytes(quote.get("signature"), "tpm_quote.signature", encoding, true)?;
+    let pcr_list = quote
+        .get("pcrs")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("tpm_quote.pcrs is not a list"))?;
+    let mut pcrs = Vec::new();
+    for (i, p) in pcr_list.iter().enumerate() {
+        pcrs.push(bytes(Some(p), &format!("tpm_quote.pcrs[{i}]"), encoding, true)?);
+    }
+    let hcl_report = bytes(
+        json.get("hcl_report").or_else(|| json.get("report")),
+        "hcl_report",
+        encoding,
+        false,
+    )?;
+    let hcl = HclReport::parse(&hcl_report)?;
+    let (layout, hardware) = match (hcl.report_type, encoding) {
+        (HclReportType::Snp, _) => {
+            let vcek = match (encoding, json.get("vcek")) {
+                (_, None) => None,
+                (Encoding::Legacy, Some(Value::String(pem))) => {
+                    let certs = blindfold_x509::parse_certificates(pem.as_bytes())
+                        .map_err(|e| bad(format!("vcek: {e}")))?;
+                    certs.first().map(|c| c.der().to_vec())
+                }
+                (_, v) => Some(bytes(v, "vcek", encoding, false)?),
+            };
+            let layout = match encoding {
+                Encoding::Legacy => Layout::TrusteeAzSnpLegacy,
+                Encoding::Versioned => Layout::TrusteeAzSnp,
+            };
+            (layout, HardwareEvidence::AzureSnp { hcl_report, vcek })
+        }
+        (HclReportType::Tdx, _) => {
+            let td_quote = bytes(json.get("td_quote"), "td_quote", encoding, false)?;
+            let layout = match encoding {
+                Encoding::Legacy => Layout::TrusteeAzTdxLegacy,
+                Encoding::Versioned => Layout::TrusteeAzTdx,
+            };
+            (layout, HardwareEvidence::AzureTdx { hcl_report, td_quote })
+        }
+    };
+    build(layout, hcl, message, &signature, &pcrs, hardware)
+}
+
+fn build(
+    layout: Layout,
+    hcl: HclReport,
+    message: Vec<u8>,
+    signature: &[u8],
+    pcr_list: &[Vec<u8>],
+    hardware: HardwareEvidence,
+) -> Result<Evidence, Error> {
+    let mut pcrs = PcrValues::new();
+    for (i, p) in pcr_list.iter().enumerate() {
+        let d = Digest::new(HashAlg::Sha256, p).ok_or_else(|| {
+            bad(format!(
+                "tpm_quote.pcrs[{i}] is {} bytes, not a SHA-256 PCR",
+                p.len()
+            ))
+        })?;
+        pcrs.insert(PcrIndex(i as u32), d);
+    }
+    let signature = TpmSignature::raw(&hcl.ak, signature, None).map_err(wire("tpm_quote.signature"))?;
+    let platform = match hcl.report_type {
+        HclReportType::Snp => Platform::AzureSnp,
+        HclReportType::Tdx => Platform::AzureTdx,
+    };
+    Ok(Evidence {
+        layout,
+        platform,
+        ak: Some(AkClaim::PublicKey(hcl.ak)),
+        quotes: vec![QuoteClaim {
+            message,
+            signature,
+            pcrs,
+        }],
+        event_log: None,
+        blindllama: None,
+        runtime_log: None,
+        hardware: Some(hardware),
+    })
+}
+
+/// A directory with an HCL report file, if it has one (kinvolk's layout).
+pub(super) fn find_hcl_report(dir: &Path) -> Option<Vec<u8>> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    entries
+        .into_iter()
+        .filter(|p| p.is_file())
+        .filter_map(|p| std::fs::read(p).ok())
+        .find(|b| b.starts_with(b"HCLA"))
+}
+
+/// kinvolk's azure-cvm-tooling: an HCL report file and a bincode quote
+/// (`{signature, message, pcrs}`, u64 little-endian lengths) in one
+/// directory. Other files (AMD certificates of the tool's tests, a PEM AK
+/// read from the vTPM) are not evidence and are ignored: nothing in this
+/// layout carries the VCEK.
+pub(super) fn read_kinvolk_dir(dir: &Path, hcl_report: Vec<u8>) -> Result<Evidence, Error> {
+    let hcl = HclReport::parse(&hcl_report)?;
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| bad(format!("{}: {e}", dir.display())))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    entries.sort();
+    let quote = entries
+        .iter()
+        .filter_map(|p| std::fs::read(p).ok())
+        .find_map(|b| read_bincode_quote(&b))
+        .ok_or_else(|| {
+            bad(format!(
+                "{}: an HCL report but no bincode vTPM quote",
+                dir.display()
+            ))
+        })?;
+    let (signature, message, pcrs) = quote;
+    let hardware = match hcl.report_type {
+        HclReportType::Snp => HardwareEvidence::AzureSnp {
+            hcl_report,
+            vcek: None,
+        },
+        HclReportType::Tdx => return Err(bad("kinvolk layout with a TDX HCL report carries no TD quote")),
+    };
+    build(Layout::KinvolkAzSnp, hcl, message, &signature, &pcrs, hardware)
+}
+
+type BincodeQuote = (Vec<u8>, Vec<u8>, Vec<Vec<u8>>);
+
+/// `{signature: Vec<u8>, message: Vec<u8>, pcrs: Vec<[u8; 32]>}` in bincode
+/// 1 (u64 little-endian lengths), nothing after it.
+fn read_bincode_quote(bytes: &[u8]) -> Option<BincodeQuote> {
+    let mut cursor = Cursor { bytes, at: 0 };
+    let signature = cursor.vec()?;
+    let message = cursor.vec()?;
+    let count = cursor.len()?;
+    let mut pcrs = Vec::new();
+    for _ in 0..count {
+        pcrs.push(cursor.take(32)?.to_vec());
+    }
+    // A TPMS_ATTEST starts with TPM_GENERATED_VALUE.
+    let generated = blindfold_tpm::TPM_GENERATED_VALUE.to_be_bytes();
+    (cursor.at == bytes.len() && message.starts_with(&generated) && !signature.is_empty())
+        .then_some((signature, message, pcrs))
+}
+
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let out = self.bytes.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(out)
+    }
+    fn len(&mut self) -> Option<usize> {
+        let v = u64::from_le_bytes(self.take(8)?.try_into().ok()?);
+        usize::try_from(v).ok().filter(|v| *v <= self.bytes.len())
+    }
+    fn vec(&mut self) -> Option<Vec<u8>> {
+        let n = self.len()?;
+        Some(self.take(n)?.to_vec())
+    }
+}

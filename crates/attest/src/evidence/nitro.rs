@@ -1,0 +1,94 @@
+//! AWS Nitro evidence: a bare attestation document (Nitro Enclaves or
+//! NitroTPM, `COSE_Sign1` bytes), and vaportpm's NitroTPM composite where a
+//! TPM quote over the SHA-384 PCRs is signed by the AK the document names
+//! in its `public_key`.
+
+use blindfold_crypto::{EccCurve, HashAlg, PublicKey, Signature, SignatureScheme};
+use blindfold_nitro::{AttestationDocument, DocumentKind};
+use blindfold_tpm::TpmSignature;
+use serde_json::Value;
+
+use super::{hex_field, AkClaim, Evidence, HardwareEvidence, Layout, QuoteClaim};
+use crate::error::Error;
+use crate::platform::Platform;
+
+fn platform(kind: DocumentKind) -> Platform {
+    match kind {
+        DocumentKind::Enclave => Platform::AwsNitroEnclave,
+        DocumentKind::NitroTpm => Platform::AwsNitroTpm,
+    }
+}
+
+/// A bare document, if `bytes` is one (`Ok(None)` when it is not COSE at all).
+pub(super) fn read_document(bytes: &[u8]) -> Result<Option<Evidence>, Error> {
+    // A COSE_Sign1 is a 4-array, definite (0x84) or not (0x9f), maybe tagged (0xd2).
+    if !matches!(bytes.first(), Some(0x84 | 0x9f | 0xd2)) {
+        return Ok(None);
+    }
+    let doc = match AttestationDocument::parse(bytes) {
+        Ok(doc) => doc,
+        Err(blindfold_nitro::Error::Cose(_)) => return Ok(None),
+        Err(e) => return Err(Error::EvidenceFormat(format!("Nitro attestation document: {e}"))),
+    };
+    Ok(Some(Evidence {
+        layout: Layout::NitroDocument,
+        platform: platform(doc.kind),
+        ak: None,
+        quotes: Vec::new(),
+        event_log: None,
+        blindllama: None,
+        runtime_log: None,
+        hardware: Some(HardwareEvidence::NitroDocument(bytes.to_vec())),
+    }))
+}
+
+/// vaportpm's NitroTPM fixture: `pcrs.sha384`, `ak_pubkeys.ecc_p256.{x,y}`,
+/// `attestation.tpm.ecc_p256.{attest_data, signature (DER ECDSA)}`,
+/// `attestation.nitro.document` (hex `COSE_Sign1`).
+pub(super) fn read_vaportpm(json: &Value) -> Result<Evidence, Error> {
+    let document = hex_field(json, "/attestation/nitro/document")?;
+    let doc = AttestationDocument::parse(&document)
+        .map_err(|e| Error::EvidenceFormat(format!("attestation.nitro.document: {e}")))?;
+    let x = hex_field(json, "/ak_pubkeys/ecc_p256/x")?;
+    let y = hex_field(json, "/ak_pubkeys/ecc_p256/y")?;
+    let key = PublicKey::ecc(EccCurve::NistP256, &x, &y)
+        .map_err(|e| Error::EvidenceFormat(format!("ak_pubkeys: {e}")))?;
+    let der_sig = hex_field(json, "/attestation/tpm/ecc_p256/signature")?;
+    let signature =
+        Signature::ecdsa_from_der(&der_sig).map_err(|e| Error::EvidenceFormat(format!("signature: {e}")))?;
+    Ok(Evidence {
+        layout: Layout::VaportpmNitro,
+        platform: platform(doc.kind),
+        ak: Some(AkClaim::PublicKey(key)),
+        quotes: vec![QuoteClaim {
+            message: hex_field(json, "/attestation/tpm/ecc_p256/attest_data")?,
+            signature: TpmSignature {
+                scheme: SignatureScheme::Ecdsa(HashAlg::Sha256),
+                signature,
+            },
+            pcrs: super::pcrs_json(&json["pcrs"])?,
+        }],
+        event_log: None,
+        blindllama: None,
+        runtime_log: None,
+        hardware: Some(HardwareEvidence::NitroDocument(document)),
+    })
+}
+
+/// The AK a NitroTPM document vouches for: its `public_key`, an uncompressed
+/// SEC1 point (P-256 or P-384) or a DER SubjectPublicKeyInfo.
+pub(crate) fn document_ak(public_key: &[u8]) -> Result<PublicKey, Error> {
+    let point = |curve: EccCurve, n: usize| {
+        PublicKey::ecc(curve, &public_key[1..1 + n], &public_key[1 + n..])
+            .map_err(|e| Error::EvidenceFormat(format!("document public_key: {e}")))
+    };
+    match (public_key.first(), public_key.len()) {
+        (Some(0x04), 65) => point(EccCurve::NistP256, 32),
+        (Some(0x04), 97) => point(EccCurve::NistP384, 48),
+        _ => PublicKey::from_spki_der(public_key).map_err(|e| {
+            Error::EvidenceFormat(format!(
+                "document public_key is neither an uncompressed EC point nor a SubjectPublicKeyInfo: {e}"
+            ))
+        }),
+    }
+}

@@ -1,0 +1,257 @@
+//! Verification of the hardware (or hypervisor) report that roots a piece
+//! of evidence: an AWS Nitro attestation document, or the HCL report of an
+//! Azure confidential VM with the SEV-SNP report or TD quote behind it.
+//! Each yields the key the vTPM quotes must be signed by (if any), the
+//! certificate path that vouches for it, and the report itself.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use blindfold_crypto::{ct_eq, CryptoProvider, Digest, HashAlg, PublicKey};
+use blindfold_nitro::{DocumentKind, NitroOptions, NitroRoots, NitroVerifier, VerifiedDocument};
+use blindfold_snp::{AmdRoots, SnpOptions, SnpVerifier, VerifiedSnpReport};
+use blindfold_tdx::{IntelRoots, TdxOptions, TdxVerifier, VerifiedTdQuote};
+use blindfold_tpm::{Freshness, PcrIndex, PcrValues};
+use blindfold_x509::{CertSummary, ChainCache};
+
+use crate::error::Error;
+use crate::evidence::hcl::{HclReport, HclReportType};
+use crate::evidence::nitro::document_ak;
+use crate::evidence::HardwareEvidence;
+
+/// What the caller allows for hardware reports.
+#[derive(Debug, Clone)]
+pub struct HardwareOptions {
+    /// The oldest a Nitro attestation document may be at the verification
+    /// time (`--max-age`; default 10 minutes).
+    pub max_age: Duration,
+    /// Accept a debug-mode Nitro enclave, SEV-SNP guest policy or TD
+    /// (`--allow-debug`); the report says so either way.
+    pub allow_debug: bool,
+}
+
+impl Default for HardwareOptions {
+    fn default() -> Self {
+        HardwareOptions {
+            max_age: blindfold_nitro::DEFAULT_MAX_AGE,
+            allow_debug: false,
+        }
+    }
+}
+
+/// A verified hardware report.
+#[derive(Debug, Clone)]
+pub enum HardwareReport {
+    /// An AWS Nitro attestation document (enclave or NitroTPM).
+    Nitro(Box<VerifiedDocument>),
+    /// An Azure SEV-SNP VM's SNP report (through its HCL report).
+    Snp(Box<VerifiedSnpReport>),
+    /// An Azure TDX VM's TD quote (through its HCL report).
+    Tdx(Box<VerifiedTdQuote>),
+}
+
+impl HardwareReport {
+    /// True when the platform reports a debug mode (allowed by the caller).
+    pub fn debug(&self) -> bool {
+        match self {
+            HardwareReport::Nitro(d) => d.debug(),
+            HardwareReport::Snp(r) => r.debug(),
+            HardwareReport::Tdx(q) => q.debug(),
+        }
+    }
+}
+
+/// What a verified hardware report vouches for.
+pub(crate) struct HardwareAnchor {
+    pub(crate) report: HardwareReport,
+    /// The key quotes must be signed by (`None`: the report names none).
+    pub(crate) ak: Option<PublicKey>,
+    /// The vendor certificate path, signer first.
+    pub(crate) chain: Vec<CertSummary>,
+    /// PCRs the report itself carries (Nitro).
+    pub(crate) pcrs: Option<PcrValues>,
+}
+
+pub(crate) fn verify_hardware(
+    hardware: &HardwareEvidence,
+    freshness: &Freshness,
+    at: SystemTime,
+    options: &HardwareOptions,
+    provider: &'static dyn CryptoProvider,
+    cache: Option<&Arc<ChainCache>>,
+) -> Result<HardwareAnchor, Error> {
+    match hardware {
+        HardwareEvidence::NitroDocument(bytes) => nitro(bytes, freshness, at, options, provider, cache),
+        HardwareEvidence::AzureSnp { hcl_report, vcek } => {
+            let hcl = HclReport::parse(hcl_report)?;
+            expect_type(&hcl, HclReportType::Snp)?;
+            let vcek = vcek.as_deref().ok_or(Error::NoVcek)?;
+            let snp_options = SnpOptions {
+                allow_debug: options.allow_debug,
+                // The HCL runs at VMPL 0; a report from another level could
+                // carry report data the guest OS chose.
+                required_vmpl: Some(0),
+                product_line: None,
+            };
+            let report = SnpVerifier::new(AmdRoots::bundled())
+                .with_provider(provider)
+                .verify(&hcl.hardware_report, vcek, at, &snp_options)
+                .map_err(Error::Snp)?;
+            check_binding("SNP report_data", &report.report().report_data(), &hcl, provider)?;
+            Ok(HardwareAnchor {
+                chain: report.chain().to_vec(),
+                ak: Some(hcl.ak),
+                report: HardwareReport::Snp(Box::new(report)),
+                pcrs: None,
+            })
+        }
+        HardwareEvidence::AzureTdx { hcl_report, td_quote } => {
+            let hcl = HclReport::parse(hcl_report)?;
+            expect_type(&hcl, HclReportType::Tdx)?;
+            let quote = TdxVerifier::new(IntelRoots::bundled())
+                .with_provider(provider)
+                .verify(
+                    td_quote,
+                    at,
+                    &TdxOptions {
+                        allow_debug: options.allow_debug,
+                    },
+                )
+                .map_err(Error::Tdx)?;
+            check_binding(
+                "TD quote report_data",
+                &quote.quote().body.report_data,
+                &hcl,
+                provider,
+            )?;
+            Ok(HardwareAnchor {
+                chain: quote.pck_chain().to_vec(),
+                ak: Some(hcl.ak),
+                report: HardwareReport::Tdx(Box::new(quote)),
+                pcrs: None,
+            })
+        }
+    }
+}
+
+fn nitro(
+    bytes: &[u8],
+    freshness: &Freshness,
+    at: SystemTime,
+    options: &HardwareOptions,
+    provider: &'static dyn CryptoProvider,
+    cache: Option<&Arc<ChainCache>>,
+) -> Result<HardwareAnchor, Error> {
+    let roots = NitroRoots::bundled().map_err(Error::Nitro)?;
+    let mut verifier = NitroVerifier::new(roots).with_provider(provider);
+    if let Some(cache) = cache {
+        verifier = verifier.with_chain_cache(cache.clone());
+    }
+    let nitro_options = NitroOptions {
+        nonce: match freshness {
+            Freshness::Nonce(n) => Some(n.clone()),
+            Freshness::DangerNotChecked => None,
+        },
+        max_age: options.max_age,
+        allow_debug: options.allow_debug,
+    };
+    let document = verifier.verify(bytes, at, &nitro_options).map_err(Error::Nitro)?;
+    let mut pcrs = PcrValues::new();
+    for (index, value) in &document.document().pcrs {
+        let digest = Digest::new(HashAlg::Sha384, value)
+            .ok_or_else(|| Error::EvidenceFormat("a Nitro PCR is not 48 bytes".into()))?;
+        pcrs.insert(PcrIndex(*index), digest);
+    }
+    let ak = match (document.kind(), &document.document().public_key) {
+        (DocumentKind::NitroTpm, Some(key)) => Some(document_ak(key)?),
+        _ => None,
+    };
+    Ok(HardwareAnchor {
+        chain: document.chain().to_vec(),
+        ak,
+        report: HardwareReport::Nitro(Box::new(document)),
+        pcrs: Some(pcrs),
+    })
+}
+
+fn expect_type(hcl: &HclReport, expected: HclReportType) -> Result<(), Error> {
+    if hcl.report_type != expected {
+        return Err(Error::EvidenceFormat(format!(
+            "the HCL report holds a {:?} report, the evidence layout a {expected:?} one",
+            hcl.report_type
+        )));
+    }
+    Ok(())
+}
+
+/// The hardware report's report data must begin with the hash of the HCL
+/// runtime data (which names `HCLAkPub`): that is what ties the vTPM's AK
+/// to the hardware.
+fn check_binding(
+    what: &'static str,
+    report_data: &[u8; 64],
+    hcl: &HclReport,
+    provider: &dyn CryptoProvider,
+) -> Result<(), Error> {
+    let hash = provider.hash(hcl.runtime_data_hash, &[&hcl.runtime_data]);
+    let expected = hash.as_bytes();
+    let actual = &report_data[..expected.len()];
+    if !ct_eq(expected, actual) {
+        return Err(Error::HclBinding {
+            report_data: what,
+            expected: hex::encode(expected),
+            actual: hex::encode(actual),
+        });
+    }
+    Ok(())
+}
+
+/// The report's fields for `blindfold attest verify` and the SDK's report
+/// (`docs/attestation-report.md`, "hardware").
+pub fn hardware_json(report: &HardwareReport) -> serde_json::Value {
+    use serde_json::json;
+    match report {
+        HardwareReport::Nitro(d) => {
+            let doc = d.document();
+            json!({
+                "kind": match d.kind() {
+                    DocumentKind::Enclave => "aws-nitro-enclave",
+                    DocumentKind::NitroTpm => "aws-nitrotpm",
+                },
+                "module_id": doc.module_id,
+                "issued_at": humantime::format_rfc3339_millis(d.issued_at()).to_string(),
+                "debug": d.debug(),
+                "nonce_checked": d.nonce_checked(),
+                // Chosen by whoever asked for the document: informative only.
+                "public_key": doc.public_key.as_ref().map(hex::encode),
+                "user_data": doc.user_data.as_ref().map(hex::encode),
+            })
+        }
+        HardwareReport::Snp(r) => {
+            let report = r.report();
+            json!({
+                "kind": "sev-snp",
+                "product_line": r.product_line().name(),
+                "report_version": report.version(),
+                "measurement": hex::encode(report.measurement()),
+                "host_data": hex::encode(report.host_data()),
+                "vmpl": report.vmpl(),
+                "guest_policy": format!("{:#x}", report.policy().raw()),
+                "debug": r.debug(),
+                "reported_tcb": format!("{:?}", report.reported_tcb()),
+                "chip_id": hex::encode(report.chip_id()),
+            })
+        }
+        HardwareReport::Tdx(q) => {
+            let body = &q.quote().body;
+            json!({
+                "kind": "tdx",
+                "mr_td": hex::encode(body.mr_td),
+                "rtmr": body.rtmr.iter().map(hex::encode).collect::<Vec<_>>(),
+                "td_attributes": format!("{:#018x}", body.td_attributes.0),
+                "debug": q.debug(),
+                "tcb_status": if q.tcb_status_checked() { "checked" } else { "not checked: TCB collateral cannot be fetched here (no network); the PCK chain and QE report were verified" },
+            })
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! The one error type: parse errors name the field, check errors say what
+//! differed.
+
+/// Why a quote was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The quote ends inside a field.
+    #[error("quote truncated in {field}: {needed} bytes needed, {available} left")]
+    Truncated {
+        /// The field being read.
+        field: &'static str,
+        /// Bytes the field needs.
+        needed: usize,
+        /// Bytes that were left.
+        available: usize,
+    },
+    /// Bytes follow the end of a structure whose length is known.
+    #[error("{count} trailing byte(s) after {field}")]
+    TrailingBytes {
+        /// The structure that should have ended.
+        field: &'static str,
+        /// How many bytes were left over.
+        count: usize,
+    },
+    /// A quote version this crate does not parse (only 4 is).
+    #[error("quote version {version} is not supported (expected 4)")]
+    UnsupportedVersion {
+        /// The header's version.
+        version: u16,
+    },
+    /// An attestation key type other than ECDSA-256-with-P-256 (2).
+    #[error("attestation key type {actual} is not supported (expected 2, ECDSA P-256)")]
+    UnsupportedAttestationKeyType {
+        /// The header's attestation key type.
+        actual: u16,
+    },
+    /// The quote is not a TDX quote (TEE type 0x81); 0x00 is SGX.
+    #[error("TEE type {tee_type:#x} is not TDX (expected 0x81)")]
+    NotTdx {
+        /// The header's TEE type.
+        tee_type: u32,
+    },
+    /// A certification data block of a type this crate does not handle.
+    #[error("{field}: certification data type {actual}, expected {expected}")]
+    UnsupportedCertificationDataType {
+        /// Which certification data.
+        field: &'static str,
+        /// The type required there.
+        expected: u16,
+        /// The type found.
+        actual: u16,
+    },
+    /// The PCK certificate chain in the quote is not readable PEM/DER.
+    #[error("PCK certificate chain in the quote: {0}")]
+    PckCertificates(blindfold_x509::Error),
+    /// Trusted roots given to [`crate::IntelRoots::from_pem`] are unusable.
+    #[error("Intel roots: {0}")]
+    Roots(blindfold_x509::Error),
+    /// The PCK chain does not verify to the trusted Intel roots at the
+    /// verification time.
+    #[error("PCK certificate chain: {0}")]
+    PckChain(blindfold_x509::Error),
+    /// The PCK leaf key did not sign the QE report.
+    #[error("QE report signature does not verify under the PCK certificate key: {why}")]
+    BadQeReportSignature {
+        /// The provider's reason.
+        why: String,
+    },
+    /// The QE report's report_data does not hold SHA-256(attestation key ||
+    /// QE auth data) followed by 32 zero bytes.
+    #[error("QE report does not bind the attestation key: report_data is {actual}, expected {expected}")]
+    AttestationKeyNotBound {
+        /// SHA-256(attestation key || QE auth data) || 32 zero bytes, hex.
+        expected: String,
+        /// The QE report's report_data, hex.
+        actual: String,
+    },
+    /// The attestation key did not sign the quote header and TD report.
+    #[error("quote signature does not verify under the attestation key: {why}")]
+    BadQuoteSignature {
+        /// The provider's reason.
+        why: String,
+    },
+    /// TD_ATTRIBUTES.DEBUG is set and the caller did not allow debug TDs.
+    #[error("the TD is in debug mode (TD_ATTRIBUTES bit 0) and debug TDs are not allowed")]
+    DebugNotAllowed,
+}
