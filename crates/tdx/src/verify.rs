@@ -73,9 +73,8 @@ impl TdxVerifier {
         }
     }
 
-    /// Uses `provider` for the QE report and quote signatures and the
-    /// attestation-key hash (the certificate chain uses
-    /// `blindfold_x509`'s provider).
+    /// Uses `provider` for every check: the PCK chain's links, the QE
+    /// report and quote signatures, and the attestation-key hash.
     pub fn with_provider(mut self, provider: &'static dyn CryptoProvider) -> Self {
         self.provider = provider;
         self
@@ -126,6 +125,7 @@ impl TdxVerifier {
             ))
         })?;
         let chain = ChainVerifier::new(self.store.clone())
+            .with_provider(self.provider)
             .verify(leaf, presented, at)
             .map_err(Error::PckChain)?;
 
