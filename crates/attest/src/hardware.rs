@@ -93,8 +93,11 @@ pub(crate) fn verify_hardware(
                 required_vmpl: Some(0),
                 product_line: None,
             };
-            let report = SnpVerifier::new(AmdRoots::bundled())
-                .with_provider(provider)
+            let mut verifier = SnpVerifier::new(AmdRoots::bundled()).with_provider(provider);
+            if let Some(cache) = cache {
+                verifier = verifier.with_chain_cache(cache.clone());
+            }
+            let report = verifier
                 .verify(&hcl.hardware_report, vcek, at, &snp_options)
                 .map_err(Error::Snp)?;
             check_binding("SNP report_data", &report.report().report_data(), &hcl, provider)?;
@@ -108,8 +111,11 @@ pub(crate) fn verify_hardware(
         HardwareEvidence::AzureTdx { hcl_report, td_quote } => {
             let hcl = HclReport::parse(hcl_report)?;
             expect_type(&hcl, HclReportType::Tdx)?;
-            let quote = TdxVerifier::new(IntelRoots::bundled())
-                .with_provider(provider)
+            let mut verifier = TdxVerifier::new(IntelRoots::bundled()).with_provider(provider);
+            if let Some(cache) = cache {
+                verifier = verifier.with_chain_cache(cache.clone());
+            }
+            let quote = verifier
                 .verify(
                     td_quote,
                     at,

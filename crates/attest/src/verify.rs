@@ -397,9 +397,10 @@ impl Verifier {
         intermediates: &[Certificate],
         at: SystemTime,
     ) -> Result<VerifiedChain, Error> {
+        let verifier = ChainVerifier::new(store).with_provider(self.provider);
         Ok(match &self.chain_cache {
-            Some(cache) => cache.verify(&store, leaf, intermediates, at)?,
-            None => ChainVerifier::new(store).verify(leaf, intermediates, at)?,
+            Some(cache) => cache.verify(&verifier, leaf, intermediates, at)?,
+            None => verifier.verify(leaf, intermediates, at)?,
         })
     }
 }

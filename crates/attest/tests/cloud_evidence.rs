@@ -533,6 +533,30 @@ fn the_chain_cache_gives_the_same_verdicts() {
         );
         assert!(verifier.verify(&evidence, &late).is_err());
     }
+    // The SNP and TDX chains are cached too: a cached chain still fails
+    // outside its validity, and a tampered report still fails its signature.
+    for (json, at, expired) in [
+        (sample_json(SNP_V1), SNP_AT, "2033-01-01T00:00:00Z"),
+        (sample_json(TDX_V0), TDX_AT, "2031-01-01T00:00:00Z"),
+    ] {
+        let evidence = parse(&json);
+        for _ in 0..2 {
+            verifier
+                .verify(&evidence, &options(challenge(), rfc3339(at)))
+                .unwrap();
+        }
+        let e = verifier
+            .verify(&evidence, &options(challenge(), rfc3339(expired)))
+            .unwrap_err();
+        assert!(matches!(e, Error::Snp(_) | Error::Tdx(_)), "{e:?}");
+    }
+    let e = verifier
+        .verify(
+            &parse(&flip_hcl(&sample_json(SNP_V1), 32 + 0x90)),
+            &options(challenge(), rfc3339(SNP_AT)),
+        )
+        .unwrap_err();
+    assert_eq!(e, Error::Snp(blindfold_snp::Error::BadReportSignature));
 }
 
 #[test]

@@ -187,10 +187,10 @@ impl NitroVerifier {
     }
 
     fn chain(&self, document: &AttestationDocument, at: SystemTime) -> Result<VerifiedChain, Error> {
-        let store = self.roots.store();
+        let verifier = ChainVerifier::new(self.roots.store().clone()).with_provider(self.provider);
         let result = match &self.cache {
-            Some(cache) => cache.verify(store, &document.certificate, &document.cabundle, at),
-            None => ChainVerifier::new(store.clone()).verify(&document.certificate, &document.cabundle, at),
+            Some(cache) => cache.verify(&verifier, &document.certificate, &document.cabundle, at),
+            None => verifier.verify(&document.certificate, &document.cabundle, at),
         };
         result.map_err(Error::Chain)
     }

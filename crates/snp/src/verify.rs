@@ -1,9 +1,10 @@
 //! Verification of a report: the only place a [`VerifiedSnpReport`] is made.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use blindfold_crypto::{default_provider, CryptoProvider, EccCurve, HashAlg, PublicKey, SignatureScheme};
-use blindfold_x509::{CertSummary, Certificate, ChainVerifier};
+use blindfold_x509::{CertSummary, Certificate, ChainCache, ChainVerifier};
 
 use crate::error::Error;
 use crate::product::{AmdRoots, ProductLine};
@@ -73,6 +74,7 @@ impl VerifiedSnpReport {
 pub struct SnpVerifier {
     roots: AmdRoots,
     provider: &'static dyn CryptoProvider,
+    cache: Option<Arc<ChainCache>>,
 }
 
 impl SnpVerifier {
@@ -81,7 +83,16 @@ impl SnpVerifier {
         SnpVerifier {
             roots: roots.clone(),
             provider: default_provider(),
+            cache: None,
         }
+    }
+
+    /// Remembers verified certificate chains in `cache` (validity is still
+    /// checked at every verification's time); one cache may serve several
+    /// verifiers.
+    pub fn with_chain_cache(mut self, cache: Arc<ChainCache>) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     /// Uses another crypto provider (for the report's signature and the
@@ -170,9 +181,11 @@ impl SnpVerifier {
         report.set_tcb_line(line);
 
         // 3. Chain.
-        let chain = ChainVerifier::new(self.roots.vcek_store(line))
-            .with_provider(self.provider)
-            .verify(&vcek, &[], at)?;
+        let verifier = ChainVerifier::new(self.roots.vcek_store(line)).with_provider(self.provider);
+        let chain = match &self.cache {
+            Some(cache) => cache.verify(&verifier, &vcek, &[], at)?,
+            None => verifier.verify(&vcek, &[], at)?,
+        };
 
         let through_ask = self.roots.ask(line).map(|c| c.fingerprint_hex());
         if chain.path().len() != 3 || chain.path().get(1).map(|c| &c.fingerprint) != through_ask.as_ref() {

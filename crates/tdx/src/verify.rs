@@ -1,11 +1,12 @@
 //! Verification of a quote: the only place a [`VerifiedTdQuote`] is made.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use blindfold_crypto::{
     ct_eq, default_provider, CryptoProvider, EccCurve, HashAlg, PublicKey, Signature, SignatureScheme,
 };
-use blindfold_x509::{CertSummary, ChainVerifier, TrustStore};
+use blindfold_x509::{CertSummary, ChainCache, ChainVerifier, TrustStore};
 
 use crate::error::Error;
 use crate::pck;
@@ -62,6 +63,7 @@ impl VerifiedTdQuote {
 pub struct TdxVerifier {
     store: TrustStore,
     provider: &'static dyn CryptoProvider,
+    cache: Option<Arc<ChainCache>>,
 }
 
 impl TdxVerifier {
@@ -70,7 +72,16 @@ impl TdxVerifier {
         TdxVerifier {
             store: roots.store().clone(),
             provider: default_provider(),
+            cache: None,
         }
+    }
+
+    /// Remembers verified certificate chains in `cache` (validity is still
+    /// checked at every verification's time); one cache may serve several
+    /// verifiers.
+    pub fn with_chain_cache(mut self, cache: Arc<ChainCache>) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     /// Uses `provider` for every check: the PCK chain's links, the QE
@@ -124,10 +135,12 @@ impl TdxVerifier {
                 "no certificate in the PCK chain".into(),
             ))
         })?;
-        let chain = ChainVerifier::new(self.store.clone())
-            .with_provider(self.provider)
-            .verify(leaf, presented, at)
-            .map_err(Error::PckChain)?;
+        let verifier = ChainVerifier::new(self.store.clone()).with_provider(self.provider);
+        let chain = match &self.cache {
+            Some(cache) => cache.verify(&verifier, leaf, presented, at),
+            None => verifier.verify(leaf, presented, at),
+        }
+        .map_err(Error::PckChain)?;
 
         // 3. The QE report, signed by the PCK key.
         self.provider

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use blindfold_crypto::{default_provider, HashAlg};
 
 use crate::cert::Certificate;
-use crate::chain::{ChainVerifier, TrustStore, VerifiedChain, DEFAULT_CLOCK_SKEW};
+use crate::chain::{ChainVerifier, VerifiedChain, DEFAULT_CLOCK_SKEW};
 use crate::error::Error;
 
 /// Verified chains by the SHA-256 of (trusted roots, leaf, presented
@@ -26,12 +26,12 @@ impl ChainCache {
         ChainCache::default()
     }
 
-    /// [`ChainVerifier::verify`] under `store`, answered from the cache
-    /// when this exact (roots, leaf, presented) was verified before and
-    /// every certificate on its path is valid at `at`.
+    /// `verifier.verify(..)`, answered from the cache when this exact
+    /// (roots, leaf, presented) was verified before and every certificate
+    /// on its path is valid at `at`.
     pub fn verify(
         &self,
-        store: &TrustStore,
+        verifier: &ChainVerifier,
         leaf: &Certificate,
         presented: &[Certificate],
         at: SystemTime,
@@ -41,7 +41,7 @@ impl ChainCache {
         // certificate length-prefixed and each group counted, so no two
         // different (roots, leaf, intermediates) give the same key.
         let mut framed: Vec<Vec<u8>> = Vec::new();
-        for group in [store.roots(), std::slice::from_ref(leaf), presented] {
+        for group in [verifier.store().roots(), std::slice::from_ref(leaf), presented] {
             framed.push((group.len() as u64).to_be_bytes().to_vec());
             for c in group {
                 framed.push((c.der().len() as u64).to_be_bytes().to_vec());
@@ -58,7 +58,7 @@ impl ChainCache {
                 return Ok(chain);
             }
         }
-        let chain = ChainVerifier::new(store.clone()).verify(leaf, presented, at)?;
+        let chain = verifier.verify(leaf, presented, at)?;
         if let Ok(mut c) = self.chains.lock() {
             c.insert(id, chain.clone());
         }

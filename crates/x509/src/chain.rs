@@ -101,6 +101,11 @@ impl ChainVerifier {
         }
     }
 
+    /// The store this verifier trusts.
+    pub fn store(&self) -> &TrustStore {
+        &self.store
+    }
+
     /// Uses another crypto provider for the signatures on each link.
     pub fn with_provider(mut self, provider: &'static dyn CryptoProvider) -> ChainVerifier {
         self.provider = provider;
