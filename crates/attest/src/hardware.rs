@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::evidence::hcl::{HclReport, HclReportType};
 use crate::evidence::nitro::document_ak;
 use crate::evidence::HardwareEvidence;
+use crate::platform::Platform;
 
 /// What the caller allows for hardware reports.
 #[derive(Debug, Clone)]
@@ -72,16 +73,29 @@ pub(crate) struct HardwareAnchor {
     pub(crate) pcrs: Option<PcrValues>,
 }
 
+/// What every hardware check needs from the verification around it.
+pub(crate) struct HardwareCheck<'a> {
+    pub(crate) freshness: &'a Freshness,
+    pub(crate) at: SystemTime,
+    pub(crate) options: &'a HardwareOptions,
+    pub(crate) provider: &'static dyn CryptoProvider,
+    pub(crate) cache: Option<&'a Arc<ChainCache>>,
+}
+
 pub(crate) fn verify_hardware(
     hardware: &HardwareEvidence,
-    freshness: &Freshness,
-    at: SystemTime,
-    options: &HardwareOptions,
-    provider: &'static dyn CryptoProvider,
-    cache: Option<&Arc<ChainCache>>,
+    platform: Platform,
+    check: &HardwareCheck<'_>,
 ) -> Result<HardwareAnchor, Error> {
-    match hardware {
-        HardwareEvidence::NitroDocument(bytes) => nitro(bytes, freshness, at, options, provider, cache),
+    let HardwareCheck {
+        at,
+        options,
+        provider,
+        cache,
+        ..
+    } = *check;
+    let anchor = match hardware {
+        HardwareEvidence::NitroDocument(bytes) => nitro(bytes, check),
         HardwareEvidence::AzureSnp { hcl_report, vcek } => {
             let hcl = HclReport::parse(hcl_report)?;
             expect_type(&hcl, HclReportType::Snp)?;
@@ -137,17 +151,31 @@ pub(crate) fn verify_hardware(
                 pcrs: None,
             })
         }
+    }?;
+    // The platform the layout claimed must be the one the report proves.
+    let proven = match &anchor.report {
+        HardwareReport::Nitro(d) if d.kind() == DocumentKind::Enclave => Platform::AwsNitroEnclave,
+        HardwareReport::Nitro(_) => Platform::AwsNitroTpm,
+        HardwareReport::Snp(_) => Platform::AzureSnp,
+        HardwareReport::Tdx(_) => Platform::AzureTdx,
+    };
+    if proven != platform {
+        return Err(Error::PlatformMismatch {
+            expected: platform.to_string(),
+            actual: proven.to_string(),
+        });
     }
+    Ok(anchor)
 }
 
-fn nitro(
-    bytes: &[u8],
-    freshness: &Freshness,
-    at: SystemTime,
-    options: &HardwareOptions,
-    provider: &'static dyn CryptoProvider,
-    cache: Option<&Arc<ChainCache>>,
-) -> Result<HardwareAnchor, Error> {
+fn nitro(bytes: &[u8], check: &HardwareCheck<'_>) -> Result<HardwareAnchor, Error> {
+    let HardwareCheck {
+        freshness,
+        at,
+        options,
+        provider,
+        cache,
+    } = *check;
     let roots = NitroRoots::bundled().map_err(Error::Nitro)?;
     let mut verifier = NitroVerifier::new(roots).with_provider(provider);
     if let Some(cache) = cache {

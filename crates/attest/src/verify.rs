@@ -10,7 +10,7 @@ use blindfold_x509::{CertSummary, Certificate, ChainCache, ChainVerifier, TrustS
 
 use crate::error::Error;
 use crate::evidence::{AkClaim, Evidence, Layout};
-use crate::hardware::{verify_hardware, HardwareAnchor, HardwareOptions, HardwareReport};
+use crate::hardware::{verify_hardware, HardwareAnchor, HardwareCheck, HardwareOptions, HardwareReport};
 use crate::platform::{Platform, TrustBasis};
 use crate::runtime_log::{RuntimeLog, RUNTIME_PCR};
 
@@ -181,6 +181,11 @@ impl Verifier {
             }
         };
         let (key, chain, hardware) = match &evidence.hardware {
+            None if platform.has_hardware_report() => {
+                return Err(Error::EvidenceFormat(format!(
+                    "{platform} evidence without its hardware report"
+                )))
+            }
             Some(hw) => {
                 if options.tpm_anchor.is_some() {
                     return Err(Error::Usage(format!(
@@ -194,11 +199,14 @@ impl Verifier {
                     pcrs,
                 } = verify_hardware(
                     hw,
-                    &freshness,
-                    options.at,
-                    &options.hardware,
-                    self.provider,
-                    self.chain_cache.as_ref(),
+                    platform,
+                    &HardwareCheck {
+                        freshness: &freshness,
+                        at: options.at,
+                        options: &options.hardware,
+                        provider: self.provider,
+                        cache: self.chain_cache.as_ref(),
+                    },
                 )?;
                 let key = match (ak, evidence.ak.as_ref()) {
                     (Some(anchored), Some(claimed)) => {

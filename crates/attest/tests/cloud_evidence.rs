@@ -513,7 +513,26 @@ fn asking_for_another_platform_is_refused() {
     let e = Verifier::new()
         .verify(&parse(&sample_json(SNP_V1)), &opts)
         .unwrap_err();
-    assert!(matches!(e, Error::PlatformMismatch { .. }), "{e:?}");
+    assert!(matches!(e, Error::PlatformMismatch { .. }), "{e:?}"); // Evidence whose layout names another platform than its report proves.
+    let mut relabelled = parse(&sample_json(SNP_V1));
+    relabelled.platform = Platform::AzureTdx;
+    let e = Verifier::new()
+        .verify(&relabelled, &options(challenge(), rfc3339(SNP_AT)))
+        .unwrap_err();
+    assert_eq!(
+        e,
+        Error::PlatformMismatch {
+            expected: "azure-tdx".into(),
+            actual: "azure-snp".into()
+        }
+    );
+    // A hardware platform without its report.
+    let mut stripped = parse(&sample_json(SNP_V1));
+    stripped.hardware = None;
+    let e = Verifier::new()
+        .verify(&stripped, &options(challenge(), rfc3339(SNP_AT)))
+        .unwrap_err();
+    assert!(matches!(e, Error::EvidenceFormat(_)), "{e:?}");
 }
 
 #[test]

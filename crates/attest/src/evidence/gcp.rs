@@ -123,18 +123,11 @@ pub(super) fn read_proto(bytes: &[u8]) -> Result<Option<Evidence>, Error> {
     }))
 }
 
-/// vaportpm's GCP fixture: `pcrs.sha256`, `ak_pubkeys.ecc_p256.{x,y}`,
-/// `attestation.tpm.ecc_p256.{attest_data, signature (DER ECDSA)}`,
-/// `attestation.gcp.ak_cert_chain` (PEM, AK certificate first).
+/// vaportpm's GCP fixture: `pcrs.sha256`, the AK and quote
+/// ([`vaportpm_quote`]), `attestation.gcp.ak_cert_chain` (PEM, AK
+/// certificate first).
 pub(super) fn read_vaportpm(json: &serde_json::Value) -> Result<Evidence, Error> {
-    let x = hex_field(json, "/ak_pubkeys/ecc_p256/x")?;
-    let y = hex_field(json, "/ak_pubkeys/ecc_p256/y")?;
-    let key = PublicKey::ecc(EccCurve::NistP256, &x, &y)
-        .map_err(|e| Error::EvidenceFormat(format!("ak_pubkeys: {e}")))?;
-    let der_sig = hex_field(json, "/attestation/tpm/ecc_p256/signature")?;
-    let signature =
-        Signature::ecdsa_from_der(&der_sig).map_err(|e| Error::EvidenceFormat(format!("signature: {e}")))?;
-    let pcrs = super::pcrs_json(&json["pcrs"])?;
+    let (key, quote) = vaportpm_quote(json)?;
     let mut certs = parse_certificates(field(json, "/attestation/gcp/ak_cert_chain")?.as_bytes())
         .map_err(|e| Error::EvidenceFormat(format!("ak_cert_chain: {e}")))?;
     let leaf = certs.remove(0);
@@ -146,17 +139,32 @@ pub(super) fn read_vaportpm(json: &serde_json::Value) -> Result<Evidence, Error>
             intermediates: certs,
             public: Some(key),
         }),
-        quotes: vec![QuoteClaim {
-            message: hex_field(json, "/attestation/tpm/ecc_p256/attest_data")?,
-            signature: TpmSignature {
-                scheme: SignatureScheme::Ecdsa(HashAlg::Sha256),
-                signature,
-            },
-            pcrs,
-        }],
+        quotes: vec![quote],
         event_log: None,
         blindllama: None,
         runtime_log: None,
         hardware: None,
     })
+}
+
+/// The part vaportpm's fixtures share (GCP and NitroTPM): the P-256 AK
+/// (`ak_pubkeys.ecc_p256.{x,y}`), its quote (`attestation.tpm.ecc_p256.
+/// {attest_data, signature (DER ECDSA)}`) and the PCRs sent with it.
+pub(super) fn vaportpm_quote(json: &serde_json::Value) -> Result<(PublicKey, QuoteClaim), Error> {
+    let x = hex_field(json, "/ak_pubkeys/ecc_p256/x")?;
+    let y = hex_field(json, "/ak_pubkeys/ecc_p256/y")?;
+    let key = PublicKey::ecc(EccCurve::NistP256, &x, &y)
+        .map_err(|e| Error::EvidenceFormat(format!("ak_pubkeys: {e}")))?;
+    let der_sig = hex_field(json, "/attestation/tpm/ecc_p256/signature")?;
+    let signature =
+        Signature::ecdsa_from_der(&der_sig).map_err(|e| Error::EvidenceFormat(format!("signature: {e}")))?;
+    let quote = QuoteClaim {
+        message: hex_field(json, "/attestation/tpm/ecc_p256/attest_data")?,
+        signature: TpmSignature {
+            scheme: SignatureScheme::Ecdsa(HashAlg::Sha256),
+            signature,
+        },
+        pcrs: super::pcrs_json(&json["pcrs"])?,
+    };
+    Ok((key, quote))
 }

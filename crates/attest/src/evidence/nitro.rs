@@ -3,12 +3,11 @@
 //! TPM quote over the SHA-384 PCRs is signed by the AK the document names
 //! in its `public_key`.
 
-use blindfold_crypto::{EccCurve, HashAlg, PublicKey, Signature, SignatureScheme};
+use blindfold_crypto::{EccCurve, PublicKey};
 use blindfold_nitro::{AttestationDocument, DocumentKind};
-use blindfold_tpm::TpmSignature;
 use serde_json::Value;
 
-use super::{hex_field, AkClaim, Evidence, HardwareEvidence, Layout, QuoteClaim};
+use super::{hex_field, AkClaim, Evidence, HardwareEvidence, Layout};
 use crate::error::Error;
 use crate::platform::Platform;
 
@@ -42,32 +41,18 @@ pub(super) fn read_document(bytes: &[u8]) -> Result<Option<Evidence>, Error> {
     }))
 }
 
-/// vaportpm's NitroTPM fixture: `pcrs.sha384`, `ak_pubkeys.ecc_p256.{x,y}`,
-/// `attestation.tpm.ecc_p256.{attest_data, signature (DER ECDSA)}`,
-/// `attestation.nitro.document` (hex `COSE_Sign1`).
+/// vaportpm's NitroTPM fixture: `pcrs.sha384`, the AK and quote
+/// (`gcp::vaportpm_quote`), `attestation.nitro.document` (hex `COSE_Sign1`).
 pub(super) fn read_vaportpm(json: &Value) -> Result<Evidence, Error> {
     let document = hex_field(json, "/attestation/nitro/document")?;
     let doc = AttestationDocument::parse(&document)
         .map_err(|e| Error::EvidenceFormat(format!("attestation.nitro.document: {e}")))?;
-    let x = hex_field(json, "/ak_pubkeys/ecc_p256/x")?;
-    let y = hex_field(json, "/ak_pubkeys/ecc_p256/y")?;
-    let key = PublicKey::ecc(EccCurve::NistP256, &x, &y)
-        .map_err(|e| Error::EvidenceFormat(format!("ak_pubkeys: {e}")))?;
-    let der_sig = hex_field(json, "/attestation/tpm/ecc_p256/signature")?;
-    let signature =
-        Signature::ecdsa_from_der(&der_sig).map_err(|e| Error::EvidenceFormat(format!("signature: {e}")))?;
+    let (key, quote) = super::gcp::vaportpm_quote(json)?;
     Ok(Evidence {
         layout: Layout::VaportpmNitro,
         platform: platform(doc.kind),
         ak: Some(AkClaim::PublicKey(key)),
-        quotes: vec![QuoteClaim {
-            message: hex_field(json, "/attestation/tpm/ecc_p256/attest_data")?,
-            signature: TpmSignature {
-                scheme: SignatureScheme::Ecdsa(HashAlg::Sha256),
-                signature,
-            },
-            pcrs: super::pcrs_json(&json["pcrs"])?,
-        }],
+        quotes: vec![quote],
         event_log: None,
         blindllama: None,
         runtime_log: None,
