@@ -394,8 +394,10 @@ pub struct VerityVerifyArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AttestCommand {
-    /// Verify evidence (chain to the platform root, quote signature, PCR
-    /// digest, nonce, event log) and appraise it against reference values.
+    /// Verify evidence (chain to the platform root, or the Nitro document,
+    /// SEV-SNP report or TD quote that vouches for the AK; quote signature,
+    /// PCR digest, nonce, event log) and appraise it against reference
+    /// values.
     ///
     /// Exit 0: authentic, fresh (or waived) and, with --reference, appraised
     /// affirming or warning (the report says which and why). Exit 1: a check
@@ -420,15 +422,17 @@ pub struct AttestVerifyArgs {
     /// trust).
     #[arg(long, default_value = "auto")]
     pub platform: String,
-    /// The nonce the quotes must carry, in hex. Without it (or
-    /// --no-freshness), evidence is not verified.
+    /// The nonce the quotes (and a Nitro document's `nonce` field) must
+    /// carry, in hex. Without it (or --no-freshness), evidence is not
+    /// verified.
     #[arg(long, value_name = "HEX", conflicts_with = "no_freshness")]
     pub nonce: Option<String>,
     /// Waive the nonce check (the evidence may be a replay); reported.
     #[arg(long)]
     pub no_freshness: bool,
-    /// Check certificates at this time (RFC 3339, e.g. 2024-06-01T00:00:00Z)
-    /// instead of now, to replay archived evidence.
+    /// Check certificates (and a Nitro document's age) at this time
+    /// (RFC 3339, e.g. 2024-06-01T00:00:00Z) instead of now, to replay
+    /// archived evidence.
     #[arg(long, value_name = "RFC3339")]
     pub at: Option<String>,
     /// Reference values: Blindfold measurements.json, BlindLlama-v2
