@@ -110,6 +110,22 @@ fn short(d: &Digest) -> String {
     format!("{}…", &h[..8.min(h.len())])
 }
 
+/// The launch measurement of a confidential VM's hardware report: on Azure
+/// it measures the paravisor (HCL) that holds the vTPM and its AK.
+fn hardware_measurement(evidence: &VerifiedEvidence) -> Option<(&'static str, Vec<u8>)> {
+    match evidence.hardware()? {
+        crate::HardwareReport::Snp(r) => Some(("SEV-SNP MEASUREMENT", r.report().measurement().to_vec())),
+        crate::HardwareReport::Tdx(q) => Some(("TD MRTD", q.quote().body.mr_td.to_vec())),
+        crate::HardwareReport::Nitro(_) => None,
+    }
+}
+
+fn unappraised_hardware(what: &str) -> String {
+    format!(
+        "{what} not appraised (no hardware_measurements in the reference): HCLAkPub is the vTPM's key only if Azure's paravisor made the report, and any SEV-SNP/TDX machine's own guest can make one; never affirming"
+    )
+}
+
 /// Appraises `evidence` against `reference` (if any) and the policy.
 pub fn appraise(
     evidence: &VerifiedEvidence,
@@ -252,6 +268,27 @@ pub fn appraise(
             };
             add("app-disk-root-hash".into(), status, detail);
         }
+        if let Some((what, got)) = hardware_measurement(evidence) {
+            let (status, detail) = if r.hardware_measurements.is_empty() {
+                (ClaimStatus::Warning, unappraised_hardware(what))
+            } else if r.hardware_measurements.iter().any(|m| ct_eq(m, &got)) {
+                (ClaimStatus::Affirming, format!("{what} {}", hex::encode(&got)))
+            } else {
+                (
+                    ClaimStatus::Contraindicated,
+                    format!(
+                        "{what}: expected one of {}, got {}",
+                        r.hardware_measurements
+                            .iter()
+                            .map(hex::encode)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        hex::encode(&got)
+                    ),
+                )
+            };
+            add("hardware-measurement".into(), status, detail);
+        }
         if r.kind == ReferenceKind::Foreign {
             let unlisted: Vec<String> = evidence
                 .pcrs()
@@ -278,6 +315,13 @@ pub fn appraise(
             ClaimStatus::Warning,
             "not appraised: no reference values given".into(),
         );
+        if let Some((what, _)) = hardware_measurement(evidence) {
+            add(
+                "hardware-measurement".into(),
+                ClaimStatus::Warning,
+                unappraised_hardware(what),
+            );
+        }
     }
 
     let mut appraisal = Appraisal { status: None, claims };

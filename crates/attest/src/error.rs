@@ -101,6 +101,14 @@ pub enum Error {
         /// The quote's value.
         quote: String,
     },
+    /// The quote selects a PCR the hardware report does not vouch for.
+    #[error("PCR {index} ({bank}) is quoted, but the attestation document does not carry it: the quote's AK is chosen by whoever requested the document, so only the document's PCRs are trusted")]
+    PcrNotInHardwareReport {
+        /// The PCR.
+        index: u32,
+        /// The bank.
+        bank: HashAlg,
+    },
     /// No nonce and no explicit waiver.
     #[error(
         "no nonce given: freshness cannot be checked (pass --nonce, or --no-freshness to waive it knowingly)"

@@ -218,23 +218,24 @@ fn expect_type(hcl: &HclReport, expected: HclReportType) -> Result<(), Error> {
     Ok(())
 }
 
-/// The hardware report's report data must begin with the hash of the HCL
-/// runtime data (which names `HCLAkPub`): that is what ties the vTPM's AK
-/// to the hardware.
+/// The hardware report's report data must be the hash of the HCL runtime
+/// data (which names `HCLAkPub`), zero-padded: that is what ties the vTPM's
+/// AK to the hardware.
 fn check_binding(
     what: &'static str,
     report_data: &[u8; 64],
     hcl: &HclReport,
     provider: &dyn CryptoProvider,
 ) -> Result<(), Error> {
+    // The hash, then zeros: the whole 64 bytes are pinned, none left free.
     let hash = provider.hash(hcl.runtime_data_hash, &[&hcl.runtime_data]);
-    let expected = hash.as_bytes();
-    let actual = &report_data[..expected.len()];
-    if !ct_eq(expected, actual) {
+    let mut expected = hash.as_bytes().to_vec();
+    expected.resize(report_data.len(), 0);
+    if !ct_eq(&expected, report_data) {
         return Err(Error::HclBinding {
             report_data: what,
             expected: hex::encode(expected),
-            actual: hex::encode(actual),
+            actual: hex::encode(report_data),
         });
     }
     Ok(())
@@ -287,5 +288,78 @@ pub fn hardware_json(report: &HardwareReport) -> serde_json::Value {
                 "tcb_status": if q.tcb_status_checked() { "checked" } else { "not checked: TCB collateral cannot be fetched here (no network); the PCK chain and QE report were verified" },
             })
         }
+    }
+}
+
+/// The PCRs of evidence whose hardware report carries PCRs of its own
+/// (NitroTPM): the report's, after checking the quoted ones against them.
+/// The quote's key is whatever the document's requester chose, so only the
+/// PCRs the document itself carries are trusted: a quote may select no
+/// other bank and no other index, and must agree where it selects.
+pub(crate) fn merge_reported_pcrs(quoted: PcrValues, reported: &PcrValues) -> Result<PcrValues, Error> {
+    for (bank, values) in quoted.banks() {
+        for (index, value) in values {
+            match reported.get(bank, *index) {
+                None => return Err(Error::PcrNotInHardwareReport { index: index.0, bank }),
+                Some(document) if document != value => {
+                    return Err(Error::HardwarePcrMismatch {
+                        index: index.0,
+                        bank,
+                        document: document.to_hex(),
+                        quote: value.to_hex(),
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(reported.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn pcrs(values: &[(HashAlg, u32, u8)]) -> PcrValues {
+        let mut p = PcrValues::new();
+        for (bank, index, byte) in values {
+            let len = Digest::zero(*bank).as_bytes().len();
+            p.insert(PcrIndex(*index), Digest::new(*bank, &vec![*byte; len]).unwrap());
+        }
+        p
+    }
+
+    #[test]
+    fn quoted_pcrs_must_be_the_documents() {
+        let document = pcrs(&[(HashAlg::Sha384, 0, 1), (HashAlg::Sha384, 4, 2)]);
+        // No quote, or a quote agreeing on a subset: the document's PCRs.
+        assert_eq!(
+            merge_reported_pcrs(PcrValues::new(), &document).unwrap(),
+            document
+        );
+        let subset = pcrs(&[(HashAlg::Sha384, 4, 2)]);
+        assert_eq!(merge_reported_pcrs(subset, &document).unwrap(), document);
+        // A differing value.
+        let e = merge_reported_pcrs(pcrs(&[(HashAlg::Sha384, 4, 3)]), &document).unwrap_err();
+        assert!(matches!(e, Error::HardwarePcrMismatch { index: 4, .. }), "{e:?}");
+        // An index the document does not carry.
+        let e = merge_reported_pcrs(pcrs(&[(HashAlg::Sha384, 15, 9)]), &document).unwrap_err();
+        assert_eq!(
+            e,
+            Error::PcrNotInHardwareReport {
+                index: 15,
+                bank: HashAlg::Sha384
+            }
+        );
+        // Another bank, even at an index the document carries.
+        let e = merge_reported_pcrs(pcrs(&[(HashAlg::Sha256, 0, 1)]), &document).unwrap_err();
+        assert_eq!(
+            e,
+            Error::PcrNotInHardwareReport {
+                index: 0,
+                bank: HashAlg::Sha256
+            }
+        );
     }
 }

@@ -8,7 +8,8 @@
 //! accept a warning as affirming; it can never turn a contraindicated
 //! claim into an acceptable one, and never lift the warnings in
 //! [`NEVER_WAIVED`] (a waived nonce, BlindLlama-v2's legacy binding, a
-//! development reference, a debug-mode platform): those are facts about the evidence, not
+//! development reference, a debug-mode platform, an unappraised CVM
+//! launch measurement): those are facts about the evidence, not
 //! matters of policy.
 
 use serde_json::{json, Value};
@@ -18,7 +19,13 @@ use crate::error::Error;
 use crate::verify::VerifiedEvidence;
 
 /// Claims whose warning no policy can turn into affirming.
-pub const NEVER_WAIVED: [&str; 4] = ["freshness", "tls-binding", "development-reference", "debug"];
+pub const NEVER_WAIVED: [&str; 5] = [
+    "freshness",
+    "tls-binding",
+    "development-reference",
+    "debug",
+    "hardware-measurement",
+];
 
 /// A loaded Rego policy.
 #[derive(Debug, Clone)]

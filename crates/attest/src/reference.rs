@@ -65,6 +65,10 @@ pub struct ReferenceValues {
     pub pcrs: BTreeMap<(HashAlg, PcrIndex), PcrReference>,
     /// BlindLlama-v2's expected app-disk root hash.
     pub app_disk_root_hash: Option<Vec<u8>>,
+    /// Allowed launch measurements of a confidential VM's hardware report
+    /// (the SEV-SNP `MEASUREMENT` or the TD's `MRTD`, 48 bytes each): on
+    /// Azure, the paravisor (HCL) that holds the vTPM.
+    pub hardware_measurements: Vec<Vec<u8>>,
 }
 
 fn bad(why: impl Into<String>) -> Error {
@@ -149,11 +153,29 @@ impl ReferenceValues {
                 }
             }
         }
+        let mut hardware_measurements = Vec::new();
+        for (i, h) in v["hardware_measurements"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let bytes = hex::decode(h.as_str().unwrap_or_default())
+                .map_err(|e| bad(format!("hardware_measurements[{i}]: not hex: {e}")))?;
+            if bytes.len() != 48 {
+                return Err(bad(format!(
+                    "hardware_measurements[{i}]: {} bytes, a SEV-SNP MEASUREMENT or TDX MRTD is 48",
+                    bytes.len()
+                )));
+            }
+            hardware_measurements.push(bytes);
+        }
         let refs = ReferenceValues {
             format: ReferenceFormat::Blindfold,
             kind,
             pcrs,
             app_disk_root_hash: None,
+            hardware_measurements,
         };
         refs.check_mandatory()?;
         Ok(refs)
@@ -188,6 +210,7 @@ impl ReferenceValues {
             kind: ReferenceKind::Foreign,
             pcrs,
             app_disk_root_hash,
+            hardware_measurements: Vec::new(),
         })
     }
 
@@ -222,6 +245,7 @@ impl ReferenceValues {
             kind: ReferenceKind::Foreign,
             pcrs,
             app_disk_root_hash: None,
+            hardware_measurements: Vec::new(),
         })
     }
 
@@ -263,6 +287,7 @@ impl ReferenceValues {
         if other.app_disk_root_hash.is_some() {
             self.app_disk_root_hash = other.app_disk_root_hash;
         }
+        self.hardware_measurements.extend(other.hardware_measurements);
         Ok(())
     }
 
@@ -289,7 +314,16 @@ impl ReferenceValues {
                     ReferenceKind::Development => "development",
                     _ => "measured-boot",
                 };
-                json!({ "blindfold_measurements": 1, "kind": kind, "pcrs": pcrs, "revoked": revoked })
+                let mut v =
+                    json!({ "blindfold_measurements": 1, "kind": kind, "pcrs": pcrs, "revoked": revoked });
+                if !self.hardware_measurements.is_empty() {
+                    v["hardware_measurements"] = json!(self
+                        .hardware_measurements
+                        .iter()
+                        .map(hex::encode)
+                        .collect::<Vec<_>>());
+                }
+                v
             }
             ReferenceFormat::BlindLlama => {
                 let m: BTreeMap<u32, String> = self

@@ -10,7 +10,9 @@ use blindfold_x509::{CertSummary, Certificate, ChainCache, ChainVerifier, TrustS
 
 use crate::error::Error;
 use crate::evidence::{AkClaim, Evidence, Layout};
-use crate::hardware::{verify_hardware, HardwareAnchor, HardwareCheck, HardwareOptions, HardwareReport};
+use crate::hardware::{
+    merge_reported_pcrs, verify_hardware, HardwareAnchor, HardwareCheck, HardwareOptions, HardwareReport,
+};
 use crate::platform::{Platform, TrustBasis};
 use crate::runtime_log::{RuntimeLog, RUNTIME_PCR};
 
@@ -254,22 +256,7 @@ impl Verifier {
             None => (None, None),
         };
         if let Some(reported) = &hardware_pcrs {
-            for (bank, values) in reported.banks() {
-                for (index, value) in values {
-                    match pcrs.get(bank, *index) {
-                        Some(quoted) if quoted != value => {
-                            return Err(Error::HardwarePcrMismatch {
-                                index: index.0,
-                                bank,
-                                document: value.to_hex(),
-                                quote: quoted.to_hex(),
-                            })
-                        }
-                        Some(_) => {}
-                        None => pcrs.insert(*index, *value),
-                    }
-                }
-            }
+            pcrs = merge_reported_pcrs(pcrs, reported)?;
         }
 
         let event_log = match &evidence.event_log {

@@ -607,3 +607,76 @@ fn debug_and_unchecked_tcb_are_warnings_no_policy_lifts_debug() {
     assert_eq!(a.claims["tcb"].status, ClaimStatus::Warning);
     assert!(!a.claims.contains_key("debug"));
 }
+
+#[test]
+fn the_cvm_launch_measurement_is_appraised_or_never_affirming() {
+    use blindfold_attest::{
+        appraise, AppraisalOptions, ClaimStatus, Policy, ReferenceValues, MANDATORY_PCRS,
+    };
+    for (json, at) in [(sample_json(SNP_V1), SNP_AT), (sample_json(TDX_V0), TDX_AT)] {
+        let v = Verifier::new()
+            .verify(&parse(&json), &options(challenge(), rfc3339(at)))
+            .unwrap();
+        let measurement = match v.hardware().unwrap() {
+            HardwareReport::Snp(r) => r.report().measurement().to_vec(),
+            HardwareReport::Tdx(q) => q.quote().body.mr_td.to_vec(),
+            HardwareReport::Nitro(_) => unreachable!(),
+        };
+        // Without a reference: a warning no policy lifts.
+        let lenient = Policy::new("lenient.rego", "package blindfold\nstatus := \"affirming\"\n").unwrap();
+        let a = appraise(
+            &v,
+            None,
+            &AppraisalOptions {
+                allow_dev: false,
+                policy: Some(lenient),
+            },
+        )
+        .unwrap();
+        assert_eq!(a.claims["hardware-measurement"].status, ClaimStatus::Warning);
+        // A reference with the PCRs this evidence quotes.
+        let reference = |hardware: &[Vec<u8>]| {
+            let pcrs: serde_json::Map<String, Value> = MANDATORY_PCRS
+                .iter()
+                .map(|i| {
+                    let d = v.pcrs().get(HashAlg::Sha256, PcrIndex(*i)).unwrap();
+                    (i.to_string(), json!([d.to_hex()]))
+                })
+                .collect();
+            let file = json!({
+                "blindfold_measurements": 1,
+                "kind": "measured-boot",
+                "pcrs": {"sha256": pcrs},
+                "hardware_measurements": hardware.iter().map(hex::encode).collect::<Vec<_>>(),
+            });
+            ReferenceValues::parse(&serde_json::to_vec(&file).unwrap()).unwrap()
+        };
+        // Listed: affirming.
+        let a = appraise(
+            &v,
+            Some(&reference(std::slice::from_ref(&measurement))),
+            &AppraisalOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            a.claims["hardware-measurement"].status,
+            ClaimStatus::Affirming,
+            "{a:?}"
+        );
+        // Not listed: contraindicated, naming both.
+        let mut other = measurement.clone();
+        other[0] ^= 1;
+        let a = appraise(&v, Some(&reference(&[other])), &AppraisalOptions::default()).unwrap();
+        let claim = &a.claims["hardware-measurement"];
+        assert_eq!(claim.status, ClaimStatus::Contraindicated);
+        assert!(
+            claim.detail.contains(&hex::encode(&measurement)),
+            "{}",
+            claim.detail
+        );
+        // A reference without hardware measurements: never affirming.
+        let a = appraise(&v, Some(&reference(&[])), &AppraisalOptions::default()).unwrap();
+        assert_eq!(a.claims["hardware-measurement"].status, ClaimStatus::Warning);
+        assert_ne!(a.status, Some(ClaimStatus::Affirming));
+    }
+}

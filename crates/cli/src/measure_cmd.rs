@@ -231,6 +231,7 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
             kind,
             pcrs,
             app_disk_root_hash: None,
+            hardware_measurements: Vec::new(),
         },
         // BlindLlama-v2 binds the app disk through application.json, not PCR 15.
         "blindllama" => ReferenceValues {
@@ -238,6 +239,7 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
             kind: ReferenceKind::Foreign,
             pcrs: pcrs.into_iter().filter(|((_, i), _)| i.0 != 15).collect(),
             app_disk_root_hash: None,
+            hardware_measurements: Vec::new(),
         },
         _ => ReferenceValues {
             format: ReferenceFormat::NitroTpm,
@@ -247,6 +249,7 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
                 .filter(|((_, i), _)| matches!(i.0, 4 | 7 | 12))
                 .collect(),
             app_disk_root_hash: None,
+            hardware_measurements: Vec::new(),
         },
     };
     if format == "blindfold" {

@@ -17,6 +17,8 @@ const COSE_SIGN1_TAG: u8 = 0xd2;
 const MAX_PCRS: u64 = 32;
 /// Bytes in each PCR value (SHA-384).
 const PCR_LEN: usize = 48;
+/// 9999-12-31T23:59:59.999Z in Unix milliseconds: the last time RFC 3339 can write.
+const LAST_MILLISECOND_OF_9999: u64 = 253_402_300_799_999;
 /// Certificates a `cabundle` may hold (real ones carry 4 or 5).
 const MAX_CABUNDLE: usize = 8;
 
@@ -129,7 +131,10 @@ fn read_payload(mut payload: &[u8]) -> Result<AttestationDocument, Error> {
         _ => return Err(bad("digest is missing or not text")),
     }
     let timestamp_ms = match take("timestamp") {
-        Some(Value::Integer(i)) => u64::try_from(i).map_err(|_| bad("timestamp is negative or too large"))?,
+        Some(Value::Integer(i)) => u64::try_from(i)
+            .ok()
+            .filter(|t| *t <= LAST_MILLISECOND_OF_9999)
+            .ok_or_else(|| bad("timestamp is negative or after the year 9999"))?,
         _ => return Err(bad("timestamp is missing or not an unsigned integer")),
     };
     let (kind, pcr_map) = match (take("pcrs"), take("nitrotpm_pcrs")) {
@@ -139,6 +144,11 @@ fn read_payload(mut payload: &[u8]) -> Result<AttestationDocument, Error> {
         (None, None) => return Err(bad("no pcrs and no nitrotpm_pcrs")),
     };
     let pcrs = read_pcrs(kind, pcr_map)?;
+    if let Some(missing) = (0..3).find(|i| !pcrs.contains_key(i)) {
+        // PCR 0-2 (enclave image, kernel, application; or the TPM's boot
+        // PCRs) tell a debug enclave from a production one.
+        return Err(bad(format!("{} has no PCR {missing}", kind.pcr_field())));
+    }
     let certificate = match take("certificate") {
         Some(Value::Bytes(der)) => {
             Certificate::from_der(&der).map_err(|e| bad(format!("certificate: {e}")))?

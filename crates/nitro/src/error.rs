@@ -51,6 +51,9 @@ pub enum Error {
         /// The document's nonce (hex, or `none`).
         actual: String,
     },
+    /// The caller's nonce is empty: it would match a document without one.
+    #[error("the expected nonce is empty: an empty nonce proves no freshness")]
+    EmptyNonce,
     /// A debug-mode enclave: its PCR 0–2 are zero and its memory is open to the parent.
     #[error("debug-mode enclave (PCR 0, 1 and 2 are all zero): its memory can be read by the parent instance; refused unless debug is allowed")]
     DebugEnclave,

@@ -115,7 +115,8 @@ impl NitroVerifier {
     /// 3. the COSE signature verifies under the signing certificate's key;
     /// 4. the document is not from the future and not older than
     ///    `max_age` at `at`;
-    /// 5. its `nonce` equals the caller's (unless freshness was waived);
+    /// 5. its `nonce` equals the caller's, which may not be empty (unless
+    ///    freshness was waived);
     /// 6. an enclave document with PCR 0, 1 and 2 all zero is a debug-mode
     ///    enclave: refused unless `allow_debug`.
     pub fn verify(
@@ -163,8 +164,14 @@ impl NitroVerifier {
         }
 
         if let Some(expected) = &options.nonce {
-            let actual = document.nonce.as_deref().unwrap_or_default();
-            if !ct_eq(expected, actual) {
+            if expected.is_empty() {
+                return Err(Error::EmptyNonce);
+            }
+            let same = document
+                .nonce
+                .as_deref()
+                .is_some_and(|actual| ct_eq(expected, actual));
+            if !same {
                 return Err(Error::NonceMismatch {
                     expected: hex::encode(expected),
                     actual: document.nonce.as_ref().map_or_else(|| "none".into(), hex::encode),

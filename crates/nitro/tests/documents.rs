@@ -409,3 +409,27 @@ fn a_chain_to_another_root_is_refused() {
         "{e:?}"
     );
 }
+
+#[test]
+fn an_empty_nonce_is_refused_not_matched_to_a_missing_one() {
+    // The debug sample carries no nonce: an empty expected nonce must not
+    // make it "fresh".
+    let s = sample("evervault-enclave-debug", "debug-mode-attestation-doc-bytes");
+    let options = NitroOptions {
+        nonce: Some(Vec::new()),
+        allow_debug: true,
+        ..NitroOptions::default()
+    };
+    let e = verifier().verify(&s.bytes, s.at(), &options).unwrap_err();
+    assert_eq!(e, Error::EmptyNonce);
+}
+
+#[test]
+fn a_timestamp_after_the_year_9999_is_refused() {
+    let now = SystemTime::now();
+    let (doc, _) = generated::document([7; 48], b"n", u64::MAX / 2);
+    let e = verifier()
+        .verify(&doc, now, &NitroOptions::default())
+        .unwrap_err();
+    assert!(matches!(e, Error::Payload(ref m) if m.contains("9999")), "{e:?}");
+}

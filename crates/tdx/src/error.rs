@@ -67,6 +67,19 @@ pub enum Error {
         /// The provider's reason.
         why: String,
     },
+    /// The PCK-signed report is not from Intel's TD quoting enclave (or the
+    /// quote names another QE vendor): any enclave allowed the provisioning
+    /// key can get a PCK-signed report, so only the QE's identity makes
+    /// the attestation key Intel's.
+    #[error("not Intel's TD quoting enclave: {field} is {actual}, expected {expected}")]
+    QeIdentity {
+        /// The field compared.
+        field: &'static str,
+        /// Intel's published value.
+        expected: String,
+        /// The quote's.
+        actual: String,
+    },
     /// The QE report's report_data does not hold SHA-256(attestation key ||
     /// QE auth data) followed by 32 zero bytes.
     #[error("QE report does not bind the attestation key: report_data is {actual}, expected {expected}")]

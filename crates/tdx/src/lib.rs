@@ -13,9 +13,12 @@
 //! What it is **not**:
 //! - not a collateral client: it fetches nothing from Intel's PCS (TCB
 //!   info, QE identity, PCK CRLs), so the platform's **TCB status is not
-//!   checked** (a revoked or out-of-date platform still verifies) and the
-//!   QE's identity is not compared with Intel's; [`VerifiedTdQuote`] says
-//!   so ([`VerifiedTdQuote::tcb_status_checked`] is always false);
+//!   checked** (a revoked or out-of-date platform or QE version still
+//!   verifies); [`VerifiedTdQuote`] says so
+//!   ([`VerifiedTdQuote::tcb_status_checked`] is always false). The QE's
+//!   identity (Intel's TD QE: MRSIGNER, ISVPRODID, ATTRIBUTES, vendor id)
+//!   is checked against the values Intel publishes; only its ISVSVN, a TCB
+//!   matter, is not judged;
 //! - not a parser of Azure's HCL report or vTPM evidence that carries a TD
 //!   quote (`blindfold-attest` does that and hands the quote here);
 //! - not an appraiser: MRTD, RTMRs and report_data are returned for the
@@ -36,4 +39,6 @@ pub use quote::{
     QE_REPORT_LEN, TD_REPORT_BODY_LEN,
 };
 pub use roots::{IntelRoots, INTEL_SGX_ROOT_CA_SHA256};
-pub use verify::{TdxOptions, TdxVerifier, VerifiedTdQuote};
+pub use verify::{
+    TdxOptions, TdxVerifier, VerifiedTdQuote, INTEL_QE_VENDOR_ID, TD_QE_ISV_PROD_ID, TD_QE_MRSIGNER,
+};

@@ -46,8 +46,8 @@ impl VerifiedTdQuote {
         self.debug
     }
     /// Always false: TCB status (up to date, out of date, revoked) needs
-    /// Intel's TCB info and QE identity collateral, which this crate does
-    /// not fetch or check.
+    /// Intel's signed TCB info and QE TCB levels, which this crate does not
+    /// fetch.
     pub fn tcb_status_checked(&self) -> bool {
         false
     }
@@ -105,17 +105,23 @@ impl TdxVerifier {
     ///    only if it is one of the roots ([`Error::PckChain`]);
     /// 3. the PCK leaf key signed the QE report (ECDSA P-256 / SHA-256)
     ///    ([`Error::BadQeReportSignature`]);
-    /// 4. the QE report binds the attestation key: its report_data is
+    /// 4. the QE is Intel's TD quoting enclave, by the identity Intel
+    ///    publishes (PCS `tdx/certification/v4/qe/identity`, no collateral
+    ///    needed for these fields): MRSIGNER, ISVPRODID 2, ATTRIBUTES and
+    ///    MISCSELECT under their masks (so never a debug QE), and the
+    ///    header's QE vendor id is Intel's ([`Error::QeIdentity`]); its
+    ///    ISVSVN (a TCB matter) is not judged;
+    /// 5. the QE report binds the attestation key: its report_data is
     ///    SHA-256(attestation key || QE auth data) followed by 32 zero bytes
     ///    ([`Error::AttestationKeyNotBound`]);
-    /// 5. the attestation key signed header || TD report (ECDSA P-256 /
+    /// 6. the attestation key signed header || TD report (ECDSA P-256 /
     ///    SHA-256) ([`Error::BadQuoteSignature`]);
-    /// 6. TD_ATTRIBUTES.DEBUG is clear, unless [`TdxOptions::allow_debug`]
+    /// 7. TD_ATTRIBUTES.DEBUG is clear, unless [`TdxOptions::allow_debug`]
     ///    ([`Error::DebugNotAllowed`]).
     ///
     /// Not checked (no collateral, no network): the platform's TCB status
-    /// (TCB info, PCK CRLs) and the QE's identity (MRSIGNER, ISVPRODID,
-    /// ISVSVN against Intel's QE identity); the result says so through
+    /// (TCB info, PCK CRLs) and the QE's ISVSVN against Intel's TCB levels;
+    /// the result says so through
     /// [`VerifiedTdQuote::tcb_status_checked`]. Nor are the TD's
     /// measurements or report_data compared with anything: that is the
     /// caller's appraisal.
@@ -152,7 +158,10 @@ impl TdxVerifier {
             )
             .map_err(|e| Error::BadQeReportSignature { why: e.to_string() })?;
 
-        // 4. The QE report binds the attestation key.
+        // 4. The QE is Intel's TD QE.
+        check_qe_identity(&parsed)?;
+
+        // 5. The QE report binds the attestation key.
         let digest = self
             .provider
             .hash(HashAlg::Sha256, &[&sig.attestation_key, &sig.qe_auth_data]);
@@ -167,7 +176,7 @@ impl TdxVerifier {
             });
         }
 
-        // 5. The quote, signed by the attestation key.
+        // 6. The quote, signed by the attestation key.
         let (x, y) = sig.attestation_key.split_at(32);
         let key = PublicKey::ecc(EccCurve::NistP256, x, y)
             .map_err(|e| Error::BadQuoteSignature { why: e.to_string() })?;
@@ -180,7 +189,7 @@ impl TdxVerifier {
             )
             .map_err(|e| Error::BadQuoteSignature { why: e.to_string() })?;
 
-        // 6. Debug.
+        // 7. Debug.
         let debug = parsed.body.td_attributes.debug();
         if debug && !options.allow_debug {
             return Err(Error::DebugNotAllowed);
@@ -194,6 +203,75 @@ impl TdxVerifier {
             fmspc,
         })
     }
+}
+
+/// Intel's QE vendor id (the quote header's `qe_vendor_id`).
+pub const INTEL_QE_VENDOR_ID: [u8; 16] = [
+    0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9, 0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07,
+];
+/// MRSIGNER of Intel's TD quoting enclave (PCS `qe/identity`, id `TD_QE`).
+pub const TD_QE_MRSIGNER: [u8; 32] = [
+    0xdc, 0x9e, 0x2a, 0x7c, 0x6f, 0x94, 0x8f, 0x17, 0x47, 0x4e, 0x34, 0xa7, 0xfc, 0x43, 0xed, 0x03, 0x0f,
+    0x7c, 0x15, 0x63, 0xf1, 0xba, 0xbd, 0xdf, 0x63, 0x40, 0xc8, 0x2e, 0x0e, 0x54, 0xa8, 0xc5,
+];
+/// ISVPRODID of Intel's TD quoting enclave.
+pub const TD_QE_ISV_PROD_ID: u16 = 2;
+/// ATTRIBUTES of Intel's TD quoting enclave, and the mask they are compared
+/// under (the mask keeps the DEBUG bit: a debug QE never matches).
+const TD_QE_ATTRIBUTES: [u8; 16] = [0x11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+const TD_QE_ATTRIBUTES_MASK: [u8; 16] = [
+    0xfb, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0,
+];
+
+fn check_qe_identity(quote: &TdQuote) -> Result<(), Error> {
+    let qe = &quote.signature_data.qe_report;
+    let mismatch = |field: &'static str, expected: String, actual: String| Error::QeIdentity {
+        field,
+        expected,
+        actual,
+    };
+    if quote.header.qe_vendor_id != INTEL_QE_VENDOR_ID {
+        return Err(mismatch(
+            "the header's QE vendor id",
+            hex::encode(INTEL_QE_VENDOR_ID),
+            hex::encode(quote.header.qe_vendor_id),
+        ));
+    }
+    if qe.mr_signer != TD_QE_MRSIGNER {
+        return Err(mismatch(
+            "MRSIGNER",
+            hex::encode(TD_QE_MRSIGNER),
+            hex::encode(qe.mr_signer),
+        ));
+    }
+    if qe.isv_prod_id != TD_QE_ISV_PROD_ID {
+        return Err(mismatch(
+            "ISVPRODID",
+            TD_QE_ISV_PROD_ID.to_string(),
+            qe.isv_prod_id.to_string(),
+        ));
+    }
+    let masked: Vec<u8> = qe
+        .attributes
+        .iter()
+        .zip(TD_QE_ATTRIBUTES_MASK)
+        .map(|(a, m)| a & m)
+        .collect();
+    if masked != TD_QE_ATTRIBUTES {
+        return Err(mismatch(
+            "ATTRIBUTES (masked)",
+            hex::encode(TD_QE_ATTRIBUTES),
+            hex::encode(masked),
+        ));
+    }
+    if qe.misc_select != 0 {
+        return Err(mismatch(
+            "MISCSELECT",
+            "0".into(),
+            format!("{:#x}", qe.misc_select),
+        ));
+    }
+    Ok(())
 }
 
 /// An ECDSA signature from its fixed-width `r || s` form.

@@ -62,6 +62,11 @@ fn generated_key() -> EcdsaKeyPair {
 
 /// The same, with the QE report signed by `qe_signer`.
 fn quote_with(pki: &Pki, td_attributes: u64, qe_signer: &EcdsaKeyPair) -> Vec<u8> {
+    quote_from_qe(pki, td_attributes, qe_signer, blindfold_tdx::TD_QE_MRSIGNER)
+}
+
+/// The same, from a quoting enclave whose MRSIGNER is `qe_mr_signer`.
+fn quote_from_qe(pki: &Pki, td_attributes: u64, qe_signer: &EcdsaKeyPair, qe_mr_signer: [u8; 32]) -> Vec<u8> {
     let ak = generated_key();
     let ak_public = &ak.public_key().as_ref()[1..]; // drop the 0x04 of the uncompressed point
     assert_eq!(ak_public.len(), 64);
@@ -80,6 +85,10 @@ fn quote_with(pki: &Pki, td_attributes: u64, qe_signer: &EcdsaKeyPair) -> Vec<u8
 
     let auth_data: Vec<u8> = (0..32u8).collect();
     let mut qe_report = vec![0u8; QE_REPORT_LEN];
+    // Intel's TD QE identity: ATTRIBUTES (INIT | MODE64BIT | PROVISIONKEY, XFRM), MRSIGNER, ISVPRODID 2.
+    qe_report[48..64].copy_from_slice(&hex::decode("1500000000000000e700000000000000").unwrap());
+    qe_report[128..160].copy_from_slice(&qe_mr_signer);
+    qe_report[256..258].copy_from_slice(&2u16.to_le_bytes());
     let binding = ring::digest::digest(&ring::digest::SHA256, &[ak_public, &auth_data].concat());
     qe_report[320..352].copy_from_slice(binding.as_ref());
 
@@ -177,4 +186,25 @@ fn a_qe_report_not_signed_by_the_pck_key_is_refused() {
         .verify(&q, SystemTime::now(), &TdxOptions::default())
         .unwrap_err();
     assert!(matches!(e, Error::BadQeReportSignature { .. }), "{e:?}");
+}
+
+#[test]
+fn a_pck_signed_report_of_another_enclave_is_refused() {
+    // The PCK signs reports of any enclave allowed the provisioning key: one
+    // of the platform owner's own gets its attestation key certified so.
+    let pki = pki();
+    let quote = quote_from_qe(&pki, 0, &pki.pck, [0x55; 32]);
+    let e = verifier(&pki)
+        .verify(&quote, SystemTime::now(), &TdxOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::QeIdentity {
+                field: "MRSIGNER",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }

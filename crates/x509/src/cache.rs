@@ -11,19 +11,50 @@ use crate::cert::Certificate;
 use crate::chain::{ChainVerifier, VerifiedChain, DEFAULT_CLOCK_SKEW};
 use crate::error::Error;
 
+/// Entries a cache holds by default: far more chains than a verifier meets
+/// in practice, few enough that hostile evidence cannot exhaust memory.
+pub const DEFAULT_CHAIN_CACHE_ENTRIES: usize = 1024;
+
 /// Verified chains by the SHA-256 of (trusted roots, leaf, presented
 /// intermediates). A hit skips the signature checks, which do not change;
 /// validity is checked again at every lookup's time, and a chain outside
-/// it is verified afresh (and fails with the specific error).
-#[derive(Debug, Default)]
+/// it is verified afresh (and fails with the specific error). Bounded:
+/// when full, it starts empty again (evidence can present endless
+/// variations of a valid chain; none may grow it without limit).
+#[derive(Debug)]
 pub struct ChainCache {
     chains: Mutex<HashMap<[u8; 32], VerifiedChain>>,
+    capacity: usize,
+}
+
+impl Default for ChainCache {
+    fn default() -> Self {
+        ChainCache::with_capacity(DEFAULT_CHAIN_CACHE_ENTRIES)
+    }
 }
 
 impl ChainCache {
-    /// An empty cache.
+    /// An empty cache of [`DEFAULT_CHAIN_CACHE_ENTRIES`].
     pub fn new() -> ChainCache {
         ChainCache::default()
+    }
+
+    /// An empty cache holding at most `capacity` chains.
+    pub fn with_capacity(capacity: usize) -> ChainCache {
+        ChainCache {
+            chains: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Chains held now.
+    pub fn len(&self) -> usize {
+        self.chains.lock().map(|c| c.len()).unwrap_or(0)
+    }
+
+    /// True when it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// `verifier.verify(..)`, answered from the cache when this exact
@@ -60,6 +91,9 @@ impl ChainCache {
         }
         let chain = verifier.verify(leaf, presented, at)?;
         if let Ok(mut c) = self.chains.lock() {
+            if c.len() >= self.capacity {
+                c.clear();
+            }
             c.insert(id, chain.clone());
         }
         Ok(chain)

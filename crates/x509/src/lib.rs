@@ -20,7 +20,7 @@ mod cert;
 mod chain;
 mod error;
 
-pub use cache::ChainCache;
+pub use cache::{ChainCache, DEFAULT_CHAIN_CACHE_ENTRIES};
 pub use cert::{parse_certificates, Certificate};
 pub use chain::{CertSummary, ChainVerifier, TrustStore, VerifiedChain, DEFAULT_CLOCK_SKEW, MAX_PRESENTED};
 pub use error::Error;

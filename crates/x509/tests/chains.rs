@@ -142,3 +142,24 @@ fn too_many_presented_intermediates_are_refused_before_any_search() {
         .unwrap_err();
     assert!(matches!(err, Error::TooManyIntermediates { .. }), "{err:?}");
 }
+
+#[test]
+fn the_chain_cache_is_bounded_and_rechecks_validity() {
+    use blindfold_x509::ChainCache;
+    let (v, chain) = azure();
+    let when = at("2024-06-01T00:00:00Z");
+    let cache = ChainCache::with_capacity(2);
+    // Each different presented list is a different entry: evidence could
+    // vary it endlessly, so the cache must not grow with it.
+    for presented in [&chain[1..2], &chain[1..], &[][..], &chain[2..]] {
+        let verified = cache.verify(&v, &chain[0], presented, when).unwrap();
+        assert_eq!(verified.path().len(), 3);
+        assert!(cache.len() <= 2, "{}", cache.len());
+    }
+    assert!(!cache.is_empty());
+    // A cached chain is still refused outside its validity.
+    let e = cache
+        .verify(&v, &chain[0], &chain[2..], at("2026-01-01T00:00:00Z"))
+        .unwrap_err();
+    assert!(matches!(e, Error::Expired { .. }), "{e:?}");
+}

@@ -121,5 +121,6 @@ pub fn reference(events: Vec<RuntimeEvent>) -> ReferenceValues {
         kind: ReferenceKind::Development,
         pcrs,
         app_disk_root_hash: None,
+        hardware_measurements: Vec::new(),
     }
 }
