@@ -1,90 +1,65 @@
 //! What the PCK leaf certificate says about the platform: the FMSPC from
-//! Intel's SGX extension (OID 1.2.840.113741.1.13.1), read with a minimal
-//! DER walker (the extension is informational here, never trusted for a
-//! decision this crate makes).
+//! Intel's SGX extension (OID 1.2.840.113741.1.13.1, a SEQUENCE of
+//! SEQUENCE { OID, value }), read with `der` (the extension is
+//! informational here, never trusted for a decision this crate makes).
 
 use blindfold_x509::Certificate;
+use const_oid::ObjectIdentifier;
+use der::asn1::{Any, OctetStringRef};
+use der::{Decode, Reader, SliceReader};
 
-/// Content bytes of OID 1.2.840.113741.1.13.1 (SGX extensions).
-const SGX_EXTENSIONS_OID: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf8, 0x4d, 0x01, 0x0d, 0x01];
-/// Content bytes of OID 1.2.840.113741.1.13.1.4 (FMSPC).
-const FMSPC_OID: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf8, 0x4d, 0x01, 0x0d, 0x01, 0x04];
-
-const SEQUENCE: u8 = 0x30;
-const OID: u8 = 0x06;
-const OCTET_STRING: u8 = 0x04;
+/// Intel's SGX extensions.
+const SGX_EXTENSIONS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113741.1.13.1");
+/// The FMSPC entry inside them.
+const FMSPC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113741.1.13.1.4");
 
 /// The FMSPC (family-model-stepping-platform-custom SKU) of the PCK
 /// certificate's SGX extension, when present and well formed.
 pub(crate) fn fmspc(leaf: &Certificate) -> Option<[u8; 6]> {
-    let ext = leaf
-        .parsed()
-        .tbs_certificate
-        .extensions
-        .as_ref()?
-        .iter()
-        .find(|e| e.extn_id.as_bytes() == SGX_EXTENSIONS_OID)?;
-    let (tag, mut items, _) = tlv(ext.extn_value.as_bytes())?;
-    if tag != SEQUENCE {
-        return None;
-    }
-    while !items.is_empty() {
-        let (tag, item, rest) = tlv(items)?;
-        items = rest;
-        if tag != SEQUENCE {
-            return None;
-        }
-        let (tag, oid, value) = tlv(item)?;
-        if tag != OID || oid != FMSPC_OID {
-            continue;
-        }
-        let (tag, fmspc, rest) = tlv(value)?;
-        if tag != OCTET_STRING || !rest.is_empty() {
-            return None;
-        }
-        return fmspc.try_into().ok();
-    }
-    None
+    let (value, _critical) = leaf.extension(SGX_EXTENSIONS)?;
+    let fmspc = find(value, FMSPC).ok()??;
+    OctetStringRef::try_from(&fmspc).ok()?.as_bytes().try_into().ok()
 }
 
-/// One DER TLV with a single-byte tag: (tag, contents, rest).
-fn tlv(bytes: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = bytes.split_first()?;
-    let (&first, mut rest) = rest.split_first()?;
-    let len = if first < 0x80 {
-        usize::from(first)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
+/// The value of entry `wanted` in a SEQUENCE of SEQUENCE { OID, value }.
+fn find(der: &[u8], wanted: ObjectIdentifier) -> der::Result<Option<Any>> {
+    let mut reader = SliceReader::new(der)?;
+    let found = reader.sequence(|entries| {
+        let mut found = None;
+        while !entries.is_finished() {
+            let (oid, value) =
+                entries.sequence(|entry| Ok((ObjectIdentifier::decode(entry)?, Any::decode(entry)?)))?;
+            if oid == wanted && found.is_none() {
+                found = Some(value);
+            }
         }
-        let (len_bytes, after) = rest.split_at(n);
-        rest = after;
-        len_bytes
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
-    };
-    if rest.len() < len {
-        return None;
-    }
-    let (contents, rest) = rest.split_at(len);
-    Some((tag, contents, rest))
+        Ok(found)
+    })?;
+    reader.finish(found)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::tlv;
+    #![allow(clippy::unwrap_used)]
+    use super::*;
 
     #[test]
-    fn tlv_reads_short_and_long_lengths_and_refuses_overruns() {
-        assert_eq!(
-            tlv(&[0x04, 0x02, 1, 2, 9]),
-            Some((0x04, &[1u8, 2][..], &[9u8][..]))
-        );
-        let mut long = vec![0x04, 0x81, 0x80];
-        long.extend([7u8; 0x80]);
-        assert_eq!(tlv(&long).map(|(_, c, _)| c.len()), Some(0x80));
-        assert_eq!(tlv(&[0x04, 0x03, 1, 2]), None);
-        assert_eq!(tlv(&[0x04, 0x85, 1, 1, 1, 1, 1]), None);
+    fn entries_are_found_and_malformed_input_refused() {
+        // SEQUENCE { SEQUENCE { 1.2.840.1, OCTET STRING 01 02 }, SEQUENCE { 1.2.840.2, INTEGER 5 } }
+        let der = [
+            0x30, 0x17, 0x30, 0x0a, 0x06, 0x04, 0x2a, 0x86, 0x48, 0x01, 0x04, 0x02, 0x01, 0x02, 0x30, 0x09,
+            0x06, 0x04, 0x2a, 0x86, 0x48, 0x02, 0x02, 0x01, 0x05,
+        ];
+        let a = ObjectIdentifier::new_unwrap("1.2.840.1");
+        let value = find(&der, a).unwrap().unwrap();
+        assert_eq!(OctetStringRef::try_from(&value).unwrap().as_bytes(), [1, 2]);
+        assert!(find(&der, ObjectIdentifier::new_unwrap("1.2.840.9"))
+            .unwrap()
+            .is_none());
+        // Truncated, or with a byte after the outer SEQUENCE.
+        assert!(find(&der[..der.len() - 1], a).is_err());
+        let mut trailing = der.to_vec();
+        trailing.push(0);
+        assert!(find(&trailing, a).is_err());
     }
 }

@@ -259,18 +259,9 @@ fn check_common(c: &Certificate, at: SystemTime, skew: Duration) -> Result<(), E
     Ok(())
 }
 
-fn extension(c: &Certificate, oid: const_oid::ObjectIdentifier) -> Option<&[u8]> {
-    c.parsed()
-        .tbs_certificate
-        .extensions
-        .iter()
-        .flatten()
-        .find(|e| e.extn_id == oid)
-        .map(|e| e.extn_value.as_bytes())
-}
-
 fn key_usage(c: &Certificate) -> Result<Option<KeyUsage>, Error> {
-    extension(c, rfc5280::ID_CE_KEY_USAGE)
+    c.extension(rfc5280::ID_CE_KEY_USAGE)
+        .map(|(value, _critical)| value)
         .map(|v| KeyUsage::from_der(v).map_err(|e| Error::Parse(format!("{}: key usage: {e}", c.subject()))))
         .transpose()
 }
@@ -282,8 +273,10 @@ fn check_ca(issuer: &Certificate, below: usize) -> Result<(), Error> {
         subject: issuer.subject().to_string(),
         why: why.to_string(),
     };
-    let bc =
-        extension(issuer, rfc5280::ID_CE_BASIC_CONSTRAINTS).ok_or_else(|| not_ca("no basic constraints"))?;
+    let bc = issuer
+        .extension(rfc5280::ID_CE_BASIC_CONSTRAINTS)
+        .map(|(value, _critical)| value)
+        .ok_or_else(|| not_ca("no basic constraints"))?;
     let bc =
         BasicConstraints::from_der(bc).map_err(|e| Error::Parse(format!("{}: {e}", issuer.subject())))?;
     if !bc.ca {
