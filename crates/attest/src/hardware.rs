@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use blindfold_crypto::{ct_eq, CryptoProvider, Digest, HashAlg, PublicKey};
-use blindfold_nitro::{DocumentKind, NitroOptions, NitroRoots, NitroVerifier, VerifiedDocument};
+use blindfold_nitro::{
+    AttestationDocument, DocumentKind, NitroOptions, NitroRoots, NitroVerifier, VerifiedDocument,
+};
 use blindfold_snp::{AmdRoots, SnpOptions, SnpVerifier, VerifiedSnpReport};
 use blindfold_tdx::{IntelRoots, TdxOptions, TdxVerifier, VerifiedTdQuote};
 use blindfold_tpm::{Freshness, PcrIndex, PcrValues};
@@ -95,7 +97,7 @@ pub(crate) fn verify_hardware(
         ..
     } = *check;
     let anchor = match hardware {
-        HardwareEvidence::NitroDocument(bytes) => nitro(bytes, check),
+        HardwareEvidence::NitroDocument(document) => nitro(document, check),
         HardwareEvidence::AzureSnp { hcl_report, vcek } => {
             let hcl = HclReport::parse(hcl_report)?;
             expect_type(&hcl, HclReportType::Snp)?;
@@ -168,7 +170,7 @@ pub(crate) fn verify_hardware(
     Ok(anchor)
 }
 
-fn nitro(bytes: &[u8], check: &HardwareCheck<'_>) -> Result<HardwareAnchor, Error> {
+fn nitro(document: &AttestationDocument, check: &HardwareCheck<'_>) -> Result<HardwareAnchor, Error> {
     let HardwareCheck {
         freshness,
         at,
@@ -189,7 +191,9 @@ fn nitro(bytes: &[u8], check: &HardwareCheck<'_>) -> Result<HardwareAnchor, Erro
         max_age: options.max_age,
         allow_debug: options.allow_debug,
     };
-    let document = verifier.verify(bytes, at, &nitro_options).map_err(Error::Nitro)?;
+    let document = verifier
+        .verify_document(document.clone(), at, &nitro_options)
+        .map_err(Error::Nitro)?;
     let mut pcrs = PcrValues::new();
     for (index, value) in &document.document().pcrs {
         let digest = Digest::new(HashAlg::Sha384, value)

@@ -125,7 +125,17 @@ impl NitroVerifier {
         at: SystemTime,
         options: &NitroOptions,
     ) -> Result<VerifiedDocument, Error> {
-        let document = AttestationDocument::parse(bytes)?;
+        self.verify_document(AttestationDocument::parse(bytes)?, at, options)
+    }
+
+    /// [`NitroVerifier::verify`] for a document already read with
+    /// [`AttestationDocument::parse`] (checks 2 to 6; parsing checked 1).
+    pub fn verify_document(
+        &self,
+        document: AttestationDocument,
+        at: SystemTime,
+        options: &NitroOptions,
+    ) -> Result<VerifiedDocument, Error> {
         let chain = self.chain(&document, at)?;
 
         let subject = document.certificate.subject().to_string();

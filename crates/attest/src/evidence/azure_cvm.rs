@@ -5,7 +5,7 @@
 //! quote, base64url reports), and kinvolk's azure-cvm-tooling files
 //! (a bincode quote and an HCL report, no VCEK).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use blindfold_crypto::{Digest, HashAlg};
@@ -157,15 +157,9 @@ fn build(
     })
 }
 
-/// A directory with an HCL report file, if it has one (kinvolk's layout).
-pub(super) fn find_hcl_report(dir: &Path) -> Option<Vec<u8>> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    entries
-        .into_iter()
-        .filter(|p| p.is_file())
-        .filter_map(|p| std::fs::read(p).ok())
-        .find(|b| b.starts_with(b"HCLA"))
+/// True for an HCL report (kinvolk's layout keeps it in a file of its own).
+pub(super) fn is_hcl_report(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"HCLA")
 }
 
 /// kinvolk's azure-cvm-tooling: an HCL report file and a bincode quote
@@ -173,19 +167,17 @@ pub(super) fn find_hcl_report(dir: &Path) -> Option<Vec<u8>> {
 /// directory. Other files (AMD certificates of the tool's tests, a PEM AK
 /// read from the vTPM) are not evidence and are ignored: nothing in this
 /// layout carries the VCEK.
-pub(super) fn read_kinvolk_dir(dir: &Path, hcl_report: Vec<u8>) -> Result<Evidence, Error> {
-    let hcl = HclReport::parse(&hcl_report)?;
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| bad(format!("{}: {e}", dir.display())))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file())
-        .collect();
-    entries.sort();
-    let quote = entries
+pub(super) fn read_kinvolk_dir(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<Evidence, Error> {
+    let hcl_report = files
         .iter()
-        .filter_map(|p| std::fs::read(p).ok())
-        .find_map(|b| read_bincode_quote(&b))
+        .map(|(_, bytes)| bytes)
+        .find(|bytes| is_hcl_report(bytes))
+        .ok_or_else(|| bad(format!("{}: no HCL report", dir.display())))?
+        .clone();
+    let hcl = HclReport::parse(&hcl_report)?;
+    let quote = files
+        .iter()
+        .find_map(|(_, bytes)| read_bincode_quote(bytes))
         .ok_or_else(|| {
             bad(format!(
                 "{}: an HCL report but no bincode vTPM quote",

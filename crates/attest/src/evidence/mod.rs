@@ -122,11 +122,12 @@ pub struct BlindLlamaBinding {
 }
 
 /// The hardware (or hypervisor) report that roots a piece of evidence, as
-/// carried (untrusted bytes).
+/// carried (untrusted).
 #[derive(Debug, Clone)]
 pub enum HardwareEvidence {
-    /// An AWS Nitro attestation document (`COSE_Sign1`).
-    NitroDocument(Vec<u8>),
+    /// An AWS Nitro attestation document (`COSE_Sign1`), as read (parsed,
+    /// not verified).
+    NitroDocument(Box<blindfold_nitro::AttestationDocument>),
     /// An Azure HCL report holding an SEV-SNP report, and the VCEK (DER)
     /// if the layout carries one.
     AzureSnp {
@@ -170,10 +171,11 @@ impl Evidence {
     /// the content (never from the name).
     pub fn read(path: &Path) -> Result<Evidence, Error> {
         if path.is_dir() {
-            if let Some(hcl_report) = azure_cvm::find_hcl_report(path) {
-                return azure_cvm::read_kinvolk_dir(path, hcl_report);
+            let files = dir_files(path)?;
+            if files.iter().any(|(_, bytes)| azure_cvm::is_hcl_report(bytes)) {
+                return azure_cvm::read_kinvolk_dir(path, &files);
             }
-            return tpm::read_tpm2_tools_dir(path);
+            return tpm::read_tpm2_tools_dir(path, &files);
         }
         let bytes =
             std::fs::read(path).map_err(|e| Error::EvidenceFormat(format!("{}: {e}", path.display())))?;
@@ -215,6 +217,21 @@ impl Evidence {
             "not JSON evidence, not an AWS Nitro attestation document and not a go-tpm-tools Attestation protobuf".into(),
         ))
     }
+}
+
+/// The regular files of a directory evidence layout, read once, in name order.
+fn dir_files(dir: &Path) -> Result<Vec<(std::path::PathBuf, Vec<u8>)>, Error> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| Error::EvidenceFormat(format!("{}: {e}", dir.display())))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    paths.sort();
+    Ok(paths
+        .into_iter()
+        .filter_map(|p| std::fs::read(&p).ok().map(|bytes| (p, bytes)))
+        .collect())
 }
 
 pub(crate) fn field<'a>(json: &'a serde_json::Value, pointer: &str) -> Result<&'a str, Error> {

@@ -37,7 +37,7 @@ pub(super) fn read_document(bytes: &[u8]) -> Result<Option<Evidence>, Error> {
         event_log: None,
         blindllama: None,
         runtime_log: None,
-        hardware: Some(HardwareEvidence::NitroDocument(bytes.to_vec())),
+        hardware: Some(HardwareEvidence::NitroDocument(Box::new(doc))),
     }))
 }
 
@@ -56,7 +56,7 @@ pub(super) fn read_vaportpm(json: &Value) -> Result<Evidence, Error> {
         event_log: None,
         blindllama: None,
         runtime_log: None,
-        hardware: Some(HardwareEvidence::NitroDocument(document)),
+        hardware: Some(HardwareEvidence::NitroDocument(Box::new(doc))),
     })
 }
 

@@ -1,7 +1,7 @@
 //! Plain TPM evidence: trustee's generic TPM JSON, and a directory of
 //! tpm2-tools outputs recognised by content.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use blindfold_crypto::{Digest, HashAlg, PublicKey};
 use blindfold_tpm::{
@@ -47,26 +47,18 @@ pub(super) fn read_trustee(json: &serde_json::Value) -> Result<Evidence, Error> 
 /// A directory holding a TPMS_ATTEST, a TPMT_SIGNATURE, a tpm2-tools PCR
 /// file and optionally the AK (TPM2B_PUBLIC or PEM); each is recognised by
 /// its content, other files are ignored.
-pub(super) fn read_tpm2_tools_dir(dir: &Path) -> Result<Evidence, Error> {
+pub(super) fn read_tpm2_tools_dir(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<Evidence, Error> {
     let (mut message, mut signature, mut pcrs, mut ak) = (None, None, None, None);
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| Error::EvidenceFormat(format!("{}: {e}", dir.display())))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file())
-        .collect();
-    entries.sort();
-    for path in entries {
-        let Ok(bytes) = std::fs::read(&path) else { continue };
+    for (_, bytes) in files {
         if bytes.starts_with(&TPM_GENERATED_VALUE.to_be_bytes()) {
-            message = Some(bytes);
-        } else if let Ok(s) = TpmSignature::parse(&bytes) {
+            message = Some(bytes.clone());
+        } else if let Ok(s) = TpmSignature::parse(bytes) {
             signature = Some(s);
-        } else if let Ok((_, p)) = parse_tpm2_tools_pcrs(&bytes) {
+        } else if let Ok((_, p)) = parse_tpm2_tools_pcrs(bytes) {
             pcrs = Some(p);
-        } else if let Ok(p) = TpmPublic::parse_tpm2b(&bytes) {
+        } else if let Ok(p) = TpmPublic::parse_tpm2b(bytes) {
             ak = Some(AkClaim::TpmPublic(Box::new(p)));
-        } else if let Some(k) = std::str::from_utf8(&bytes)
+        } else if let Some(k) = std::str::from_utf8(bytes)
             .ok()
             .and_then(|t| PublicKey::from_spki_pem(t).ok())
         {
