@@ -366,4 +366,35 @@ mod tests {
             }
         );
     }
+
+    /// An HCL report (SNP type) whose runtime data names a small RSA key.
+    fn hcl_report() -> HclReport {
+        let runtime = br#"{"keys":[{"kid":"HCLAkPub","kty":"RSA","e":"AQAB","n":"wQ"}]}"#;
+        let mut bytes = b"HCLA".to_vec();
+        bytes.resize(32 + 1184, 0);
+        for field in [20 + runtime.len() as u32, 1, 2, 1, runtime.len() as u32] {
+            bytes.extend(field.to_le_bytes());
+        }
+        bytes.extend(runtime);
+        HclReport::parse(&bytes).unwrap()
+    }
+
+    #[test]
+    fn report_data_must_be_the_runtime_hash_then_zeros() {
+        let hcl = hcl_report();
+        let provider = blindfold_crypto::default_provider();
+        let hash = provider.hash(HashAlg::Sha256, &[&hcl.runtime_data]);
+        let mut report_data = [0u8; 64];
+        report_data[..32].copy_from_slice(hash.as_bytes());
+        check_binding("report_data", &report_data, &hcl, provider).unwrap();
+        // A byte after the hash: nothing of the 64 is left free.
+        report_data[40] = 1;
+        let e = check_binding("report_data", &report_data, &hcl, provider).unwrap_err();
+        assert!(matches!(e, Error::HclBinding { .. }), "{e:?}");
+        // Another hash.
+        report_data[40] = 0;
+        report_data[0] ^= 1;
+        let e = check_binding("report_data", &report_data, &hcl, provider).unwrap_err();
+        assert!(matches!(e, Error::HclBinding { .. }), "{e:?}");
+    }
 }

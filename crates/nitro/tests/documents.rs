@@ -302,7 +302,7 @@ fn malformed_documents_are_refused_with_what_is_wrong() {
     assert!(matches!(AttestationDocument::parse(b"{}"), Err(Error::Cose(_))));
     // A document whose protected header names ES256 is refused before anything else.
     let now = SystemTime::now();
-    let (es256, _) = generated::document_with(coset::iana::Algorithm::ES256, [7; 48], b"n", 0);
+    let (es256, _) = generated::document_with(coset::iana::Algorithm::ES256, 0, [7; 48], b"n", 0);
     let e = verifier()
         .verify(&es256, now, &NitroOptions::default())
         .unwrap_err();
@@ -322,11 +322,13 @@ mod generated {
         nonce: &[u8],
         at_ms: u64,
     ) -> (Vec<u8>, blindfold_x509::Certificate) {
-        document_with(iana::Algorithm::ES384, pcr0, nonce, at_ms)
+        document_with(iana::Algorithm::ES384, 0, pcr0, nonce, at_ms)
     }
 
+    /// PCRs `first_pcr..16`, the first of them `pcr0`'s value if it is PCR 0.
     pub(super) fn document_with(
         algorithm: iana::Algorithm,
+        first_pcr: u8,
         pcr0: [u8; 48],
         nonce: &[u8],
         at_ms: u64,
@@ -346,7 +348,7 @@ mod generated {
         let leaf_cert = leaf.signed_by(&leaf_key, &root_cert, &root_key).unwrap();
 
         use ciborium::Value as V;
-        let pcrs = (0..16u8)
+        let pcrs = (first_pcr..16u8)
             .map(|i| {
                 (
                     V::Integer(i.into()),
@@ -432,4 +434,12 @@ fn a_timestamp_after_the_year_9999_is_refused() {
         .verify(&doc, now, &NitroOptions::default())
         .unwrap_err();
     assert!(matches!(e, Error::Payload(ref m) if m.contains("9999")), "{e:?}");
+}
+
+#[test]
+fn an_enclave_document_without_pcr_0_is_refused() {
+    // Without PCR 0-2 a debug enclave could not be told from a production one.
+    let (doc, _) = generated::document_with(coset::iana::Algorithm::ES384, 1, [0; 48], b"n", 0);
+    let e = AttestationDocument::parse(&doc).unwrap_err();
+    assert_eq!(e, Error::Payload("pcrs has no PCR 0".into()));
 }
