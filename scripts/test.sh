@@ -3,29 +3,48 @@
 #
 #   scripts/test.sh
 #
-# Steps: set-up (scripts/setup.sh), formatting, clippy with warnings as
+# Phases: set-up (scripts/setup.sh), formatting, clippy with warnings as
 # errors, then `cargo test` for the whole workspace (unit tests, shared
 # test vectors, property tests, and the oracle tests against swtpm,
-# tpm2_checkquote and tpm2_eventlog).
+# tpm2_checkquote, tpm2_eventlog and llama.cpp). Every test binary runs even
+# when one fails (--no-fail-fast), so one failure does not hide the state
+# of the rest; each phase's time is printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+phases=()
+phase_started=$SECONDS
+phase_done() {
+  phases+=("$(printf '%-8s %4ds' "$1" $((SECONDS - phase_started)))")
+  phase_started=$SECONDS
+}
+print_phases() {
+  echo "test: time per phase:" >&2
+  for p in "${phases[@]}"; do echo "  $p" >&2; done
+}
+
 scripts/setup.sh
+phase_done set-up
 if cargo fmt --version >/dev/null 2>&1; then
   cargo fmt --all --check
 else
   echo "test: rustfmt not installed, skipping the format check" >&2
 fi
+phase_done format
 if cargo clippy --version >/dev/null 2>&1; then
   cargo clippy --workspace --all-targets --locked -- -D warnings
 else
   echo "test: clippy not installed, skipping lints" >&2
 fi
+phase_done clippy
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --workspace --locked 2>&1 | tee "$log"
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+phase_done tests
+print_phases
 # One closing line over all test binaries (the last binary alone, often a
 # doc-test run with nothing in it, would otherwise close the output).
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$log"

@@ -109,6 +109,14 @@ impl From<EngineError> for ApiError {
                 param: None,
                 message,
             },
+            // How it ended, not what it printed (the operator's log has that).
+            EngineError::UpstreamExited { how, .. } => ApiError {
+                status: StatusCode::BAD_GATEWAY,
+                kind: "server_error",
+                code: "upstream_error",
+                param: None,
+                message: format!("upstream engine: the server process {how}"),
+            },
             _ => ApiError {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
                 kind: "server_error",

@@ -53,8 +53,8 @@ fn the_openai_package_works_through_an_upstream_llama_server() {
         .arg(common::MODEL)
         .output()
         .unwrap();
-    if let Some(mut p) = started.upstream_process.take() {
-        let _ = p.kill();
+    if let Some(p) = started.upstream_process.take() {
+        rt.block_on(p.stop());
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);

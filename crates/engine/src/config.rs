@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::upstream::spawn_server;
+use crate::upstream_process::UpstreamProcess;
 use crate::{
     EmbeddedEngine, EmbeddedOptions, Engine, EngineError, ModelSource, UpstreamEngine, UpstreamOptions,
 };
@@ -43,8 +43,9 @@ pub enum EngineConfig {
         model_id: String,
         /// Its context window.
         context_length: usize,
-        /// A command that starts it (output discarded), if the enclave
-        /// starts it itself.
+        /// A command that starts it, if the enclave starts it itself
+        /// (watched: its exit is reported at once; output discarded once
+        /// it serves).
         #[serde(default)]
         command: Option<Vec<String>>,
     },
@@ -71,8 +72,9 @@ pub struct StartedEngine {
     pub model_id: String,
     /// SHA-256 of the weights (embedded engine only).
     pub weights_sha256: Option<[u8; 32]>,
-    /// The upstream process, if the enclave started it.
-    pub upstream_process: Option<std::process::Child>,
+    /// The upstream process, if the enclave started it; dropping it kills
+    /// the process.
+    pub upstream_process: Option<UpstreamProcess>,
 }
 
 impl EngineConfig {
@@ -126,7 +128,7 @@ impl EngineConfig {
                 context_length,
                 command,
             } => {
-                let engine = UpstreamEngine::new(
+                let mut engine = UpstreamEngine::new(
                     UpstreamOptions {
                         address: *address,
                         upstream_model: upstream_model.clone(),
@@ -137,9 +139,12 @@ impl EngineConfig {
                     tokio::runtime::Handle::current(),
                 )?;
                 let process = match command {
-                    Some(argv) => Some(spawn_server(argv)?),
+                    Some(argv) => Some(UpstreamProcess::spawn(argv)?),
                     None => None,
                 };
+                if let Some(p) = &process {
+                    engine = engine.with_process(p.watch());
+                }
                 engine.wait_ready(Duration::from_secs(120)).await?;
                 Ok(StartedEngine {
                     engine: Arc::new(engine),

@@ -42,6 +42,16 @@ pub enum EngineError {
     /// The upstream server failed or answered something unexpected.
     #[error("upstream engine: {0}")]
     Upstream(String),
+    /// The upstream server process the engine started has ended.
+    #[error("upstream engine: the server process {how}{}", tail_text(last_lines, *was_serving))]
+    UpstreamExited {
+        /// "exited with status 1", "was killed by signal SIGSEGV (11)".
+        how: String,
+        /// The last lines of its standard error while it was starting.
+        last_lines: Vec<String>,
+        /// Whether it had begun serving (its later output is not kept).
+        was_serving: bool,
+    },
     /// A tensor operation failed (a bug or an exhausted device).
     #[error("internal engine error: {0}")]
     Internal(String),
@@ -51,4 +61,15 @@ impl From<candle_core::Error> for EngineError {
     fn from(e: candle_core::Error) -> Self {
         EngineError::Internal(e.to_string())
     }
+}
+
+fn tail_text(lines: &[String], was_serving: bool) -> String {
+    if was_serving {
+        // Its output while serving may carry prompts: never kept.
+        return " while serving".into();
+    }
+    if lines.is_empty() {
+        return " while starting, printing nothing".into();
+    }
+    format!(" while starting; its last lines:\n  {}", lines.join("\n  "))
 }

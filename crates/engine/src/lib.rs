@@ -14,7 +14,9 @@
 //!   is dropped (client gone) leaves the batch at once.
 //! - [`UpstreamEngine`]: forwards to an OpenAI-compatible server on
 //!   loopback inside the same enclave (llama.cpp's `llama-server`, vLLM,
-//!   TGI, Triton's OpenAI front end) and streams its answer through.
+//!   TGI, Triton's OpenAI front end) and streams its answer through; a
+//!   server it starts itself is watched ([`upstream_process`]), so a crash
+//!   is reported at once with its exit status or signal.
 //!
 //! What it is not: an HTTP API (that is `blindfold-api`), or a place that
 //! decides who may ask (API keys live in the API). Nothing here logs or
@@ -36,6 +38,7 @@ pub mod template;
 pub mod text;
 pub mod tokenizer;
 pub mod upstream;
+pub mod upstream_process;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -46,6 +49,7 @@ pub use error::EngineError;
 pub use load::{LoadedModel, ModelSource};
 pub use sampling::SamplingParams;
 pub use upstream::{UpstreamEngine, UpstreamOptions};
+pub use upstream_process::{ProcessExit, UpstreamProcess};
 
 /// Who wrote a chat message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

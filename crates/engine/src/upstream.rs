@@ -2,12 +2,11 @@
 //! server on loopback inside the enclave and streams its answer back.
 //!
 //! Only loopback addresses are accepted: the prompt must not leave the
-//! enclave. A server the enclave starts itself ([`spawn_server`]) gets its
-//! standard output and error sent to nowhere, because such servers log
-//! prompts at some levels and our logs must never carry them.
+//! enclave. A server the enclave starts itself is watched
+//! ([`crate::upstream_process`]): if it ends, waiting for it and every
+//! request fail at once saying how it ended.
 
 use std::net::{IpAddr, SocketAddr};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -18,6 +17,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use crate::upstream_process::ProcessWatch;
 use crate::{
     Engine, EngineError, EngineLoad, FinishReason, GenerateRequest, Generation, GenerationEvent, ModelInfo,
     Prompt, Usage,
@@ -44,20 +44,7 @@ pub struct UpstreamEngine {
     options: UpstreamOptions,
     runtime: tokio::runtime::Handle,
     running: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-}
-
-/// Starts an upstream server process with its output discarded.
-pub fn spawn_server(argv: &[String]) -> Result<Child, EngineError> {
-    let (program, args) = argv
-        .split_first()
-        .ok_or_else(|| EngineError::Upstream("the upstream command is empty".into()))?;
-    Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| EngineError::Upstream(format!("starting {program}: {e}")))
+    process: Option<ProcessWatch>,
 }
 
 impl UpstreamEngine {
@@ -81,7 +68,15 @@ impl UpstreamEngine {
             options,
             runtime,
             running: Default::default(),
+            process: None,
         })
+    }
+
+    /// Watches the server process the enclave started: once it ends,
+    /// waiting and requests fail at once saying how.
+    pub fn with_process(mut self, process: ProcessWatch) -> Self {
+        self.process = Some(process);
+        self
     }
 
     /// Waits until the upstream answers `GET /v1/models` (it may still be
@@ -105,12 +100,31 @@ impl UpstreamEngine {
                     Err(EngineError::Upstream(format!("status {}", resp.status())))
                 }
             };
+            if let Some(exit) = self.process.as_ref().and_then(ProcessWatch::exited) {
+                return Err(exit.error());
+            }
             match attempt.await {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    if let Some(process) = &self.process {
+                        process.mark_serving();
+                    }
+                    return Ok(());
+                }
                 Err(e) if tokio::time::Instant::now() >= deadline => {
                     return Err(EngineError::Upstream(format!("not ready after {timeout:?}: {e}")))
                 }
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                Err(_) => {
+                    let pause = tokio::time::sleep(Duration::from_millis(200));
+                    match &self.process {
+                        Some(process) => {
+                            tokio::select! {
+                                exit = process.ended() => return Err(exit.error()),
+                                _ = pause => {}
+                            }
+                        }
+                        None => pause.await,
+                    }
+                }
             }
         }
     }
@@ -182,6 +196,9 @@ impl Engine for UpstreamEngine {
 
     fn submit(&self, request: GenerateRequest) -> Result<Generation, EngineError> {
         request.sampling.validate()?;
+        if let Some(exit) = self.process.as_ref().and_then(ProcessWatch::exited) {
+            return Err(exit.error());
+        }
         if !request.bad_words.is_empty() {
             return Err(EngineError::InvalidParameter {
                 param: "bad_words",
@@ -194,10 +211,21 @@ impl Engine for UpstreamEngine {
         let timeout = self.options.response_timeout;
         let running = self.running.clone();
         let request_id = request.request_id;
+        let process = self.process.clone();
         running.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.runtime.spawn(async move {
             let started = std::time::Instant::now();
-            let outcome = forward(address, path, body, timeout, &events).await;
+            let outcome = match forward(address, path, body, timeout, &events).await {
+                // A broken connection: say so if the server process died.
+                Err(e) => match &process {
+                    Some(p) => match p.ended_within(Duration::from_secs(1)).await {
+                        Some(exit) => Err(exit.error()),
+                        None => Err(e),
+                    },
+                    None => Err(e),
+                },
+                ok => ok,
+            };
             running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
             match outcome {
                 Ok((reason, usage)) => {

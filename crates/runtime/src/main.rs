@@ -90,6 +90,7 @@ fn run(config_path: &std::path::Path) -> anyhow::Result<()> {
     let mut state =
         measure::measure_at_start(&mut tpm, &config, &raw).context("measuring at start (serving nothing)")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let mut upstream_process = None;
     let api = match &config.engine {
         Some(engine) => {
             let started = runtime
@@ -100,8 +101,9 @@ fn run(config_path: &std::path::Path) -> anyhow::Result<()> {
                     .context("measuring the model (serving nothing)")?;
             }
             eprintln!("blindfold-enclave: model `{}` loaded", started.model_id);
-            // The upstream process lives as long as the enclave.
-            std::mem::forget(started.upstream_process);
+            // The upstream process lives as long as the enclave (dropping
+            // its handle would kill it).
+            upstream_process = started.upstream_process;
             Some(
                 blindfold_api::router(started.engine, &config.api)
                     .map_err(|e| anyhow::anyhow!("api: {e}"))?,
@@ -115,5 +117,7 @@ fn run(config_path: &std::path::Path) -> anyhow::Result<()> {
         limiter: server::RateLimiter::new(config.evidence_per_second),
         api,
     });
-    runtime.block_on(server::serve(config.listen.clone(), shared))
+    let served = runtime.block_on(server::serve(config.listen.clone(), shared));
+    drop(upstream_process);
+    served
 }
