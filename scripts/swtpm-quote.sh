@@ -10,6 +10,15 @@
 # `tpm2_pcrextend` before the quote (e.g. `4:sha1=<hex>,sha256=<hex>`), so
 # a test can play an event log into the TPM.
 #
+# TPM_STARTUP says how the TPM starts (PCR 0's initial value):
+#   clear (default)  TPM2_Startup(CLEAR) at locality 0: PCR 0 = 0…0
+#   locality3        TPM2_Startup(CLEAR) sent at locality 3: PCR 0 = 0…03
+#   hcrtm            an H-CRTM sequence (_TPM_Hash_Start/Data/End through
+#                    swtpm's control channel) over the bytes of the file
+#                    HCRTM_DATA, then TPM2_Startup: PCR 0 = H(0…04 || H(data))
+#   hcrtm-locality3  the H-CRTM sequence, then Startup at locality 3 (the
+#                    TPM keeps PCR 0 from the H-CRTM)
+#
 # Writes into OUTDIR: ak.pub (TPM2B_PUBLIC), ak.pem (SPKI), msg
 # (TPMS_ATTEST), sig (TPMT_SIGNATURE), pcrs (tpm2-tools PCR file),
 # nonce.hex (the random qualifying data), hash (the quote's hash).
@@ -24,19 +33,43 @@ state=$(mktemp -d)
 # connections of parallel tests could hold them; a bind that still fails
 # (another test won the race) is retried on another pair.
 trap 'kill "$(cat "$state/pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$state"' EXIT
+startup=${TPM_STARTUP:-clear}
+flags=not-need-init,startup-clear
+[[ $startup == clear ]] || flags=not-need-init
 started=
 for _ in $(seq 20); do
   port=$(( (RANDOM % 6000) * 2 + 20000 ))
   if swtpm socket --tpm2 --tpmstate dir="$state" \
     --server type=tcp,port="$port",bindaddr=127.0.0.1 \
     --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
-    --flags not-need-init,startup-clear --daemon --pid file="$state/pid" 2>"$state/err"; then
+    --flags "$flags" --daemon --pid file="$state/pid" 2>"$state/err"; then
     started=1
     break
   fi
 done
 [[ -n $started ]] || { echo "swtpm did not start: $(cat "$state/err")" >&2; exit 1; }
 export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$port"
+# TPM2_Startup(CLEAR) as raw bytes on the command port, at the locality the
+# control channel set (tpm2-tools' swtpm TCTI would reset it to 0).
+startup_at_locality3() {
+  swtpm_ioctl --tcp "127.0.0.1:$((port + 1))" -l 3
+  python3 - "$port" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(bytes.fromhex("80010000000c000001440000"))
+r = s.recv(64)
+assert r[6:10] == b"\0\0\0\0", "TPM2_Startup failed: " + r.hex()
+PY
+}
+case $startup in
+  clear) ;;
+  locality3) startup_at_locality3 ;;
+  hcrtm | hcrtm-locality3)
+    swtpm_ioctl --tcp "127.0.0.1:$((port + 1))" -h - <"${HCRTM_DATA:?HCRTM_DATA must name the H-CRTM data file}"
+    if [[ $startup == hcrtm ]]; then tpm2_startup -c; else startup_at_locality3; fi
+    ;;
+  *) echo "unknown TPM_STARTUP $startup" >&2; exit 2 ;;
+esac
 for _ in $(seq 50); do tpm2_getrandom 1 >/dev/null 2>&1 && break; sleep 0.05; done
 
 case $key in

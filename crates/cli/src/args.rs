@@ -492,10 +492,35 @@ pub enum EventlogCommand {
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// The binary event log (e.g. /sys/kernel/security/tpm0/binary_bios_measurements).
+    /// The binary event log (e.g. /sys/kernel/security/tpm0/binary_bios_measurements,
+    /// or a TDX guest's /sys/firmware/acpi/tables/data/CCEL).
     pub log: PathBuf,
     #[command(flatten)]
     pub replay: ReplayOptionArgs,
+    /// Read the log as a confidential-computing event log (Intel TDX CCEL:
+    /// MR indices, SHA-384 only, 0xFF padding after the last event) and
+    /// replay it into RTMR 0-3. Without this flag a log is read so when its
+    /// content says so (0xFF padding, or a SHA-384-only header in MR index 1).
+    #[arg(long)]
+    pub ccel: bool,
+    /// A TDX quote (v4): verified (PCK chain, QE report, signature, debug
+    /// bit), then its RTMRs are compared with the CC event log's replay. A
+    /// mismatch exits 1 naming the RTMR and both values.
+    #[arg(long, value_name = "QUOTE")]
+    pub td_quote: Option<PathBuf>,
+    /// Verify the TD quote's PCK chain to this root certificate (PEM)
+    /// instead of Intel's bundled SGX Root CA: for test key chains only.
+    /// Reported in the output.
+    #[arg(long, value_name = "PEM", requires = "td_quote")]
+    pub intel_root: Option<PathBuf>,
+    /// Check the TD quote's certificates at this time (RFC 3339, e.g.
+    /// 2024-06-01T00:00:00Z) instead of now, to replay archived evidence.
+    #[arg(long, value_name = "RFC3339", requires = "td_quote")]
+    pub at: Option<String>,
+    /// Accept the quote of a debug TD (its memory is readable by the
+    /// host). Reported in the output.
+    #[arg(long, requires = "td_quote")]
+    pub allow_debug: bool,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,

@@ -4,7 +4,8 @@ use crate::exit::say;
 use std::collections::BTreeMap;
 
 use blindfold_eventlog::{
-    EventData, EventDigest, EventLog, Replay, ReplayOptions, SuspicionReason, SuspiciousEvent,
+    CcEventLog, EventData, EventDigest, EventLog, Pcr0Start, Replay, ReplayOptions, SuspicionReason,
+    SuspiciousEvent,
 };
 use serde_json::json;
 
@@ -20,13 +21,32 @@ impl ReplayOptionArgs {
     }
 }
 
+/// Reads a TPM event log, or a CC event log where its content says so.
 pub fn load(path: &std::path::Path) -> Result<EventLog, Failure> {
     let bytes = read(path)?;
+    if CcEventLog::detect(&bytes) {
+        return CcEventLog::parse(&bytes)
+            .map(|cc| cc.log)
+            .map_err(|e| unusable(e, format!("CC event log {}", path.display())));
+    }
     EventLog::parse(&bytes).map_err(|e| unusable(e, format!("event log {}", path.display())))
 }
 
 pub fn replay(args: &ReplayArgs) -> Result<(), Failure> {
-    let log = load(&args.log)?;
+    let bytes = read(&args.log)?;
+    if args.ccel || CcEventLog::detect(&bytes) {
+        return crate::ccel_cmd::replay(args, &bytes);
+    }
+    if args.td_quote.is_some() {
+        return Err(unusable(
+            anyhow::anyhow!(
+                "a TD quote's RTMRs are compared with a CC event log, and this is a TPM event log"
+            ),
+            format!("event log {}", args.log.display()),
+        ));
+    }
+    let log =
+        EventLog::parse(&bytes).map_err(|e| unusable(e, format!("event log {}", args.log.display())))?;
     let result = blindfold_eventlog::replay(&log, args.replay.options());
     if args.json {
         say!("{}", pretty(&replay_json(&log, &result)));
@@ -38,8 +58,10 @@ pub fn replay(args: &ReplayArgs) -> Result<(), Failure> {
         log.events.len(),
         result.measured_events
     );
-    if let Some(l) = result.startup_locality {
-        say!("startup locality: {l} (PCR 0 starts at {l})");
+    match result.pcr0_start {
+        Pcr0Start::Zero => {}
+        Pcr0Start::StartupLocality(l) => say!("startup locality: {l} (PCR 0 starts at 0…0{l})"),
+        Pcr0Start::Hcrtm => say!("H-CRTM: PCR 0 starts at 0…04, then the H-CRTM digest"),
     }
     for o in &result.options_applied {
         say!("option applied: {}", o.name());
@@ -63,6 +85,7 @@ pub fn replay_json(log: &EventLog, r: &Replay) -> serde_json::Value {
         "events": log.events.len(),
         "measured_events": r.measured_events,
         "startup_locality": r.startup_locality,
+        "pcr0_start": r.pcr0_start.name(),
         "options_applied": r.options_applied.iter().map(|o| o.name()).collect::<Vec<_>>(),
         "suspicious_events": r.suspicious.iter().map(suspicion_json).collect::<Vec<_>>(),
     })
@@ -89,8 +112,26 @@ fn suspicion_json(s: &SuspiciousEvent) -> serde_json::Value {
             v["reason"] = json!("no digest for a bank the log declares");
             v["bank"] = json!(bank.name());
         }
+        other => v["reason"] = json!(pcr0_rule_text(other)),
     }
     v
+}
+
+/// What a broken PCR 0 start rule means (see `blindfold_eventlog::replay`).
+fn pcr0_rule_text(reason: &SuspicionReason) -> String {
+    match reason {
+        SuspicionReason::StartupLocalityAfterMeasurement => {
+            "StartupLocality event after a PCR 0 measurement (not used)".into()
+        }
+        SuspicionReason::RepeatedStartupLocality => "a second StartupLocality event (not used)".into(),
+        SuspicionReason::HcrtmAfterMeasurement => {
+            "H-CRTM event after a PCR 0 measurement (a TPM cannot; replayed as a plain extend)".into()
+        }
+        SuspicionReason::StartupLocalityContradictsHcrtm { locality } => format!(
+            "StartupLocality {locality} contradicts the H-CRTM event that starts PCR 0 (the H-CRTM wins: 0…04)"
+        ),
+        _ => "suspicious".into(),
+    }
 }
 
 fn suspicion_text(s: &SuspiciousEvent) -> String {
@@ -109,6 +150,13 @@ fn suspicion_text(s: &SuspiciousEvent) -> String {
                 s.number, s.pcr, s.event_type
             )
         }
+        other => format!(
+            "event {} (PCR {}, {}): {}",
+            s.number,
+            s.pcr,
+            s.event_type,
+            pcr0_rule_text(other)
+        ),
     }
 }
 

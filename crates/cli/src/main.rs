@@ -12,6 +12,7 @@
 
 mod args;
 mod attest_cmd;
+mod ccel_cmd;
 mod demo_cmd;
 mod eventlog_cmd;
 mod exit;

@@ -115,7 +115,9 @@ fn decode(event: &Event) -> Result<EventData, WireError> {
         | EventType::EV_S_CRTM_VERSION
         | EventType::EV_S_CRTM_CONTENTS
         | EventType::EV_COMPACT_HASH
-        | EventType::EV_OMIT_BOOT_DEVICE_EVENTS => EventData::Text(text(data)),
+        | EventType::EV_OMIT_BOOT_DEVICE_EVENTS
+        // PFP: the data is the string "HCRTM"; the digest is the H-CRTM's.
+        | EventType::EV_EFI_HCRTM_EVENT => EventData::Text(text(data)),
         EventType::EV_POST_CODE | EventType::EV_POST_CODE2 => {
             if data.len() == 16 {
                 let mut r = Reader::new(data, "UEFI_PLATFORM_FIRMWARE_BLOB");

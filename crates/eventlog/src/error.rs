@@ -41,6 +41,33 @@ pub enum Error {
         declared: usize,
     },
 
+    /// A CC event log has bytes other than `0xFF` after its padding began.
+    #[error("the event log's padding (0xFF) is followed by other data at byte {offset}")]
+    DataAfterPadding {
+        /// Byte offset of the first such byte.
+        offset: usize,
+    },
+    /// A CC event log does not declare SHA-384, the only bank RTMRs use.
+    #[error("a CC event log must declare SHA-384 (RTMRs are SHA-384); it declares {declared}")]
+    CcLogWithoutSha384 {
+        /// The banks it declares.
+        declared: String,
+    },
+    /// A CC event log event extends an index that is no RTMR.
+    #[error("event {event}: MR index {index} is not an RTMR (1 to 4 are RTMR 0 to 3; MRTD, index 0, is never extended by events)")]
+    NotAnRtmr {
+        /// Event number.
+        event: usize,
+        /// The index it names.
+        index: u32,
+    },
+    /// A CC event log event has no SHA-384 digest.
+    #[error("event {event}: no SHA-384 digest")]
+    MissingSha384 {
+        /// Event number.
+        event: usize,
+    },
+
     // ---- replay against a quote ----
     /// The log replays to a value other than the quoted one.
     #[error("PCR {index} ({bank}): quote has {expected}, event log replays to {actual}")]
@@ -50,6 +77,16 @@ pub enum Error {
         /// The bank.
         bank: HashAlg,
         /// Value in the verified quote.
+        expected: String,
+        /// Value the log replays to.
+        actual: String,
+    },
+    /// The CC event log replays to an RTMR value other than the TD quote's.
+    #[error("RTMR {rtmr}: TD quote has {expected}, event log replays to {actual}")]
+    RtmrMismatch {
+        /// The RTMR (0 to 3).
+        rtmr: usize,
+        /// Value in the verified TD quote.
         expected: String,
         /// Value the log replays to.
         actual: String,

@@ -113,6 +113,19 @@ impl EventLog {
     /// event, declares an algorithm twice, or carries a digest of an
     /// algorithm its header did not declare is an error.
     pub fn parse(bytes: &[u8]) -> Result<EventLog, Error> {
+        Ok(parse_log(bytes, false)?.0)
+    }
+}
+
+/// Where a CC event log's padding starts: the first record whose index
+/// reads `0xFFFFFFFF` (TDVF fills the log area with `0xFF` before logging).
+const PADDING_MARK: [u8; 4] = [0xFF; 4];
+
+/// Parses a log; with `padded`, stops at [`PADDING_MARK`] and requires
+/// every byte from there to be `0xFF`. Returns the log and the padding's
+/// length.
+pub(crate) fn parse_log(bytes: &[u8], padded: bool) -> Result<(EventLog, usize), Error> {
+    {
         let mut r = Reader::new(bytes, "TCG event log");
         let first = read_legacy_event(&mut r, 0)?;
         let spec_id = if first.event_type == EventType::EV_NO_ACTION && first.data.starts_with(SPEC_ID_03) {
@@ -121,9 +134,20 @@ impl EventLog {
             None
         };
         let mut events = vec![first];
+        let mut padding = 0;
         match &spec_id {
             Some(spec) => {
                 while !r.is_empty() {
+                    let rest = &bytes[r.position()..];
+                    if padded && rest.starts_with(&PADDING_MARK) {
+                        if let Some(at) = rest.iter().position(|b| *b != 0xFF) {
+                            return Err(Error::DataAfterPadding {
+                                offset: r.position() + at,
+                            });
+                        }
+                        padding = rest.len();
+                        break;
+                    }
                     let n = events.len();
                     events.push(read_agile_event(&mut r, n, spec)?);
                 }
@@ -135,7 +159,7 @@ impl EventLog {
                 }
             }
         }
-        Ok(EventLog {
+        let log = EventLog {
             format: if spec_id.is_some() {
                 LogFormat::CryptoAgile
             } else {
@@ -143,9 +167,12 @@ impl EventLog {
             },
             spec_id,
             events,
-        })
+        };
+        Ok((log, padding))
     }
+}
 
+impl EventLog {
     /// The banks this log carries digests for (that we can compute).
     pub fn banks(&self) -> Vec<HashAlg> {
         match &self.spec_id {

@@ -10,6 +10,8 @@ use crate::parse::{Event, EventLog};
 
 /// Data of the `EV_NO_ACTION` event that sets PCR 0's initial value.
 const STARTUP_LOCALITY: &[u8; 16] = b"StartupLocality\0";
+/// The last octet of PCR 0 after an H-CRTM sequence (locality 4).
+const HCRTM_LOCALITY: u8 = 4;
 /// The two `EV_EFI_ACTION` strings firmware measures into PCR 5 at
 /// ExitBootServices.
 pub const EXIT_BOOT_SERVICES_INVOCATION: &str = "Exit Boot Services Invocation";
@@ -61,6 +63,25 @@ pub enum SuspicionReason {
         /// The bank.
         bank: HashAlg,
     },
+    /// A `StartupLocality` event after an event that extended PCR 0: the
+    /// PFP spec places it before any (§10.4.5.3), so it was not used.
+    StartupLocalityAfterMeasurement,
+    /// Another `StartupLocality` event after the first: not used.
+    RepeatedStartupLocality,
+    /// An `EV_EFI_HCRTM_EVENT` after an event that extended PCR 0. A TPM
+    /// runs an H-CRTM sequence into PCR 0 only before `TPM2_Startup`
+    /// (afterwards it is a D-RTM into PCR 17), so it cannot follow other
+    /// PCR 0 measurements: it was replayed as a plain extend, without
+    /// resetting PCR 0.
+    HcrtmAfterMeasurement,
+    /// A `StartupLocality` event names a locality other than 4 although
+    /// the log begins PCR 0 with an H-CRTM event: the H-CRTM wins (the TPM
+    /// keeps PCR 0 from the H-CRTM whatever locality `TPM2_Startup` came
+    /// from), but the log contradicts itself.
+    StartupLocalityContradictsHcrtm {
+        /// The locality the event names.
+        locality: u8,
+    },
 }
 
 /// An event whose digest does not fit its data.
@@ -76,13 +97,52 @@ pub struct SuspiciousEvent {
     pub reason: SuspicionReason,
 }
 
+/// Where PCR 0 started before the log's first PCR 0 measurement, and why.
+/// Every other PCR starts at zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pcr0Start {
+    /// All zero: `TPM2_Startup` at locality 0, no H-CRTM.
+    Zero,
+    /// `0…0L`: `TPM2_Startup` at locality `L` (3 on platforms whose
+    /// S-CRTM starts the TPM from locality 3), from a `StartupLocality`
+    /// event before any PCR 0 measurement (PFP §10.4.5.3).
+    StartupLocality(u8),
+    /// `0…04`, then the H-CRTM digest extended: the log's first PCR 0
+    /// measurement is an `EV_EFI_HCRTM_EVENT` (TPM 2.0 Library Part 1,
+    /// §34.3 H-CRTM: before `TPM2_Startup`, `_TPM_Hash_End` sets PCR 0 to
+    /// locality 4 and extends the digest of the H-CRTM data).
+    Hcrtm,
+}
+
+impl Pcr0Start {
+    /// The last octet of PCR 0's initial value.
+    pub fn last_octet(self) -> u8 {
+        match self {
+            Pcr0Start::Zero => 0,
+            Pcr0Start::StartupLocality(l) => l,
+            Pcr0Start::Hcrtm => HCRTM_LOCALITY,
+        }
+    }
+
+    /// How it is named in output: `zero`, `startup-locality`, `h-crtm`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pcr0Start::Zero => "zero",
+            Pcr0Start::StartupLocality(_) => "startup-locality",
+            Pcr0Start::Hcrtm => "h-crtm",
+        }
+    }
+}
+
 /// The result of replaying a log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Replay {
     /// Final value of every PCR the log extends, per bank.
     pub pcrs: PcrValues,
-    /// Locality from a `StartupLocality` event (PCR 0's initial value), if any.
+    /// Locality from the `StartupLocality` event that was used, if any.
     pub startup_locality: Option<u8>,
+    /// PCR 0's initial value, and why.
+    pub pcr0_start: Pcr0Start,
     /// Events extended (`EV_NO_ACTION` excluded).
     pub measured_events: usize,
     /// Events whose digest does not match their data.
@@ -91,9 +151,20 @@ pub struct Replay {
     pub options_applied: Vec<AppliedOption>,
 }
 
-/// Replays `log`: every PCR starts at zero (PCR 0 at the startup locality
-/// if a `StartupLocality` event says so), every event except `EV_NO_ACTION`
-/// extends its PCR in each bank it carries: `PCR = H(PCR || digest)`.
+/// Replays `log`: every PCR starts at zero except PCR 0 (see
+/// [`Pcr0Start`]), and every event except `EV_NO_ACTION` extends its PCR in
+/// each bank it carries: `PCR = H(PCR || digest)`.
+///
+/// PCR 0's start follows the TPM (TPM 2.0 Library Part 1 §34.3, Part 3
+/// `TPM2_Startup`) and the PC Client PFP (§10.4.5.3):
+/// - a `StartupLocality` event counts only before the first event that
+///   extends PCR 0, and only the first one: its locality is the last octet;
+/// - if that first PCR 0 event is an `EV_EFI_HCRTM_EVENT`, PCR 0 starts at
+///   `0…04` whatever a `StartupLocality` event says (an H-CRTM before
+///   `TPM2_Startup` sets PCR 0, and Startup then leaves it alone), and a
+///   locality other than 4 there is reported as a contradiction;
+/// - an `EV_EFI_HCRTM_EVENT` anywhere later is a plain extend, reported
+///   as suspicious (a TPM cannot do that).
 pub fn replay(log: &EventLog, options: ReplayOptions) -> Replay {
     replay_with(log, options, default_provider())
 }
@@ -101,20 +172,14 @@ pub fn replay(log: &EventLog, options: ReplayOptions) -> Replay {
 /// [`replay`] with a chosen crypto provider.
 pub fn replay_with(log: &EventLog, options: ReplayOptions, provider: &dyn CryptoProvider) -> Replay {
     let banks = log.banks();
-    let startup_locality = log
-        .events
-        .iter()
-        .filter(|e| e.event_type == EventType::EV_NO_ACTION && e.pcr == PcrIndex(0))
-        .find_map(|e| match e.data.as_slice() {
-            [prefix @ .., locality] if prefix == STARTUP_LOCALITY => Some(*locality),
-            _ => None,
-        });
+    let mut suspicious = Vec::new();
+    let (pcr0_start, startup_locality) = pcr0_start(log, &mut suspicious);
 
     let mut state: BTreeMap<(HashAlg, PcrIndex), Digest> = BTreeMap::new();
     let initial = |bank: HashAlg, pcr: PcrIndex| {
         let mut v = [0u8; 64];
-        if let (PcrIndex(0), Some(loc)) = (pcr, startup_locality) {
-            v[bank.output_len() - 1] = loc;
+        if pcr == PcrIndex(0) {
+            v[bank.output_len() - 1] = pcr0_start.last_octet();
         }
         Digest::new(bank, &v[..bank.output_len()]).unwrap_or_else(|| Digest::zero(bank))
     };
@@ -123,7 +188,6 @@ pub fn replay_with(log: &EventLog, options: ReplayOptions, provider: &dyn Crypto
         *cur = provider.hash(bank, &[cur.as_bytes(), digest.as_bytes()]);
     };
 
-    let mut suspicious = Vec::new();
     let mut measured_events = 0;
     for event in &log.events {
         if event.event_type == EventType::EV_NO_ACTION {
@@ -162,9 +226,71 @@ pub fn replay_with(log: &EventLog, options: ReplayOptions, provider: &dyn Crypto
     Replay {
         pcrs,
         startup_locality,
+        pcr0_start,
         measured_events,
         suspicious,
         options_applied,
+    }
+}
+
+/// PCR 0's start (see [`replay_with`]) and the `StartupLocality` used;
+/// events that break the rules are added to `suspicious`.
+fn pcr0_start(log: &EventLog, suspicious: &mut Vec<SuspiciousEvent>) -> (Pcr0Start, Option<u8>) {
+    let mut flag = |event: &Event, reason: SuspicionReason| {
+        suspicious.push(SuspiciousEvent {
+            number: event.number,
+            pcr: event.pcr,
+            event_type: event.event_type,
+            reason,
+        })
+    };
+    let mut locality: Option<(u8, &Event)> = None;
+    let mut first_measurement: Option<&Event> = None;
+    for event in log.events.iter().filter(|e| e.pcr == PcrIndex(0)) {
+        if event.event_type == EventType::EV_NO_ACTION {
+            let Some(l) = startup_locality_of(event) else {
+                continue;
+            };
+            if first_measurement.is_some() {
+                flag(event, SuspicionReason::StartupLocalityAfterMeasurement);
+            } else if locality.is_some() {
+                flag(event, SuspicionReason::RepeatedStartupLocality);
+            } else {
+                locality = Some((l, event));
+            }
+            continue;
+        }
+        match first_measurement {
+            None => first_measurement = Some(event),
+            Some(_) if event.event_type == EventType::EV_EFI_HCRTM_EVENT => {
+                flag(event, SuspicionReason::HcrtmAfterMeasurement)
+            }
+            Some(_) => {}
+        }
+    }
+    let hcrtm = first_measurement.is_some_and(|e| e.event_type == EventType::EV_EFI_HCRTM_EVENT);
+    match (hcrtm, locality) {
+        (true, Some((l, event))) => {
+            if l != HCRTM_LOCALITY {
+                flag(
+                    event,
+                    SuspicionReason::StartupLocalityContradictsHcrtm { locality: l },
+                );
+            }
+            (Pcr0Start::Hcrtm, Some(l))
+        }
+        (true, None) => (Pcr0Start::Hcrtm, None),
+        (false, Some((l, _))) => (Pcr0Start::StartupLocality(l), Some(l)),
+        (false, None) => (Pcr0Start::Zero, None),
+    }
+}
+
+/// The locality of a `StartupLocality` event (`TCG_EfiStartupLocalityEvent`:
+/// the 16-byte signature and one byte).
+fn startup_locality_of(event: &Event) -> Option<u8> {
+    match event.data.as_slice() {
+        [prefix @ .., locality] if prefix == STARTUP_LOCALITY => Some(*locality),
+        _ => None,
     }
 }
 

@@ -5,10 +5,17 @@
 //! TCG event-log samples in it. A missing folder fails loudly: tests never
 //! skip silently.
 //!
+//! Also builds hand-made event logs byte for byte ([`eventlog`]), for
+//! tests that need a log no sample has (H-CRTM, CC event logs), and TDX
+//! quotes signed by a generated key chain ([`tdx`]).
+//!
 //! What it is **not**: a place for expected values or parsing (tests read
 //! the samples' own `expected*.json`); it is a dev-dependency only.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod eventlog;
+pub mod tdx;
 
 use std::path::{Path, PathBuf};
 
