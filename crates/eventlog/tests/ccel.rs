@@ -51,8 +51,8 @@ fn padded_and_unpadded_logs_replay_to_the_same_rtmrs() {
         assert_eq!(cc.log.events.len(), 7);
         let r = replay_cc(&cc).unwrap();
         assert_eq!(r.measured_events, 6);
-        for i in 0..4 {
-            assert_eq!(r.rtmrs[i].map(|d| d.as_bytes().to_vec()), expected[i], "RTMR {i}");
+        for (i, want) in expected.iter().enumerate() {
+            assert_eq!(&r.rtmrs[i].map(|d| d.as_bytes().to_vec()), want, "RTMR {i}");
         }
         assert_eq!(r.rtmrs[3], None);
         assert_eq!(r.rtmrs[0].unwrap().alg(), HashAlg::Sha384);
