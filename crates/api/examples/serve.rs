@@ -48,6 +48,9 @@ async fn main() -> anyhow::Result<()> {
     let router = blindfold_api::router(started.engine.clone(), &config.api).map_err(anyhow::Error::msg)?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     println!("listening on {}", listener.local_addr()?);
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router).await?;
     Ok(())
 }

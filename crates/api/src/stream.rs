@@ -7,7 +7,8 @@ use std::convert::Infallible;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use blindfold_engine::{Generation, GenerationEvent};
 use futures_util::stream::{self, Stream};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::routes::{finish_str, now, usage_json, Charge, RequestId, Shape};
 
@@ -30,38 +31,87 @@ struct StreamState {
     phase: Phase,
 }
 
+/// One streamed chunk, serialised straight from these types (one string
+/// per token, no `serde_json::Value` tree on the hot path).
+#[derive(Serialize)]
+struct Chunk<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: Choices<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<&'a Value>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Choices<'a> {
+    Chat([ChatChoice<'a>; 1]),
+    Text([TextChoice<'a>; 1]),
+    None([(); 0]),
+}
+
+#[derive(Serialize)]
+struct ChatChoice<'a> {
+    index: u32,
+    delta: Delta<'a>,
+    finish_reason: Option<&'a str>,
+    logprobs: Option<()>,
+}
+
+#[derive(Serialize)]
+struct Delta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct TextChoice<'a> {
+    index: u32,
+    text: &'a str,
+    finish_reason: Option<&'a str>,
+    logprobs: Option<()>,
+}
+
 impl StreamState {
-    fn chunk(&self, choices: Value, usage: Option<Value>) -> Event {
+    fn chunk(&self, choices: Choices<'_>, usage: Option<&Value>) -> Event {
         let object = match self.shape {
             Shape::Chat => "chat.completion.chunk",
             Shape::Completion => "text_completion",
         };
-        let mut body = json!({
-            "id": self.id,
-            "object": object,
-            "created": self.created,
-            "model": self.model,
-            "choices": choices,
-        });
-        if let Some(u) = usage {
-            body["usage"] = u;
-        }
-        Event::default().data(body.to_string())
+        let chunk = Chunk {
+            id: &self.id,
+            object,
+            created: self.created,
+            model: &self.model,
+            choices,
+            usage,
+        };
+        // Serialising these plain types cannot fail.
+        Event::default().data(serde_json::to_string(&chunk).unwrap_or_default())
     }
 
-    fn text_choice(&self, text: &str, finish: Option<&str>) -> Value {
+    fn text_choice<'a>(&self, text: &'a str, finish: Option<&'a str>) -> Choices<'a> {
         match self.shape {
-            Shape::Chat => {
-                let delta = if finish.is_some() {
-                    json!({})
-                } else {
-                    json!({"content": text})
-                };
-                json!([{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}])
-            }
-            Shape::Completion => {
-                json!([{"index": 0, "text": text, "finish_reason": finish, "logprobs": null}])
-            }
+            Shape::Chat => Choices::Chat([ChatChoice {
+                index: 0,
+                // The last chunk's delta is empty.
+                delta: Delta {
+                    role: None,
+                    content: finish.is_none().then_some(text),
+                },
+                finish_reason: finish,
+                logprobs: None,
+            }]),
+            Shape::Completion => Choices::Text([TextChoice {
+                index: 0,
+                text,
+                finish_reason: finish,
+                logprobs: None,
+            }]),
         }
     }
 }
@@ -95,7 +145,15 @@ pub(crate) fn sse(
             match std::mem::replace(&mut s.phase, Phase::Running) {
                 Phase::Start => {
                     if s.shape == Shape::Chat {
-                        let choices = json!([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null, "logprobs": null}]);
+                        let choices = Choices::Chat([ChatChoice {
+                            index: 0,
+                            delta: Delta {
+                                role: Some("assistant"),
+                                content: Some(""),
+                            },
+                            finish_reason: None,
+                            logprobs: None,
+                        }]);
                         let event = s.chunk(choices, None);
                         return Some((Ok(event), s));
                     }
@@ -129,7 +187,7 @@ pub(crate) fn sse(
                 },
                 Phase::Usage(u) => {
                     s.phase = Phase::Done;
-                    let event = s.chunk(json!([]), Some(u));
+                    let event = s.chunk(Choices::None([]), Some(&u));
                     return Some((Ok(event), s));
                 }
                 Phase::Done => {

@@ -137,6 +137,9 @@ async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSess
     let tcp = TcpStream::connect(addr)
         .await
         .map_err(|e| Error::Connect(format!("{addr}: {e}")))?;
+    // Requests and streamed tokens are small writes: send them at once.
+    tcp.set_nodelay(true)
+        .map_err(|e| Error::Connect(format!("{addr}: {e}")))?;
     let name = ServerName::try_from("blindfold-enclave").map_err(|e| Error::Connect(e.to_string()))?;
     let tls = connector
         .connect(name, tcp)
@@ -170,6 +173,18 @@ async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSess
         .await
         .map_err(|e| Error::Evidence(e.to_string()))?;
     let status = response.status();
+    if status == hyper::StatusCode::TOO_MANY_REQUESTS {
+        let seconds = response
+            .headers()
+            .get(hyper::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(1)
+            .min(60);
+        return Err(Error::Busy {
+            retry_after: std::time::Duration::from_secs(seconds),
+        });
+    }
     let body = Limited::new(response.into_body(), MAX_EVIDENCE)
         .collect()
         .await

@@ -7,6 +7,13 @@ pub enum Error {
     /// TCP or TLS failed (including a bad `CertificateVerify`).
     #[error("connection: {0}")]
     Connect(String),
+    /// The enclave is answering as many evidence requests as it allows
+    /// (HTTP 429): try again after `retry_after`. Nothing failed to verify.
+    #[error("evidence request: the enclave is busy (HTTP 429); retry after {} ms", retry_after.as_millis())]
+    Busy {
+        /// How long the enclave asked to wait (`Retry-After`, else 1 s).
+        retry_after: std::time::Duration,
+    },
     /// The evidence request failed or its answer was unusable.
     #[error("evidence request: {0}")]
     Evidence(String),

@@ -16,6 +16,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use axum::Json;
 use blindfold_client::{report, Client, OutgoingRequest, Trust};
 use serde_json::{json, Value};
@@ -156,9 +157,17 @@ async fn handle(State(state): State<Arc<ProxyState>>, request: Request) -> Respo
             }
             out
         }
+        Err(blindfold_client::ClientError::Attestation(blindfold_atls::Error::Busy { .. })) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_overloaded",
+            "enclave_busy",
+            "the enclave is answering as many attestations as it allows; try again shortly",
+        ),
         Err(blindfold_client::ClientError::Attestation(e)) => {
-            // A new session failed verification: forget the old client.
-            *state.client.lock().await = None;
+            // A new session failed verification: nothing was sent on it.
+            // The sessions verified before stay in use (the client drops
+            // the failed one alone); the report shows the failure.
+            *state.last_report.lock().unwrap_or_else(|p| p.into_inner()) = client.report();
             error(
                 StatusCode::BAD_GATEWAY,
                 "attestation_failed",
@@ -215,6 +224,10 @@ pub fn proxy(args: &ProxyArgs) -> Result<(), Failure> {
         }
         eprintln!("blindfold proxy: listening on http://{local} (OpenAI base URL http://{local}/v1)");
         let app = axum::Router::new().fallback(handle).with_state(state);
+        // Streamed tokens are small writes: no delayed-ACK stalls.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, app)
             .await
             .map_err(|e| Failure::Unusable(anyhow!(e)))

@@ -22,6 +22,7 @@ pub mod report;
 mod trust;
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use blindfold_atls::AttestedSession;
 use bytes::Bytes;
@@ -59,13 +60,23 @@ pub enum ClientError {
 }
 
 /// Most attested sessions kept open at once.
-const MAX_SESSIONS: usize = 64;
+const MAX_SESSIONS: usize = 256;
+/// Most attestations under way at once: a burst of new requests opens
+/// sessions at this pace (each costs the enclave a TPM quote) and reuses
+/// those that free up meanwhile, instead of asking for one each.
+const MAX_ATTESTING: usize = 4;
+/// Longest a request waits for a session (attesting, or waiting out a busy
+/// enclave's `Retry-After`).
+const SESSION_DEADLINE: Duration = Duration::from_secs(30);
+/// How often a request without a session looks for one that freed up.
+const SESSION_POLL: Duration = Duration::from_millis(1);
 
 /// An attested client; see the crate docs.
 pub struct Client {
     addr: String,
     trust: Trust,
     sessions: Mutex<Vec<AttestedSession>>,
+    attesting: tokio::sync::Semaphore,
     report: Mutex<Value>,
 }
 
@@ -81,12 +92,23 @@ impl Client {
     /// verify (then nothing was sent).
     pub async fn connect(url: &str, trust: Trust) -> Result<Client, ClientError> {
         let addr = address_of(url);
-        let session = blindfold_atls::connect(&addr, &trust.policy).await?;
+        let deadline = tokio::time::Instant::now() + SESSION_DEADLINE;
+        let session = loop {
+            match blindfold_atls::connect(&addr, &trust.policy).await {
+                Err(blindfold_atls::Error::Busy { retry_after })
+                    if tokio::time::Instant::now() + retry_after < deadline =>
+                {
+                    tokio::time::sleep(retry_after).await
+                }
+                other => break other?,
+            }
+        };
         let report = report::verification_report(&addr, &session, trust.reference_kind);
         Ok(Client {
             addr,
             trust,
             sessions: Mutex::new(vec![session]),
+            attesting: tokio::sync::Semaphore::new(MAX_ATTESTING),
             report: Mutex::new(report),
         })
     }
@@ -103,41 +125,76 @@ impl Client {
 
     /// Sends `request` on an idle attested session, attesting a new one if
     /// none is idle. The response body streams from the enclave.
+    ///
+    /// New sessions are attested at most [`MAX_ATTESTING`] at a time; a
+    /// request that finds neither an idle session nor a free attestation
+    /// slot waits for one. An enclave that answers "busy" (HTTP 429) is
+    /// asked again after its `Retry-After`, within [`SESSION_DEADLINE`].
+    /// A session that fails attestation is dropped alone: the verified
+    /// sessions stay in use.
     pub async fn request(&self, request: &OutgoingRequest) -> Result<Response<Incoming>, ClientError> {
-        let pending = {
-            let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-            sessions.retain(|s| !s.sender.is_closed());
-            sessions
-                .iter_mut()
-                .find(|s| s.sender.is_ready())
-                .map(|s| s.sender.send_request(request.build()))
-        };
-        if let Some(pending) = pending {
-            match pending.await {
-                Ok(r) => return Ok(r),
-                // The session closed under us: attest another and retry once.
-                Err(e) if e.is_canceled() || e.is_closed() => {}
-                Err(e) => return Err(ClientError::Http(e.to_string())),
+        let deadline = tokio::time::Instant::now() + SESSION_DEADLINE;
+        loop {
+            if let Some(pending) = self.send_on_idle(request) {
+                match pending.await {
+                    Ok(r) => return Ok(r),
+                    // The session closed under us: find or attest another.
+                    Err(e) if e.is_canceled() || e.is_closed() => continue,
+                    Err(e) => return Err(ClientError::Http(e.to_string())),
+                }
             }
+            let Ok(permit) = self.attesting.try_acquire() else {
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(ClientError::Http(format!(
+                        "no attested session was free within {} s",
+                        SESSION_DEADLINE.as_secs()
+                    )));
+                }
+                tokio::time::sleep(SESSION_POLL).await;
+                continue;
+            };
+            let attested = blindfold_atls::connect(&self.addr, &self.trust.policy).await;
+            drop(permit);
+            let mut session = match attested {
+                Ok(s) => s,
+                Err(blindfold_atls::Error::Busy { retry_after }) => {
+                    if tokio::time::Instant::now() + retry_after >= deadline {
+                        return Err(blindfold_atls::Error::Busy { retry_after }.into());
+                    }
+                    tokio::time::sleep(retry_after).await;
+                    continue;
+                }
+                Err(e) => {
+                    *self.report.lock().unwrap_or_else(|p| p.into_inner()) =
+                        report::failure_report(&self.addr, &e.to_string());
+                    return Err(e.into());
+                }
+            };
+            *self.report.lock().unwrap_or_else(|p| p.into_inner()) =
+                report::verification_report(&self.addr, &session, self.trust.reference_kind);
+            let pending = session.sender.send_request(request.build());
+            {
+                let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+                if sessions.len() < MAX_SESSIONS {
+                    sessions.push(session);
+                }
+            }
+            return pending.await.map_err(|e| ClientError::Http(e.to_string()));
         }
-        let mut session = match blindfold_atls::connect(&self.addr, &self.trust.policy).await {
-            Ok(s) => s,
-            Err(e) => {
-                *self.report.lock().unwrap_or_else(|p| p.into_inner()) =
-                    report::failure_report(&self.addr, &e.to_string());
-                return Err(e.into());
-            }
-        };
-        *self.report.lock().unwrap_or_else(|p| p.into_inner()) =
-            report::verification_report(&self.addr, &session, self.trust.reference_kind);
-        let pending = session.sender.send_request(request.build());
-        {
-            let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-            if sessions.len() < MAX_SESSIONS {
-                sessions.push(session);
-            }
-        }
-        pending.await.map_err(|e| ClientError::Http(e.to_string()))
+    }
+
+    /// Sends `request` on an idle session, if there is one (closed ones are
+    /// dropped on the way).
+    fn send_on_idle(
+        &self,
+        request: &OutgoingRequest,
+    ) -> Option<impl std::future::Future<Output = hyper::Result<Response<Incoming>>>> {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        sessions.retain(|s| !s.sender.is_closed());
+        sessions
+            .iter_mut()
+            .find(|s| s.sender.is_ready())
+            .map(|s| s.sender.send_request(request.build()))
     }
 
     /// Sends `method path` with an optional JSON body; a non-2xx answer

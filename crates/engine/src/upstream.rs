@@ -6,6 +6,7 @@
 //! ([`crate::upstream_process`]): if it ends, waiting for it and every
 //! request fail at once saying how it ended.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -139,6 +140,10 @@ async fn connect(
 ) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, EngineError> {
     let stream = TcpStream::connect(address)
         .await
+        .map_err(|e| EngineError::Upstream(format!("connecting to {address}: {e}")))?;
+    // Streamed tokens are small writes: no delayed-ACK stalls.
+    stream
+        .set_nodelay(true)
         .map_err(|e| EngineError::Upstream(format!("connecting to {address}: {e}")))?;
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -289,9 +294,11 @@ async fn forward(
         let frame = frame.map_err(|e| EngineError::Upstream(format!("reading the stream: {e}")))?;
         let Some(data) = frame.data_ref() else { continue };
         buffer.extend_from_slice(data);
-        while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = buffer.drain(..=end).collect();
-            let line = String::from_utf8(line)
+        let mut consumed = 0;
+        while let Some(end) = buffer[consumed..].iter().position(|b| *b == b'\n') {
+            let line = &buffer[consumed..consumed + end];
+            consumed += end + 1;
+            let line = std::str::from_utf8(line)
                 .map_err(|_| EngineError::Upstream("the stream is not UTF-8".into()))?;
             let Some(data) = line.trim_end().strip_prefix("data:") else {
                 continue;
@@ -303,34 +310,71 @@ async fn forward(
                 }
                 return Ok((reason, usage));
             }
-            let chunk: Value = serde_json::from_str(data)
-                .map_err(|_| EngineError::Upstream("a stream event is not JSON".into()))?;
-            if let Some(u) = chunk.get("usage").filter(|u| !u.is_null()) {
-                usage.prompt_tokens = u["prompt_tokens"].as_u64().unwrap_or(0) as usize;
-                usage.completion_tokens = u["completion_tokens"].as_u64().unwrap_or(0) as usize;
+            // Only the fields we pass on, borrowed from the line where they
+            // need no unescaping; the rest of the chunk is skipped.
+            let chunk: StreamChunk<'_> = serde_json::from_str(data)
+                .map_err(|_| EngineError::Upstream("a stream event is not an OpenAI chunk".into()))?;
+            if let Some(u) = chunk.usage {
+                usage.prompt_tokens = u.prompt_tokens;
+                usage.completion_tokens = u.completion_tokens;
             }
-            let Some(choice) = chunk["choices"].get(0) else {
+            let Some(choice) = chunk.choices.into_iter().next() else {
                 continue;
             };
-            let text = choice["delta"]["content"]
-                .as_str()
-                .or_else(|| choice["text"].as_str())
-                .unwrap_or("");
+            let text = choice
+                .delta
+                .and_then(|d| d.content)
+                .or(choice.text)
+                .unwrap_or_default();
             if !text.is_empty() {
                 chunks += 1;
-                if events.send(GenerationEvent::Text(text.to_string())).is_err() {
+                if events.send(GenerationEvent::Text(text.into_owned())).is_err() {
                     // Client gone: dropping the connection cancels upstream.
                     return Err(EngineError::Upstream("cancelled: the client went away".into()));
                 }
             }
-            match choice["finish_reason"].as_str() {
+            match choice.finish_reason.as_deref() {
                 Some("length") => reason = FinishReason::Length,
                 Some(_) => reason = FinishReason::Stop,
                 None => {}
             }
         }
+        buffer.drain(..consumed);
     }
     Err(EngineError::Upstream("the stream ended without [DONE]".into()))
+}
+
+/// An OpenAI streaming chunk (chat or completion), as far as we read it.
+#[derive(serde::Deserialize)]
+struct StreamChunk<'a> {
+    #[serde(default, borrow)]
+    choices: Vec<StreamChoice<'a>>,
+    #[serde(default)]
+    usage: Option<StreamUsage>,
+}
+
+#[derive(serde::Deserialize)]
+struct StreamChoice<'a> {
+    #[serde(default, borrow)]
+    delta: Option<StreamDelta<'a>>,
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+struct StreamDelta<'a> {
+    #[serde(default, borrow)]
+    content: Option<Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+struct StreamUsage {
+    #[serde(default)]
+    prompt_tokens: usize,
+    #[serde(default)]
+    completion_tokens: usize,
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! TLS 1.3 termination and the evidence endpoint.
 
 use std::convert::Infallible;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,7 @@ use rustls::pki_types::CertificateDer;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::idle::{CountingIo, SessionTimer};
 use crate::measure::StartState;
 use crate::tls_key::TlsKey;
 
@@ -38,6 +40,8 @@ pub struct Shared {
     pub limiter: RateLimiter,
     /// The API routes, when a model is served.
     pub api: Option<axum::Router>,
+    /// How long an attested session may idle between requests.
+    pub idle_timeout: Duration,
 }
 
 /// A fixed-window limiter: at most `per_second` evidence requests per second.
@@ -141,7 +145,13 @@ async fn evidence_response(
     exporter: [u8; EXPORTER_LEN],
 ) -> Response<Full<Bytes>> {
     if !shared.limiter.allow(peer) {
-        return error(StatusCode::TOO_MANY_REQUESTS, "too many evidence requests");
+        let mut busy = error(StatusCode::TOO_MANY_REQUESTS, "too many evidence requests");
+        // The window is one second.
+        busy.headers_mut().insert(
+            hyper::header::RETRY_AFTER,
+            hyper::header::HeaderValue::from_static("1"),
+        );
+        return busy;
     }
     let nonce = match nonce_from_query(req.uri().query()) {
         Ok(n) => n,
@@ -232,6 +242,9 @@ pub async fn serve(listen: String, shared: Arc<Shared>) -> anyhow::Result<()> {
         let Ok(permit) = connections.clone().try_acquire_owned() else {
             continue; // at capacity: drop the connection
         };
+        // Tokens go out as small TLS records: without this, each waits for
+        // the peer's delayed ACK (~40 ms) behind the one before.
+        let _ = tcp.set_nodelay(true);
         let (acceptor, shared, spki) = (acceptor.clone(), shared.clone(), spki.clone());
         tokio::spawn(async move {
             let _permit = permit;
@@ -247,11 +260,15 @@ pub async fn serve(listen: String, shared: Arc<Shared>) -> anyhow::Result<()> {
             {
                 return;
             }
+            let idle = shared.idle_timeout;
             let service = service_fn(move |req| handle(peer, req, shared.clone(), spki.clone(), exporter));
+            // Headers within 10 s of their first byte; idle between
+            // requests for `idle_timeout` (crate::idle).
+            let read = Arc::new(AtomicU64::new(0));
             let _ = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
+                .timer(SessionTimer::new(read.clone(), idle))
                 .header_read_timeout(HANDSHAKE_TIMEOUT)
-                .serve_connection(TokioIo::new(tls), service)
+                .serve_connection(TokioIo::new(CountingIo::new(tls, read)), service)
                 .await;
         });
     }

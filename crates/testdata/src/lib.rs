@@ -7,7 +7,8 @@
 //!
 //! Also builds hand-made event logs byte for byte ([`eventlog`]), for
 //! tests that need a log no sample has (H-CRTM, CC event logs), and TDX
-//! quotes signed by a generated key chain ([`tdx`]).
+//! quotes signed by a generated key chain ([`tdx`]); runs a fast stand-in
+//! for a GPU inference server ([`standin`]).
 //!
 //! What it is **not**: a place for expected values or parsing (tests read
 //! the samples' own `expected*.json`); it is a dev-dependency only.
@@ -15,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod eventlog;
+pub mod standin;
 pub mod tdx;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,231 @@
+//! The confidential path at GPU token rates, short versions of the bench
+//! (`bench/compare-confidential-path.sh`): a fast stand-in engine behind a
+//! real enclave (upstream mode) and `blindfold proxy`. The time to the
+//! first token through the proxy stays within a few milliseconds of the
+//! stand-in's own (a delayed-ACK stall alone adds ~40 ms), and a cold burst
+//! of new clients through one proxy, against an enclave that allows few
+//! evidence requests per second, gets every answer (the proxy opens
+//! sessions at a bounded rate and waits out 429s).
+
+#![allow(clippy::unwrap_used, missing_docs)]
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use blindfold_testdata::standin::StandIn;
+use common::*;
+use serde_json::{json, Value};
+
+struct Enclave {
+    dir: tempfile::TempDir,
+    addr: String,
+    child: Child,
+}
+
+impl Drop for Enclave {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = run(blindfold()
+            .args(["platform", "stop"])
+            .arg(self.dir.path().join("platform")));
+    }
+}
+
+/// A local enclave forwarding to `upstream`, with its signed reference.
+fn enclave(upstream: std::net::SocketAddr, evidence_per_second: u32) -> Enclave {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let platform = d.join("platform");
+    assert!(run(blindfold().args(["platform", "init"]).arg(&platform))
+        .status
+        .success());
+    let start = run(blindfold().args(["platform", "start"]).arg(&platform));
+    assert!(start.status.success(), "{}", text(&start.stderr));
+    let tcti = text(&start.stdout).trim().to_string();
+    assert!(run(blindfold().arg("keygen").arg("-o").arg(d.join("publisher")))
+        .status
+        .success());
+    std::fs::create_dir(d.join("app")).unwrap();
+    std::fs::write(d.join("app/runtime.json"), "{}").unwrap();
+    let b = run(blindfold()
+        .args(["disk", "build"])
+        .arg(d.join("app"))
+        .arg("-o")
+        .arg(d.join("app.img")));
+    assert!(b.status.success(), "{}", text(&b.stderr));
+    let disk: Value = serde_json::from_slice(&std::fs::read(d.join("app.img.json")).unwrap()).unwrap();
+    let config = json!({
+        "tcti": tcti, "listen": "127.0.0.1:0", "platform": "local",
+        "app_disk": d.join("app.img"), "app_disk_root_hash": disk["root_hash"],
+        "app_disk_hash_offset": disk["hash_offset"], "evidence_per_second": evidence_per_second,
+        "engine": {"upstream": {"address": upstream.to_string(), "upstream_model": "standin",
+                                "model_id": "standin", "context_length": 4096}},
+    });
+    std::fs::write(d.join("enclave.json"), config.to_string()).unwrap();
+    let m = run(blindfold()
+        .args(["measure", "--app-disk"])
+        .arg(d.join("app.img.json"))
+        .arg("--enclave-config")
+        .arg(d.join("enclave.json"))
+        .arg("--sign")
+        .arg(d.join("publisher.key"))
+        .arg("-o")
+        .arg(d.join("ref.json")));
+    assert!(m.status.success(), "{}", text(&m.stderr));
+    let mut child =
+        Command::new(Path::new(env!("CARGO_BIN_EXE_blindfold")).with_file_name("blindfold-enclave"))
+            .arg("--config")
+            .arg(d.join("enclave.json"))
+            .env("RUST_LOG", "warn")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("enclave exited").unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+    Enclave { dir, addr, child }
+}
+
+struct Proxy(Child, String);
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn proxy(e: &Enclave) -> Proxy {
+    let d = e.dir.path();
+    let mut child = blindfold()
+        .args([
+            "proxy",
+            "--upstream",
+            &format!("https://{}", e.addr),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--reference")
+        .arg(d.join("ref.json"))
+        .arg("--publisher-key")
+        .arg(d.join("publisher.pub"))
+        .arg("--platform-ca")
+        .arg(d.join("platform/ca.pem"))
+        .arg("--allow-dev")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("proxy exited").unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+    Proxy(child, base)
+}
+
+/// One streamed chat request to `host:port`: (time to the first token,
+/// tokens, whether it ended with `[DONE]`).
+fn stream(addr: &str, tokens: u32) -> (Duration, u32, bool) {
+    let body = json!({"model": "standin", "stream": true, "max_tokens": tokens,
+                      "messages": [{"role": "user", "content": "hi"}]})
+    .to_string();
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_nodelay(true).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let started = Instant::now();
+    write!(
+        tcp,
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reader = BufReader::new(tcp);
+    let (mut first, mut count, mut done) = (None, 0, false);
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap_or(0) > 0 {
+        if line.contains("\"content\":\"t") {
+            first.get_or_insert_with(|| started.elapsed());
+            count += 1;
+        }
+        done |= line.starts_with("data: [DONE]");
+        line.clear();
+    }
+    let _ = reader.read_to_end(&mut Vec::new());
+    (first.unwrap_or(Duration::MAX), count, done)
+}
+
+fn p50(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[test]
+fn the_first_token_through_the_proxy_is_not_held_back() {
+    let standin = StandIn {
+        token_interval: Duration::from_millis(2),
+    }
+    .spawn();
+    let e = enclave(standin, 100);
+    let p = proxy(&e);
+    let direct_addr = standin.to_string();
+    // Warm up: the proxy's first session, the enclave's upstream path.
+    for _ in 0..3 {
+        assert_eq!(stream(&p.1, 4).1, 4);
+    }
+    let (mut direct, mut proxied) = (Vec::new(), Vec::new());
+    for _ in 0..15 {
+        direct.push(stream(&direct_addr, 4).0);
+        let (ttft, n, done) = stream(&p.1, 4);
+        assert!(n == 4 && done, "{n} tokens, done {done}");
+        proxied.push(ttft);
+    }
+    let (direct, proxied) = (p50(direct), p50(proxied));
+    eprintln!("TTFT p50: direct {direct:?}, through proxy and enclave {proxied:?}");
+    assert!(
+        proxied < direct + Duration::from_millis(8),
+        "the confidential path adds {:?} to the first token (direct {direct:?})",
+        proxied.saturating_sub(direct)
+    );
+}
+
+#[test]
+fn a_cold_burst_of_new_clients_through_one_proxy_all_get_answers() {
+    const CLIENTS: usize = 32;
+    let standin = StandIn {
+        token_interval: Duration::from_millis(1),
+    }
+    .spawn();
+    // Few evidence requests per second: the burst needs more sessions than
+    // the enclave attests in one second, so 429s must be waited out.
+    let e = enclave(standin, 8);
+    let p = proxy(&e);
+    let base = p.1.clone();
+    let results: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let base = base.clone();
+            std::thread::spawn(move || stream(&base, 64))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    let failed: Vec<_> = results.iter().filter(|(_, n, done)| *n != 64 || !done).collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {CLIENTS} failed: {failed:?}",
+        failed.len()
+    );
+}

@@ -1,0 +1,110 @@
+//! A fast stand-in for a GPU inference server: an OpenAI-compatible HTTP
+//! endpoint on loopback that streams fixed tokens at a chosen rate, so
+//! tests and benches measure the confidential path, not a model. Plain
+//! threads, one per connection; it answers `GET /v1/models`, `GET /health`
+//! and streaming `POST /v1/chat/completions` / `/v1/completions` (the
+//! request's `max_tokens` tokens, default 16), then closes the connection.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+/// How the stand-in streams.
+#[derive(Debug, Clone, Copy)]
+pub struct StandIn {
+    /// Time between tokens of one stream (zero: as fast as it can write).
+    pub token_interval: Duration,
+}
+
+impl StandIn {
+    /// Listens on a free loopback port and serves forever on background
+    /// threads; returns the address.
+    pub fn spawn(self) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let addr = listener.local_addr().expect("its address");
+        std::thread::spawn(move || self.serve(listener));
+        addr
+    }
+
+    /// Serves `listener` on this thread, forever.
+    pub fn serve(self, listener: TcpListener) {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let _ = self.answer(stream);
+            });
+        }
+    }
+
+    fn answer(self, stream: TcpStream) -> std::io::Result<()> {
+        stream.set_nodelay(true)?;
+        let mut reader = BufReader::new(stream.try_clone()?);
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let mut parts = line.split_whitespace();
+        let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let mut length = 0usize;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
+                break;
+            }
+            if let Some((k, v)) = header.split_once(':') {
+                if k.trim().eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body)?;
+        let mut out = stream;
+        match (method, path) {
+            ("GET", "/v1/models") | ("GET", "/health") => {
+                let json = r#"{"object":"list","data":[{"id":"standin","object":"model"}]}"#;
+                write!(
+                    out,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{json}",
+                    json.len()
+                )
+            }
+            ("POST", "/v1/chat/completions") | ("POST", "/v1/completions") => {
+                let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let tokens = request["max_tokens"].as_u64().unwrap_or(16);
+                self.stream(&mut out, path == "/v1/chat/completions", tokens)
+            }
+            _ => write!(
+                out,
+                "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            ),
+        }
+    }
+
+    fn stream(self, out: &mut TcpStream, chat: bool, tokens: u64) -> std::io::Result<()> {
+        out.write_all(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n",
+        )?;
+        let start = Instant::now();
+        for i in 0..tokens {
+            let due = start + self.token_interval * (i as u32);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let event = if chat {
+                format!("data: {{\"id\":\"s\",\"object\":\"chat.completion.chunk\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"t{i} \"}},\"finish_reason\":null}}]}}\n\n")
+            } else {
+                format!("data: {{\"id\":\"s\",\"object\":\"text_completion\",\"choices\":[{{\"index\":0,\"text\":\"t{i} \",\"finish_reason\":null}}]}}\n\n")
+            };
+            out.write_all(event.as_bytes())?;
+        }
+        let finish = if chat {
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}"#
+        } else {
+            r#"{"choices":[{"index":0,"text":"","finish_reason":"length"}]}"#
+        };
+        write!(
+            out,
+            "data: {finish}\n\ndata: {{\"choices\":[],\"usage\":{{\"prompt_tokens\":4,\"completion_tokens\":{tokens},\"total_tokens\":{}}}}}\n\ndata: [DONE]\n\n",
+            tokens + 4
+        )?;
+        out.flush()
+    }
+}
