@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use blindfold_testdata::standin::StandIn;
+use blindfold_testdata::standin::{ResponseBody, StandIn};
 use common::*;
 use serde_json::{json, Value};
 
@@ -152,7 +152,8 @@ fn stream(addr: &str, tokens: u32) -> (Duration, u32, bool) {
         body.len()
     )
     .unwrap();
-    let mut reader = BufReader::new(tcp);
+    let (_, body) = ResponseBody::new(BufReader::new(tcp)).unwrap();
+    let mut reader = BufReader::new(body);
     let (mut first, mut count, mut done) = (None, 0, false);
     let mut line = String::new();
     while reader.read_line(&mut line).unwrap_or(0) > 0 {

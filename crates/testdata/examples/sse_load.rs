@@ -31,11 +31,16 @@ fn one(addr: &str, tokens: u32, out: &mut Outcome) -> std::io::Result<()> {
         "POST /v1/chat/completions HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     )?;
-    let mut reader = BufReader::new(tcp);
+    let (status, body) = blindfold_testdata::standin::ResponseBody::new(BufReader::new(tcp))?;
+    let mut reader = BufReader::new(body);
     let mut line = String::new();
     let mut last: Option<Instant> = None;
     let (mut got, mut done) = (0u32, false);
+    let mut error = String::new();
     while reader.read_line(&mut line)? > 0 {
+        if error.is_empty() && line.contains("\"error\"") {
+            error = line.trim().chars().take(300).collect();
+        }
         if line.starts_with("data: ") && line.contains("\"content\":\"t") {
             let now = Instant::now();
             match last {
@@ -51,6 +56,9 @@ fn one(addr: &str, tokens: u32, out: &mut Outcome) -> std::io::Result<()> {
     out.tokens += u64::from(got);
     if got != tokens || !done {
         out.errors += 1;
+        if out.errors == 1 {
+            eprintln!("sse_load: a stream ended after {got} of {tokens} tokens, [DONE] seen: {done}; {status}; {error}");
+        }
     }
     Ok(())
 }
@@ -80,8 +88,9 @@ fn main() {
             std::thread::spawn(move || {
                 let mut out = Outcome::default();
                 for _ in 0..requests {
-                    if one(&addr, tokens, &mut out).is_err() {
+                    if let Err(e) = one(&addr, tokens, &mut out) {
                         out.errors += 1;
+                        eprintln!("sse_load: {e}");
                     }
                 }
                 out

@@ -108,3 +108,76 @@ impl StandIn {
         out.flush()
     }
 }
+
+/// Reads an HTTP/1.1 response's body as it arrives, undoing chunked
+/// transfer encoding (a proxy re-chunks what it forwards, so a chunk may
+/// end in the middle of an event line).
+pub struct ResponseBody<R> {
+    inner: R,
+    chunked: bool,
+    left_in_chunk: usize,
+    done: bool,
+}
+
+impl<R: BufRead> ResponseBody<R> {
+    /// Reads the status line and headers from `inner`; returns the status
+    /// line and the body reader.
+    pub fn new(mut inner: R) -> std::io::Result<(String, ResponseBody<R>)> {
+        let mut status = String::new();
+        inner.read_line(&mut status)?;
+        let mut chunked = false;
+        loop {
+            let mut header = String::new();
+            if inner.read_line(&mut header)? == 0 || header.trim().is_empty() {
+                break;
+            }
+            if let Some((k, v)) = header.split_once(':') {
+                chunked |= k.trim().eq_ignore_ascii_case("transfer-encoding")
+                    && v.to_ascii_lowercase().contains("chunked");
+            }
+        }
+        Ok((
+            status.trim().to_string(),
+            ResponseBody {
+                inner,
+                chunked,
+                left_in_chunk: 0,
+                done: false,
+            },
+        ))
+    }
+}
+
+impl<R: BufRead> Read for ResponseBody<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.chunked {
+            return self.inner.read(buf);
+        }
+        if self.done {
+            return Ok(0);
+        }
+        if self.left_in_chunk == 0 {
+            let mut size = String::new();
+            self.inner.read_line(&mut size)?;
+            if size.trim().is_empty() {
+                // The CRLF that ends the previous chunk.
+                size.clear();
+                self.inner.read_line(&mut size)?;
+            }
+            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16)
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "bad chunk size"))?;
+            if n == 0 {
+                self.done = true;
+                return Ok(0);
+            }
+            self.left_in_chunk = n;
+        }
+        let want = buf.len().min(self.left_in_chunk);
+        let got = self.inner.read(&mut buf[..want])?;
+        if got == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        self.left_in_chunk -= got;
+        Ok(got)
+    }
+}
