@@ -143,4 +143,26 @@ fn the_canary_stays_out_of_logs_and_disk_through_an_upstream_llama_server() {
         "command": argv,
     }});
     run_canary(engine, &canary());
+    // The server was killed with SIGKILL, so the llama-server it started
+    // is still running: stop it here.
+    stop_processes_with_args(&["--port".to_string(), port.to_string()]);
+}
+
+/// Kills every process of ours whose command line holds `args` in a row.
+fn stop_processes_with_args(args: &[String]) {
+    let needle: Vec<u8> = args.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if cmdline.windows(needle.len()).any(|w| w == needle.as_slice()) {
+            let _ = Command::new("sh")
+                .arg("-c")
+                .arg(format!("kill -9 {pid}"))
+                .status();
+        }
+    }
 }
