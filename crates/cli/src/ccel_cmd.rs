@@ -22,19 +22,17 @@ struct CheckedQuote {
     checks: Vec<RtmrCheck>,
 }
 
-pub fn replay(args: &ReplayArgs, bytes: &[u8]) -> Result<(), Failure> {
-    let what = || format!("CC event log {}", args.log.display());
-    let log = CcEventLog::parse(bytes).map_err(|e| unusable(e, what()))?;
-    let replayed = replay_cc(&log).map_err(|e| unusable(e, what()))?;
+pub fn replay(args: &ReplayArgs, log: &CcEventLog) -> Result<(), Failure> {
+    let replayed = replay_cc(log).map_err(|e| unusable(e, format!("CC event log {}", args.log.display())))?;
     let checked = match &args.td_quote {
         Some(path) => Some(verify_quote(args, path, &replayed)?),
         None => None,
     };
     let outcome = checked.as_ref().map(|c| require_rtmr_match(&c.checks));
     if args.json {
-        say!("{}", pretty(&replay_json(&log, &replayed, checked.as_ref())));
+        say!("{}", pretty(&replay_json(log, &replayed, checked.as_ref())));
     } else {
-        print_text(&log, &replayed, checked.as_ref());
+        print_text(log, &replayed, checked.as_ref());
     }
     match outcome {
         Some(Err(e)) => Err(Failure::CheckFailed(anyhow!(e))),

@@ -24,8 +24,8 @@ impl ReplayOptionArgs {
 /// Reads a TPM event log, or a CC event log where its content says so.
 pub fn load(path: &std::path::Path) -> Result<EventLog, Failure> {
     let bytes = read(path)?;
-    if CcEventLog::detect(&bytes) {
-        return CcEventLog::parse(&bytes)
+    if let Some(cc) = CcEventLog::detect(&bytes) {
+        return cc
             .map(|cc| cc.log)
             .map_err(|e| unusable(e, format!("CC event log {}", path.display())));
     }
@@ -34,8 +34,13 @@ pub fn load(path: &std::path::Path) -> Result<EventLog, Failure> {
 
 pub fn replay(args: &ReplayArgs) -> Result<(), Failure> {
     let bytes = read(&args.log)?;
-    if args.ccel || CcEventLog::detect(&bytes) {
-        return crate::ccel_cmd::replay(args, &bytes);
+    let cc = match CcEventLog::detect(&bytes) {
+        None if args.ccel => Some(CcEventLog::parse(&bytes)),
+        detected => detected,
+    };
+    if let Some(cc) = cc {
+        let log = cc.map_err(|e| unusable(e, format!("CC event log {}", args.log.display())))?;
+        return crate::ccel_cmd::replay(args, &log);
     }
     if args.td_quote.is_some() {
         return Err(unusable(

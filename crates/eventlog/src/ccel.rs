@@ -46,6 +46,10 @@ impl CcEventLog {
     /// and declare SHA-384.
     pub fn parse(bytes: &[u8]) -> Result<CcEventLog, Error> {
         let (log, padding) = parse_log(bytes, true)?;
+        CcEventLog::checked(log, padding)
+    }
+
+    fn checked(log: EventLog, padding: usize) -> Result<CcEventLog, Error> {
         let declared = log.banks();
         if !declared.contains(&HashAlg::Sha384) {
             return Err(Error::CcLogWithoutSha384 {
@@ -59,14 +63,14 @@ impl CcEventLog {
         Ok(CcEventLog { log, padding })
     }
 
-    /// Whether `bytes` say they are a CC event log rather than a TPM log:
-    /// a crypto-agile header that declares SHA-384 alone and is written in
-    /// MR index 1 (as TDVF writes it; a TPM log's header is in PCR 0), or a
-    /// log whose records end in `0xFF` padding (TPM logs are never padded).
-    pub fn detect(bytes: &[u8]) -> bool {
-        let Ok((log, padding)) = parse_log(bytes, true) else {
-            return false;
-        };
+    /// `None` unless `bytes` say they are a CC event log rather than a TPM
+    /// log: a crypto-agile header that declares SHA-384 alone and is
+    /// written in MR index 1 (as TDVF writes it; a TPM log's header is in
+    /// PCR 0), or records that end in `0xFF` padding (TPM logs are never
+    /// padded). Then the log as [`Self::parse`] reads it, from this one
+    /// reading.
+    pub fn detect(bytes: &[u8]) -> Option<Result<CcEventLog, Error>> {
+        let (log, padding) = parse_log(bytes, true).ok()?;
         let header_in_index_1 = log.events.first().is_some_and(|e| e.pcr.0 == 1);
         let algs = log
             .spec_id
@@ -74,7 +78,7 @@ impl CcEventLog {
             .map(|s| s.algorithms.as_slice())
             .unwrap_or(&[]);
         let only_sha384 = algs.len() == 1 && algs[0].alg_id == SHA384_ALG_ID;
-        padding > 0 || (header_in_index_1 && only_sha384)
+        (padding > 0 || (header_in_index_1 && only_sha384)).then(|| CcEventLog::checked(log, padding))
     }
 }
 

@@ -125,51 +125,49 @@ const PADDING_MARK: [u8; 4] = [0xFF; 4];
 /// every byte from there to be `0xFF`. Returns the log and the padding's
 /// length.
 pub(crate) fn parse_log(bytes: &[u8], padded: bool) -> Result<(EventLog, usize), Error> {
-    {
-        let mut r = Reader::new(bytes, "TCG event log");
-        let first = read_legacy_event(&mut r, 0)?;
-        let spec_id = if first.event_type == EventType::EV_NO_ACTION && first.data.starts_with(SPEC_ID_03) {
-            Some(parse_spec_id(&first.data)?)
-        } else {
-            None
-        };
-        let mut events = vec![first];
-        let mut padding = 0;
-        match &spec_id {
-            Some(spec) => {
-                while !r.is_empty() {
-                    let rest = &bytes[r.position()..];
-                    if padded && rest.starts_with(&PADDING_MARK) {
-                        if let Some(at) = rest.iter().position(|b| *b != 0xFF) {
-                            return Err(Error::DataAfterPadding {
-                                offset: r.position() + at,
-                            });
-                        }
-                        padding = rest.len();
-                        break;
+    let mut r = Reader::new(bytes, "TCG event log");
+    let first = read_legacy_event(&mut r, 0)?;
+    let spec_id = if first.event_type == EventType::EV_NO_ACTION && first.data.starts_with(SPEC_ID_03) {
+        Some(parse_spec_id(&first.data)?)
+    } else {
+        None
+    };
+    let mut events = vec![first];
+    let mut padding = 0;
+    match &spec_id {
+        Some(spec) => {
+            while !r.is_empty() {
+                let rest = &bytes[r.position()..];
+                if padded && rest.starts_with(&PADDING_MARK) {
+                    if let Some(at) = rest.iter().position(|b| *b != 0xFF) {
+                        return Err(Error::DataAfterPadding {
+                            offset: r.position() + at,
+                        });
                     }
-                    let n = events.len();
-                    events.push(read_agile_event(&mut r, n, spec)?);
+                    padding = rest.len();
+                    break;
                 }
-            }
-            None => {
-                while !r.is_empty() {
-                    let n = events.len();
-                    events.push(read_legacy_event(&mut r, n)?);
-                }
+                let n = events.len();
+                events.push(read_agile_event(&mut r, n, spec)?);
             }
         }
-        let log = EventLog {
-            format: if spec_id.is_some() {
-                LogFormat::CryptoAgile
-            } else {
-                LogFormat::Sha1Legacy
-            },
-            spec_id,
-            events,
-        };
-        Ok((log, padding))
+        None => {
+            while !r.is_empty() {
+                let n = events.len();
+                events.push(read_legacy_event(&mut r, n)?);
+            }
+        }
     }
+    let log = EventLog {
+        format: if spec_id.is_some() {
+            LogFormat::CryptoAgile
+        } else {
+            LogFormat::Sha1Legacy
+        },
+        spec_id,
+        events,
+    };
+    Ok((log, padding))
 }
 
 impl EventLog {

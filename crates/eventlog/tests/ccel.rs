@@ -45,7 +45,7 @@ fn padded_and_unpadded_logs_replay_to_the_same_rtmrs() {
     let padded = log.to_padded_bytes(64 * 1024);
     let expected = expected_rtmrs(&log);
     for (bytes, padding) in [(&plain, 0), (&padded, padded.len() - plain.len())] {
-        assert!(CcEventLog::detect(bytes));
+        assert!(CcEventLog::detect(bytes).is_some());
         let cc = CcEventLog::parse(bytes).unwrap();
         assert_eq!(cc.padding, padding);
         assert_eq!(cc.log.events.len(), 7);
@@ -66,11 +66,11 @@ fn padded_and_unpadded_logs_replay_to_the_same_rtmrs() {
 fn a_tpm_log_is_not_taken_for_a_cc_log() {
     let mut tpm = AgileLog::new(&[Bank::Sha256]);
     tpm.event(0, EV_SEPARATOR, &[0; 4]);
-    assert!(!CcEventLog::detect(&tpm.to_bytes()));
+    assert!(CcEventLog::detect(&tpm.to_bytes()).is_none());
     let mut tpm384 = AgileLog::new(&[Bank::Sha384]);
     tpm384.event(0, EV_SEPARATOR, &[0; 4]);
     assert!(
-        !CcEventLog::detect(&tpm384.to_bytes()),
+        CcEventLog::detect(&tpm384.to_bytes()).is_none(),
         "SHA-384 alone, but the header is in PCR 0"
     );
 }
@@ -85,7 +85,7 @@ fn bytes_after_the_padding_are_refused() {
         CcEventLog::parse(&bytes).unwrap_err(),
         Error::DataAfterPadding { offset: at }
     );
-    assert!(!CcEventLog::detect(&bytes));
+    assert!(CcEventLog::detect(&bytes).is_none());
 }
 
 #[test]
