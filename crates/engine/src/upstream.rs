@@ -6,7 +6,6 @@
 //! ([`crate::upstream_process`]): if it ends, waiting for it and every
 //! request fail at once saying how it ended.
 
-use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -310,9 +309,9 @@ async fn forward(
                 }
                 return Ok((reason, usage));
             }
-            // Only the fields we pass on, borrowed from the line where they
-            // need no unescaping; the rest of the chunk is skipped.
-            let chunk: StreamChunk<'_> = serde_json::from_str(data)
+            // Only the fields we pass on; the rest of the chunk is skipped
+            // unparsed (no `Value` tree).
+            let chunk: StreamChunk = serde_json::from_str(data)
                 .map_err(|_| EngineError::Upstream("a stream event is not an OpenAI chunk".into()))?;
             if let Some(u) = chunk.usage {
                 usage.prompt_tokens = u.prompt_tokens;
@@ -328,7 +327,7 @@ async fn forward(
                 .unwrap_or_default();
             if !text.is_empty() {
                 chunks += 1;
-                if events.send(GenerationEvent::Text(text.into_owned())).is_err() {
+                if events.send(GenerationEvent::Text(text)).is_err() {
                     // Client gone: dropping the connection cancels upstream.
                     return Err(EngineError::Upstream("cancelled: the client went away".into()));
                 }
@@ -345,28 +344,30 @@ async fn forward(
 }
 
 /// An OpenAI streaming chunk (chat or completion), as far as we read it.
+/// Text fields are owned: serde fills a `Cow` inside an `Option` owned
+/// anyway, and the text goes on as an owned event.
 #[derive(serde::Deserialize)]
-struct StreamChunk<'a> {
-    #[serde(default, borrow)]
-    choices: Vec<StreamChoice<'a>>,
+struct StreamChunk {
+    #[serde(default)]
+    choices: Vec<StreamChoice>,
     #[serde(default)]
     usage: Option<StreamUsage>,
 }
 
 #[derive(serde::Deserialize)]
-struct StreamChoice<'a> {
-    #[serde(default, borrow)]
-    delta: Option<StreamDelta<'a>>,
-    #[serde(default, borrow)]
-    text: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    finish_reason: Option<Cow<'a, str>>,
+struct StreamChoice {
+    #[serde(default)]
+    delta: Option<StreamDelta>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    finish_reason: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
-struct StreamDelta<'a> {
-    #[serde(default, borrow)]
-    content: Option<Cow<'a, str>>,
+struct StreamDelta {
+    #[serde(default)]
+    content: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
