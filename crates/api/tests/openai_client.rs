@@ -15,7 +15,10 @@ use blindfold_testdata::openai_python as python;
 fn the_openai_package_works_against_the_api() {
     let server = common::serve(EmbeddedOptions::default(), ApiConfig::default());
     let out = std::process::Command::new(python())
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/openai_client.py"))
+        .arg(format!(
+            "{}/tests/openai_client.py",
+            std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned())
+        ))
         .arg(format!("http://{}/v1", server.addr))
         .arg(common::MODEL)
         .output()
@@ -48,7 +51,10 @@ fn the_openai_package_works_through_an_upstream_llama_server() {
     let mut started = rt.block_on(config.start()).unwrap();
     let server = common::serve_engine(started.engine.clone(), ApiConfig::default());
     let out = std::process::Command::new(python())
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/openai_client.py"))
+        .arg(format!(
+            "{}/tests/openai_client.py",
+            std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned())
+        ))
         .arg(format!("http://{}/v1", server.addr))
         .arg(common::MODEL)
         .output()

@@ -3,11 +3,13 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use blindfold_attest::binding::{client_qualifying_data, EXPORTER_LABEL, EXPORTER_LEN, NONCE_LEN};
 use blindfold_attest::{
     appraise, Appraisal, AppraisalOptions, ClaimStatus, Evidence, Layout, ReferenceValues, TpmAnchor,
     VerifiedEvidence, Verifier, VerifyOptions,
 };
+use blindfold_protocol::binding::{EXPORTER_LABEL, EXPORTER_LEN, NONCE_LEN};
+use blindfold_protocol::wellknown::{EVIDENCE_PATH, SERVER_NAME};
+use blindfold_protocol::{qualifying_data, Purpose};
 use blindfold_tpm::Freshness;
 use blindfold_x509::Certificate;
 use http_body_util::{BodyExt, Full, Limited};
@@ -23,8 +25,6 @@ use crate::error::Error;
 
 /// Largest evidence answer read (bytes).
 const MAX_EVIDENCE: usize = 1 << 20;
-/// The evidence endpoint.
-const EVIDENCE_PATH: &str = "/.well-known/blindfold/evidence";
 
 /// What the client requires of the enclave.
 #[derive(Debug, Clone)]
@@ -140,7 +140,7 @@ async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSess
     // Requests and streamed tokens are small writes: send them at once.
     tcp.set_nodelay(true)
         .map_err(|e| Error::Connect(format!("{addr}: {e}")))?;
-    let name = ServerName::try_from("blindfold-enclave").map_err(|e| Error::Connect(e.to_string()))?;
+    let name = ServerName::try_from(SERVER_NAME).map_err(|e| Error::Connect(e.to_string()))?;
     let tls = connector
         .connect(name, tcp)
         .await
@@ -165,7 +165,7 @@ async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSess
 
     let nonce = random_nonce()?;
     let request = hyper::Request::get(format!("{EVIDENCE_PATH}?nonce={}", hex::encode(nonce)))
-        .header(hyper::header::HOST, "blindfold-enclave")
+        .header(hyper::header::HOST, SERVER_NAME)
         .body(Full::new(Bytes::new()))
         .map_err(|e| Error::Evidence(e.to_string()))?;
     let response = sender
@@ -206,7 +206,7 @@ async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSess
     let options = VerifyOptions {
         platform: None,
         freshness: Some(Freshness::Nonce(
-            client_qualifying_data(&nonce, &spki, &exporter).to_vec(),
+            qualifying_data(Purpose::ClientSession, &nonce, &spki, &exporter).to_vec(),
         )),
         at: SystemTime::now(),
         tpm_anchor: policy.platform_ca.clone().map(TpmAnchor::DangerPlatformCa),

@@ -135,22 +135,15 @@ pub enum Error {
         signatures: usize,
     },
 
-    /// The runtime event log is malformed.
-    #[error("runtime event log: {0}")]
-    RuntimeLog(String),
-    /// A runtime event's digest is not the hash of what it says it measured.
-    #[error(
-        "runtime event {record} ({bank}): logged digest {logged} is not the hash of its content ({computed})"
-    )]
-    RuntimeEventDigest {
-        /// Record number.
-        record: usize,
-        /// Bank.
+    /// A Blindfold protocol document (evidence, runtime log) is unusable
+    /// or breaks a rule of its format.
+    #[error("{0}")]
+    Protocol(blindfold_protocol::Error),
+    /// PCR 15 is quoted in a bank the runtime log has no digests for.
+    #[error("runtime event log: no {bank} digests, but PCR 15 is quoted in {bank}")]
+    RuntimeLogMissingBank {
+        /// The bank.
         bank: blindfold_crypto::HashAlg,
-        /// Digest in the log.
-        logged: String,
-        /// Hash of the content.
-        computed: String,
     },
     /// The runtime log does not replay to the quoted PCR 15.
     #[error("PCR 15 ({bank}): quote has {quoted}, runtime event log replays to {replayed}")]
@@ -162,13 +155,6 @@ pub enum Error {
         /// Replayed value.
         replayed: String,
     },
-    /// Something other than a model load after the ready separator.
-    #[error("runtime event {record} comes after the ready separator and is not a model load")]
-    RuntimeEventAfterReady {
-        /// Record number.
-        record: usize,
-    },
-
     /// A signed bundle older than the version the caller requires.
     #[error("signed reference values are version {version}, older than the required {minimum} (rollback)")]
     BundleRolledBack {
@@ -203,6 +189,10 @@ impl Error {
                 | Error::Policy(_)
                 | Error::BundledRoot(_)
                 | Error::Usage(_)
+                | Error::Protocol(
+                    blindfold_protocol::Error::Malformed { .. }
+                        | blindfold_protocol::Error::UnsupportedVersion { .. }
+                )
         )
     }
 }
@@ -212,6 +202,12 @@ impl Error {
 impl From<blindfold_x509::Error> for Error {
     fn from(e: blindfold_x509::Error) -> Self {
         Error::Chain(e)
+    }
+}
+
+impl From<blindfold_protocol::Error> for Error {
+    fn from(e: blindfold_protocol::Error) -> Self {
+        Error::Protocol(e)
     }
 }
 

@@ -17,7 +17,6 @@
 #![warn(missing_docs)]
 
 mod appraise;
-pub mod binding;
 pub mod bundle;
 mod error;
 mod evidence;
@@ -25,7 +24,6 @@ mod hardware;
 mod platform;
 mod policy;
 mod reference;
-pub mod runtime_log;
 mod verify;
 
 pub use appraise::{appraise, Appraisal, AppraisalOptions, Claim, ClaimStatus};

@@ -14,7 +14,7 @@ use crate::hardware::{
     merge_reported_pcrs, verify_hardware, HardwareAnchor, HardwareCheck, HardwareOptions, HardwareReport,
 };
 use crate::platform::{Platform, TrustBasis};
-use crate::runtime_log::{RuntimeLog, RUNTIME_PCR};
+use blindfold_protocol::{RuntimeLog, RUNTIME_PCR};
 
 /// How the caller anchors trust in a plain TPM's AK.
 #[derive(Debug, Clone)]
@@ -275,17 +275,12 @@ impl Verifier {
         };
 
         let runtime_log = match &evidence.runtime_log {
-            Some(cel) => {
-                let log = RuntimeLog::parse(cel)?;
-                if log.events.is_empty() {
-                    return Err(Error::RuntimeLog("empty runtime event log".into()));
-                }
+            Some(records) => {
+                let log = RuntimeLog::from_records(records)?;
                 // Every bank in which PCR 15 was quoted must be covered by the log.
                 for (bank, values) in pcrs.banks() {
                     if values.contains_key(&PcrIndex(RUNTIME_PCR)) && !log.banks.contains(&bank) {
-                        return Err(Error::RuntimeLog(format!(
-                            "the log has no {bank} digests, but PCR 15 is quoted in {bank}"
-                        )));
+                        return Err(Error::RuntimeLogMissingBank { bank });
                     }
                 }
                 let replayed = log.replay();

@@ -1,8 +1,11 @@
 //! `blindfold`: the command for users of Blindfold.
 //!
-//! Today it inspects and verifies TPM evidence (`eventlog replay`,
-//! `eventlog show`, `quote verify`) and verifies and appraises platform
-//! evidence (`attest verify`). Arguments are parsed by `clap` from
+//! Its commands, by who uses them: consumers check an enclave and talk to it
+//! (`verify`, `chat`, `proxy`, `demo`); anyone verifies and appraises
+//! evidence (`attest verify`, `quote verify`, `eventlog replay/show`);
+//! builders compute what a verifier expects (`verity`, `pe`, `uki`,
+//! `disk build`, `measure`, which signs with a `keygen` key); developers run
+//! the local platform (`platform init/start/stop`). Arguments are parsed by `clap` from
 //! one definition per flag (`args.rs`), resolved into library inputs by the
 //! command modules, and every error leaves through [`exit::Failure`], which
 //! maps it to an exit code in one place: 0 ok, 1 a check failed, 2 unusable

@@ -3,13 +3,13 @@
 use std::collections::BTreeMap;
 
 use anyhow::{anyhow, Context};
-use blindfold_attest::runtime_log::{RuntimeEvent, RuntimeLog};
 use blindfold_attest::{PcrReference, ReferenceFormat, ReferenceKind, ReferenceValues};
 use blindfold_crypto::{default_provider, Digest, HashAlg};
 use blindfold_eventlog::{replay, EventLog, ReplayOptions};
 use blindfold_measure::pe::{authenticode, PeImage};
 use blindfold_measure::predict::{predict_uki_boot, BootInputs};
 use blindfold_measure::uki::{measured_sections, stub_version, StubVersion};
+use blindfold_protocol::{runtime_events, RuntimeEvent, RuntimeLog};
 use blindfold_tpm::PcrIndex;
 use serde_json::json;
 
@@ -150,11 +150,7 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
         }];
         if let Some(path) = &args.enclave_config {
             let config = inputs::read(path)?;
-            let sha = default_provider().hash(HashAlg::Sha256, &[&config]);
-            events.push(RuntimeEvent::Config {
-                sha256: sha.as_bytes().to_vec(),
-            });
-            events.push(RuntimeEvent::Ready);
+            events = runtime_events(root, &config);
             // An embedded engine's model, as the enclave measures it after
             // `ready`: its name and the SHA-256 of the weights file.
             let parsed: serde_json::Value =
@@ -164,13 +160,12 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
                     .map_err(|e| unusable(e, format!("{}: \"engine\"", path.display())))?;
                 if let blindfold_engine::EngineConfig::Embedded { gguf, model_id, .. } = engine {
                     let bytes = inputs::read(&gguf)?;
-                    events.push(RuntimeEvent::Model {
-                        name: model_id,
-                        sha256: default_provider()
-                            .hash(HashAlg::Sha256, &[&bytes])
-                            .as_bytes()
-                            .to_vec(),
-                    });
+                    let sha256: [u8; 32] = default_provider()
+                        .hash(HashAlg::Sha256, &[&bytes])
+                        .as_bytes()
+                        .try_into()
+                        .map_err(|_| Failure::Unusable(anyhow!("SHA-256 is 32 bytes")))?;
+                    events.push(RuntimeEvent::model(&model_id, &sha256));
                 }
             }
         }

@@ -5,7 +5,7 @@ use std::io::BufReader;
 
 use anyhow::anyhow;
 use blindfold_crypto::HashAlg;
-use blindfold_measure::verity::{self, uuid_from_str, uuid_to_string, Superblock, VerityParams};
+use blindfold_verity::{self as verity, uuid_from_str, uuid_to_string, Superblock, VerityParams};
 use serde_json::json;
 
 use crate::args::{VerityFormatArgs, VerityTreeArgs, VerityVerifyArgs};
@@ -160,9 +160,7 @@ pub fn verify(args: &VerityVerifyArgs) -> Result<(), Failure> {
             );
             Ok(())
         }
-        Err(e @ (blindfold_measure::Error::Io(_) | blindfold_measure::Error::Verity(_))) => {
-            Err(Failure::Unusable(anyhow!(e)))
-        }
+        Err(e) if e.is_unusable_input() => Err(Failure::Unusable(anyhow!(e))),
         Err(e) => Err(Failure::CheckFailed(anyhow!(e))),
     }
 }

@@ -11,7 +11,10 @@ fn the_readme_demo_command_answers_and_cleans_up() {
     let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_blindfold"))
         .parent()
         .unwrap();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/demo.sh");
+    let script = std::path::Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("../../scripts/demo.sh");
     let out = Command::new(script)
         .env("BLINDFOLD_BIN_DIR", bin_dir)
         .output()

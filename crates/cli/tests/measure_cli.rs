@@ -121,7 +121,7 @@ fn a_uki_without_a_firmware_log_is_refused() {
 
 #[test]
 fn the_configured_model_extends_pcr15_after_the_ready_separator() {
-    use blindfold_attest::runtime_log::{RuntimeEvent, RuntimeLog};
+    use blindfold_protocol::{RuntimeEvent, RuntimeLog};
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let (json, root) = app_disk(d);

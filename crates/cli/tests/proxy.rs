@@ -228,7 +228,10 @@ fn the_openai_package_works_through_the_proxy() {
     require_tool("swtpm");
     let f = Fixture::start(&[]);
     let p = proxy(&f, &f.trust("good.ref.json", "publisher.pub"), &[]);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/tests/openai_client.py");
+    let script = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("../api/tests/openai_client.py");
     let out = Command::new(blindfold_testdata::openai_python())
         .arg(script)
         .arg(format!("{}/v1", p.base))

@@ -290,7 +290,7 @@ impl OutgoingRequest {
         }
         headers.insert(
             hyper::header::HOST,
-            hyper::header::HeaderValue::from_static("blindfold-enclave"),
+            hyper::header::HeaderValue::from_static(blindfold_protocol::wellknown::SERVER_NAME),
         );
         request
     }

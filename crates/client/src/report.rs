@@ -9,10 +9,7 @@ use serde_json::{json, Value};
 /// The report for `session` to `addr`.
 pub fn verification_report(addr: &str, session: &AttestedSession, reference_kind: &str) -> Value {
     let v = &session.verified;
-    let events: Vec<_> = v
-        .runtime_log()
-        .map(|l| l.events.iter().map(|e| e.content()).collect())
-        .unwrap_or_default();
+    let events: Vec<_> = v.runtime_log().map(|l| l.events.clone()).unwrap_or_default();
     json!({
         "verified": true,
         "enclave": addr,
@@ -21,7 +18,7 @@ pub fn verification_report(addr: &str, session: &AttestedSession, reference_kind
         "chain": v.chain().map(|c| c.iter().map(|s| json!({"subject": s.subject, "sha256": s.fingerprint})).collect::<Vec<_>>()),
         "binding": {
             "tls_leaf_spki_sha256": session.leaf_spki_sha256,
-            "session_exporter": "EXPORTER-blindfold-evidence-v1",
+            "session_exporter": String::from_utf8_lossy(blindfold_protocol::binding::EXPORTER_LABEL),
             "fresh": v.fresh(),
         },
         "reference": reference_kind,

@@ -10,35 +10,16 @@ pub enum Error {
     /// A PE image that cannot be measured.
     #[error("PE: {0}")]
     Pe(String),
-    /// Bad verity parameters or superblock.
-    #[error("verity: {0}")]
-    Verity(String),
+    /// Building or checking a verity tree failed.
+    #[error("{0}")]
+    Verity(blindfold_verity::Error),
     /// Reading or writing failed.
     #[error("{0}")]
     Io(String),
-    /// The OS random source failed.
-    #[error("random source: {0}")]
-    Random(String),
-    /// A data block does not hash to its leaf.
-    #[error("data block {block} is corrupted (its hash differs from the tree)")]
-    CorruptedDataBlock {
-        /// First corrupted block (0-based).
-        block: u64,
-    },
-    /// A hash block does not hash to its parent.
-    #[error("hash block {block} of level {level} is corrupted")]
-    CorruptedHashBlock {
-        /// Tree level (0 = leaves).
-        level: usize,
-        /// Block within the level.
-        block: u64,
-    },
-    /// The tree's root is not the expected root hash.
-    #[error("root hash: expected {expected}, the data hashes to {actual}")]
-    RootHashMismatch {
-        /// Expected root.
-        expected: String,
-        /// Computed root.
-        actual: String,
-    },
+}
+
+impl From<blindfold_verity::Error> for Error {
+    fn from(e: blindfold_verity::Error) -> Self {
+        Error::Verity(e)
+    }
 }

@@ -5,7 +5,8 @@
 //! `veritysetup` ([`verity`]); PE/Authenticode digests as UEFI firmware
 //! measures them ([`pe`]); UKI sections and the stub version ([`uki`]); and
 //! the PCR values a UKI boot produces ([`predict`]); reproducible erofs app
-//! disks with their verity tree ([`app_disk`], which runs `mkfs.erofs`).
+//! disks with their verity tree ([`app_disk`], which runs `mkfs.erofs`;
+//! the trees themselves are `blindfold-verity`'s, re-exported as [`verity`]).
 //!
 //! What it is **not**: it does not verify evidence (`blindfold-attest`
 //! does) and it does not boot anything.
@@ -18,7 +19,7 @@ pub mod pe;
 pub mod predict;
 pub mod uki;
 mod uki_build;
-pub mod verity;
 
+pub use blindfold_verity as verity;
 pub use error::Error;
 pub use uki_build::build_uki;

@@ -4,10 +4,10 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 
 use anyhow::{anyhow, Context};
-use blindfold_attest::runtime_log::{RuntimeEvent, RuntimeLog, RUNTIME_PCR};
 use blindfold_attester::{Tpm, AK_CERT_NV_INDEX};
-use blindfold_crypto::{default_provider, HashAlg};
-use blindfold_measure::verity::{self, Superblock, VerityParams};
+use blindfold_crypto::HashAlg;
+use blindfold_protocol::{runtime_events, RuntimeEvent, RuntimeLog, RUNTIME_PCR};
+use blindfold_verity::{self as verity, Superblock, VerityParams};
 
 use crate::config::EnclaveConfig;
 
@@ -86,22 +86,9 @@ pub fn measure_at_start(
         events: Vec::new(),
         banks: banks.clone(),
     };
-    extend(
-        tpm,
-        &mut log,
-        RuntimeEvent::AppDisk {
-            root_hash: config.app_disk_root_hash.clone(),
-        },
-    )?;
-    let config_hash = default_provider().hash(HashAlg::Sha256, &[raw_config]);
-    extend(
-        tpm,
-        &mut log,
-        RuntimeEvent::Config {
-            sha256: config_hash.as_bytes().to_vec(),
-        },
-    )?;
-    extend(tpm, &mut log, RuntimeEvent::Ready)?;
+    for event in runtime_events(&config.app_disk_root_hash, raw_config) {
+        extend(tpm, &mut log, event)?;
+    }
     Ok(StartState {
         banks,
         log,
@@ -122,12 +109,5 @@ pub fn measure_model(
     name: &str,
     sha256: &[u8; 32],
 ) -> anyhow::Result<()> {
-    extend(
-        tpm,
-        &mut state.log,
-        RuntimeEvent::Model {
-            name: name.to_string(),
-            sha256: sha256.to_vec(),
-        },
-    )
+    extend(tpm, &mut state.log, RuntimeEvent::model(name, sha256))
 }

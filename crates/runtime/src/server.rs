@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use blindfold_attest::binding::{EXPORTER_LABEL, EXPORTER_LEN, NONCE_LEN};
 use blindfold_attester::Tpm;
+use blindfold_protocol::binding::{EXPORTER_LABEL, EXPORTER_LEN, NONCE_LEN};
+use blindfold_protocol::wellknown::{EVIDENCE_PATH, SERVER_NAME};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
@@ -25,9 +26,6 @@ use crate::tls_key::TlsKey;
 const MAX_CONNECTIONS: usize = 256;
 /// Time allowed for a TLS handshake and for a request's headers.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The evidence endpoint's path.
-pub const EVIDENCE_PATH: &str = "/.well-known/blindfold/evidence";
 
 /// State shared by all connections.
 #[derive(Debug)]
@@ -78,8 +76,8 @@ impl RateLimiter {
     }
 }
 
-fn reply(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+fn reply(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
     r.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
@@ -91,7 +89,9 @@ fn reply(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
 fn error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
     reply(
         status,
-        serde_json::json!({"error": {"message": message, "code": status.as_u16()}}),
+        serde_json::json!({"error": {"message": message, "code": status.as_u16()}})
+            .to_string()
+            .into_bytes(),
     )
 }
 
@@ -166,7 +166,7 @@ async fn evidence_response(
     })
     .await;
     match work {
-        Ok(Ok(body)) => reply(StatusCode::OK, body),
+        Ok(Ok(evidence)) => reply(StatusCode::OK, evidence.to_json()),
         Ok(Err(e)) => {
             eprintln!("blindfold-enclave: evidence failed: {e:#}");
             error(
@@ -205,7 +205,7 @@ impl rustls::server::ResolvesServerCert for OneKey {
 pub async fn serve(listen: String, shared: Arc<Shared>) -> anyhow::Result<()> {
     let tls_key = TlsKey::generate().context("TLS key")?;
     let signer = rcgen::KeyPair::from_remote(Box::new(tls_key.clone())).context("TLS key")?;
-    let cert = rcgen::CertificateParams::new(vec!["blindfold-enclave".to_string()])?
+    let cert = rcgen::CertificateParams::new(vec![SERVER_NAME.to_string()])?
         .self_signed(&signer)
         .context("TLS certificate")?;
     let spki = Arc::new(signer.public_key_der());

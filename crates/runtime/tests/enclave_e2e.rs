@@ -7,8 +7,8 @@ mod common;
 use std::process::Command;
 
 use blindfold_atls::{connect, ClientPolicy, Error as AtlsError};
-use blindfold_attest::runtime_log::RuntimeEvent;
 use blindfold_attest::{Error as AttestError, Platform, ReferenceValues};
+use blindfold_protocol::RuntimeEvent;
 use common::{local_setup, reference, start_enclave};
 use http_body_util::Full;
 use hyper::body::Bytes;

@@ -9,10 +9,10 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use blindfold_atls::{connect, ClientPolicy, Error as AtlsError};
-use blindfold_attest::runtime_log::{RuntimeEvent, RuntimeLog};
 use blindfold_attest::Error as AttestError;
 use blindfold_attester::platform;
 use blindfold_crypto::HashAlg;
+use blindfold_protocol::{Error as ProtocolError, RuntimeEvent, RuntimeLog};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
@@ -84,7 +84,7 @@ async fn fetch_upstream(addr: &str, path: &str) -> (Bytes, CertificateDer<'stati
     let mut exporter = [0u8; 32];
     tls.get_ref()
         .1
-        .export_keying_material(&mut exporter, blindfold_attest::binding::EXPORTER_LABEL, None)
+        .export_keying_material(&mut exporter, blindfold_protocol::binding::EXPORTER_LABEL, None)
         .unwrap();
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
         .await
@@ -240,7 +240,12 @@ async fn attacks_on_the_session_are_refused() {
         .unwrap()
         .spki_der()
         .unwrap();
-    let qualifying = blindfold_attest::binding::client_qualifying_data(&nonce, &spki, &exporter);
+    let qualifying = blindfold_protocol::qualifying_data(
+        blindfold_protocol::Purpose::ClientSession,
+        &nonce,
+        &spki,
+        &exporter,
+    );
     let check = |edit: &dyn Fn(&mut serde_json::Value)| {
         let mut v: serde_json::Value = serde_json::from_slice(&old).unwrap();
         edit(&mut v);
@@ -262,7 +267,10 @@ async fn attacks_on_the_session_are_refused() {
     let err = check(&|v| v["runtime_log"][1]["content"]["sha256"] = serde_json::json!("00".repeat(32)))
         .unwrap_err();
     assert!(
-        matches!(err, AttestError::RuntimeEventDigest { record: 1, .. }),
+        matches!(
+            err,
+            AttestError::Protocol(ProtocolError::RuntimeEventDigest { record: 1, .. })
+        ),
         "edited event: {err:?}"
     );
     let err = check(&|v| v["pcrs"]["sha256"]["15"] = serde_json::json!("11".repeat(32))).unwrap_err();
@@ -283,20 +291,26 @@ async fn attacks_on_the_session_are_refused() {
             }],
             banks: vec![HashAlg::Sha256, HashAlg::Sha384],
         }
-        .to_cel();
-        let mut record = extra[0].clone();
+        .to_records();
+        let mut record = serde_json::to_value(&extra[0]).unwrap();
         record["recnum"] = serde_json::json!(3);
         v["runtime_log"].as_array_mut().unwrap().push(record);
     })
     .unwrap_err();
     assert!(
-        matches!(err, AttestError::RuntimeEventAfterReady { record: 3 }),
+        matches!(
+            err,
+            AttestError::Protocol(ProtocolError::RuntimeEventAfterReady { record: 3 })
+        ),
         "after ready: {err:?}"
     );
 
     // An empty runtime log, or one that leaves out a quoted bank, is refused.
     let err = check(&|v| v["runtime_log"] = serde_json::json!([])).unwrap_err();
-    assert!(matches!(err, AttestError::RuntimeLog(_)), "empty log: {err:?}");
+    assert!(
+        matches!(err, AttestError::Protocol(ProtocolError::EmptyRuntimeLog)),
+        "empty log: {err:?}"
+    );
     let err = check(&|v| {
         for r in v["runtime_log"].as_array_mut().unwrap() {
             r["digests"]
@@ -307,7 +321,12 @@ async fn attacks_on_the_session_are_refused() {
     })
     .unwrap_err();
     assert!(
-        matches!(err, AttestError::RuntimeLog(ref why) if why.contains("sha256")),
+        matches!(
+            err,
+            AttestError::RuntimeLogMissingBank {
+                bank: HashAlg::Sha256
+            }
+        ),
         "missing bank: {err:?}"
     );
 

@@ -22,10 +22,21 @@ pub mod tdx;
 use std::path::{Path, PathBuf};
 
 /// The shared test-data folder. Panics with a clear message when absent.
+///
+/// The path is taken from the running test's `CARGO_MANIFEST_DIR` (every
+/// crate sits at `crates/<name>`, so the relative step is the same), not the
+/// one baked in at compile time: a build cache shared between checkouts
+/// would otherwise point every checkout at the first one's folders.
 pub fn shared_dir() -> PathBuf {
     let p = std::env::var_os("BLINDFOLD_SHARED_TESTDATA")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata"));
+        .unwrap_or_else(|| {
+            Path::new(
+                &std::env::var("CARGO_MANIFEST_DIR")
+                    .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+            )
+            .join("../../../shared/testdata")
+        });
     assert!(
         p.is_dir(),
         "shared test data not found at {} (clone with ../shared beside it, or set BLINDFOLD_SHARED_TESTDATA)",

@@ -29,7 +29,10 @@ fn rsa2048() -> Case {
 }
 
 fn p256() -> Case {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/swtpm-p256-quote");
+    let d = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("testdata/swtpm-p256-quote");
     Case {
         ak: d.join("ak.pub"),
         msg: d.join("msg"),

@@ -360,7 +360,10 @@ fn a_quote_with_another_magic_or_type_is_not_a_quote() {
 }
 
 fn swtpm_p256() -> Sample {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/swtpm-p256-quote");
+    let d = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("testdata/swtpm-p256-quote");
     let read = |f: &str| std::fs::read(d.join(f)).unwrap();
     let public = TpmPublic::parse_tpm2b(&read("ak.pub")).unwrap();
     let (_, pcrs) = parse_tpm2_tools_pcrs(&read("pcrs")).unwrap();

@@ -160,8 +160,8 @@ pub struct Evidence {
     pub event_log: Option<Vec<u8>>,
     /// BlindLlama-v2's legacy binding fields.
     pub blindllama: Option<BlindLlamaBinding>,
-    /// Blindfold's runtime event log (CEL-JSON), replayed to PCR 15.
-    pub runtime_log: Option<serde_json::Value>,
+    /// Blindfold's runtime event log (CEL records), replayed to PCR 15.
+    pub runtime_log: Option<Vec<blindfold_protocol::CelRecord>>,
     /// The hardware report that roots the AK (Nitro, SEV-SNP, TDX), if any.
     pub hardware: Option<HardwareEvidence>,
 }
@@ -184,10 +184,10 @@ impl Evidence {
 
     /// Detects the layout of `bytes` and reads it.
     pub fn parse(bytes: &[u8]) -> Result<Evidence, Error> {
+        if blindfold_protocol::EvidenceV1::is_blindfold_evidence(bytes) {
+            return blindfold::read(bytes);
+        }
         if let Ok(json) = serde_json::from_slice::<serde_json::Value>(bytes) {
-            if json.get("blindfold_evidence").is_some() {
-                return blindfold::read(&json);
-            }
             if json.get("cert_chain").is_some() && json.get("quote").is_some() {
                 return blindllama::read(&json);
             }

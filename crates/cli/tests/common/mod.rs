@@ -11,7 +11,8 @@ pub fn blindfold() -> Command {
 
 /// The workspace root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()))
+        .join("../..")
 }
 
 #[allow(unused_imports)] // each test binary uses its own subset

@@ -7,11 +7,11 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use blindfold_attest::runtime_log::{RuntimeEvent, RuntimeLog};
 use blindfold_attest::{PcrReference, ReferenceFormat, ReferenceKind, ReferenceValues};
 use blindfold_attester::platform::{self, PlatformInfo, RunningSwtpm};
 use blindfold_crypto::{default_provider, HashAlg};
 use blindfold_measure::app_disk::{build_app_disk, AppDisk, DEFAULT_FS_UUID};
+use blindfold_protocol::{RuntimeEvent, RuntimeLog};
 
 /// A running `blindfold-enclave`, killed on drop.
 pub struct Enclave {

@@ -5,8 +5,8 @@ use std::sync::mpsc;
 
 use blindfold_crypto::{default_provider, CryptoProvider, Digest, HashAlg};
 
-use super::superblock::{Superblock, SUPERBLOCK_SIZE};
 use crate::error::Error;
+use crate::superblock::{Superblock, SUPERBLOCK_SIZE};
 
 /// Blocks read and hashed per step (8 MiB of 4 KiB blocks).
 const CHUNK_BLOCKS: usize = 2048;

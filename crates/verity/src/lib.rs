@@ -1,11 +1,23 @@
+//! # blindfold-verity
+//!
 //! dm-verity hash trees, byte-compatible with `veritysetup format`
 //! (format type 1: `H(salt || block)`, digests in power-of-two slots,
 //! levels stored top level first, optional 512-byte superblock in its own
-//! hash block).
+//! hash block): [`format`] builds one, [`verify`] checks data against a
+//! root hash in user space (the enclave does, before it reads its app
+//! disk).
+//!
+//! What it is **not**: it does not build file systems (`blindfold-measure`
+//! makes erofs app disks with it) and it does not talk to the kernel's
+//! device mapper.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
+mod error;
 mod superblock;
 mod tree;
 
+pub use error::Error;
 pub use superblock::{Superblock, SUPERBLOCK_SIZE};
 pub use tree::{format, verify, Geometry, VerityParams, VerityTree};
 
@@ -30,9 +42,9 @@ pub fn uuid_from_str(text: &str) -> Option<[u8; 16]> {
 }
 
 /// A random version-4 UUID.
-pub fn random_uuid() -> Result<[u8; 16], crate::Error> {
+pub fn random_uuid() -> Result<[u8; 16], Error> {
     let mut u = [0u8; 16];
-    getrandom::getrandom(&mut u).map_err(|e| crate::Error::Random(e.to_string()))?;
+    getrandom::getrandom(&mut u).map_err(|e| Error::Random(e.to_string()))?;
     u[6] = (u[6] & 0x0f) | 0x40;
     u[8] = (u[8] & 0x3f) | 0x80;
     Ok(u)

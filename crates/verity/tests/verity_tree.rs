@@ -4,8 +4,8 @@
 
 use std::io::Cursor;
 
-use blindfold_measure::verity::{format, verify, Geometry, VerityParams};
-use blindfold_measure::Error;
+use blindfold_verity::Error;
+use blindfold_verity::{format, verify, Geometry, VerityParams};
 
 fn data(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 % 251) as u8).collect()

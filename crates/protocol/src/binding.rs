@@ -1,0 +1,95 @@
+//! What a quote's qualifying data binds (DESIGN.md, "Evidence and the
+//! binding to TLS").
+//!
+//! `qualifyingData = SHA-256(lp(purpose) || lp(nonce) || lp(SHA-256(SPKI)) || lp(exporter))`
+//! where `lp(x)` is `x` preceded by its length as a big-endian `u32`, the
+//! purpose is the label of a [`Purpose`], the SPKI is the TLS leaf's
+//! SubjectPublicKeyInfo (DER), and the exporter is [`EXPORTER_LEN`] bytes of
+//! RFC 8446 keying material from *this* session with [`EXPORTER_LABEL`].
+//! Binding the session, not only the key, defeats a relay even by someone
+//! holding the enclave's TLS key; the purpose keeps evidence asked for one
+//! reason (a client session) from being used for another (a key release).
+
+use blindfold_crypto::{default_provider, HashAlg};
+
+/// TLS exporter label.
+pub const EXPORTER_LABEL: &[u8] = b"EXPORTER-blindfold-evidence-v1";
+/// Bytes of exported keying material.
+pub const EXPORTER_LEN: usize = 32;
+/// Bytes of a client nonce.
+pub const NONCE_LEN: usize = 32;
+
+/// Why evidence was asked for. Each purpose has its own label in the
+/// qualifying data, so a quote made for one purpose never verifies as
+/// another.
+///
+/// Extension rule: new purposes are new variants with new labels; a quote
+/// made for a purpose an older verifier does not know simply does not
+/// verify there (its qualifying data differs), it is never mistaken for
+/// one it knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Purpose {
+    /// A client checks the enclave before sending prompts over this session.
+    ClientSession,
+    /// A key broker checks the enclave before releasing a model key to it.
+    KeyRelease,
+}
+
+impl Purpose {
+    /// The label measured into the qualifying data.
+    pub fn label(self) -> &'static str {
+        match self {
+            Purpose::ClientSession => "blindfold/evidence/v1/client",
+            Purpose::KeyRelease => "blindfold/evidence/v1/key-release",
+        }
+    }
+
+    /// Reserved labels of purposes not built yet (epoch evidence, receipts):
+    /// no variant may reuse them for anything else.
+    pub const RESERVED_LABELS: [&'static str; 2] =
+        ["blindfold/evidence/v1/epoch", "blindfold/evidence/v1/receipt"];
+}
+
+/// The qualifying data of a quote made for `purpose` over a session whose
+/// leaf key is `leaf_spki_der` and whose exported keying material is
+/// `exporter`, answering `nonce`.
+pub fn qualifying_data(purpose: Purpose, nonce: &[u8], leaf_spki_der: &[u8], exporter: &[u8]) -> [u8; 32] {
+    let p = default_provider();
+    let spki_hash = p.hash(HashAlg::Sha256, &[leaf_spki_der]);
+    let fields: [&[u8]; 4] = [purpose.label().as_bytes(), nonce, spki_hash.as_bytes(), exporter];
+    let lens: Vec<[u8; 4]> = fields.iter().map(|f| (f.len() as u32).to_be_bytes()).collect();
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(8);
+    for (f, l) in fields.iter().zip(&lens) {
+        parts.push(l);
+        parts.push(f);
+    }
+    let d = p.hash(HashAlg::Sha256, &parts);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purposes_bind_differently() {
+        let a = qualifying_data(Purpose::ClientSession, &[1; 32], b"spki", &[2; 32]);
+        let b = qualifying_data(Purpose::KeyRelease, &[1; 32], b"spki", &[2; 32]);
+        assert_ne!(a, b);
+        for reserved in Purpose::RESERVED_LABELS {
+            assert_ne!(Purpose::ClientSession.label(), reserved);
+            assert_ne!(Purpose::KeyRelease.label(), reserved);
+        }
+    }
+
+    #[test]
+    fn length_prefixes_separate_fields() {
+        // Moving a byte from the nonce to the exporter changes the result.
+        let a = qualifying_data(Purpose::ClientSession, &[7; 33], b"k", &[7; 31]);
+        let b = qualifying_data(Purpose::ClientSession, &[7; 32], b"k", &[7; 32]);
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,34 @@
+//! # blindfold-protocol
+//!
+//! The Blindfold attested-TLS protocol in one place, as typed formats that
+//! the enclave writes and every client reads with the *same* Rust types:
+//!
+//! - [`binding`]: the purpose labels ([`Purpose`]) and the qualifying-data
+//!   formula that binds a quote to one TLS session;
+//! - [`runtime_log`]: the runtime events measured into PCR 15, the recipe
+//!   that lists them ([`runtime_events`]), and their CEL-JSON records;
+//! - [`evidence`]: the evidence document, version 1 ([`EvidenceV1`]);
+//! - [`wellknown`]: the paths, names and labels both sides must agree on.
+//!
+//! Every format carries a version, and states what an older reader does
+//! with a newer document (each type's doc says; `docs/evidence.md` lists
+//! them).
+//!
+//! What it is **not**: it verifies nothing (a parsed [`EvidenceV1`] is a
+//! claim until `blindfold-attest` checks it), talks to no TPM and does no
+//! I/O. It depends on `blindfold-crypto` (hashes) and `blindfold-tpm`
+//! (PCR values) only, so the enclave can link it without the verifier.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod binding;
+mod encoding;
+mod error;
+pub mod evidence;
+pub mod runtime_log;
+pub mod wellknown;
+
+pub use binding::{qualifying_data, Purpose};
+pub use error::Error;
+pub use evidence::{EvidenceV1, QuoteV1};
+pub use runtime_log::{runtime_events, CelDigest, CelRecord, RuntimeEvent, RuntimeLog, RUNTIME_PCR};

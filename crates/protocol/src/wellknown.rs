@@ -1,0 +1,12 @@
+//! Names both sides of the protocol must agree on.
+
+/// The enclave's evidence endpoint (`GET ?nonce=<64 hex digits>`).
+pub const EVIDENCE_PATH: &str = "/.well-known/blindfold/evidence";
+/// The TLS server name (SNI) and `Host` a client uses, and the name in the
+/// enclave's self-issued certificate. Trust comes from the evidence, not
+/// from this name.
+pub const SERVER_NAME: &str = "blindfold-enclave";
+/// The verifying proxy's report of the session it uses.
+pub const VERIFICATION_PATH: &str = "/blindfold/verification";
+/// The content type of Blindfold's CEL records.
+pub const CEL_CONTENT_TYPE: &str = "blindfold";
