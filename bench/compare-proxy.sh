@@ -51,7 +51,7 @@ pids+=($!)
 wait_line "$work/enclave.log" "listening on"
 pport=$(free_port)
 $B proxy --upstream "https://127.0.0.1:$eport" --reference "$work/measurements.json" --publisher-key "$work/publisher.pub" \
-  --platform-ca "$work/platform/ca.pem" --allow-dev --listen "127.0.0.1:$pport" 2> "$work/proxy.log" &
+  --platform-ca "$work/platform/ca.pem" --allow-dev --allow-dev-reference --listen "127.0.0.1:$pport" 2> "$work/proxy.log" &
 pids+=($!)
 wait_line "$work/proxy.log" "listening on"
 for c in 1 8 32; do

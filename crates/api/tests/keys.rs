@@ -5,22 +5,21 @@
 
 mod common;
 
-use blindfold_api::{ApiConfig, ApiKeyConfig};
+use blindfold_api::{new_api_key, ApiConfig, ApiKeyConfig};
 use blindfold_engine::EmbeddedOptions;
 use serde_json::json;
-use sha2::Digest;
 
-const KEY: &str = "sk-test-4f1c9e";
 const CANARY: &str = "CANARY-7d1e2f";
 
 #[test]
 fn keys_authenticate_limit_and_count() {
+    let (key, config_entry) = new_api_key("team-a").unwrap();
+    let key = key.as_str();
     let config = ApiConfig {
         api_keys: vec![ApiKeyConfig {
-            name: "team-a".into(),
-            sha256: hex::encode(sha2::Sha256::digest(KEY)),
             requests_per_minute: Some(100),
             tokens_per_minute: Some(60),
+            ..config_entry
         }],
         ..ApiConfig::default()
     };
@@ -41,7 +40,7 @@ fn keys_authenticate_limit_and_count() {
     );
     let (status, _) = common::raw(a, "GET", "/v1/models", &[], b"");
     assert_eq!(status, 401);
-    let auth = format!("Bearer {KEY}");
+    let auth = format!("Bearer {key}");
     let auth = [("authorization", auth.as_str())];
     // The first request fits; it uses ~50 tokens, the second goes over 60.
     let (status, first) = common::post_json(a, path, &auth, &body);

@@ -4,12 +4,12 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use blindfold_attest::{
-    appraise, Appraisal, AppraisalOptions, ClaimStatus, Evidence, Layout, ReferenceValues, TpmAnchor,
-    VerifiedEvidence, Verifier, VerifyOptions,
+    appraise, AcceptPolicy, Appraisal, AppraisalOptions, Evidence, Layout, ReferenceKind, ReferenceValues,
+    TpmAnchor, VerifiedEvidence, Verifier, VerifyOptions,
 };
 use blindfold_protocol::binding::{EXPORTER_LABEL, EXPORTER_LEN, NONCE_LEN};
 use blindfold_protocol::wellknown::{EVIDENCE_PATH, SERVER_NAME};
-use blindfold_protocol::{qualifying_data, Purpose};
+use blindfold_protocol::{qualifying_data, untrusted_text, Purpose};
 use blindfold_tpm::Freshness;
 use blindfold_x509::Certificate;
 use http_body_util::{BodyExt, Full, Limited};
@@ -23,6 +23,9 @@ use tokio::net::TcpStream;
 
 use crate::error::Error;
 
+/// Most characters of an unverified server's text shown in an error.
+const MAX_SHOWN: usize = 200;
+
 /// Largest evidence answer read (bytes).
 const MAX_EVIDENCE: usize = 1 << 20;
 
@@ -34,8 +37,8 @@ pub struct ClientPolicy {
     pub reference: ReferenceValues,
     /// For the local platform (danger): the platform CA that certifies the AK.
     pub platform_ca: Option<Vec<Certificate>>,
-    /// Accept a development reference (process mode, no measured boot).
-    pub allow_dev: bool,
+    /// What the appraisal must meet before the session is handed out.
+    pub accept: AcceptPolicy,
 }
 
 /// An attested TLS session, ready for requests.
@@ -123,6 +126,11 @@ pub async fn connect(addr: &str, policy: &ClientPolicy) -> Result<AttestedSessio
 }
 
 async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSession, Error> {
+    if policy.reference.kind == ReferenceKind::Foreign {
+        // A foreign file lists some PCRs and only warns about the rest, so a
+        // quote could leave PCRs out to silence it: Blindfold references only.
+        return Err(Error::ForeignReference(policy.reference.format.name()));
+    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(AttestationBound {
         algorithms: provider.signature_verification_algorithms,
@@ -191,9 +199,10 @@ async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSess
         .map_err(|e| Error::Evidence(format!("reading the answer (at most {MAX_EVIDENCE} bytes): {e}")))?
         .to_bytes();
     if !status.is_success() {
+        // The server is not verified yet: its text is shown, never obeyed.
         return Err(Error::Evidence(format!(
             "HTTP {status}: {}",
-            String::from_utf8_lossy(&body)
+            untrusted_text(&body, MAX_SHOWN)
         )));
     }
 
@@ -204,7 +213,12 @@ async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSess
         ));
     }
     let options = VerifyOptions {
-        platform: None,
+        // One expected platform picks the trust anchor; with several (or
+        // none), the acceptance rule checks the one that verified.
+        platform: match policy.accept.platforms.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        },
         freshness: Some(Freshness::Nonce(
             qualifying_data(Purpose::ClientSession, &nonce, &spki, &exporter).to_vec(),
         )),
@@ -223,44 +237,11 @@ async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSess
         &verified,
         Some(&policy.reference),
         &AppraisalOptions {
-            allow_dev: policy.allow_dev,
+            development_reference: policy.accept.development_reference,
             policy: None,
         },
     )?;
-    if verified.trust_basis() == blindfold_attest::TrustBasis::Development && !policy.allow_dev {
-        return Err(Error::Appraisal {
-            status: "refused".into(),
-            reasons:
-                "the trust basis is development (a local platform CA can forge evidence): needs --allow-dev"
-                    .into(),
-        });
-    }
-    let acceptable = match appraisal.status {
-        Some(ClaimStatus::Affirming) => true,
-        // Process mode: the only warning may be the development reference the caller allowed.
-        Some(ClaimStatus::Warning) => {
-            policy.allow_dev
-                && appraisal
-                    .claims
-                    .iter()
-                    .filter(|(_, c)| c.status == ClaimStatus::Warning)
-                    .all(|(name, _)| name == "development-reference")
-        }
-        _ => false,
-    };
-    if !acceptable {
-        let reasons = appraisal
-            .claims
-            .iter()
-            .filter(|(_, c)| c.status != ClaimStatus::Affirming)
-            .map(|(n, c)| format!("{n}: {}", c.detail))
-            .collect::<Vec<_>>()
-            .join("; ");
-        return Err(Error::Appraisal {
-            status: appraisal.status_name().to_string(),
-            reasons,
-        });
-    }
+    appraisal.accept(&policy.accept).map_err(Error::Refused)?;
     // Hand out a sender that can take the next request right away.
     sender
         .ready()

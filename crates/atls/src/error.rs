@@ -20,12 +20,11 @@ pub enum Error {
     /// The evidence did not verify.
     #[error("evidence: {0}")]
     Verification(#[from] blindfold_attest::Error),
-    /// The appraisal did not pass.
-    #[error("appraisal is {status}: {reasons}")]
-    Appraisal {
-        /// The appraisal status.
-        status: String,
-        /// What failed or warned.
-        reasons: String,
-    },
+    /// The appraisal does not meet the acceptance rule.
+    #[error("refused: {0}")]
+    Refused(blindfold_attest::Refusal),
+    /// The reference is in a foreign format (it names the format): the
+    /// client appraises Blindfold references only.
+    #[error("a {0} reference cannot vouch for a Blindfold enclave: it lists some PCRs and only warns about the others; give Blindfold reference values")]
+    ForeignReference(&'static str),
 }

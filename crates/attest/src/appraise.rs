@@ -5,9 +5,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use blindfold_crypto::{ct_eq, Digest};
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use crate::accept::{ClaimName, DevelopmentReference};
 use crate::error::Error;
+use crate::platform::{Platform, TrustBasis};
 use crate::policy::Policy;
 use crate::reference::{ReferenceKind, ReferenceValues};
 use crate::verify::VerifiedEvidence;
@@ -66,14 +69,26 @@ pub struct Claim {
 pub struct Appraisal {
     /// The worst claim, or `None` when nothing was appraised against references.
     pub status: Option<ClaimStatus>,
-    /// Every claim by name (names documented in `docs/attestation-report.md`).
-    pub claims: BTreeMap<String, Claim>,
+    /// Every claim by name.
+    pub claims: BTreeMap<ClaimName, Claim>,
+    /// The platform the evidence verified as.
+    pub platform: Platform,
+    /// Who, besides Blindfold's code, the result trusts.
+    pub trust_basis: TrustBasis,
 }
 
 impl Appraisal {
     /// Status name, `none` when not appraised.
     pub fn status_name(&self) -> &'static str {
         self.status.map_or("none", ClaimStatus::name)
+    }
+
+    /// The claim printed as `name` (see [`ClaimName`]'s `Display`).
+    pub fn claim(&self, name: &str) -> Option<&Claim> {
+        self.claims
+            .iter()
+            .find(|(n, _)| n.to_string() == name)
+            .map(|(_, c)| c)
     }
 
     /// The failures, each naming what differed.
@@ -85,22 +100,71 @@ impl Appraisal {
             .collect()
     }
 
-    /// JSON for reports and Rego input.
+    /// The appraisal as reports and Rego input show it.
+    pub fn report(&self) -> AppraisalReport {
+        AppraisalReport {
+            status: self.status_name().to_string(),
+            claims: self
+                .claims
+                .iter()
+                .map(|(n, c)| {
+                    (
+                        n.to_string(),
+                        ClaimReport {
+                            status: c.status.name().to_string(),
+                            detail: c.detail.clone(),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// [`Self::report`] as JSON (the Rego input's `appraisal`).
     pub fn to_json(&self) -> Value {
-        let claims: BTreeMap<&str, Value> = self
-            .claims
-            .iter()
-            .map(|(n, c)| (n.as_str(), json!({"status": c.status.name(), "detail": c.detail})))
-            .collect();
-        json!({ "status": self.status_name(), "claims": claims })
+        serde_json::to_value(self.report()).unwrap_or(Value::Null)
+    }
+}
+
+/// An appraisal as reports print it and Rego policies see it
+/// (`docs/attestation-report.md`).
+///
+/// Extension rule: new claims are new keys of `claims`; readers show the
+/// claims they do not know as they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppraisalReport {
+    /// `affirming`, `warning`, `contraindicated`, or `none` (nothing appraised).
+    pub status: String,
+    /// Every claim by its printed name ([`ClaimName`]'s `Display`).
+    pub claims: BTreeMap<String, ClaimReport>,
+}
+
+/// One claim in an [`AppraisalReport`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimReport {
+    /// `affirming`, `warning` or `contraindicated`.
+    pub status: String,
+    /// What was compared, naming what differed.
+    pub detail: String,
+}
+
+impl fmt::Display for AppraisalReport {
+    /// `appraisal:   STATUS`, then one line per claim.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "appraisal:   {}", self.status)?;
+        for (name, c) in &self.claims {
+            writeln!(f, "  {name:<24} {:<16} {}", c.status, c.detail)?;
+        }
+        Ok(())
     }
 }
 
 /// What the caller allows.
 #[derive(Debug, Clone, Default)]
 pub struct AppraisalOptions {
-    /// Accept development (process-mode) references.
-    pub allow_dev: bool,
+    /// Whether development (process-mode) references are acceptable (only
+    /// ever on the development platform).
+    pub development_reference: DevelopmentReference,
     /// A Rego policy over the normalised claims.
     pub policy: Option<Policy>,
 }
@@ -120,6 +184,23 @@ fn hardware_measurement(evidence: &VerifiedEvidence) -> Option<(&'static str, Ve
     }
 }
 
+/// The first component of `got` below `floor`, named, or `None`.
+fn tcb_below(got: &blindfold_snp::TcbVersion, floor: &crate::reference::SnpTcbFloor) -> Option<String> {
+    let mut parts = vec![
+        ("bootloader", got.bootloader, floor.bootloader),
+        ("tee", got.tee, floor.tee),
+        ("snp", got.snp, floor.snp),
+        ("microcode", got.microcode, floor.microcode),
+    ];
+    if let (Some(have), Some(want)) = (got.fmc, floor.fmc) {
+        parts.push(("fmc", have, want));
+    }
+    parts
+        .into_iter()
+        .find(|(_, have, want)| have < want)
+        .map(|(name, have, want)| format!("{name} {have} is below the reference's minimum {want}"))
+}
+
 fn unappraised_hardware(what: &str) -> String {
     format!(
         "{what} not appraised (no hardware_measurements in the reference): HCLAkPub is the vTPM's key only if Azure's paravisor made the report, and any SEV-SNP/TDX machine's own guest can make one; never affirming"
@@ -133,13 +214,13 @@ pub fn appraise(
     options: &AppraisalOptions,
 ) -> Result<Appraisal, Error> {
     let mut claims = BTreeMap::new();
-    let mut add = |name: String, status: ClaimStatus, detail: String| {
+    let mut add = |name: ClaimName, status: ClaimStatus, detail: String| {
         claims.insert(name, Claim { status, detail });
     };
 
     if evidence.fresh() {
         add(
-            "freshness".into(),
+            ClaimName::Freshness,
             ClaimStatus::Affirming,
             if evidence
                 .hardware()
@@ -152,14 +233,14 @@ pub fn appraise(
         );
     } else {
         add(
-            "freshness".into(),
+            ClaimName::Freshness,
             ClaimStatus::Warning,
             "not checked (--no-freshness): the evidence may be a replay".into(),
         );
     }
     if evidence.debug() {
         add(
-            "debug".into(),
+            ClaimName::Debug,
             ClaimStatus::Warning,
             "the platform runs in debug mode (--allow-debug): its memory is open to the host or parent instance"
                 .into(),
@@ -168,7 +249,7 @@ pub fn appraise(
     if let Some(crate::HardwareReport::Tdx(quote)) = evidence.hardware() {
         if !quote.tcb_status_checked() {
             add(
-                "tcb".into(),
+                ClaimName::Tcb,
                 ClaimStatus::Warning,
                 "TDX TCB status not checked: TCB info and QE identity collateral cannot be fetched here"
                     .into(),
@@ -177,7 +258,7 @@ pub fn appraise(
     }
     if evidence.blindllama_app_disk_root_hash().is_some() {
         add(
-            "tls-binding".into(),
+            ClaimName::TlsBinding,
             ClaimStatus::Warning,
             "BlindLlama-v2 legacy binding: PCR 15 binds a whole web-server CA, not this TLS key, and the quote has no nonce; never affirming".into(),
         );
@@ -191,13 +272,13 @@ pub fn appraise(
             .count();
         if matched == 0 {
             add(
-                "event-log".into(),
+                ClaimName::EventLog,
                 ClaimStatus::Warning,
                 "the firmware event log covers none of the quoted PCRs".into(),
             );
         } else {
             add(
-                "event-log".into(),
+                ClaimName::EventLog,
                 ClaimStatus::Affirming,
                 format!("firmware event log replays to {matched} quoted PCR values"),
             );
@@ -208,19 +289,29 @@ pub fn appraise(
     if let Some(r) = reference {
         appraised = true;
         match r.kind {
-            ReferenceKind::Development if !options.allow_dev => {
+            // A development reference appraises PCR 15 alone: any VM whose
+            // owner extends the published runtime events would match it, so
+            // it means something only where the platform is ours.
+            ReferenceKind::Development if evidence.trust_basis() != TrustBasis::Development => {
+                return Err(Error::DevelopmentReferenceOnPlatform {
+                    platform: evidence.platform(),
+                })
+            }
+            ReferenceKind::Development if options.development_reference != DevelopmentReference::Allowed => {
                 return Err(Error::DevelopmentReferenceRefused)
             }
             ReferenceKind::Development => add(
-                "development-reference".into(),
+                ClaimName::DevelopmentReference,
                 ClaimStatus::Warning,
-                "development reference (--allow-dev): no measured boot, only the runtime PCR is appraised"
-                    .into(),
+                "development reference: no measured boot, only the runtime PCR is appraised".into(),
             ),
             _ => r.check_mandatory()?,
         }
         for ((bank, index), want) in &r.pcrs {
-            let name = format!("pcr.{bank}.{index}");
+            let name = ClaimName::Pcr {
+                bank: *bank,
+                index: *index,
+            };
             let (status, detail) = match evidence.pcrs().get(*bank, *index) {
                 None => (
                     ClaimStatus::Contraindicated,
@@ -266,7 +357,7 @@ pub fn appraise(
                     "app-disk root hash: the evidence binds none".into(),
                 ),
             };
-            add("app-disk-root-hash".into(), status, detail);
+            add(ClaimName::AppDiskRootHash, status, detail);
         }
         if let Some((what, got)) = hardware_measurement(evidence) {
             let (status, detail) = if r.hardware_measurements.is_empty() {
@@ -287,7 +378,50 @@ pub fn appraise(
                     ),
                 )
             };
-            add("hardware-measurement".into(), status, detail);
+            add(ClaimName::HardwareMeasurement, status, detail);
+        } else if !r.hardware_measurements.is_empty() {
+            add(
+                ClaimName::HardwareMeasurement,
+                ClaimStatus::Contraindicated,
+                "the reference lists launch measurements, but the evidence carries no SEV-SNP or TDX report"
+                    .into(),
+            );
+        }
+        if let Some(crate::HardwareReport::Snp(snp)) = evidence.hardware() {
+            let report = snp.report();
+            let got = report.reported_tcb();
+            let (status, detail) = match &r.snp_minimum_tcb {
+                None => (
+                    ClaimStatus::Warning,
+                    format!("SEV-SNP reported TCB {got} not appraised (no snp_minimum_tcb in the reference): firmware with known flaws would pass; never affirming"),
+                ),
+                Some(floor) => match tcb_below(&got, floor) {
+                    Some(low) => (
+                        ClaimStatus::Contraindicated,
+                        format!("SEV-SNP reported TCB {got}: {low}"),
+                    ),
+                    None => (
+                        ClaimStatus::Affirming,
+                        format!("SEV-SNP reported TCB {got}, at or above the reference's minimum"),
+                    ),
+                },
+            };
+            add(ClaimName::Tcb, status, detail);
+            if report.policy().migrate_ma_allowed() {
+                let (status, detail) = if r.snp_allow_migration_agent {
+                    (
+                        ClaimStatus::Affirming,
+                        "the guest policy allows a migration agent (MIGRATE_MA), as the reference allows"
+                            .into(),
+                    )
+                } else {
+                    (
+                        ClaimStatus::Contraindicated,
+                        "the guest policy allows a migration agent (MIGRATE_MA), which can export the guest's memory; the reference does not allow it".into(),
+                    )
+                };
+                add(ClaimName::MigrationAgent, status, detail);
+            }
         }
         if r.kind == ReferenceKind::Foreign {
             let unlisted: Vec<String> = evidence
@@ -299,7 +433,7 @@ pub fn appraise(
                 .collect();
             if !unlisted.is_empty() {
                 add(
-                    "pcrs-not-appraised".into(),
+                    ClaimName::PcrsNotAppraised,
                     ClaimStatus::Warning,
                     format!(
                         "{} reference does not list {}",
@@ -311,20 +445,25 @@ pub fn appraise(
         }
     } else {
         add(
-            "measurements".into(),
+            ClaimName::Measurements,
             ClaimStatus::Warning,
             "not appraised: no reference values given".into(),
         );
         if let Some((what, _)) = hardware_measurement(evidence) {
             add(
-                "hardware-measurement".into(),
+                ClaimName::HardwareMeasurement,
                 ClaimStatus::Warning,
                 unappraised_hardware(what),
             );
         }
     }
 
-    let mut appraisal = Appraisal { status: None, claims };
+    let mut appraisal = Appraisal {
+        status: None,
+        claims,
+        platform: evidence.platform(),
+        trust_basis: evidence.trust_basis(),
+    };
     let worst = appraisal.claims.values().map(|c| c.status).max();
     appraisal.status = if appraised { worst } else { None };
     if let Some(policy) = &options.policy {

@@ -1,17 +1,28 @@
 //! Signed reference values: a DSSE envelope (in-toto / Sigstore format)
-//! around a payload that carries `measurements.json`, a version number and
-//! the digests of the build inputs, signed by the publisher's key (ECDSA
-//! P-256 with SHA-256). Clients pin the publisher key.
+//! around a [`BundlePayload`] that carries `measurements.json`, a version
+//! number, an optional expiry and the digests of the build inputs, signed
+//! by the publisher's key (ECDSA P-256 with SHA-256). Clients pin the
+//! publisher key.
+//!
+//! Extension rule: the payload is versioned (`blindfold_bundle`), and a
+//! reader refuses another version or a field it does not know: a field it
+//! skipped (an expiry, say) could be a restriction it would fail to apply.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
 
 use base64::Engine as _;
 use blindfold_crypto::{default_provider, HashAlg, PublicKey, Signature, SignatureScheme};
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::reference::ReferenceValues;
+use crate::reference::{MeasurementsV1, ReferenceValues};
 
 /// The DSSE payload type of a Blindfold reference bundle.
 pub const PAYLOAD_TYPE: &str = "application/vnd.blindfold.measurements+json";
+
+/// The payload version this crate writes and reads.
+pub const BUNDLE_VERSION: u32 = 1;
 
 /// DSSE pre-authentication encoding: `DSSEv1 SP LEN(type) SP type SP LEN(body) SP body`.
 pub fn pae(payload_type: &str, body: &[u8]) -> Vec<u8> {
@@ -28,24 +39,71 @@ pub fn key_id(key: &PublicKey) -> Result<String, Error> {
     Ok(default_provider().hash(HashAlg::Sha256, &[&spki]).to_hex())
 }
 
-/// The payload a bundle signs.
-pub fn payload(measurements: &Value, version: u64, inputs: &Value) -> Value {
-    json!({
-        "blindfold_bundle": 1,
-        "version": version,
-        "inputs": inputs,
-        "measurements": measurements,
-    })
+/// What a bundle signs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundlePayload {
+    /// Always [`BUNDLE_VERSION`].
+    pub blindfold_bundle: u32,
+    /// The publisher's version number: clients refuse lower ones once they
+    /// have seen a higher one (rollback).
+    pub version: u64,
+    /// After this time (RFC 3339) the bundle is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// Digests of the build inputs (`sha256:<hex>`), `null` where absent.
+    #[serde(default)]
+    pub inputs: BTreeMap<String, Option<String>>,
+    /// The reference values.
+    pub measurements: MeasurementsV1,
 }
 
-/// Wraps a payload and its DER ECDSA signature over [`pae`] into an envelope.
-pub fn envelope(payload: &[u8], key_id: &str, der_signature: &[u8]) -> Value {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    json!({
-        "payloadType": PAYLOAD_TYPE,
-        "payload": b64.encode(payload),
-        "signatures": [{"keyid": key_id, "sig": b64.encode(der_signature)}],
-    })
+/// A DSSE envelope (only the fields DSSE defines).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// [`PAYLOAD_TYPE`] for a Blindfold bundle.
+    #[serde(rename = "payloadType")]
+    pub payload_type: String,
+    /// The signed payload, base64.
+    pub payload: String,
+    /// Signatures over [`pae`] of the payload.
+    pub signatures: Vec<EnvelopeSignature>,
+}
+
+/// One signature of an [`Envelope`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvelopeSignature {
+    /// [`key_id`] of the signing key.
+    #[serde(default)]
+    pub keyid: String,
+    /// The DER ECDSA signature, base64.
+    pub sig: String,
+}
+
+impl Envelope {
+    /// Wraps a payload and its DER ECDSA signature over [`pae`].
+    pub fn new(payload: &[u8], key_id: &str, der_signature: &[u8]) -> Envelope {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        Envelope {
+            payload_type: PAYLOAD_TYPE.into(),
+            payload: b64.encode(payload),
+            signatures: vec![EnvelopeSignature {
+                keyid: key_id.into(),
+                sig: b64.encode(der_signature),
+            }],
+        }
+    }
+
+    /// Reads an envelope, `None` when `bytes` are not one (a plain
+    /// reference file, say).
+    pub fn parse(bytes: &[u8]) -> Option<Envelope> {
+        serde_json::from_slice(bytes).ok()
+    }
+}
+
+/// True when `bytes` hold a DSSE envelope.
+pub fn is_envelope(bytes: &[u8]) -> bool {
+    Envelope::parse(bytes).is_some()
 }
 
 /// A verified bundle.
@@ -55,76 +113,95 @@ pub struct VerifiedBundle {
     pub reference: ReferenceValues,
     /// The publisher's version number.
     pub version: u64,
+    /// When it expires, if it says.
+    pub expires: Option<SystemTime>,
     /// The build inputs' digests, as published.
-    pub inputs: Value,
+    pub inputs: BTreeMap<String, Option<String>>,
+    /// [`key_id`] of the publisher key it verified under.
+    pub key_id: String,
 }
 
-/// True when `v` looks like a DSSE envelope.
-pub fn is_envelope(v: &Value) -> bool {
-    v.get("payloadType").is_some() && v.get("signatures").is_some()
+/// What a bundle must meet besides its signature.
+#[derive(Debug, Clone, Copy)]
+pub struct BundleCheck {
+    /// Refuse versions below this (rollback).
+    pub min_version: u64,
+    /// The time its expiry is checked at.
+    pub at: SystemTime,
 }
 
 /// Verifies an envelope under `publisher`: payload type, a signature by that
-/// key over the PAE, the payload's measurements, and (rollback) a version of
-/// at least `min_version`.
-pub fn verify_bundle(bytes: &[u8], publisher: &PublicKey, min_version: u64) -> Result<VerifiedBundle, Error> {
+/// key over the PAE, the payload's measurements, its expiry and (rollback)
+/// a version of at least `check.min_version`.
+pub fn verify_bundle(
+    bytes: &[u8],
+    publisher: &PublicKey,
+    check: &BundleCheck,
+) -> Result<VerifiedBundle, Error> {
     let bad = |why: String| Error::ReferenceFormat(format!("signed bundle: {why}"));
-    let env: Value = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
-    if env["payloadType"] != PAYLOAD_TYPE {
+    let env: Envelope = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+    if env.payload_type != PAYLOAD_TYPE {
         return Err(bad(format!(
-            "payloadType is {}, expected {PAYLOAD_TYPE}",
-            env["payloadType"]
+            "payloadType is {:?}, expected {PAYLOAD_TYPE}",
+            env.payload_type
         )));
     }
     let b64 = base64::engine::general_purpose::STANDARD;
     let body = b64
-        .decode(env["payload"].as_str().unwrap_or_default())
+        .decode(&env.payload)
         .map_err(|e| bad(format!("payload: {e}")))?;
     let message = pae(PAYLOAD_TYPE, &body);
     let want_id = key_id(publisher)?;
-    let signatures = env["signatures"].as_array().cloned().unwrap_or_default();
-    let mut verified = false;
-    for s in &signatures {
-        if s["keyid"].as_str().is_some_and(|k| k != want_id) {
-            continue;
-        }
-        let Ok(der) = b64.decode(s["sig"].as_str().unwrap_or_default()) else {
-            continue;
-        };
-        let Ok(sig) = Signature::ecdsa_from_der(&der) else {
-            continue;
-        };
-        if default_provider()
-            .verify_signature(publisher, SignatureScheme::Ecdsa(HashAlg::Sha256), &message, &sig)
-            .is_ok()
-        {
-            verified = true;
-            break;
-        }
-    }
+    let verified = env
+        .signatures
+        .iter()
+        .filter(|s| s.keyid.is_empty() || s.keyid == want_id)
+        .filter_map(|s| b64.decode(&s.sig).ok())
+        .filter_map(|der| Signature::ecdsa_from_der(&der).ok())
+        .any(|sig| {
+            default_provider()
+                .verify_signature(publisher, SignatureScheme::Ecdsa(HashAlg::Sha256), &message, &sig)
+                .is_ok()
+        });
     if !verified {
         return Err(Error::BundleNotSignedByPublisher {
             key_id: want_id,
-            signatures: signatures.len(),
+            signatures: env.signatures.len(),
         });
     }
-    let payload: Value = serde_json::from_slice(&body).map_err(|e| bad(format!("payload: {e}")))?;
-    if payload["blindfold_bundle"] != 1 {
-        return Err(bad("payload is not a blindfold_bundle version 1".into()));
+    let version_of = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("blindfold_bundle").and_then(serde_json::Value::as_u64));
+    if version_of != Some(u64::from(BUNDLE_VERSION)) {
+        return Err(bad(format!(
+            "payload is not a blindfold_bundle version {BUNDLE_VERSION}"
+        )));
     }
-    let reference = ReferenceValues::parse(payload["measurements"].to_string().as_bytes())?;
-    let version = payload["version"]
-        .as_u64()
-        .ok_or_else(|| bad("no version".into()))?;
-    if version < min_version {
+    let payload: BundlePayload = serde_json::from_slice(&body).map_err(|e| bad(format!("payload: {e}")))?;
+    let reference = ReferenceValues::from_measurements(&payload.measurements)?;
+    if payload.version < check.min_version {
         return Err(Error::BundleRolledBack {
-            version,
-            minimum: min_version,
+            version: payload.version,
+            minimum: check.min_version,
         });
+    }
+    let expires = payload
+        .expires
+        .as_deref()
+        .map(|t| humantime::parse_rfc3339(t).map_err(|e| bad(format!("expires {t:?}: {e}"))))
+        .transpose()?;
+    if let Some(when) = expires {
+        if check.at > when {
+            return Err(Error::BundleExpired {
+                expired: humantime::format_rfc3339_seconds(when).to_string(),
+            });
+        }
     }
     Ok(VerifiedBundle {
         reference,
-        version,
-        inputs: payload["inputs"].clone(),
+        version: payload.version,
+        expires,
+        inputs: payload.inputs,
+        key_id: want_id,
     })
 }

@@ -164,6 +164,13 @@ pub enum Error {
         minimum: u64,
     },
 
+    /// A signed bundle past its expiry.
+    #[error("signed reference values expired at {expired}")]
+    BundleExpired {
+        /// The expiry (RFC 3339).
+        expired: String,
+    },
+
     // ---- appraisal ----
     /// A Blindfold measured-boot reference leaves out a mandatory PCR.
     #[error("reference values omit mandatory PCR {index} ({bank}); a measured-boot reference must list PCRs 0-4, 7, 9, 11, 12, 13 and 15")]
@@ -173,9 +180,19 @@ pub enum Error {
         /// The PCR.
         index: PcrIndex,
     },
-    /// A development reference without `allow_dev`.
-    #[error("development reference values (no measured boot) are accepted only with --allow-dev")]
+    /// A development reference where development references are not allowed.
+    #[error("development reference values (no measured boot) are not allowed")]
     DevelopmentReferenceRefused,
+    /// A development reference for evidence from a real platform: it
+    /// appraises PCR 15 alone, which any VM's owner can extend to match.
+    #[error("development reference values appraise only the runtime PCR, which any {platform} VM's owner can extend to match: they are accepted only on the development platform")]
+    DevelopmentReferenceOnPlatform {
+        /// The evidence's platform.
+        platform: crate::Platform,
+    },
+    /// The appraisal does not meet the caller's acceptance rule.
+    #[error("not accepted: {0}")]
+    NotAccepted(crate::accept::Refusal),
 }
 
 impl Error {
@@ -214,5 +231,11 @@ impl From<blindfold_protocol::Error> for Error {
 impl From<blindfold_eventlog::Error> for Error {
     fn from(e: blindfold_eventlog::Error) -> Self {
         Error::EventLog(e)
+    }
+}
+
+impl From<crate::accept::Refusal> for Error {
+    fn from(e: crate::accept::Refusal) -> Self {
+        Error::NotAccepted(e)
     }
 }

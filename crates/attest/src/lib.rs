@@ -5,7 +5,10 @@
 //! them against the platform's trust anchor ([`Verifier::verify`] → the
 //! only way to get a [`VerifiedEvidence`]), and appraises verified evidence
 //! against reference values ([`ReferenceValues`], [`appraise`]; signed
-//! bundles in [`bundle`]) and an optional Rego [`Policy`]. Every result states its [`TrustBasis`].
+//! bundles in [`bundle`]) and an optional Rego [`Policy`]. Every result
+//! states its [`TrustBasis`]; [`Appraisal::accept`] is the one rule for
+//! acting on a result ([`AcceptPolicy`]): the client, the proxy and the key
+//! broker all use it.
 //!
 //! What it is **not**: it does not talk to TPMs or clouds (no network, no
 //! TSS), and it does not parse TPM structures, event logs or certificates
@@ -16,6 +19,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod accept;
 mod appraise;
 pub mod bundle;
 mod error;
@@ -26,11 +30,15 @@ mod policy;
 mod reference;
 mod verify;
 
-pub use appraise::{appraise, Appraisal, AppraisalOptions, Claim, ClaimStatus};
+pub use accept::{AcceptPolicy, ClaimName, DevelopmentPlatform, DevelopmentReference, Refusal};
+pub use appraise::{appraise, Appraisal, AppraisalOptions, AppraisalReport, Claim, ClaimReport, ClaimStatus};
 pub use error::Error;
 pub use evidence::{AkClaim, BlindLlamaBinding, Evidence, HardwareEvidence, Layout, QuoteClaim};
 pub use hardware::{hardware_json, HardwareOptions, HardwareReport};
 pub use platform::{Platform, TrustBasis};
 pub use policy::{Policy, NEVER_WAIVED};
-pub use reference::{PcrReference, ReferenceFormat, ReferenceKind, ReferenceValues, MANDATORY_PCRS};
+pub use reference::{
+    MeasurementsKind, MeasurementsV1, PcrLists, PcrReference, ReferenceFormat, ReferenceKind,
+    ReferenceValues, SnpTcbFloor, MANDATORY_PCRS, MEASUREMENTS_VERSION,
+};
 pub use verify::{TpmAnchor, VerifiedEvidence, Verifier, VerifyOptions};

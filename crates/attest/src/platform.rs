@@ -141,16 +141,18 @@ impl fmt::Display for Platform {
     }
 }
 
-/// Who, besides Blindfold's code, a verification result trusts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Who, besides Blindfold's code, a verification result trusts, ordered
+/// from weakest to strongest (`development` < `hypervisor` < `cvm`), so a
+/// client can ask for a minimum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TrustBasis {
+    /// A pinned key or local platform CA: whoever holds it can forge evidence.
+    Development,
     /// The cloud's hypervisor and its vTPM: a quote proves what booted, not
     /// that the host did not read guest memory.
     Hypervisor,
     /// The CPU vendor's confidential-VM hardware (SEV-SNP, TDX).
     Cvm,
-    /// A pinned key or local platform CA: whoever holds it can forge evidence.
-    Development,
 }
 
 impl TrustBasis {
@@ -161,5 +163,18 @@ impl TrustBasis {
             TrustBasis::Cvm => "cvm",
             TrustBasis::Development => "development",
         }
+    }
+
+    /// Parses a name printed by [`TrustBasis::name`].
+    pub fn from_name(name: &str) -> Option<TrustBasis> {
+        [TrustBasis::Development, TrustBasis::Hypervisor, TrustBasis::Cvm]
+            .into_iter()
+            .find(|t| t.name() == name)
+    }
+}
+
+impl fmt::Display for TrustBasis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }

@@ -9,22 +9,24 @@
 //! claim into an acceptable one, and never lift the warnings in
 //! [`NEVER_WAIVED`] (a waived nonce, BlindLlama-v2's legacy binding, a
 //! development reference, a debug-mode platform, an unappraised CVM
-//! launch measurement): those are facts about the evidence, not
+//! launch measurement, an unchecked or outdated TCB): those are facts about the evidence, not
 //! matters of policy.
 
 use serde_json::{json, Value};
 
+use crate::accept::ClaimName;
 use crate::appraise::{Appraisal, Claim, ClaimStatus};
 use crate::error::Error;
 use crate::verify::VerifiedEvidence;
 
 /// Claims whose warning no policy can turn into affirming.
-pub const NEVER_WAIVED: [&str; 5] = [
-    "freshness",
-    "tls-binding",
-    "development-reference",
-    "debug",
-    "hardware-measurement",
+pub const NEVER_WAIVED: [ClaimName; 6] = [
+    ClaimName::Freshness,
+    ClaimName::TlsBinding,
+    ClaimName::DevelopmentReference,
+    ClaimName::Debug,
+    ClaimName::HardwareMeasurement,
+    ClaimName::Tcb,
 ];
 
 /// A loaded Rego policy.
@@ -116,7 +118,7 @@ impl Policy {
         let floor = appraisal
             .claims
             .iter()
-            .filter(|(name, _)| NEVER_WAIVED.contains(&name.as_str()))
+            .filter(|(name, _)| NEVER_WAIVED.contains(name))
             .map(|(_, c)| c.status)
             .max()
             .unwrap_or(ClaimStatus::Affirming);
@@ -130,7 +132,7 @@ impl Policy {
             format!("policy {} says {wanted}: {}", self.name, reasons.join("; "))
         };
         appraisal.claims.insert(
-            "policy".into(),
+            ClaimName::Policy,
             Claim {
                 status: wanted,
                 detail,

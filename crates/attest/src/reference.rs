@@ -5,9 +5,75 @@ use std::collections::BTreeMap;
 
 use blindfold_crypto::{Digest, HashAlg};
 use blindfold_tpm::PcrIndex;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::error::Error;
+
+/// The version of `measurements.json` this crate writes and reads.
+pub const MEASUREMENTS_VERSION: u32 = 1;
+
+/// PCR values per bank name and PCR index, hex.
+pub type PcrLists = BTreeMap<String, BTreeMap<u32, Vec<String>>>;
+
+/// Blindfold's `measurements.json`, version 1: written by `blindfold
+/// measure`, read by every verifier, signed inside bundles.
+///
+/// Extension rule: a reader refuses a document of another
+/// `blindfold_measurements` version and any field it does not know, since
+/// a field it skipped could be a restriction it would fail to apply; new
+/// restrictions come with a new version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeasurementsV1 {
+    /// Always [`MEASUREMENTS_VERSION`].
+    pub blindfold_measurements: u32,
+    /// What the document covers.
+    pub kind: MeasurementsKind,
+    /// Allowed values: any one of a PCR's list is acceptable.
+    pub pcrs: PcrLists,
+    /// Refused values, even where also allowed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub revoked: PcrLists,
+    /// Allowed SEV-SNP `MEASUREMENT` / TDX `MRTD` values (48 bytes, hex).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hardware_measurements: Vec<String>,
+    /// The lowest SEV-SNP `REPORTED_TCB` accepted, component by component.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snp_minimum_tcb: Option<SnpTcbFloor>,
+    /// Accept an SEV-SNP guest policy that allows a migration agent
+    /// (`MIGRATE_MA`, which can export the guest's memory).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub snp_allow_migration_agent: bool,
+}
+
+/// The lowest SEV-SNP TCB accepted: each security patch level at least
+/// this (AMD's security bulletins name the levels that fix a flaw).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnpTcbFloor {
+    /// PSP boot loader SPL.
+    pub bootloader: u8,
+    /// PSP OS (TEE) SPL.
+    pub tee: u8,
+    /// SNP firmware SPL.
+    pub snp: u8,
+    /// Microcode patch level.
+    pub microcode: u8,
+    /// FMC SPL (Turin), checked where the report has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fmc: Option<u8>,
+}
+
+/// What a `measurements.json` covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MeasurementsKind {
+    /// A measured boot: PCRs 0-4, 7, 9, 11, 12, 13 and 15.
+    MeasuredBoot,
+    /// Process mode: PCR 15 only, accepted only on the development platform.
+    Development,
+}
 
 /// Where a reference file came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +135,10 @@ pub struct ReferenceValues {
     /// (the SEV-SNP `MEASUREMENT` or the TD's `MRTD`, 48 bytes each): on
     /// Azure, the paravisor (HCL) that holds the vTPM.
     pub hardware_measurements: Vec<Vec<u8>>,
+    /// The lowest SEV-SNP reported TCB accepted.
+    pub snp_minimum_tcb: Option<SnpTcbFloor>,
+    /// Whether an SEV-SNP policy with `MIGRATE_MA` is accepted.
+    pub snp_allow_migration_agent: bool,
 }
 
 fn bad(why: impl Into<String>) -> Error {
@@ -112,38 +182,33 @@ impl ReferenceValues {
     }
 
     fn parse_blindfold(v: &Value) -> Result<ReferenceValues, Error> {
-        if v["blindfold_measurements"] != 1 {
+        let version = v["blindfold_measurements"].as_u64().unwrap_or(0);
+        if version != u64::from(MEASUREMENTS_VERSION) {
             return Err(bad(format!(
-                "unsupported blindfold_measurements version {}",
+                "blindfold_measurements version {}, this verifier understands {MEASUREMENTS_VERSION}",
                 v["blindfold_measurements"]
             )));
         }
-        let kind = match v["kind"].as_str() {
-            Some("measured-boot") => ReferenceKind::MeasuredBoot,
-            Some("development") => ReferenceKind::Development,
-            other => {
-                return Err(bad(format!(
-                    "kind must be measured-boot or development, not {other:?}"
-                )))
-            }
+        let doc = MeasurementsV1::deserialize(v).map_err(|e| bad(format!("measurements.json: {e}")))?;
+        ReferenceValues::from_measurements(&doc)
+    }
+
+    /// Reads Blindfold's own `measurements.json` document.
+    pub fn from_measurements(doc: &MeasurementsV1) -> Result<ReferenceValues, Error> {
+        let kind = match doc.kind {
+            MeasurementsKind::MeasuredBoot => ReferenceKind::MeasuredBoot,
+            MeasurementsKind::Development => ReferenceKind::Development,
         };
         let mut pcrs: BTreeMap<(HashAlg, PcrIndex), PcrReference> = BTreeMap::new();
-        for (section, revoked) in [("pcrs", false), ("revoked", true)] {
-            for (bank_name, entries) in v[section].as_object().into_iter().flatten() {
+        for (section, revoked) in [(&doc.pcrs, false), (&doc.revoked, true)] {
+            for (bank_name, entries) in section {
                 let bank =
                     HashAlg::from_name(bank_name).ok_or_else(|| bad(format!("unknown bank {bank_name}")))?;
-                for (index, values) in entries.as_object().into_iter().flatten() {
-                    let index = pcr_index(index)?;
-                    let list = values.as_array().ok_or_else(|| {
-                        bad(format!("{section}.{bank}.{index} must be a list of hex values"))
-                    })?;
+                for (index, list) in entries {
+                    let index = PcrIndex(*index);
                     let entry = pcrs.entry((bank, index)).or_default();
                     for h in list {
-                        let d = digest(
-                            bank,
-                            h.as_str().unwrap_or_default(),
-                            &format!("PCR {index} ({bank})"),
-                        )?;
+                        let d = digest(bank, h, &format!("PCR {} ({bank})", index.0))?;
                         if revoked {
                             entry.revoked.push(d);
                         } else {
@@ -154,14 +219,9 @@ impl ReferenceValues {
             }
         }
         let mut hardware_measurements = Vec::new();
-        for (i, h) in v["hardware_measurements"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let bytes = hex::decode(h.as_str().unwrap_or_default())
-                .map_err(|e| bad(format!("hardware_measurements[{i}]: not hex: {e}")))?;
+        for (i, h) in doc.hardware_measurements.iter().enumerate() {
+            let bytes =
+                hex::decode(h).map_err(|e| bad(format!("hardware_measurements[{i}]: not hex: {e}")))?;
             if bytes.len() != 48 {
                 return Err(bad(format!(
                     "hardware_measurements[{i}]: {} bytes, a SEV-SNP MEASUREMENT or TDX MRTD is 48",
@@ -176,9 +236,45 @@ impl ReferenceValues {
             pcrs,
             app_disk_root_hash: None,
             hardware_measurements,
+            snp_minimum_tcb: doc.snp_minimum_tcb,
+            snp_allow_migration_agent: doc.snp_allow_migration_agent,
         };
         refs.check_mandatory()?;
         Ok(refs)
+    }
+
+    /// Blindfold's `measurements.json` document for these values; `None`
+    /// for a foreign reference, which has its own format ([`Self::to_json`]).
+    pub fn to_measurements(&self) -> Option<MeasurementsV1> {
+        let kind = match self.kind {
+            ReferenceKind::MeasuredBoot => MeasurementsKind::MeasuredBoot,
+            ReferenceKind::Development => MeasurementsKind::Development,
+            ReferenceKind::Foreign => return None,
+        };
+        let mut pcrs: PcrLists = BTreeMap::new();
+        let mut revoked: PcrLists = BTreeMap::new();
+        for ((bank, index), r) in &self.pcrs {
+            if !r.allowed.is_empty() {
+                pcrs.entry(bank.name().to_string())
+                    .or_default()
+                    .insert(index.0, r.allowed.iter().map(Digest::to_hex).collect());
+            }
+            if !r.revoked.is_empty() {
+                revoked
+                    .entry(bank.name().to_string())
+                    .or_default()
+                    .insert(index.0, r.revoked.iter().map(Digest::to_hex).collect());
+            }
+        }
+        Some(MeasurementsV1 {
+            blindfold_measurements: MEASUREMENTS_VERSION,
+            kind,
+            pcrs,
+            revoked,
+            hardware_measurements: self.hardware_measurements.iter().map(hex::encode).collect(),
+            snp_minimum_tcb: self.snp_minimum_tcb,
+            snp_allow_migration_agent: self.snp_allow_migration_agent,
+        })
     }
 
     fn parse_blindllama(v: &Value) -> Result<ReferenceValues, Error> {
@@ -211,6 +307,8 @@ impl ReferenceValues {
             pcrs,
             app_disk_root_hash,
             hardware_measurements: Vec::new(),
+            snp_minimum_tcb: None,
+            snp_allow_migration_agent: false,
         })
     }
 
@@ -246,6 +344,8 @@ impl ReferenceValues {
             pcrs,
             app_disk_root_hash: None,
             hardware_measurements: Vec::new(),
+            snp_minimum_tcb: None,
+            snp_allow_migration_agent: false,
         })
     }
 
@@ -288,43 +388,28 @@ impl ReferenceValues {
             self.app_disk_root_hash = other.app_disk_root_hash;
         }
         self.hardware_measurements.extend(other.hardware_measurements);
+        // Merged files: the stricter TCB floor and migration rule win.
+        self.snp_minimum_tcb = match (self.snp_minimum_tcb, other.snp_minimum_tcb) {
+            (Some(a), Some(b)) => Some(SnpTcbFloor {
+                bootloader: a.bootloader.max(b.bootloader),
+                tee: a.tee.max(b.tee),
+                snp: a.snp.max(b.snp),
+                microcode: a.microcode.max(b.microcode),
+                fmc: a.fmc.max(b.fmc),
+            }),
+            (a, b) => a.or(b),
+        };
+        self.snp_allow_migration_agent &= other.snp_allow_migration_agent;
         Ok(())
     }
 
     /// Writes the values in the file's own format (round-trips through [`Self::parse`]).
     pub fn to_json(&self) -> Value {
         match self.format {
-            ReferenceFormat::Blindfold => {
-                let mut pcrs: BTreeMap<&str, BTreeMap<u32, Vec<String>>> = BTreeMap::new();
-                let mut revoked: BTreeMap<&str, BTreeMap<u32, Vec<String>>> = BTreeMap::new();
-                for ((bank, index), r) in &self.pcrs {
-                    if !r.allowed.is_empty() {
-                        pcrs.entry(bank.name())
-                            .or_default()
-                            .insert(index.0, r.allowed.iter().map(Digest::to_hex).collect());
-                    }
-                    if !r.revoked.is_empty() {
-                        revoked
-                            .entry(bank.name())
-                            .or_default()
-                            .insert(index.0, r.revoked.iter().map(Digest::to_hex).collect());
-                    }
-                }
-                let kind = match self.kind {
-                    ReferenceKind::Development => "development",
-                    _ => "measured-boot",
-                };
-                let mut v =
-                    json!({ "blindfold_measurements": 1, "kind": kind, "pcrs": pcrs, "revoked": revoked });
-                if !self.hardware_measurements.is_empty() {
-                    v["hardware_measurements"] = json!(self
-                        .hardware_measurements
-                        .iter()
-                        .map(hex::encode)
-                        .collect::<Vec<_>>());
-                }
-                v
-            }
+            ReferenceFormat::Blindfold => match self.to_measurements() {
+                Some(doc) => serde_json::to_value(doc).unwrap_or(Value::Null),
+                None => Value::Null,
+            },
             ReferenceFormat::BlindLlama => {
                 let m: BTreeMap<u32, String> = self
                     .pcrs

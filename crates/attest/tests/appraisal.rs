@@ -6,8 +6,9 @@
 use std::time::SystemTime;
 
 use blindfold_attest::{
-    appraise, AppraisalOptions, ClaimStatus, Error, Evidence, Policy, ReferenceFormat, ReferenceKind,
-    ReferenceValues, VerifiedEvidence, Verifier, VerifyOptions,
+    appraise, AcceptPolicy, AppraisalOptions, ClaimStatus, DevelopmentReference, Error, Evidence, Platform,
+    Policy, ReferenceFormat, ReferenceKind, ReferenceValues, Refusal, TrustBasis, VerifiedEvidence, Verifier,
+    VerifyOptions,
 };
 use blindfold_testdata::shared;
 use blindfold_tpm::Freshness;
@@ -69,7 +70,7 @@ fn a_complete_blindfold_reference_affirms() {
     let r = parse(&blindfold_reference(&v)).unwrap();
     let a = appraise(&v, Some(&r), &AppraisalOptions::default()).unwrap();
     assert_eq!(a.status, Some(ClaimStatus::Affirming), "{:?}", a.claims);
-    assert_eq!(a.claims["pcr.sha256.4"].status, ClaimStatus::Affirming);
+    assert_eq!(a.claim("pcr.sha256.4").unwrap().status, ClaimStatus::Affirming);
 }
 
 #[test]
@@ -79,7 +80,7 @@ fn a_changed_value_is_contraindicated_and_named() {
     j["pcrs"]["sha256"]["4"] = json!(["3d45".repeat(16)]);
     let a = appraise(&v, Some(&parse(&j).unwrap()), &AppraisalOptions::default()).unwrap();
     assert_eq!(a.status, Some(ClaimStatus::Contraindicated));
-    let detail = &a.claims["pcr.sha256.4"].detail;
+    let detail = &a.claim("pcr.sha256.4").unwrap().detail;
     assert!(
         detail.starts_with(&format!(
             "PCR 4 (sha256): expected {}, got a274e8ca",
@@ -103,8 +104,11 @@ fn allowed_sets_and_revocation() {
     );
     j["revoked"] = json!({"sha256": {"4": [current]}});
     let a = appraise(&v, Some(&parse(&j).unwrap()), &AppraisalOptions::default()).unwrap();
-    assert_eq!(a.claims["pcr.sha256.4"].status, ClaimStatus::Contraindicated);
-    assert!(a.claims["pcr.sha256.4"].detail.contains("revoked"));
+    assert_eq!(
+        a.claim("pcr.sha256.4").unwrap().status,
+        ClaimStatus::Contraindicated
+    );
+    assert!(a.claim("pcr.sha256.4").unwrap().detail.contains("revoked"));
 }
 
 #[test]
@@ -125,8 +129,12 @@ fn a_measured_boot_reference_missing_a_mandatory_pcr_is_rejected() {
     );
 }
 
+/// The hole an adversarial review found: a development reference appraises
+/// PCR 15 alone, and any cloud VM's owner can extend PCR 15 with the
+/// published runtime events. A stock GCP quote whose PCR 15 matches is
+/// refused outright, opt-in or not; no appraisal comes back to accept.
 #[test]
-fn development_references_need_allow_dev_and_say_so() {
+fn a_development_reference_is_refused_for_cloud_evidence_even_when_allowed() {
     let v = verified_gcp();
     let p15 = v
         .pcrs()
@@ -136,19 +144,99 @@ fn development_references_need_allow_dev_and_say_so() {
     let j = json!({"blindfold_measurements": 1, "kind": "development", "pcrs": {"sha256": {"15": [p15]}}});
     let r = parse(&j).unwrap();
     assert_eq!(r.kind, ReferenceKind::Development);
-    let err = appraise(&v, Some(&r), &AppraisalOptions::default()).unwrap_err();
-    assert_eq!(err, Error::DevelopmentReferenceRefused);
-    let a = appraise(
-        &v,
-        Some(&r),
-        &AppraisalOptions {
-            allow_dev: true,
-            policy: None,
-        },
-    )
+    for development_reference in [DevelopmentReference::Refused, DevelopmentReference::Allowed] {
+        let err = appraise(
+            &v,
+            Some(&r),
+            &AppraisalOptions {
+                development_reference,
+                policy: None,
+            },
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            Error::DevelopmentReferenceOnPlatform {
+                platform: Platform::GcpVtpm
+            }
+        );
+    }
+}
+
+#[test]
+fn the_acceptance_rule_checks_platform_trust_basis_and_every_claim() {
+    let v = verified_gcp();
+    let r = parse(&blindfold_reference(&v)).unwrap();
+    let a = appraise(&v, Some(&r), &AppraisalOptions::default()).unwrap();
+    assert_eq!(
+        (a.platform, a.trust_basis),
+        (Platform::GcpVtpm, TrustBasis::Hypervisor)
+    );
+    a.accept(&AcceptPolicy::default()).unwrap();
+    a.accept(&AcceptPolicy {
+        platforms: vec![Platform::GcpVtpm, Platform::AzureVtpm],
+        min_trust_basis: TrustBasis::Hypervisor,
+        ..AcceptPolicy::default()
+    })
     .unwrap();
-    assert_eq!(a.status, Some(ClaimStatus::Warning));
-    assert_eq!(a.claims["development-reference"].status, ClaimStatus::Warning);
+
+    let only_snp = AcceptPolicy {
+        platforms: vec![Platform::AzureSnp],
+        ..AcceptPolicy::default()
+    };
+    assert_eq!(
+        a.accept(&only_snp).unwrap_err(),
+        Refusal::Platform {
+            platform: Platform::GcpVtpm,
+            accepted: vec![Platform::AzureSnp]
+        }
+    );
+    let cvm = AcceptPolicy {
+        min_trust_basis: TrustBasis::Cvm,
+        ..AcceptPolicy::default()
+    };
+    assert_eq!(
+        a.accept(&cvm).unwrap_err(),
+        Refusal::TrustBasis {
+            got: TrustBasis::Hypervisor,
+            minimum: TrustBasis::Cvm
+        }
+    );
+
+    // A warning is never acted on, whatever the opt-ins.
+    let unappraised = appraise(&v, None, &AppraisalOptions::default()).unwrap();
+    assert_eq!(
+        unappraised.accept(&AcceptPolicy::development()).unwrap_err(),
+        Refusal::NotAppraised
+    );
+    let partial = json!({"Measurements": {"HashAlgorithm": "SHA256",
+        "PCR0": v.pcrs().get(blindfold_crypto::HashAlg::Sha256, blindfold_tpm::PcrIndex(0)).unwrap().to_hex()}});
+    let a = appraise(&v, Some(&parse(&partial).unwrap()), &AppraisalOptions::default()).unwrap();
+    match a.accept(&AcceptPolicy::development()).unwrap_err() {
+        Refusal::Status { status, reasons } => {
+            assert_eq!(status, ClaimStatus::Warning);
+            assert!(reasons[0].starts_with("pcrs-not-appraised: "), "{reasons:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A reference that names launch measurements is never satisfied by
+/// evidence that has no hardware report to compare them with.
+#[test]
+fn hardware_measurements_need_a_hardware_report() {
+    let v = verified_gcp();
+    let mut j = blindfold_reference(&v);
+    j["hardware_measurements"] = json!(["ab".repeat(48)]);
+    let a = appraise(&v, Some(&parse(&j).unwrap()), &AppraisalOptions::default()).unwrap();
+    assert_eq!(a.status, Some(ClaimStatus::Contraindicated));
+    let claim = a.claim("hardware-measurement").unwrap();
+    assert_eq!(claim.status, ClaimStatus::Contraindicated);
+    assert!(
+        claim.detail.contains("no SEV-SNP or TDX report"),
+        "{}",
+        claim.detail
+    );
 }
 
 #[test]
@@ -183,7 +271,11 @@ fn foreign_references_say_what_they_do_not_appraise() {
     .unwrap();
     let a = appraise(&v, Some(&r), &AppraisalOptions::default()).unwrap();
     assert_eq!(a.status, Some(ClaimStatus::Warning));
-    assert!(a.claims["pcrs-not-appraised"].detail.contains("sha256:15"));
+    assert!(a
+        .claim("pcrs-not-appraised")
+        .unwrap()
+        .detail
+        .contains("sha256:15"));
     // BlindLlama's upstream negative test: PCR 0 expected as zeros.
     let zeros = json!({"measurements": {"0": "00".repeat(32)}});
     r.merge(parse(&zeros).unwrap()).unwrap();
@@ -199,11 +291,14 @@ fn blindllama_app_disk_root_hash_is_appraised() {
     let root = hex::encode(v.blindllama_app_disk_root_hash().unwrap());
     let ok = parse(&json!({"application_disk_roothash": root})).unwrap();
     let a = appraise(&v, Some(&ok), &AppraisalOptions::default()).unwrap();
-    assert_eq!(a.claims["app-disk-root-hash"].status, ClaimStatus::Affirming);
+    assert_eq!(
+        a.claim("app-disk-root-hash").unwrap().status,
+        ClaimStatus::Affirming
+    );
     let bad = parse(&json!({"application_disk_roothash": "00".repeat(32)})).unwrap();
     let a = appraise(&v, Some(&bad), &AppraisalOptions::default()).unwrap();
     assert_eq!(
-        a.claims["app-disk-root-hash"].status,
+        a.claim("app-disk-root-hash").unwrap().status,
         ClaimStatus::Contraindicated
     );
 }
@@ -223,13 +318,13 @@ fn the_blindllama_legacy_mode_is_never_affirming() {
         &v,
         Some(&r),
         &AppraisalOptions {
-            allow_dev: false,
+            development_reference: DevelopmentReference::Refused,
             policy: Some(lenient),
         },
     )
     .unwrap();
     assert_eq!(a.status, Some(ClaimStatus::Warning), "{:?}", a.claims);
-    assert_eq!(a.claims["tls-binding"].status, ClaimStatus::Warning);
+    assert_eq!(a.claim("tls-binding").unwrap().status, ClaimStatus::Warning);
 }
 
 #[test]
@@ -250,13 +345,13 @@ reasons contains "PCR 14 must be zero" if { status == "contraindicated" }
         &v,
         Some(&r),
         &AppraisalOptions {
-            allow_dev: false,
+            development_reference: DevelopmentReference::Refused,
             policy: Some(strict),
         },
     )
     .unwrap();
     assert_eq!(a.status, Some(ClaimStatus::Contraindicated), "{:?}", a.claims);
-    assert!(a.claims["policy"].detail.contains("PCR 14 must be zero"));
+    assert!(a.claim("policy").unwrap().detail.contains("PCR 14 must be zero"));
 }
 
 #[test]
@@ -285,7 +380,7 @@ status := "affirming" if {
         &v,
         Some(&r),
         &AppraisalOptions {
-            allow_dev: false,
+            development_reference: DevelopmentReference::Refused,
             policy: Some(allow),
         },
     )

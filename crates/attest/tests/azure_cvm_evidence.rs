@@ -258,7 +258,7 @@ fn the_chain_cache_gives_the_same_verdicts() {
 
 #[test]
 fn debug_and_unchecked_tcb_are_warnings_no_policy_lifts_debug() {
-    use blindfold_attest::{appraise, AppraisalOptions, ClaimStatus, Policy};
+    use blindfold_attest::{appraise, AppraisalOptions, ClaimStatus, DevelopmentReference, Policy};
     let s = &nitro_samples()[1];
     let expected = expected(s.expected);
     let evidence = Evidence::read(&shared(s.path)).unwrap();
@@ -270,26 +270,27 @@ fn debug_and_unchecked_tcb_are_warnings_no_policy_lifts_debug() {
         &v,
         None,
         &AppraisalOptions {
-            allow_dev: false,
+            development_reference: DevelopmentReference::Refused,
             policy: Some(lenient),
         },
     )
     .unwrap();
-    assert_eq!(a.claims["debug"].status, ClaimStatus::Warning);
+    assert_eq!(a.claim("debug").unwrap().status, ClaimStatus::Warning);
 
     let tdx = parse(&sample_json(TDX_V0));
     let v = Verifier::new()
         .verify(&tdx, &options(challenge(), rfc3339(TDX_AT)))
         .unwrap();
     let a = appraise(&v, None, &AppraisalOptions::default()).unwrap();
-    assert_eq!(a.claims["tcb"].status, ClaimStatus::Warning);
-    assert!(!a.claims.contains_key("debug"));
+    assert_eq!(a.claim("tcb").unwrap().status, ClaimStatus::Warning);
+    assert!(a.claim("debug").is_none());
 }
 
 #[test]
 fn the_cvm_launch_measurement_is_appraised_or_never_affirming() {
     use blindfold_attest::{
-        appraise, AppraisalOptions, ClaimStatus, Policy, ReferenceValues, MANDATORY_PCRS,
+        appraise, AppraisalOptions, ClaimStatus, DevelopmentReference, Policy, ReferenceValues, SnpTcbFloor,
+        MANDATORY_PCRS,
     };
     for (json, at) in [(sample_json(SNP_V1), SNP_AT), (sample_json(TDX_V0), TDX_AT)] {
         let v = Verifier::new()
@@ -306,12 +307,15 @@ fn the_cvm_launch_measurement_is_appraised_or_never_affirming() {
             &v,
             None,
             &AppraisalOptions {
-                allow_dev: false,
+                development_reference: DevelopmentReference::Refused,
                 policy: Some(lenient),
             },
         )
         .unwrap();
-        assert_eq!(a.claims["hardware-measurement"].status, ClaimStatus::Warning);
+        assert_eq!(
+            a.claim("hardware-measurement").unwrap().status,
+            ClaimStatus::Warning
+        );
         // A reference with the PCRs this evidence quotes.
         let reference = |hardware: &[Vec<u8>]| {
             let pcrs: serde_json::Map<String, Value> = MANDATORY_PCRS
@@ -337,24 +341,78 @@ fn the_cvm_launch_measurement_is_appraised_or_never_affirming() {
         )
         .unwrap();
         assert_eq!(
-            a.claims["hardware-measurement"].status,
+            a.claim("hardware-measurement").unwrap().status,
             ClaimStatus::Affirming,
             "{a:?}"
         );
+        // TDX's unchecked TCB is a warning a lenient policy cannot lift,
+        // even with everything else affirming.
+        if matches!(v.hardware().unwrap(), HardwareReport::Tdx(_)) {
+            let lenient =
+                Policy::new("lenient.rego", "package blindfold\nstatus := \"affirming\"\n").unwrap();
+            let a = appraise(
+                &v,
+                Some(&reference(std::slice::from_ref(&measurement))),
+                &AppraisalOptions {
+                    development_reference: DevelopmentReference::Refused,
+                    policy: Some(lenient),
+                },
+            )
+            .unwrap();
+            assert_eq!(a.claim("tcb").unwrap().status, ClaimStatus::Warning);
+            assert_eq!(a.status, Some(ClaimStatus::Warning), "{a:?}");
+        }
         // Not listed: contraindicated, naming both.
         let mut other = measurement.clone();
         other[0] ^= 1;
         let a = appraise(&v, Some(&reference(&[other])), &AppraisalOptions::default()).unwrap();
-        let claim = &a.claims["hardware-measurement"];
+        let claim = &a.claim("hardware-measurement").unwrap();
         assert_eq!(claim.status, ClaimStatus::Contraindicated);
         assert!(
             claim.detail.contains(&hex::encode(&measurement)),
             "{}",
             claim.detail
         );
+        // SEV-SNP: the reported TCB against the reference's floor.
+        if let HardwareReport::Snp(snp) = v.hardware().unwrap() {
+            let got = snp.report().reported_tcb();
+            let with_floor = |floor: SnpTcbFloor| {
+                let mut r = reference(std::slice::from_ref(&measurement));
+                r.snp_minimum_tcb = Some(floor);
+                appraise(&v, Some(&r), &AppraisalOptions::default()).unwrap()
+            };
+            let at = SnpTcbFloor {
+                bootloader: got.bootloader,
+                tee: got.tee,
+                snp: got.snp,
+                microcode: got.microcode,
+                fmc: got.fmc,
+            };
+            let a = with_floor(at);
+            assert_eq!(a.claim("tcb").unwrap().status, ClaimStatus::Affirming, "{a:?}");
+            let a = with_floor(SnpTcbFloor {
+                snp: got.snp.saturating_add(1),
+                ..at
+            });
+            let claim = a.claim("tcb").unwrap();
+            assert_eq!(claim.status, ClaimStatus::Contraindicated);
+            assert!(claim.detail.contains("snp"), "{}", claim.detail);
+            // Without a floor: a warning, so never accepted.
+            let a = appraise(
+                &v,
+                Some(&reference(std::slice::from_ref(&measurement))),
+                &AppraisalOptions::default(),
+            )
+            .unwrap();
+            assert_eq!(a.claim("tcb").unwrap().status, ClaimStatus::Warning);
+            assert_eq!(a.status, Some(ClaimStatus::Warning));
+        }
         // A reference without hardware measurements: never affirming.
         let a = appraise(&v, Some(&reference(&[])), &AppraisalOptions::default()).unwrap();
-        assert_eq!(a.claims["hardware-measurement"].status, ClaimStatus::Warning);
+        assert_eq!(
+            a.claim("hardware-measurement").unwrap().status,
+            ClaimStatus::Warning
+        );
         assert_ne!(a.status, Some(ClaimStatus::Affirming));
     }
 }

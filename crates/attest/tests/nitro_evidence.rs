@@ -157,3 +157,29 @@ fn a_flipped_bit_in_a_nitro_document_is_refused() {
         "{e:?}"
     );
 }
+
+/// Nitro documents usually travel as base64 (blocky/nitrite's sample is a
+/// `.b64` file); hex and base64 of any binary layout read like the bytes.
+#[test]
+fn binary_evidence_reads_from_base64_and_hex() {
+    use base64::Engine as _;
+    let b64 = Evidence::read(&shared("aws-nitro/blocky-enclave-nondebug/nitro_attestation.b64")).unwrap();
+    assert_eq!(b64.platform, blindfold_attest::Platform::AwsNitroEnclave);
+    let s = &nitro_samples()[0];
+    let raw = std::fs::read(shared(s.path)).unwrap();
+    let direct = Evidence::parse(&raw).unwrap();
+    let wrapped = |text: String| text.as_bytes().chunks(76).collect::<Vec<_>>().join(&b"\n"[..]);
+    for text in [
+        wrapped(hex::encode(&raw)),
+        wrapped(base64::engine::general_purpose::STANDARD.encode(&raw)),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(&raw)
+            .into_bytes(),
+    ] {
+        let e = Evidence::parse(&text).unwrap();
+        assert_eq!((e.platform, e.layout), (direct.platform, direct.layout));
+    }
+    // Text that is neither stays refused, saying what was tried.
+    let err = Evidence::parse(b"this is not evidence at all, in any encoding").unwrap_err();
+    assert!(err.to_string().contains("hex or base64"), "{err}");
+}

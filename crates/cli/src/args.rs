@@ -1,8 +1,9 @@
 //! Every flag of the `blindfold` command, defined once: the parser, `--help`
 //! and the docs all come from here.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use blindfold_attest::{AcceptPolicy, DevelopmentPlatform, DevelopmentReference, Platform, TrustBasis};
 use clap::{Args, Parser, Subcommand};
 
 /// Blindfold: confidential AI serving you can verify.
@@ -43,13 +44,19 @@ pub enum Command {
     Disk(DiskCommand),
     /// Make a publisher key pair (ECDSA P-256) for signing reference values.
     Keygen(KeygenArgs),
+    /// Make an API key for the enclave: 256 random bits written to a new
+    /// file (mode 0600, never printed), and the configuration entry that
+    /// accepts it (a salt and an HMAC, no key) printed for enclave.json's
+    /// "api.api_keys".
+    ApiKey(ApiKeyArgs),
     /// The local platform: a swtpm playing "the cloud" (development only).
     #[command(subcommand)]
     Platform(PlatformCommand),
     /// Connect to an enclave over TLS 1.3, ask for evidence bound to that
     /// session, verify and appraise it, and print a report. Exit 0 only when
     /// everything holds and the appraisal is affirming (or, with
-    /// --allow-dev, a development reference is the only warning).
+    /// --allow-dev-reference on the development platform, a development
+    /// reference is the only warning).
     Verify(VerifyArgs),
     /// Verify an enclave, then chat with it over the attested session
     /// (streamed answers), or answer one prompt with -p.
@@ -86,22 +93,86 @@ pub struct TrustArgs {
     /// For the local platform (danger): the platform CA that certifies the AK.
     #[arg(long, value_name = "FILE")]
     pub platform_ca: Option<PathBuf>,
-    /// Accept a development reference (process mode: no measured boot).
+    /// Accept the development platform: evidence anchored in a local
+    /// platform CA, which whoever holds the swtpm state can forge (trust
+    /// basis "development").
     #[arg(long)]
     pub allow_dev: bool,
+    /// Accept a development reference as well (process mode: no measured
+    /// boot, only the runtime PCR appraised). Only ever accepted on the
+    /// development platform; reported as a warning.
+    #[arg(long, requires = "allow_dev")]
+    pub allow_dev_reference: bool,
+    /// Accept only evidence from this platform (repeat for several):
+    /// azure-vtpm, gcp-vtpm, aws-nitrotpm, aws-nitro-enclave, azure-snp,
+    /// azure-tdx, tpm or local. Without it, any platform that verifies.
+    #[arg(long = "expect-platform", value_name = "PLATFORM", value_parser = parse_platform)]
+    pub expect_platforms: Vec<Platform>,
+    /// The weakest trust basis accepted: development < hypervisor < cvm.
+    #[arg(long, value_name = "BASIS", default_value = "development", value_parser = parse_trust_basis)]
+    pub min_trust_basis: TrustBasis,
+    /// Where the client keeps the highest signed-bundle version seen per
+    /// publisher (refusing older ones afterwards). Default:
+    /// $XDG_STATE_HOME/blindfold, else ~/.local/state/blindfold.
+    #[arg(long, value_name = "DIR", env = "BLINDFOLD_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+fn parse_platform(name: &str) -> Result<Platform, String> {
+    Platform::from_name(name).ok_or_else(|| format!("unknown platform {name:?}"))
+}
+
+fn parse_trust_basis(name: &str) -> Result<TrustBasis, String> {
+    TrustBasis::from_name(name)
+        .ok_or_else(|| format!("unknown trust basis {name:?}: development, hypervisor or cvm"))
+}
+
+/// The client's state directory: the one given, else
+/// `$XDG_STATE_HOME/blindfold`, else `~/.local/state/blindfold`.
+pub fn state_dir(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = given {
+        return Ok(dir.to_path_buf());
+    }
+    let var = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var("XDG_STATE_HOME")
+        .map(|d| d.join("blindfold"))
+        .or_else(|| var("HOME").map(|h| h.join(".local/state/blindfold")))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no state directory for the bundle versions seen: set HOME, XDG_STATE_HOME or --state-dir"
+            )
+        })
 }
 
 impl TrustArgs {
     /// The files for `blindfold_client::Trust::from_files`.
-    pub fn files(&self) -> blindfold_client::TrustFiles {
-        blindfold_client::TrustFiles {
+    pub fn files(&self) -> anyhow::Result<blindfold_client::TrustFiles> {
+        Ok(blindfold_client::TrustFiles {
             reference: self.reference.clone(),
             publisher_key: self.publisher_key.clone(),
             reference_unsigned: self.reference_unsigned,
             min_bundle_version: self.min_bundle_version,
             platform_ca: self.platform_ca.clone(),
-            allow_dev: self.allow_dev,
-        }
+            accept: AcceptPolicy {
+                platforms: self.expect_platforms.clone(),
+                min_trust_basis: self.min_trust_basis,
+                development_platform: if self.allow_dev {
+                    DevelopmentPlatform::Allowed
+                } else {
+                    DevelopmentPlatform::Refused
+                },
+                development_reference: if self.allow_dev_reference {
+                    DevelopmentReference::Allowed
+                } else {
+                    DevelopmentReference::Refused
+                },
+            },
+            state_dir: Some(state_dir(self.state_dir.as_deref())?),
+        })
     }
 }
 
@@ -123,9 +194,15 @@ pub struct ChatArgs {
     #[command(flatten)]
     pub trust: TrustArgs,
     /// One prompt, answered and done (without it: an interactive chat,
-    /// one line per turn, empty line or end of input to quit).
-    #[arg(short, long)]
+    /// one line per turn, empty line or end of input to quit). Other users
+    /// of this machine can read a process's arguments: for a private
+    /// prompt use --prompt-file.
+    #[arg(short, long, conflicts_with = "prompt_file")]
     pub prompt: Option<String>,
+    /// One prompt read from FILE ("-" for all of standard input), answered
+    /// and done: the private way to pass a prompt.
+    #[arg(long, value_name = "FILE")]
+    pub prompt_file: Option<PathBuf>,
     /// Most tokens per answer.
     #[arg(long, default_value_t = 256)]
     pub max_tokens: u32,
@@ -198,6 +275,22 @@ pub struct PlatformInitArgs {
 pub struct PlatformDirArgs {
     /// The platform directory.
     pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiKeyArgs {
+    /// The key's name in usage reports, e.g. team-a.
+    #[arg(long)]
+    pub name: String,
+    /// Where to write the key (must not exist yet; created mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub key_out: PathBuf,
+    /// Most requests per minute for this key.
+    #[arg(long)]
+    pub requests_per_minute: Option<u64>,
+    /// Most prompt + completion tokens per minute for this key.
+    #[arg(long)]
+    pub tokens_per_minute: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -320,6 +413,10 @@ pub struct MeasureArgs {
     /// The bundle's version number (clients can refuse older versions).
     #[arg(long, default_value_t = 1)]
     pub bundle_version: u64,
+    /// With --sign: the bundle expires this long from now (e.g. 90d);
+    /// clients refuse it afterwards. Without it, it never expires.
+    #[arg(long, value_name = "DURATION", requires = "sign", value_parser = humantime::parse_duration)]
+    pub expires_in: Option<std::time::Duration>,
     /// Where to write.
     #[arg(short, long)]
     pub output: PathBuf,
@@ -459,9 +556,19 @@ pub struct AttestVerifyArgs {
     /// forge evidence; the trust basis is then "development".
     #[arg(long, value_name = "FILE", conflicts_with = "ak")]
     pub platform_ca: Option<PathBuf>,
-    /// Accept development reference values (process mode: no measured boot).
+    /// Accept development reference values (process mode: no measured
+    /// boot, only the runtime PCR). Refused for any platform but the
+    /// development one (local or tpm), where they are a warning.
     #[arg(long)]
-    pub allow_dev: bool,
+    pub allow_dev_reference: bool,
+    /// Exit 1 unless the appraisal is at least this good: "affirming"
+    /// (every claim affirming, but for a development reference's warning
+    /// where --allow-dev-reference accepts it) or "warning" (nothing
+    /// contraindicated). Either needs reference values. Without it, the
+    /// exit code says only whether the evidence verified and nothing was
+    /// contraindicated.
+    #[arg(long, value_name = "STATUS", value_parser = ["affirming", "warning"])]
+    pub require: Option<String>,
     /// Accept a platform in debug mode: a Nitro enclave started with
     /// --debug-mode (PCR 0-2 zero), an SEV-SNP guest policy allowing debug,
     /// a TD with TD_ATTRIBUTES.DEBUG. Its memory is open to the host (or

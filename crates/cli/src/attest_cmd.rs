@@ -4,8 +4,9 @@ use std::time::SystemTime;
 
 use anyhow::anyhow;
 use blindfold_attest::{
-    appraise, bundle, AppraisalOptions, ClaimStatus, Evidence, HardwareOptions, Platform, Policy,
-    ReferenceValues, TpmAnchor, Verifier, VerifyOptions,
+    appraise, bundle, AcceptPolicy, Appraisal, AppraisalOptions, ClaimStatus, DevelopmentPlatform,
+    DevelopmentReference, Evidence, HardwareOptions, Platform, Policy, ReferenceValues, Refusal, TpmAnchor,
+    Verifier, VerifyOptions,
 };
 use blindfold_eventlog::PcrStatus;
 use blindfold_tpm::Freshness;
@@ -65,8 +66,7 @@ fn resolve(args: &AttestVerifyArgs) -> Result<Resolved, Failure> {
     let mut all_signed = !args.references.is_empty();
     for path in &args.references {
         let bytes = inputs::read(path)?;
-        let is_bundle =
-            serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|v| bundle::is_envelope(&v));
+        let is_bundle = bundle::is_envelope(&bytes);
         all_signed &= is_bundle;
         let parsed = if is_bundle {
             let key = publisher.as_ref().ok_or_else(|| {
@@ -75,7 +75,11 @@ fn resolve(args: &AttestVerifyArgs) -> Result<Resolved, Failure> {
                     path.display()
                 ))
             })?;
-            bundle::verify_bundle(&bytes, key, args.min_bundle_version).map(|b| b.reference)
+            let check = bundle::BundleCheck {
+                min_version: args.min_bundle_version,
+                at,
+            };
+            bundle::verify_bundle(&bytes, key, &check).map(|b| b.reference)
         } else {
             ReferenceValues::parse(&bytes)
         };
@@ -116,7 +120,11 @@ fn resolve(args: &AttestVerifyArgs) -> Result<Resolved, Failure> {
         },
         references,
         appraisal: AppraisalOptions {
-            allow_dev: args.allow_dev,
+            development_reference: if args.allow_dev_reference {
+                DevelopmentReference::Allowed
+            } else {
+                DevelopmentReference::Refused
+            },
             policy,
         },
     })
@@ -199,6 +207,9 @@ pub fn verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
     let failures = appraisal.failures();
     report["errors"] = json!(failures);
     emit(args.json, &report);
+    if let Some(required) = args.require.as_deref() {
+        require(required, &appraisal, &resolved.appraisal)?;
+    }
     if appraisal.status == Some(ClaimStatus::Contraindicated) {
         let first = failures
             .first()
@@ -209,6 +220,30 @@ pub fn verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
         )));
     }
     Ok(())
+}
+
+/// `--require`: "affirming" applies the acceptance rule the client uses
+/// (any platform that verified, the development one included since this
+/// command reports it); "warning" refuses only what is not appraised or
+/// contraindicated.
+fn require(required: &str, appraisal: &Appraisal, options: &AppraisalOptions) -> Result<(), Failure> {
+    let refusal = match required {
+        "affirming" => appraisal
+            .accept(&AcceptPolicy {
+                development_platform: DevelopmentPlatform::Allowed,
+                development_reference: options.development_reference,
+                ..AcceptPolicy::default()
+            })
+            .err(),
+        _ => match appraisal.status {
+            None => Some(Refusal::NotAppraised),
+            Some(_) => None,
+        },
+    };
+    match refusal {
+        Some(r) => Err(Failure::CheckFailed(anyhow!("{required} required: {r}"))),
+        None => Ok(()),
+    }
 }
 
 fn emit(as_json: bool, report: &Value) {

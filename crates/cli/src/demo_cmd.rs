@@ -3,8 +3,8 @@
 //! Steps (each named if it fails): a local platform (swtpm playing the
 //! cloud), a publisher key, an app disk holding the packaged model, the
 //! enclave configuration, signed measurements (`measure --sign`), the
-//! enclave, verification (local platform CA and `--allow-dev`: the report
-//! says development), and one prompt answered over the attested session
+//! enclave, verification (local platform CA, development platform and
+//! development reference allowed: the report says development), and one prompt answered over the attested session
 //! with tokens/s. The enclave and swtpm are stopped and the working
 //! directory deleted at the end, whatever happened.
 
@@ -14,9 +14,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::anyhow;
+use blindfold_attest::AcceptPolicy;
 use blindfold_client::{Client, Trust, TrustFiles};
+use blindfold_measure::app_disk::AppDiskManifest;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::args::DemoArgs;
 use crate::exit::{say, Failure};
@@ -100,8 +102,13 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
             enclave_bin.display()
         )));
     }
-    let dir = std::env::temp_dir().join(format!("blindfold-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| Failure::Unusable(anyhow!(e)))?;
+    // A fresh directory only this user can enter, with a random name
+    // (mkdtemp): nobody can plant files or links in it beforehand.
+    let dir = tempfile::Builder::new()
+        .prefix("blindfold-demo-")
+        .tempdir()
+        .map_err(|e| Failure::Unusable(anyhow!(e).context("creating the demo's working directory")))?
+        .keep();
     let mut cleanup = Cleanup {
         dir: dir.clone(),
         keep: args.keep,
@@ -158,11 +165,12 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
                 "-o".as_ref(),
                 dir.join("app.img").as_os_str(),
             ])?;
-            let json: Value = serde_json::from_slice(&std::fs::read(dir.join("app.img.json"))?)?;
-            Ok(json)
+            let manifest: AppDiskManifest =
+                serde_json::from_slice(&std::fs::read(dir.join("app.img.json"))?)?;
+            Ok(manifest)
         })(),
     )?;
-    let root_hash = disk["root_hash"].as_str().unwrap_or_default().to_string();
+    let root_hash = disk.root_hash.clone();
     done(
         bar,
         format!("app disk, root hash {}…", &root_hash[..root_hash.len().min(16)]),
@@ -171,7 +179,7 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
     let config = json!({
         "tcti": tcti, "listen": "127.0.0.1:0", "platform": "local",
         "app_disk": dir.join("app.img"), "app_disk_root_hash": root_hash,
-        "app_disk_hash_offset": disk["hash_offset"],
+        "app_disk_hash_offset": disk.hash_offset,
         "engine": {"embedded": {"gguf": app.join(&model_name), "model_id": MODEL_ID}},
     });
     let config_path = dir.join("enclave.json");
@@ -209,7 +217,8 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
         reference_unsigned: false,
         min_bundle_version: 0,
         platform_ca: Some(platform.join("ca.pem")),
-        allow_dev: true,
+        accept: AcceptPolicy::development(),
+        state_dir: Some(dir.join("client-state")),
     })
     .map_err(|e| failure(e).context("demo step \"trust\" failed"))?;
     let rt = runtime()?;

@@ -45,6 +45,7 @@ fn main() -> std::process::ExitCode {
         args::Command::Measure(a) => measure_cmd::measure(&a),
         args::Command::Disk(args::DiskCommand::Build(a)) => measure_cmd::disk_build(&a),
         args::Command::Keygen(a) => sign_cmd::keygen(&a),
+        args::Command::ApiKey(a) => sign_cmd::api_key(&a),
         args::Command::Platform(args::PlatformCommand::Init(a)) => platform_cmd::init(&a),
         args::Command::Platform(args::PlatformCommand::Start(a)) => platform_cmd::start(&a),
         args::Command::Platform(args::PlatformCommand::Stop(a)) => platform_cmd::stop(&a),

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{anyhow, Context};
+use blindfold_attest::bundle::{BundlePayload, BUNDLE_VERSION};
 use blindfold_attest::{PcrReference, ReferenceFormat, ReferenceKind, ReferenceValues};
 use blindfold_crypto::{default_provider, Digest, HashAlg};
 use blindfold_eventlog::{replay, EventLog, ReplayOptions};
@@ -116,6 +117,21 @@ fn set(pcrs: &mut BTreeMap<(HashAlg, PcrIndex), PcrReference>, value: Digest, in
     );
 }
 
+/// The part of an app disk's manifest (`blindfold_measure::app_disk::AppDiskManifest`,
+/// or a hand-written file with just the root hash) that `measure` reads.
+#[derive(serde::Deserialize)]
+struct AppDiskRoot {
+    root_hash: String,
+}
+
+/// The part of the enclave's configuration `measure` reads (the enclave
+/// itself refuses unknown fields; this view reads one and leaves the rest).
+#[derive(serde::Deserialize)]
+struct EngineOfConfig {
+    #[serde(default)]
+    engine: Option<blindfold_engine::EngineConfig>,
+}
+
 pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
     let format = args.format.as_str();
     let banks: Vec<HashAlg> = match format {
@@ -132,13 +148,10 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
 
     let app_root = match &args.app_disk {
         Some(path) => {
-            let v: serde_json::Value = serde_json::from_slice(&inputs::read(path)?)
+            let manifest: AppDiskRoot = serde_json::from_slice(&inputs::read(path)?)
                 .with_context(|| format!("--app-disk {}", path.display()))
                 .map_err(Failure::Unusable)?;
-            let hex_root = v["root_hash"]
-                .as_str()
-                .ok_or_else(|| Failure::Unusable(anyhow!("--app-disk {}: no root_hash", path.display())))?;
-            Some(inputs::hex_arg(hex_root).map_err(Failure::Unusable)?)
+            Some(inputs::hex_arg(&manifest.root_hash).map_err(Failure::Unusable)?)
         }
         None => None,
     };
@@ -153,20 +166,16 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
             events = runtime_events(root, &config);
             // An embedded engine's model, as the enclave measures it after
             // `ready`: its name and the SHA-256 of the weights file.
-            let parsed: serde_json::Value =
+            let parsed: EngineOfConfig =
                 serde_json::from_slice(&config).map_err(|e| unusable(e, path.display()))?;
-            if let Some(engine) = parsed.get("engine") {
-                let engine: blindfold_engine::EngineConfig = serde_json::from_value(engine.clone())
-                    .map_err(|e| unusable(e, format!("{}: \"engine\"", path.display())))?;
-                if let blindfold_engine::EngineConfig::Embedded { gguf, model_id, .. } = engine {
-                    let bytes = inputs::read(&gguf)?;
-                    let sha256: [u8; 32] = default_provider()
-                        .hash(HashAlg::Sha256, &[&bytes])
-                        .as_bytes()
-                        .try_into()
-                        .map_err(|_| Failure::Unusable(anyhow!("SHA-256 is 32 bytes")))?;
-                    events.push(RuntimeEvent::model(&model_id, &sha256));
-                }
+            if let Some(blindfold_engine::EngineConfig::Embedded { gguf, model_id, .. }) = parsed.engine {
+                let bytes = inputs::read(&gguf)?;
+                let sha256: [u8; 32] = default_provider()
+                    .hash(HashAlg::Sha256, &[&bytes])
+                    .as_bytes()
+                    .try_into()
+                    .map_err(|_| Failure::Unusable(anyhow!("SHA-256 is 32 bytes")))?;
+                events.push(RuntimeEvent::model(&model_id, &sha256));
             }
         }
         let log = RuntimeLog {
@@ -227,6 +236,8 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
             pcrs,
             app_disk_root_hash: None,
             hardware_measurements: Vec::new(),
+            snp_minimum_tcb: None,
+            snp_allow_migration_agent: false,
         },
         // BlindLlama-v2 binds the app disk through application.json, not PCR 15.
         "blindllama" => ReferenceValues {
@@ -235,6 +246,8 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
             pcrs: pcrs.into_iter().filter(|((_, i), _)| i.0 != 15).collect(),
             app_disk_root_hash: None,
             hardware_measurements: Vec::new(),
+            snp_minimum_tcb: None,
+            snp_allow_migration_agent: false,
         },
         _ => ReferenceValues {
             format: ReferenceFormat::NitroTpm,
@@ -245,6 +258,8 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
                 .collect(),
             app_disk_root_hash: None,
             hardware_measurements: Vec::new(),
+            snp_minimum_tcb: None,
+            snp_allow_migration_agent: false,
         },
     };
     if format == "blindfold" {
@@ -269,12 +284,28 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
                     })
                     .transpose()
             };
-            let inputs_json = json!({
-                "uki": digest_of(&args.uki)?,
-                "app_disk": digest_of(&args.app_disk)?,
-                "firmware_log": digest_of(&args.firmware_log)?,
-            });
-            let env = crate::sign_cmd::sign(&refs.to_json(), args.bundle_version, &inputs_json, key)?;
+            let inputs_digests = BTreeMap::from([
+                ("uki".to_string(), digest_of(&args.uki)?),
+                ("app_disk".to_string(), digest_of(&args.app_disk)?),
+                ("firmware_log".to_string(), digest_of(&args.firmware_log)?),
+            ]);
+            let measurements = refs.to_measurements().ok_or_else(|| {
+                Failure::Unusable(anyhow!(
+                    "only Blindfold measurements are signed; foreign formats are written plain"
+                ))
+            })?;
+            let expires = args
+                .expires_in
+                .map(|d| humantime::format_rfc3339_seconds(std::time::SystemTime::now() + d).to_string());
+            let payload = BundlePayload {
+                blindfold_bundle: BUNDLE_VERSION,
+                version: args.bundle_version,
+                expires,
+                inputs: inputs_digests,
+                measurements,
+            };
+            let env = serde_json::to_value(crate::sign_cmd::sign(&payload, key)?)
+                .map_err(|e| Failure::Unusable(anyhow!(e)))?;
             write(&args.output, &env)?;
             say!(
                 "wrote {} (signed bundle v{}, {} PCR values)",
@@ -343,21 +374,8 @@ pub fn disk_build(args: &DiskBuildArgs) -> Result<(), Failure> {
         p.push(".json");
         std::path::PathBuf::from(p)
     };
-    let v = json!({
-        "root_hash": hex::encode(&disk.root_hash),
-        "salt": hex::encode(&disk.salt),
-        "hash_algorithm": "sha256",
-        "data_block_size": 4096,
-        "hash_block_size": 4096,
-        "data_blocks": disk.data_blocks,
-        "data_size": disk.data_size,
-        "hash_offset": disk.data_size,
-        "hash_size": disk.hash_size,
-        "verity_uuid": disk.verity_uuid,
-        "fs_uuid": disk.fs_uuid,
-        "source_date_epoch": disk.source_date_epoch,
-    });
-    std::fs::write(&json_path, pretty(&v) + "\n")
+    let text = serde_json::to_string_pretty(&disk.manifest()).map_err(|e| Failure::Unusable(anyhow!(e)))?;
+    std::fs::write(&json_path, text + "\n")
         .map_err(|e| unusable(e, format!("cannot write {}", json_path.display())))?;
     say!("{}", hex::encode(&disk.root_hash));
     Ok(())

@@ -1,7 +1,9 @@
 //! `blindfold proxy`: a verifying, OpenAI-compatible endpoint on loopback.
 //!
 //! Checks, in order, for every request: the `Host` (and `Origin`, if any)
-//! name this proxy (a web page cannot drive it by DNS rebinding); an
+//! name this proxy (a web page cannot drive it by DNS rebinding), and a
+//! browser's `Sec-Fetch-Site` is `same-origin` or `none` (an `<img>` on
+//! another site sends no `Origin`, but would start an attestation); an
 //! attested session to the enclave exists or is attested now (the
 //! client SDK); only then is the request forwarded, and the answer streams
 //! back as it arrives. A failed verification answers HTTP 502
@@ -19,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::serve::ListenerExt;
 use axum::Json;
 use blindfold_client::{report, Client, OutgoingRequest, Trust};
-use serde_json::{json, Value};
+use blindfold_protocol::ApiErrorBody;
 use tokio::sync::Mutex;
 
 use crate::args::ProxyArgs;
@@ -33,13 +35,12 @@ struct ProxyState {
     upstream: String,
     trust: Trust,
     client: Mutex<Option<Arc<Client>>>,
-    last_report: std::sync::Mutex<Value>,
+    last_report: std::sync::Mutex<report::Report>,
     allowed_hosts: Vec<String>,
 }
 
 fn error(status: StatusCode, kind: &str, code: &str, message: impl Into<String>) -> Response {
-    let body = json!({"error": {"message": message.into(), "type": kind, "param": null, "code": code}});
-    (status, Json(body)).into_response()
+    (status, Json(ApiErrorBody::new(kind, code, None, message))).into_response()
 }
 
 impl ProxyState {
@@ -52,7 +53,6 @@ impl ProxyState {
         match Client::connect(&self.upstream, self.trust.clone()).await {
             Ok(c) => {
                 let c = Arc::new(c);
-                *self.last_report.lock().unwrap_or_else(|p| p.into_inner()) = c.report();
                 *slot = Some(c.clone());
                 Ok(c)
             }
@@ -76,6 +76,19 @@ impl ProxyState {
                 "the Host header does not name this proxy (DNS rebinding protection)",
             )));
         }
+        // Browsers send no Origin on simple GETs (an <img> tag), but they
+        // do say where a request comes from: only this proxy's own pages
+        // and the user's direct navigation may start an attestation.
+        if let Some(site) = headers.get("sec-fetch-site") {
+            if !matches!(site.to_str().unwrap_or(""), "same-origin" | "none") {
+                return Err(Box::new(error(
+                    StatusCode::FORBIDDEN,
+                    "invalid_request_error",
+                    "origin_not_allowed",
+                    "requests from other sites' web pages are refused",
+                )));
+            }
+        }
         if let Some(origin) = headers.get("origin") {
             let origin = origin.to_str().unwrap_or("");
             let ok = self.allowed_hosts.iter().any(|a| origin == format!("http://{a}"));
@@ -97,13 +110,17 @@ async fn handle(State(state): State<Arc<ProxyState>>, request: Request) -> Respo
         return *refused;
     }
     if request.uri().path() == "/blindfold/verification" {
-        // Attest if nothing was attested yet, so the report is current.
-        let _ = state.client().await;
-        let report = state
-            .last_report
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        // Attest if nothing was attested yet. The client's report is the
+        // one of the session its last request went on (or of its last
+        // failed attestation); before any client, the failure to make one.
+        let report = match state.client().await {
+            Ok(client) => client.report(),
+            Err(_) => state
+                .last_report
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        };
         return Json(report).into_response();
     }
     let client = match state.client().await {
@@ -166,8 +183,7 @@ async fn handle(State(state): State<Arc<ProxyState>>, request: Request) -> Respo
         Err(blindfold_client::ClientError::Attestation(e)) => {
             // A new session failed verification: nothing was sent on it.
             // The sessions verified before stay in use (the client drops
-            // the failed one alone); the report shows the failure.
-            *state.last_report.lock().unwrap_or_else(|p| p.into_inner()) = client.report();
+            // the failed one alone); the client's report shows the failure.
             error(
                 StatusCode::BAD_GATEWAY,
                 "attestation_failed",

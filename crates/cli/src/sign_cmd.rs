@@ -4,13 +4,12 @@
 use std::path::Path;
 
 use anyhow::anyhow;
-use blindfold_attest::bundle;
+use blindfold_attest::bundle::{self, BundlePayload, Envelope};
 use blindfold_crypto::{EccCurve, PublicKey};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
-use serde_json::Value;
 
-use crate::args::KeygenArgs;
+use crate::args::{ApiKeyArgs, KeygenArgs};
 use crate::exit::{say, unusable, Failure};
 use crate::inputs;
 
@@ -69,13 +68,29 @@ pub fn keygen(args: &KeygenArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Signs `measurements` into a DSSE envelope with the key at `key_path`.
-pub fn sign(
-    measurements: &Value,
-    version: u64,
-    inputs_json: &Value,
-    key_path: &Path,
-) -> Result<Value, Failure> {
+/// `blindfold api-key`: the key to a new private file, the entry to stdout.
+pub fn api_key(args: &ApiKeyArgs) -> Result<(), Failure> {
+    let (key, mut entry) =
+        blindfold_protocol::api_keys::new_api_key(&args.name).map_err(|e| Failure::Unusable(anyhow!(e)))?;
+    entry.requests_per_minute = args.requests_per_minute;
+    entry.tokens_per_minute = args.tokens_per_minute;
+    write_private(&args.key_out, &format!("{key}\n")).map_err(|e| {
+        unusable(
+            e,
+            format!("cannot create {} (it must not exist yet)", args.key_out.display()),
+        )
+    })?;
+    let text = serde_json::to_string_pretty(&entry).map_err(|e| Failure::Unusable(anyhow!(e)))?;
+    println!("{text}");
+    eprintln!(
+        "blindfold: wrote the key to {}; add the entry above to enclave.json's \"api\": {{\"api_keys\": [...]}}",
+        args.key_out.display()
+    );
+    Ok(())
+}
+
+/// Signs `payload` into a DSSE envelope with the key at `key_path`.
+pub fn sign(payload: &BundlePayload, key_path: &Path) -> Result<Envelope, Failure> {
     let text = String::from_utf8(inputs::read(key_path)?).map_err(|e| unusable(e, key_path.display()))?;
     let (label, der) = pem_rfc7468::decode_vec(text.trim().as_bytes())
         .map_err(|e| Failure::Unusable(anyhow!("{}: {e}", key_path.display())))?;
@@ -92,11 +107,10 @@ pub fn sign(
             key_path.display()
         ))
     })?;
-    let body = serde_json::to_vec(&bundle::payload(measurements, version, inputs_json))
-        .map_err(|e| Failure::Unusable(anyhow!(e)))?;
+    let body = serde_json::to_vec(payload).map_err(|e| Failure::Unusable(anyhow!(e)))?;
     let sig = pair
         .sign(&rng, &bundle::pae(bundle::PAYLOAD_TYPE, &body))
         .map_err(|_| Failure::Unusable(anyhow!("signing failed")))?;
     let id = bundle::key_id(&public_key(&pair)?).map_err(|e| Failure::Unusable(anyhow!(e)))?;
-    Ok(bundle::envelope(&body, &id, sig.as_ref()))
+    Ok(Envelope::new(&body, &id, sig.as_ref()))
 }

@@ -1,7 +1,7 @@
 //! `blindfold verify https://HOST:PORT` and `blindfold chat`.
 
 use anyhow::anyhow;
-use blindfold_client::{chunk_text, Client, ClientError, Trust};
+use blindfold_client::{chunk_text, Client, ClientError, Report, Trust};
 use serde_json::{json, Value};
 
 use crate::args::{ChatArgs, TrustArgs, VerifyArgs};
@@ -19,7 +19,8 @@ pub fn failure(e: ClientError) -> Failure {
 
 /// Reads the trust files (before any network).
 pub fn trust(args: &TrustArgs) -> Result<Trust, Failure> {
-    Trust::from_files(&args.files()).map_err(failure)
+    let files = args.files().map_err(Failure::Unusable)?;
+    Trust::from_files(&files).map_err(failure)
 }
 
 /// A tokio runtime for one command.
@@ -31,41 +32,9 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::Unusable(anyhow!(e)))
 }
 
-/// Prints a verification report as text.
-pub fn print_report(report: &Value) {
-    let addr = report["enclave"].as_str().unwrap_or("?");
-    say!("enclave:     {addr}");
-    let spki = report["binding"]["tls_leaf_spki_sha256"].as_str().unwrap_or("");
-    say!(
-        "verified:    yes (quote bound to this TLS session: leaf key {}, exporter, fresh nonce)",
-        &spki[..spki.len().min(16)]
-    );
-    let basis = report["trust_basis"].as_str().unwrap_or("?");
-    say!(
-        "platform:    {} (trust basis: {basis})",
-        report["platform"].as_str().unwrap_or("?")
-    );
-    if basis == "development" {
-        say!("             development: whoever holds the platform CA can forge this evidence");
-    }
-    say!("reference:   {}", report["reference"].as_str().unwrap_or("?"));
-    say!(
-        "appraisal:   {}",
-        report["appraisal"]["status"].as_str().unwrap_or("?")
-    );
-    if let Some(claims) = report["appraisal"]["claims"].as_object() {
-        for (name, c) in claims {
-            say!(
-                "  {:<24} {:<16} {}",
-                name,
-                c["status"].as_str().unwrap_or(""),
-                c["detail"].as_str().unwrap_or("")
-            );
-        }
-    }
-    for e in report["runtime_events"].as_array().into_iter().flatten() {
-        say!("  runtime event: {e}");
-    }
+/// Prints a verification report as text (its `Display`).
+pub fn print_report(report: &Report) {
+    say!("{}", report.to_string().trim_end());
 }
 
 pub fn verify(args: &VerifyArgs) -> Result<(), Failure> {
@@ -75,7 +44,8 @@ pub fn verify(args: &VerifyArgs) -> Result<(), Failure> {
         .map_err(|e| failure(e).context(format!("verifying {}", args.url)))?;
     let report = client.report();
     if args.json {
-        say!("{}", pretty(&report));
+        let json = serde_json::to_value(&report).map_err(|e| Failure::Unusable(anyhow!(e)))?;
+        say!("{}", pretty(&json));
     } else {
         print_report(&report);
     }
@@ -129,6 +99,30 @@ pub async fn stream_answer(
     Ok((text, tokens, started.elapsed().as_secs_f64()))
 }
 
+/// The one prompt of `-p` or `--prompt-file` (`-`: standard input), if given.
+fn one_prompt(args: &ChatArgs) -> Result<Option<String>, Failure> {
+    use std::io::Read;
+    let bytes = match args.prompt_file.as_deref() {
+        None => return Ok(args.prompt.clone()),
+        Some(path) if path.as_os_str() == "-" => {
+            let mut all = Vec::new();
+            std::io::stdin().read_to_end(&mut all).map_err(|e| {
+                Failure::Unusable(anyhow!(e).context("reading the prompt from standard input"))
+            })?;
+            all
+        }
+        // The error names the file, never its content.
+        Some(path) => crate::inputs::read(path)?,
+    };
+    let prompt =
+        String::from_utf8(bytes).map_err(|_| Failure::Unusable(anyhow!("the prompt is not UTF-8 text")))?;
+    let prompt = prompt.trim_end_matches(['\n', '\r']).to_string();
+    if prompt.trim().is_empty() {
+        return Err(Failure::Unusable(anyhow!("the prompt is empty")));
+    }
+    Ok(Some(prompt))
+}
+
 pub fn chat(args: &ChatArgs) -> Result<(), Failure> {
     let trust = trust(&args.trust)?;
     let rt = runtime()?;
@@ -136,16 +130,17 @@ pub fn chat(args: &ChatArgs) -> Result<(), Failure> {
         let client = Client::connect(&args.url, trust)
             .await
             .map_err(|e| failure(e).context(format!("verifying {}", args.url)))?;
-        let report = client.report();
-        eprintln!(
-            "blindfold: verified {} ({}, trust basis {}, appraisal {})",
-            client.address(),
-            report["platform"].as_str().unwrap_or("?"),
-            report["trust_basis"].as_str().unwrap_or("?"),
-            report["appraisal"]["status"].as_str().unwrap_or("?")
-        );
+        if let Report::Verified(report) = client.report() {
+            eprintln!(
+                "blindfold: verified {} ({}, trust basis {}, appraisal {})",
+                client.address(),
+                report.platform,
+                report.trust_basis,
+                report.appraisal.status
+            );
+        }
         let model = model_id(&client).await.map_err(failure)?;
-        if let Some(prompt) = &args.prompt {
+        if let Some(prompt) = one_prompt(args)? {
             let messages = [json!({"role": "user", "content": prompt})];
             stream_answer(&client, &model, &messages, args.max_tokens, args.temperature)
                 .await

@@ -273,8 +273,24 @@ fn verify_refuses_bad_references_before_asking_for_evidence() {
     );
     let (code, _) = verify("plain.json", &[]);
     assert_eq!(code, 2, "neither --publisher-key nor --reference-unsigned");
-    // With the right key the reference passes, and only then is a connection tried (and fails here).
+    // A development bundle without the development opt-ins: refused at load.
     let (code, err) = verify("signed.json", &["--publisher-key", &publisher]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("development references are not allowed") && err.contains("refused before any evidence"),
+        "{err}"
+    );
+    // With the right key and the opt-ins the reference passes, and only
+    // then is a connection tried (and fails here).
+    let (code, err) = verify(
+        "signed.json",
+        &[
+            "--publisher-key",
+            &publisher,
+            "--allow-dev",
+            "--allow-dev-reference",
+        ],
+    );
     assert_eq!(code, 1);
     assert!(err.contains("connection"), "{err}");
 }

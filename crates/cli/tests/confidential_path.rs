@@ -121,7 +121,7 @@ fn proxy(e: &Enclave) -> Proxy {
         .arg(d.join("publisher.pub"))
         .arg("--platform-ca")
         .arg(d.join("platform/ca.pem"))
-        .arg("--allow-dev")
+        .args(["--allow-dev", "--allow-dev-reference"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

@@ -82,7 +82,7 @@ fn blindfold_verify_passes_against_a_local_enclave() {
             .args(extra));
         (out.status.code().unwrap(), text(&out.stdout), text(&out.stderr))
     };
-    let (code, out, err) = verify(&["--allow-dev", "--json"]);
+    let (code, out, err) = verify(&["--allow-dev", "--allow-dev-reference", "--json"]);
     assert_eq!(code, 0, "{err}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["platform"], "local");
@@ -90,10 +90,22 @@ fn blindfold_verify_passes_against_a_local_enclave() {
     assert_eq!(report["binding"]["fresh"], true);
     assert_eq!(report["runtime_events"].as_array().unwrap().len(), 3);
 
-    // Process mode without --allow-dev: refused, and says why.
+    // Process mode needs both opt-ins: each refusal says why.
     let (code, _, err) = verify(&[]);
     assert_eq!(code, 1);
-    assert!(err.contains("--allow-dev"), "{err}");
+    assert!(err.contains("development references are not allowed"), "{err}");
+    let (code, _, err) = verify(&["--allow-dev"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("development references are not allowed"), "{err}");
+    let (code, _, err) = verify(&["--allow-dev-reference"]);
+    assert_eq!(
+        code, 2,
+        "a development reference without the development platform is a usage error: {err}"
+    );
+    // A client that requires more than the development trust basis.
+    let (code, _, err) = verify(&["--allow-dev", "--allow-dev-reference", "--min-trust-basis", "cvm"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("weaker than the required cvm"), "{err}");
 
     let _ = enclave.kill();
     let _ = enclave.wait();

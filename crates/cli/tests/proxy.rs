@@ -123,6 +123,7 @@ impl Fixture {
             "--platform-ca".into(),
             self.path("platform/ca.pem").display().to_string(),
             "--allow-dev".into(),
+            "--allow-dev-reference".into(),
         ]
     }
 
@@ -291,6 +292,19 @@ fn a_tampered_enclave_gets_nothing_and_foreign_pages_are_refused() {
         &chat_body("hi"),
     );
     assert!((400..500).contains(&status), "{status}");
+    // An <img> or link on another site sends no Origin, but the browser
+    // says where it comes from: refused before anything is attested.
+    for site in ["cross-site", "same-site"] {
+        let (status, body) = http(
+            &good.base,
+            "GET",
+            "/blindfold/verification",
+            &[("sec-fetch-site", site)],
+            "",
+        );
+        assert_eq!(status, 403, "{site}: {body}");
+        assert!(body.contains("origin_not_allowed"), "{body}");
+    }
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(
         f.api_requests(),
@@ -374,6 +388,36 @@ fn chat_and_the_sdk_answer_a_verified_enclave_and_refuse_a_tampered_one() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("verified"), "{}", text(&out.stderr));
     assert!(!text(&out.stdout).trim().is_empty());
+    // The private way: the prompt on standard input, never in argv.
+    let mut child = blindfold()
+        .args([
+            "chat",
+            &url,
+            "--prompt-file",
+            "-",
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "8",
+        ])
+        .args(f.trust("good.ref.json", "publisher.pub"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"apple, apple, apple, apple,\n").unwrap();
+    }
+    let piped = child.wait_with_output().unwrap();
+    assert!(piped.status.success(), "{}", text(&piped.stderr));
+    assert_eq!(
+        text(&piped.stdout),
+        text(&out.stdout),
+        "the same prompt from stdin gets the same greedy answer"
+    );
     let out = run(blindfold()
         .args(["chat", &url, "-p", "hi"])
         .args(f.trust("wrong.ref.json", "publisher.pub")));
@@ -392,13 +436,14 @@ fn chat_and_the_sdk_answer_a_verified_enclave_and_refuse_a_tampered_one() {
         reference: f.path(reference),
         publisher_key: Some(f.path("publisher.pub")),
         platform_ca: Some(f.path("platform/ca.pem")),
-        allow_dev: true,
+        accept: blindfold_attest::AcceptPolicy::development(),
+        state_dir: Some(f.path("client-state")),
         ..Default::default()
     };
     rt.block_on(async {
         let trust = blindfold_client::Trust::from_files(&files("good.ref.json")).unwrap();
         let client = blindfold_client::Client::connect(&url, trust).await.unwrap();
-        assert_eq!(client.report()["verified"], true);
+        assert!(client.report().verified());
         let answer = client
             .chat_completion(&json!({"model": "smollm2", "max_tokens": 8, "temperature": 0,
                                      "messages": [{"role": "user", "content": "What is the capital of France?"}]}))

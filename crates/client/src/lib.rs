@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod report;
+mod seen_bundles;
 mod trust;
 
 use std::sync::Mutex;
@@ -31,7 +32,9 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use serde_json::Value;
 
-pub use trust::{Trust, TrustFiles};
+pub use report::Report;
+pub use seen_bundles::SeenBundles;
+pub use trust::{ReferenceSource, Trust, TrustFiles};
 
 /// Everything that can go wrong.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +63,8 @@ pub enum ClientError {
 }
 
 /// Most attested sessions kept open at once.
-const MAX_SESSIONS: usize = 256;
+/// (The enclave accepts 128 connections per client address.)
+const MAX_SESSIONS: usize = 128;
 /// Most attestations under way at once: a burst of new requests opens
 /// sessions at this pace (each costs the enclave a TPM quote) and reuses
 /// those that free up meanwhile, instead of asking for one each.
@@ -75,9 +79,18 @@ const SESSION_POLL: Duration = Duration::from_millis(1);
 pub struct Client {
     addr: String,
     trust: Trust,
-    sessions: Mutex<Vec<AttestedSession>>,
+    sessions: Mutex<Vec<Pooled>>,
     attesting: tokio::sync::Semaphore,
-    report: Mutex<Value>,
+    /// The report of the session the last request went on (or of the
+    /// attestation that failed last).
+    report: Mutex<Report>,
+}
+
+/// An attested session and its report, kept together so the report shown
+/// is always the one of the session in use.
+struct Pooled {
+    session: AttestedSession,
+    report: Report,
 }
 
 /// `https://host:port[/]` or `host:port` → `host:port`.
@@ -103,18 +116,23 @@ impl Client {
                 other => break other?,
             }
         };
-        let report = report::verification_report(&addr, &session, trust.reference_kind);
+        let report = report::verification_report(&addr, &session, trust.reference_source);
         Ok(Client {
             addr,
             trust,
-            sessions: Mutex::new(vec![session]),
+            sessions: Mutex::new(vec![Pooled {
+                session,
+                report: report.clone(),
+            }]),
             attesting: tokio::sync::Semaphore::new(MAX_ATTESTING),
             report: Mutex::new(report),
         })
     }
 
-    /// The report of the most recent verification.
-    pub fn report(&self) -> Value {
+    /// The report of the session the most recent request went on (after
+    /// [`Client::connect`], of the first session), or of the attestation
+    /// that failed last.
+    pub fn report(&self) -> Report {
         self.report.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
@@ -170,13 +188,13 @@ impl Client {
                     return Err(e.into());
                 }
             };
-            *self.report.lock().unwrap_or_else(|p| p.into_inner()) =
-                report::verification_report(&self.addr, &session, self.trust.reference_kind);
+            let report = report::verification_report(&self.addr, &session, self.trust.reference_source);
+            *self.report.lock().unwrap_or_else(|p| p.into_inner()) = report.clone();
             let pending = session.sender.send_request(request.build());
             {
                 let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
                 if sessions.len() < MAX_SESSIONS {
-                    sessions.push(session);
+                    sessions.push(Pooled { session, report });
                 }
             }
             return pending.await.map_err(|e| ClientError::Http(e.to_string()));
@@ -190,11 +208,10 @@ impl Client {
         request: &OutgoingRequest,
     ) -> Option<impl std::future::Future<Output = hyper::Result<Response<Incoming>>>> {
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        sessions.retain(|s| !s.sender.is_closed());
-        sessions
-            .iter_mut()
-            .find(|s| s.sender.is_ready())
-            .map(|s| s.sender.send_request(request.build()))
+        sessions.retain(|p| !p.session.sender.is_closed());
+        let pooled = sessions.iter_mut().find(|p| p.session.sender.is_ready())?;
+        *self.report.lock().unwrap_or_else(|p| p.into_inner()) = pooled.report.clone();
+        Some(pooled.session.sender.send_request(request.build()))
     }
 
     /// Sends `method path` with an optional JSON body; a non-2xx answer

@@ -1,15 +1,23 @@
 //! What a client trusts, resolved from files before anything is sent: the
 //! reference values (a bundle signed by the pinned publisher key, or a
 //! plain file only when the caller says `reference_unsigned`), the local
-//! platform CA if given, and whether development references are allowed.
+//! platform CA if given, and the acceptance rule ([`AcceptPolicy`]).
+//!
+//! A reference is refused here, before any connection, when it is of a
+//! kind the acceptance rule would refuse anyway (a development reference
+//! without its opt-in) or cannot vouch for a Blindfold enclave (a foreign
+//! format), when its bundle expired, and when its bundle is older than
+//! one this client has seen from the same publisher.
 
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use blindfold_atls::ClientPolicy;
-use blindfold_attest::{bundle, ReferenceValues};
+use blindfold_attest::bundle::{self, BundleCheck};
+use blindfold_attest::{AcceptPolicy, DevelopmentReference, ReferenceKind, ReferenceValues};
 use blindfold_crypto::PublicKey;
 
-use crate::ClientError;
+use crate::{seen_bundles, ClientError};
 
 /// Where the trust decisions come from (the CLI's flags map onto this).
 #[derive(Debug, Clone, Default)]
@@ -24,8 +32,33 @@ pub struct TrustFiles {
     pub min_bundle_version: u64,
     /// A platform CA to anchor the AK chain (the local platform).
     pub platform_ca: Option<PathBuf>,
-    /// Accept development references and the development trust basis.
-    pub allow_dev: bool,
+    /// What an appraisal must meet.
+    pub accept: AcceptPolicy,
+    /// Where the highest bundle version seen per publisher is kept; `None`
+    /// keeps no record (then only `min_bundle_version` guards rollback).
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Whether the reference is signed, for reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReferenceSource {
+    /// A bundle that verified under the pinned publisher key.
+    Signed {
+        /// Its version.
+        version: u64,
+    },
+    /// A plain file the caller chose to accept unsigned.
+    Unsigned,
+}
+
+impl ReferenceSource {
+    /// `signed` or `unsigned`, as reports print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReferenceSource::Signed { .. } => "signed",
+            ReferenceSource::Unsigned => "unsigned",
+        }
+    }
 }
 
 /// A resolved trust decision.
@@ -33,12 +66,28 @@ pub struct TrustFiles {
 pub struct Trust {
     /// What the attested TLS client checks.
     pub policy: ClientPolicy,
-    /// `signed` or `unsigned (--reference-unsigned)`, for reports.
-    pub reference_kind: &'static str,
+    /// Where the reference came from.
+    pub reference_source: ReferenceSource,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ClientError> {
     std::fs::read(path).map_err(|e| ClientError::Input(format!("{}: {e}", path.display())))
+}
+
+/// Refuses references the acceptance rule could never accept.
+fn check_kind(reference: &ReferenceValues, accept: &AcceptPolicy, shown: &str) -> Result<(), ClientError> {
+    match reference.kind {
+        ReferenceKind::Foreign => Err(ClientError::Reference(format!(
+            "reference {shown} is a {} file: it lists some PCRs and only warns about the others, so it cannot vouch for a Blindfold enclave (refused before any evidence was requested)",
+            reference.format.name()
+        ))),
+        ReferenceKind::Development if accept.development_reference != DevelopmentReference::Allowed => {
+            Err(ClientError::Reference(format!(
+                "reference {shown} is a development reference (no measured boot), and development references are not allowed (refused before any evidence was requested)"
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 impl Trust {
@@ -46,19 +95,31 @@ impl Trust {
     /// key; a plain file needs `reference_unsigned`. No network here.
     pub fn from_files(files: &TrustFiles) -> Result<Trust, ClientError> {
         let bytes = read(&files.reference)?;
-        let shown = files.reference.display();
-        let is_bundle =
-            serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|v| bundle::is_envelope(&v));
-        let (reference, reference_kind) = match (&files.publisher_key, is_bundle) {
+        let shown = files.reference.display().to_string();
+        let refused = |e: blindfold_attest::Error| {
+            ClientError::Reference(format!(
+                "reference {shown}: {e} (refused before any evidence was requested)"
+            ))
+        };
+        let (reference, reference_source) = match (&files.publisher_key, bundle::is_envelope(&bytes)) {
             (Some(key_path), true) => {
                 let pem = String::from_utf8(read(key_path)?)
                     .map_err(|_| ClientError::Input(format!("{}: not PEM text", key_path.display())))?;
                 let key = PublicKey::from_spki_pem(&pem)
                     .map_err(|e| ClientError::Input(format!("publisher key {}: {e}", key_path.display())))?;
-                let b = bundle::verify_bundle(&bytes, &key, files.min_bundle_version).map_err(|e| {
-                    ClientError::Reference(format!("reference {shown}: {e} (refused before any evidence was requested)"))
-                })?;
-                (b.reference, "signed")
+                let check = BundleCheck {
+                    min_version: files.min_bundle_version,
+                    at: SystemTime::now(),
+                };
+                let b = bundle::verify_bundle(&bytes, &key, &check).map_err(refused)?;
+                check_kind(&b.reference, &files.accept, &shown)?;
+                if let Some(dir) = &files.state_dir {
+                    seen_bundles::check_and_record(dir, &b.key_id, b.version)?;
+                }
+                (
+                    b.reference,
+                    ReferenceSource::Signed { version: b.version },
+                )
             }
             (Some(_), false) => {
                 return Err(ClientError::Reference(format!(
@@ -68,11 +129,12 @@ impl Trust {
             (None, _) if files.reference_unsigned => {
                 let r = ReferenceValues::parse(&bytes)
                     .map_err(|e| ClientError::Input(format!("reference {shown}: {e}")))?;
-                (r, "unsigned (--reference-unsigned)")
+                check_kind(&r, &files.accept, &shown)?;
+                (r, ReferenceSource::Unsigned)
             }
             (None, _) => {
                 return Err(ClientError::Input(
-                    "give a publisher key (--publisher-key), or --reference-unsigned to accept an unsigned file".into(),
+                    "the reference is trusted only under a publisher key, or explicitly unsigned".into(),
                 ))
             }
         };
@@ -87,9 +149,9 @@ impl Trust {
             policy: ClientPolicy {
                 reference,
                 platform_ca,
-                allow_dev: files.allow_dev,
+                accept: files.accept.clone(),
             },
-            reference_kind,
+            reference_source,
         })
     }
 }

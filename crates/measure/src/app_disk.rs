@@ -14,6 +14,8 @@ use std::process::Command;
 
 use blindfold_crypto::{default_provider, HashAlg};
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::Error;
 use crate::verity::{self, uuid_to_string, VerityParams};
 
@@ -39,6 +41,81 @@ pub struct AppDisk {
     pub verity_uuid: String,
     /// Timestamp of every file.
     pub source_date_epoch: u64,
+}
+
+/// `IMAGE.json`, written beside an app disk by `blindfold disk build` and
+/// read by `blindfold measure --app-disk` and whoever writes the enclave's
+/// configuration: what `veritysetup` needs to open the disk, and the root
+/// hash the enclave checks.
+///
+/// Extension rule: readers ignore fields they do not know (the manifest
+/// describes a disk; it grants nothing), and `format` changes only when a
+/// field they read changes meaning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppDiskManifest {
+    /// Always [`APP_DISK_MANIFEST_FORMAT`] (absent in manifests from
+    /// before it was written; they mean the same).
+    #[serde(default = "manifest_format")]
+    pub format: u32,
+    /// dm-verity root hash, hex.
+    pub root_hash: String,
+    /// Verity salt, hex.
+    pub salt: String,
+    /// Always `sha256`.
+    pub hash_algorithm: String,
+    /// Bytes per data block.
+    pub data_block_size: u32,
+    /// Bytes per hash block.
+    pub hash_block_size: u32,
+    /// Data blocks.
+    pub data_blocks: u64,
+    /// Bytes of erofs data.
+    pub data_size: u64,
+    /// Where the verity tree starts (= `data_size`).
+    pub hash_offset: u64,
+    /// Bytes of the hash area.
+    pub hash_size: u64,
+    /// verity superblock UUID.
+    pub verity_uuid: String,
+    /// erofs UUID.
+    pub fs_uuid: String,
+    /// Timestamp of every file.
+    pub source_date_epoch: u64,
+}
+
+/// The manifest format this crate writes.
+pub const APP_DISK_MANIFEST_FORMAT: u32 = 1;
+
+fn manifest_format() -> u32 {
+    APP_DISK_MANIFEST_FORMAT
+}
+
+impl AppDisk {
+    /// The manifest written beside the image.
+    pub fn manifest(&self) -> AppDiskManifest {
+        AppDiskManifest {
+            format: APP_DISK_MANIFEST_FORMAT,
+            root_hash: hex::encode(&self.root_hash),
+            salt: hex::encode(&self.salt),
+            hash_algorithm: "sha256".into(),
+            data_block_size: 4096,
+            hash_block_size: 4096,
+            data_blocks: self.data_blocks,
+            data_size: self.data_size,
+            hash_offset: self.data_size,
+            hash_size: self.hash_size,
+            verity_uuid: self.verity_uuid.clone(),
+            fs_uuid: self.fs_uuid.clone(),
+            source_date_epoch: self.source_date_epoch,
+        }
+    }
+}
+
+impl AppDiskManifest {
+    /// The root hash's bytes.
+    pub fn root_hash_bytes(&self) -> Result<Vec<u8>, Error> {
+        hex::decode(&self.root_hash).map_err(|e| Error::Io(format!("root_hash is not hex: {e}")))
+    }
 }
 
 /// Builds `image` from `dir`: erofs, then the verity tree appended at the

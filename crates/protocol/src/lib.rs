@@ -8,7 +8,10 @@
 //! - [`runtime_log`]: the runtime events measured into PCR 15, the recipe
 //!   that lists them ([`runtime_events`]), and their CEL-JSON records;
 //! - [`evidence`]: the evidence document, version 1 ([`EvidenceV1`]);
-//! - [`wellknown`]: the paths, names and labels both sides must agree on.
+//! - [`api_keys`]: API keys as the enclave's configuration lists them;
+//! - [`api_error`]: the OpenAI-shaped error body every server here answers;
+//! - [`wellknown`]: the paths, names and labels both sides must agree on;
+//! - [`untrusted_text`]: an unverified peer's text made safe to show.
 //!
 //! Every format carries a version, and states what an older reader does
 //! with a newer document (each type's doc says; `docs/evidence.md` lists
@@ -16,19 +19,25 @@
 //!
 //! What it is **not**: it verifies nothing (a parsed [`EvidenceV1`] is a
 //! claim until `blindfold-attest` checks it), talks to no TPM and does no
-//! I/O. It depends on `blindfold-crypto` (hashes) and `blindfold-tpm`
-//! (PCR values) only, so the enclave can link it without the verifier.
+//! I/O. It depends on `blindfold-crypto` (hashes), `blindfold-tpm` (PCR
+//! values) and RustCrypto's HMAC only, so the enclave can link it without
+//! the verifier.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod api_error;
+pub mod api_keys;
 pub mod binding;
 mod encoding;
 mod error;
 pub mod evidence;
 pub mod runtime_log;
+mod untrusted;
 pub mod wellknown;
 
+pub use api_error::ApiErrorBody;
 pub use binding::{qualifying_data, Purpose};
 pub use error::Error;
 pub use evidence::{EvidenceV1, QuoteV1};
 pub use runtime_log::{runtime_events, CelDigest, CelRecord, RuntimeEvent, RuntimeLog, RUNTIME_PCR};
+pub use untrusted::untrusted_text;

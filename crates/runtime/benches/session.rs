@@ -103,7 +103,7 @@ fn bench(c: &mut Criterion) {
     let policy = ClientPolicy {
         reference: common::reference(setup.events()),
         platform_ca: Some(setup.ca()),
-        allow_dev: true,
+        accept: blindfold_attest::AcceptPolicy::development(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -1,9 +1,13 @@
 //! The enclave's configuration (JSON; its SHA-256 is measured into PCR 15).
+//!
+//! Unknown fields are refused: the configuration is measured, and a field
+//! this enclave skipped would be a setting a verifier believes in that
+//! nothing applies.
 
 use std::path::PathBuf;
 
-use anyhow::{anyhow, Context};
-use serde_json::Value;
+use anyhow::Context;
+use serde::{Deserialize, Deserializer};
 
 /// Evidence requests per second and client address when the configuration
 /// says nothing.
@@ -12,8 +16,22 @@ pub const DEFAULT_EVIDENCE_PER_SECOND: u32 = 100;
 /// nothing: five minutes.
 pub const DEFAULT_IDLE_TIMEOUT_S: u64 = 300;
 
+fn default_evidence_per_second() -> u32 {
+    DEFAULT_EVIDENCE_PER_SECOND
+}
+
+fn default_idle_timeout_s() -> u64 {
+    DEFAULT_IDLE_TIMEOUT_S
+}
+
+fn hex_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    let text = String::deserialize(d)?;
+    hex::decode(&text).map_err(|e| serde::de::Error::custom(format!("not hex: {e}")))
+}
+
 /// What the enclave runs with.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EnclaveConfig {
     /// TCTI of the TPM (`swtpm:host=..,port=..`, `device:/dev/tpmrm0`).
     pub tcti: String,
@@ -23,56 +41,61 @@ pub struct EnclaveConfig {
     pub platform: String,
     /// App disk image (erofs + verity tree appended).
     pub app_disk: PathBuf,
-    /// Its expected dm-verity root hash.
+    /// Its expected dm-verity root hash (hex).
+    #[serde(deserialize_with = "hex_bytes")]
     pub app_disk_root_hash: Vec<u8>,
     /// Where the verity tree starts in the image.
     pub app_disk_hash_offset: u64,
     /// Evidence requests allowed per second and client address (then 429
     /// with `Retry-After`). A verifying proxy is one address for all its
     /// users, and opens sessions at a bounded rate itself.
+    #[serde(default = "default_evidence_per_second")]
     pub evidence_per_second: u32,
     /// How long an attested session may wait, idle, for its next request
-    /// (a proxy keeps its sessions between bursts). The headers of a
-    /// request must still arrive within 10 s of its first byte.
-    pub idle_timeout: std::time::Duration,
+    /// (a proxy keeps its sessions between bursts), in seconds. The headers
+    /// of a request must still arrive within 10 s of their first byte.
+    #[serde(default = "default_idle_timeout_s")]
+    pub idle_timeout_s: u64,
     /// The inference engine, if this enclave serves a model.
+    #[serde(default)]
     pub engine: Option<blindfold_engine::EngineConfig>,
-    /// The API's settings (body limit, API key hashes).
+    /// The API's settings (body limit, API keys).
+    #[serde(default)]
     pub api: blindfold_api::ApiConfig,
 }
 
 impl EnclaveConfig {
     /// Parses the configuration.
     pub fn parse(raw: &[u8]) -> anyhow::Result<EnclaveConfig> {
-        let v: Value = serde_json::from_slice(raw).context("configuration is not JSON")?;
-        let s = |k: &str| -> anyhow::Result<String> {
-            v[k].as_str()
-                .map(str::to_string)
-                .ok_or_else(|| anyhow!("configuration: \"{k}\" missing"))
-        };
-        Ok(EnclaveConfig {
-            tcti: s("tcti")?,
-            listen: s("listen")?,
-            platform: s("platform")?,
-            app_disk: PathBuf::from(s("app_disk")?),
-            app_disk_root_hash: hex::decode(s("app_disk_root_hash")?).context("app_disk_root_hash")?,
-            app_disk_hash_offset: v["app_disk_hash_offset"]
-                .as_u64()
-                .ok_or_else(|| anyhow!("configuration: \"app_disk_hash_offset\" missing"))?,
-            evidence_per_second: v["evidence_per_second"]
-                .as_u64()
-                .unwrap_or(DEFAULT_EVIDENCE_PER_SECOND as u64) as u32,
-            idle_timeout: std::time::Duration::from_secs(
-                v["idle_timeout_s"].as_u64().unwrap_or(DEFAULT_IDLE_TIMEOUT_S),
-            ),
-            engine: match v.get("engine") {
-                Some(e) => Some(serde_json::from_value(e.clone()).context("configuration: \"engine\"")?),
-                None => None,
-            },
-            api: match v.get("api") {
-                Some(a) => serde_json::from_value(a.clone()).context("configuration: \"api\"")?,
-                None => blindfold_api::ApiConfig::default(),
-            },
-        })
+        serde_json::from_slice(raw).context("configuration")
+    }
+
+    /// [`Self::idle_timeout_s`] as a duration.
+    pub fn idle_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.idle_timeout_s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"{"tcti": "swtpm:port=1", "listen": "127.0.0.1:0", "platform": "local",
+        "app_disk": "app.img", "app_disk_root_hash": "00ff", "app_disk_hash_offset": 4096}"#;
+
+    #[test]
+    fn defaults_fill_what_is_left_out() {
+        let c = EnclaveConfig::parse(MINIMAL.as_bytes()).unwrap();
+        assert_eq!(c.app_disk_root_hash, vec![0, 0xff]);
+        assert_eq!(c.evidence_per_second, DEFAULT_EVIDENCE_PER_SECOND);
+        assert_eq!(c.idle_timeout().as_secs(), DEFAULT_IDLE_TIMEOUT_S);
+        assert!(c.engine.is_none());
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused() {
+        let text = MINIMAL.replace("\"platform\"", "\"allow_debug\": true, \"platform\"");
+        let e = EnclaveConfig::parse(text.as_bytes()).unwrap_err();
+        assert!(format!("{e:#}").contains("allow_debug"), "{e:#}");
     }
 }

@@ -21,6 +21,7 @@ mod config;
 mod evidence;
 mod idle;
 mod measure;
+mod peer_cap;
 mod server;
 mod tls_key;
 
@@ -116,7 +117,7 @@ fn run(config_path: &std::path::Path) -> anyhow::Result<()> {
         tpm: Mutex::new(tpm),
         state,
         limiter: server::RateLimiter::new(config.evidence_per_second),
-        idle_timeout: config.idle_timeout,
+        idle_timeout: config.idle_timeout(),
         api,
     });
     let served = runtime.block_on(server::serve(config.listen.clone(), shared));

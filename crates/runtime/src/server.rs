@@ -9,6 +9,7 @@ use anyhow::Context;
 use blindfold_attester::Tpm;
 use blindfold_protocol::binding::{EXPORTER_LABEL, EXPORTER_LEN, NONCE_LEN};
 use blindfold_protocol::wellknown::{EVIDENCE_PATH, SERVER_NAME};
+use blindfold_protocol::ApiErrorBody;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
@@ -20,10 +21,14 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::idle::{CountingIo, SessionTimer};
 use crate::measure::StartState;
+use crate::peer_cap::PeerCap;
 use crate::tls_key::TlsKey;
 
 /// Open connections at most (more are dropped at accept).
 const MAX_CONNECTIONS: usize = 256;
+/// Open connections from one address at most: half the total, so one
+/// client (a proxy's session pool, or a flood) leaves room for others.
+const MAX_CONNECTIONS_PER_ADDRESS: usize = MAX_CONNECTIONS / 2;
 /// Time allowed for a TLS handshake and for a request's headers.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -86,13 +91,14 @@ fn reply(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
     r
 }
 
-fn error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
-    reply(
-        status,
-        serde_json::json!({"error": {"message": message, "code": status.as_u16()}})
-            .to_string()
-            .into_bytes(),
-    )
+/// An OpenAI-shaped error answer (the same type the API and proxy write).
+fn error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
+    let kind = if status.is_server_error() {
+        "server_error"
+    } else {
+        "invalid_request_error"
+    };
+    reply(status, ApiErrorBody::new(kind, code, None, message).to_json())
 }
 
 /// The nonce from `?nonce=HEX`: exactly 32 bytes, and nothing else in the query.
@@ -124,13 +130,16 @@ async fn handle(
                     Err(never) => match never {},
                 }
             }
-            None => error(StatusCode::NOT_FOUND, "not found").map(axum::body::Body::new),
+            None => error(StatusCode::NOT_FOUND, "not_found", "not found").map(axum::body::Body::new),
         });
     }
     if req.method() != Method::GET {
-        return Ok(
-            error(StatusCode::METHOD_NOT_ALLOWED, "evidence is fetched with GET").map(axum::body::Body::new),
-        );
+        return Ok(error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "evidence is fetched with GET",
+        )
+        .map(axum::body::Body::new));
     }
     Ok(evidence_response(peer, req, shared, spki, exporter)
         .await
@@ -145,7 +154,11 @@ async fn evidence_response(
     exporter: [u8; EXPORTER_LEN],
 ) -> Response<Full<Bytes>> {
     if !shared.limiter.allow(peer) {
-        let mut busy = error(StatusCode::TOO_MANY_REQUESTS, "too many evidence requests");
+        let mut busy = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many evidence requests",
+        );
         // The window is one second.
         busy.headers_mut().insert(
             hyper::header::RETRY_AFTER,
@@ -155,7 +168,7 @@ async fn evidence_response(
     }
     let nonce = match nonce_from_query(req.uri().query()) {
         Ok(n) => n,
-        Err(why) => return error(StatusCode::BAD_REQUEST, why),
+        Err(why) => return error(StatusCode::BAD_REQUEST, "invalid_nonce", why),
     };
     let work = tokio::task::spawn_blocking(move || {
         let mut tpm = shared
@@ -171,10 +184,15 @@ async fn evidence_response(
             eprintln!("blindfold-enclave: evidence failed: {e:#}");
             error(
                 StatusCode::SERVICE_UNAVAILABLE,
+                "evidence_unavailable",
                 "the TPM could not produce evidence",
             )
         }
-        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "evidence task failed"),
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "evidence task failed",
+        ),
     }
 }
 
@@ -229,6 +247,7 @@ pub async fn serve(listen: String, shared: Arc<Shared>) -> anyhow::Result<()> {
         listener.local_addr()?
     );
     let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let per_address = PeerCap::new(MAX_CONNECTIONS_PER_ADDRESS);
     loop {
         // Accept errors (e.g. out of file descriptors) never stop the enclave.
         let (tcp, peer) = match listener.accept().await {
@@ -239,6 +258,9 @@ pub async fn serve(listen: String, shared: Arc<Shared>) -> anyhow::Result<()> {
                 continue;
             }
         };
+        let Some(slot) = per_address.admit(peer) else {
+            continue; // this address holds its share: drop the connection
+        };
         let Ok(permit) = connections.clone().try_acquire_owned() else {
             continue; // at capacity: drop the connection
         };
@@ -247,7 +269,7 @@ pub async fn serve(listen: String, shared: Arc<Shared>) -> anyhow::Result<()> {
         let _ = tcp.set_nodelay(true);
         let (acceptor, shared, spki) = (acceptor.clone(), shared.clone(), spki.clone());
         tokio::spawn(async move {
-            let _permit = permit;
+            let _permits = (permit, slot);
             let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await else {
                 return;
             };

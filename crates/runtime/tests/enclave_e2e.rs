@@ -7,7 +7,10 @@ mod common;
 use std::process::Command;
 
 use blindfold_atls::{connect, ClientPolicy, Error as AtlsError};
-use blindfold_attest::{Error as AttestError, Platform, ReferenceValues};
+use blindfold_attest::{
+    AcceptPolicy, ClaimStatus, DevelopmentPlatform, Error as AttestError, Platform, ReferenceValues, Refusal,
+    TrustBasis,
+};
 use blindfold_protocol::RuntimeEvent;
 use common::{local_setup, reference, start_enclave};
 use http_body_util::Full;
@@ -21,10 +24,19 @@ async fn an_attested_session_on_the_local_platform() {
     let good = reference(setup.events());
     let ca = setup.ca();
     let enclave = start_enclave(&d.join("enclave.json"), &[]);
-    let policy = |reference: ReferenceValues, ca: Option<Vec<_>>, allow_dev: bool| ClientPolicy {
+    // `true`: process mode's two opt-ins; `false`: the development
+    // platform alone, without the development reference.
+    let policy = |reference: ReferenceValues, ca: Option<Vec<_>>, allow_dev_reference: bool| ClientPolicy {
         reference,
         platform_ca: ca,
-        allow_dev,
+        accept: if allow_dev_reference {
+            AcceptPolicy::development()
+        } else {
+            AcceptPolicy {
+                development_platform: DevelopmentPlatform::Allowed,
+                ..AcceptPolicy::default()
+            }
+        },
     };
 
     // The good case: verified, bound, appraised (development reference allowed).
@@ -41,7 +53,42 @@ async fn an_attested_session_on_the_local_platform() {
         .unwrap();
     assert_eq!(session.sender.send_request(req).await.unwrap().status(), 400);
 
-    // A development reference needs allow_dev.
+    // (Stay under the rate limit of 4 evidence requests per second.)
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    // The development platform needs its own opt-in.
+    let mut strict = policy(good.clone(), Some(ca.clone()), true);
+    strict.accept.development_platform = DevelopmentPlatform::Refused;
+    let err = connect(&enclave.addr, &strict).await.unwrap_err();
+    assert!(
+        matches!(err, AtlsError::Refused(Refusal::DevelopmentPlatform)),
+        "{err:?}"
+    );
+    // A client that expects a confidential VM refuses the local platform
+    // (the evidence's own platform field does not pick the anchor).
+    let mut cvm = policy(good.clone(), Some(ca.clone()), true);
+    cvm.accept.platforms = vec![Platform::AzureSnp];
+    let err = connect(&enclave.addr, &cvm).await.unwrap_err();
+    assert!(
+        matches!(err, AtlsError::Verification(AttestError::PlatformMismatch { .. })),
+        "{err:?}"
+    );
+    let mut floor = policy(good.clone(), Some(ca.clone()), true);
+    floor.accept.min_trust_basis = TrustBasis::Hypervisor;
+    let err = connect(&enclave.addr, &floor).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AtlsError::Refused(Refusal::TrustBasis {
+                got: TrustBasis::Development,
+                minimum: TrustBasis::Hypervisor
+            })
+        ),
+        "{err:?}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    // A development reference needs its opt-in.
     let err = connect(&enclave.addr, &policy(good.clone(), Some(ca.clone()), false))
         .await
         .unwrap_err();
@@ -77,9 +124,12 @@ async fn an_attested_session_on_the_local_platform() {
         .await
         .unwrap_err();
     match err {
-        AtlsError::Appraisal { status, reasons } => {
-            assert_eq!(status, "contraindicated");
-            assert!(reasons.contains("PCR 15 (sha256): expected"), "{reasons}");
+        AtlsError::Refused(Refusal::Status { status, reasons }) => {
+            assert_eq!(status, ClaimStatus::Contraindicated);
+            assert!(
+                reasons.join("; ").contains("PCR 15 (sha256): expected"),
+                "{reasons:?}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -175,7 +225,7 @@ async fn the_enclave_measures_its_model_and_serves_the_api() {
     let policy = |reference| ClientPolicy {
         reference,
         platform_ca: Some(setup.ca()),
-        allow_dev: true,
+        accept: AcceptPolicy::development(),
     };
 
     // Without the model in the reference, the client refuses the enclave.
@@ -183,7 +233,9 @@ async fn the_enclave_measures_its_model_and_serves_the_api() {
         .await
         .unwrap_err();
     match &err {
-        AtlsError::Appraisal { reasons, .. } => assert!(reasons.contains("PCR 15"), "{err:?}"),
+        AtlsError::Refused(Refusal::Status { reasons, .. }) => {
+            assert!(reasons.join("; ").contains("PCR 15"), "{err:?}")
+        }
         other => panic!("{other:?}"),
     }
     let mut session = connect(&enclave.addr, &policy(reference(events.clone())))
@@ -214,7 +266,7 @@ async fn an_idle_session_outlives_the_header_timeout() {
     let policy = ClientPolicy {
         reference: reference(setup.events()),
         platform_ca: Some(setup.ca()),
-        allow_dev: true,
+        accept: AcceptPolicy::development(),
     };
     let mut session = connect(&enclave.addr, &policy).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_secs(11)).await;

@@ -195,7 +195,7 @@ async fn attacks_on_the_session_are_refused() {
     let policy = ClientPolicy {
         reference: common::reference(setup.events()),
         platform_ca: Some(setup.ca()),
-        allow_dev: true,
+        accept: blindfold_attest::AcceptPolicy::development(),
     };
     connect(&enclave.addr, &policy).await.unwrap();
 

@@ -72,6 +72,15 @@ impl GuestPolicy {
     pub fn debug_allowed(&self) -> bool {
         self.0 & (1 << Self::DEBUG_BIT) != 0
     }
+
+    /// Bit 18: a migration agent may be associated with the guest (it can
+    /// export the guest's memory to another machine).
+    pub const MIGRATE_MA_BIT: u32 = 18;
+
+    /// Whether the policy allows a migration agent (bit 18).
+    pub fn migrate_ma_allowed(&self) -> bool {
+        self.0 & (1 << Self::MIGRATE_MA_BIT) != 0
+    }
 }
 
 /// A TCB version (security patch levels) decoded from its 64-bit form.
@@ -499,6 +508,14 @@ mod tests {
         assert_eq!(line(0x1A, 0x02), Some(ProductLine::Turin));
         assert_eq!(line(0x19, 0x50), None);
         assert_eq!(line(0x17, 0x01), None);
+    }
+
+    #[test]
+    fn migrate_ma_is_policy_bit_18() {
+        assert!(GuestPolicy(1 << 18).migrate_ma_allowed());
+        assert!(!GuestPolicy(1 << 19).migrate_ma_allowed());
+        // 0x30000, the usual base policy (bits 16-17), allows neither.
+        assert!(!GuestPolicy(0x3_0000).migrate_ma_allowed() && !GuestPolicy(0x3_0000).debug_allowed());
     }
 
     #[test]

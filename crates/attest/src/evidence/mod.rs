@@ -207,16 +207,48 @@ impl Evidence {
                 "JSON of no known layout (Blindfold, BlindLlama-v2 attestation.json, vaportpm GCP or NitroTPM, trustee TPM, trustee Azure SNP/TDX)".into(),
             ));
         }
-        if let Some(e) = nitro::read_document(bytes)? {
+        // Binary documents often travel as text (a Nitro document as base64).
+        let decoded = text_encoded(bytes);
+        let binary = decoded.as_deref().unwrap_or(bytes);
+        if let Some(e) = nitro::read_document(binary)? {
             return Ok(e);
         }
-        if let Some(e) = gcp::read_proto(bytes)? {
+        if let Some(e) = gcp::read_proto(binary)? {
             return Ok(e);
         }
         Err(Error::EvidenceFormat(
-            "not JSON evidence, not an AWS Nitro attestation document and not a go-tpm-tools Attestation protobuf".into(),
+            "not JSON evidence, not an AWS Nitro attestation document and not a go-tpm-tools Attestation protobuf (read as bytes, hex or base64)".into(),
         ))
     }
+}
+
+/// The bytes of a binary document written as hex or base64 (standard or
+/// URL-safe, padded or not; whitespace and line breaks ignored), or `None`
+/// when `bytes` are not such text.
+fn text_encoded(bytes: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let text: Vec<u8> = bytes
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    if text.len() < 16
+        || !text
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=-_".contains(b))
+    {
+        return None;
+    }
+    if text.len() % 2 == 0 && text.iter().all(u8::is_ascii_hexdigit) {
+        return hex::decode(&text).ok();
+    }
+    let engines = [
+        base64::engine::general_purpose::STANDARD,
+        base64::engine::general_purpose::STANDARD_NO_PAD,
+        base64::engine::general_purpose::URL_SAFE,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ];
+    engines.iter().find_map(|e| e.decode(&text).ok())
 }
 
 /// The regular files of a directory evidence layout, read once, in name order.

@@ -4,9 +4,15 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The `blindfold` binary under test.
+/// The `blindfold` binary under test, with a client state directory of
+/// this test process's own (never the user's).
 pub fn blindfold() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_blindfold"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_blindfold"));
+    cmd.env(
+        "BLINDFOLD_STATE_DIR",
+        std::env::temp_dir().join(format!("blindfold-test-state-{}", std::process::id())),
+    );
+    cmd
 }
 
 /// The workspace root.

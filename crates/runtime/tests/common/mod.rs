@@ -122,5 +122,7 @@ pub fn reference(events: Vec<RuntimeEvent>) -> ReferenceValues {
         pcrs,
         app_disk_root_hash: None,
         hardware_measurements: Vec::new(),
+        snp_minimum_tcb: None,
+        snp_allow_migration_agent: false,
     }
 }
