@@ -235,14 +235,14 @@ pub fn appraise(
         add(
             ClaimName::Freshness,
             ClaimStatus::Warning,
-            "not checked (--no-freshness): the evidence may be a replay".into(),
+            "not checked (waived): the evidence may be a replay".into(),
         );
     }
     if evidence.debug() {
         add(
             ClaimName::Debug,
             ClaimStatus::Warning,
-            "the platform runs in debug mode (--allow-debug): its memory is open to the host or parent instance"
+            "the platform runs in debug mode (allowed): its memory is open to the host or parent instance"
                 .into(),
         );
     }

@@ -27,7 +27,7 @@ pub enum Error {
 
     // ---- verification ----
     /// The evidence is for another platform than the one asked for.
-    #[error("evidence is {actual} evidence, but --platform {expected} was asked for")]
+    #[error("evidence is {actual} evidence, but {expected} evidence was expected")]
     PlatformMismatch {
         /// Asked for.
         expected: String,
@@ -35,7 +35,7 @@ pub enum Error {
         actual: String,
     },
     /// No trust anchor: a plain TPM needs a pinned AK or a platform CA.
-    #[error("no trust anchor for a {platform} AK: pin it (--ak) or name the CA that certifies it (--platform-ca); a key inside the evidence is never trusted by itself")]
+    #[error("no trust anchor for a {platform} AK: pin the AK or name the CA that certifies it; a key inside the evidence is never trusted by itself")]
     NoTrustAnchor {
         /// The platform.
         platform: String,
@@ -110,9 +110,7 @@ pub enum Error {
         bank: HashAlg,
     },
     /// No nonce and no explicit waiver.
-    #[error(
-        "no nonce given: freshness cannot be checked (pass --nonce, or --no-freshness to waive it knowingly)"
-    )]
+    #[error("no nonce given: freshness cannot be checked (give the nonce, or waive the check knowingly)")]
     FreshnessNotDecided,
     /// The firmware event log does not replay to the quote.
     #[error("event log: {0}")]

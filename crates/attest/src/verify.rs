@@ -191,7 +191,7 @@ impl Verifier {
             Some(hw) => {
                 if options.tpm_anchor.is_some() {
                     return Err(Error::Usage(format!(
-                        "--ak and --platform-ca apply to --platform tpm or local; {platform} is anchored in its vendor's bundled root"
+                        "a pinned AK or platform CA applies to the tpm and local platforms only; {platform} is anchored in its vendor's bundled root"
                     )));
                 }
                 let HardwareAnchor {
@@ -348,7 +348,7 @@ impl Verifier {
         let store = match (platform.bundled_trust_store()?, &options.tpm_anchor) {
             (Some(_), Some(_)) => {
                 return Err(Error::Usage(format!(
-                    "--ak and --platform-ca apply to --platform tpm or local; {platform} is anchored in its bundled root"
+                    "a pinned AK or platform CA applies to the tpm and local platforms only; {platform} is anchored in its bundled root"
                 )))
             }
             (Some(store), None) => store,
