@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Regenerates crates/engine/tests/vectors/llama_cpp.json from a running
+"""Regenerates crates/engine-candle/tests/vectors/llama_cpp.json from a running
 llama-server (the reference engine) on the packaged model.
 
     llama-server -m SmolLM2-135M-Instruct.Q4_1.gguf --port 8088 -t 2 &
-    scripts/llama-parity-vectors.py http://127.0.0.1:8088 > crates/engine/tests/vectors/llama_cpp.json
+    scripts/llama-parity-vectors.py http://127.0.0.1:8088 > crates/engine-candle/tests/vectors/llama_cpp.json
 
 The engine's tests compare our tokenizer and greedy decoding with these
 vectors on every run, and with a live llama-server when one is built.
@@ -17,7 +17,7 @@ import json
 import sys
 import urllib.request
 
-# Also read by crates/engine/tests/parity.rs for the live comparison.
+# Also read by crates/engine-candle/tests/parity.rs for the live comparison.
 TEXTS = [
     "Hello world",
     "  leading spaces and trailing   ",

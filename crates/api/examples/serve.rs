@@ -5,15 +5,17 @@
 //! cargo run --release -p blindfold-api --example serve -- CONFIG.json
 //! ```
 //! CONFIG.json: `{"listen": "127.0.0.1:8080", "engine": {...}, "api": {...}}`
-//! with `engine` as `blindfold_engine::EngineConfig` and `api` as
+//! with `engine` as `blindfold_engine::EngineConfig` (embedded or
+//! upstream) and `api` as
 //! `blindfold_api::ApiConfig`. Prints `listening on ADDR` when ready.
 //! Logs go to standard error, filtered by `RUST_LOG` (default `info`).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use blindfold_api::ApiConfig;
-use blindfold_engine::EngineConfig;
+use blindfold_engine::{Engine, EngineConfig};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -44,8 +46,17 @@ async fn main() -> anyhow::Result<()> {
             config.listen
         );
     }
-    let started = config.engine.start().await?;
-    let router = blindfold_api::router(started.engine.clone(), &config.api).map_err(anyhow::Error::msg)?;
+    // Kept alive while serving: dropping it would stop a started upstream.
+    let mut _upstream_process = None;
+    let engine: Arc<dyn Engine> = match &config.engine {
+        EngineConfig::Embedded(c) => Arc::new(blindfold_engine_candle::start(c).await?.engine),
+        EngineConfig::Upstream(c) => {
+            let started = blindfold_engine_upstream::start(c).await?;
+            _upstream_process = started.process;
+            Arc::new(started.engine)
+        }
+    };
+    let router = blindfold_api::router(engine, &config.api).map_err(anyhow::Error::msg)?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     println!("listening on {}", listener.local_addr()?);
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {

@@ -6,7 +6,7 @@
 mod common;
 
 use blindfold_api::ApiConfig;
-use blindfold_engine::EmbeddedOptions;
+use blindfold_engine_candle::EmbeddedOptions;
 use serde_json::json;
 
 #[test]

@@ -6,7 +6,7 @@
 mod common;
 
 use blindfold_api::{new_api_key, ApiConfig, ApiKeyConfig};
-use blindfold_engine::EmbeddedOptions;
+use blindfold_engine_candle::EmbeddedOptions;
 use serde_json::json;
 
 const CANARY: &str = "CANARY-7d1e2f";

@@ -7,7 +7,7 @@
 mod common;
 
 use blindfold_api::ApiConfig;
-use blindfold_engine::EmbeddedOptions;
+use blindfold_engine_candle::EmbeddedOptions;
 
 use blindfold_testdata::openai_python as python;
 
@@ -37,7 +37,7 @@ fn the_openai_package_works_through_an_upstream_llama_server() {
         eprintln!("llama-server is not built here; upstream mode not checked");
         return;
     };
-    let config = blindfold_engine::EngineConfig::Upstream {
+    let config = blindfold_engine::UpstreamConfig {
         address: format!("127.0.0.1:{port}").parse().unwrap(),
         upstream_model: "smollm2".into(),
         model_id: common::MODEL.into(),
@@ -48,8 +48,8 @@ fn the_openai_package_works_through_an_upstream_llama_server() {
         .enable_all()
         .build()
         .unwrap();
-    let mut started = rt.block_on(config.start()).unwrap();
-    let server = common::serve_engine(started.engine.clone(), ApiConfig::default());
+    let mut started = rt.block_on(blindfold_engine_upstream::start(&config)).unwrap();
+    let server = common::serve_engine(std::sync::Arc::new(started.engine), ApiConfig::default());
     let out = std::process::Command::new(python())
         .arg(format!(
             "{}/tests/openai_client.py",
@@ -59,7 +59,7 @@ fn the_openai_package_works_through_an_upstream_llama_server() {
         .arg(common::MODEL)
         .output()
         .unwrap();
-    if let Some(p) = started.upstream_process.take() {
+    if let Some(p) = started.process.take() {
         rt.block_on(p.stop());
     }
     let stdout = String::from_utf8_lossy(&out.stdout);

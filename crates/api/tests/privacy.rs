@@ -29,7 +29,7 @@ fn serve_binary() -> PathBuf {
     p
 }
 
-fn run_canary(engine: serde_json::Value, canary: &str) {
+fn run_canary(engine: blindfold_engine::EngineConfig, canary: &str) {
     let root = tempfile::tempdir().unwrap();
     let (home, tmp, work) = (
         root.path().join("home"),
@@ -123,7 +123,13 @@ fn canary() -> String {
 
 #[test]
 fn the_canary_stays_out_of_logs_and_disk_with_the_embedded_engine() {
-    let engine = json!({"embedded": {"gguf": common::packaged_model(), "model_id": "canary-model"}});
+    let engine = blindfold_engine::EngineConfig::Embedded(blindfold_engine::EmbeddedConfig {
+        gguf: common::packaged_model(),
+        model_id: "canary-model".into(),
+        max_batch: None,
+        queue_capacity: None,
+        default_max_tokens: None,
+    });
     run_canary(engine, &canary());
 }
 
@@ -135,13 +141,13 @@ fn the_canary_stays_out_of_logs_and_disk_through_an_upstream_llama_server() {
     };
     // Its own logs at their most talkative: they must still reach nothing.
     argv.push("--verbose".into());
-    let engine = json!({"upstream": {
-        "address": format!("127.0.0.1:{port}"),
-        "upstream_model": "smollm2",
-        "model_id": "canary-model",
-        "context_length": 2048,
-        "command": argv,
-    }});
+    let engine = blindfold_engine::EngineConfig::Upstream(blindfold_engine::UpstreamConfig {
+        address: format!("127.0.0.1:{port}").parse().unwrap(),
+        upstream_model: "smollm2".into(),
+        model_id: "canary-model".into(),
+        context_length: 2048,
+        command: Some(argv),
+    });
     run_canary(engine, &canary());
     // The server was killed with SIGKILL, so the llama-server it started
     // is still running: stop it here.

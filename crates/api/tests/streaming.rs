@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::time::{Duration, Instant};
 
 use blindfold_api::ApiConfig;
-use blindfold_engine::EmbeddedOptions;
+use blindfold_engine_candle::EmbeddedOptions;
 use serde_json::json;
 
 fn start_stream(addr: std::net::SocketAddr, max_tokens: u32) -> BufReader<std::net::TcpStream> {

@@ -6,7 +6,6 @@ use std::fmt;
 
 use blindfold_crypto::{ct_eq, Digest};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::accept::{ClaimName, DevelopmentReference};
 use crate::error::Error;
@@ -118,11 +117,6 @@ impl Appraisal {
                 })
                 .collect(),
         }
-    }
-
-    /// [`Self::report`] as JSON (the Rego input's `appraisal`).
-    pub fn to_json(&self) -> Value {
-        serde_json::to_value(self.report()).unwrap_or(Value::Null)
     }
 }
 

@@ -245,52 +245,148 @@ fn check_binding(
     Ok(())
 }
 
-/// The report's fields for `blindfold attest verify` and the SDK's report
-/// (`docs/attestation-report.md`, "hardware").
-pub fn hardware_json(report: &HardwareReport) -> serde_json::Value {
-    use serde_json::json;
-    match report {
-        HardwareReport::Nitro(d) => {
-            let doc = d.document();
-            json!({
-                "kind": match d.kind() {
-                    DocumentKind::Enclave => "aws-nitro-enclave",
-                    DocumentKind::NitroTpm => "aws-nitrotpm",
-                },
-                "module_id": doc.module_id,
-                "issued_at": humantime::format_rfc3339_millis(d.issued_at()).to_string(),
-                "debug": d.debug(),
-                "nonce_checked": d.nonce_checked(),
-                // Chosen by whoever asked for the document: informative only.
-                "public_key": doc.public_key.as_ref().map(hex::encode),
-                "user_data": doc.user_data.as_ref().map(hex::encode),
-            })
+/// What a report shows of a verified hardware report
+/// (`docs/attestation-report.md`, "hardware"): JSON through `Serialize`
+/// (tagged by `kind`), one line of text through `Display`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind")]
+pub enum HardwareSummary {
+    /// An AWS Nitro Enclaves attestation document.
+    #[serde(rename = "aws-nitro-enclave")]
+    NitroEnclave(NitroSummary),
+    /// A NitroTPM attestation document.
+    #[serde(rename = "aws-nitrotpm")]
+    NitroTpm(NitroSummary),
+    /// An AMD SEV-SNP attestation report.
+    #[serde(rename = "sev-snp")]
+    Snp(SnpSummary),
+    /// An Intel TDX quote.
+    #[serde(rename = "tdx")]
+    Tdx(TdxSummary),
+}
+
+/// A Nitro attestation document's fields.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NitroSummary {
+    /// The issuing module.
+    pub module_id: String,
+    /// When it was issued, RFC 3339.
+    pub issued_at: String,
+    /// Debug mode (PCRs all zero).
+    pub debug: bool,
+    /// Whether its nonce was checked.
+    pub nonce_checked: bool,
+    /// Chosen by whoever asked for the document: informative only (hex).
+    pub public_key: Option<String>,
+    /// Chosen by whoever asked for the document: informative only (hex).
+    pub user_data: Option<String>,
+}
+
+/// An SEV-SNP report's fields.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SnpSummary {
+    /// Milan, Genoa, ...
+    pub product_line: String,
+    /// The report's format version.
+    pub report_version: u32,
+    /// The launch measurement (hex).
+    pub measurement: String,
+    /// HOST_DATA (hex).
+    pub host_data: String,
+    /// The privilege level that asked.
+    pub vmpl: u32,
+    /// The guest policy (hex).
+    pub guest_policy: String,
+    /// Whether the policy allows debugging.
+    pub debug: bool,
+    /// The reported TCB.
+    pub reported_tcb: String,
+    /// The chip (hex).
+    pub chip_id: String,
+}
+
+/// A TDX quote's fields.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TdxSummary {
+    /// MRTD (hex).
+    pub mr_td: String,
+    /// RTMR 0-3 (hex).
+    pub rtmr: Vec<String>,
+    /// TD attributes (hex).
+    pub td_attributes: String,
+    /// Whether the TD is debuggable.
+    pub debug: bool,
+    /// What was known of the platform's TCB.
+    pub tcb_status: String,
+}
+
+impl HardwareSummary {
+    /// The summary of a verified report.
+    pub fn of(report: &HardwareReport) -> HardwareSummary {
+        match report {
+            HardwareReport::Nitro(d) => {
+                let doc = d.document();
+                let summary = NitroSummary {
+                    module_id: doc.module_id.clone(),
+                    issued_at: humantime::format_rfc3339_millis(d.issued_at()).to_string(),
+                    debug: d.debug(),
+                    nonce_checked: d.nonce_checked(),
+                    public_key: doc.public_key.as_ref().map(hex::encode),
+                    user_data: doc.user_data.as_ref().map(hex::encode),
+                };
+                match d.kind() {
+                    DocumentKind::Enclave => HardwareSummary::NitroEnclave(summary),
+                    DocumentKind::NitroTpm => HardwareSummary::NitroTpm(summary),
+                }
+            }
+            HardwareReport::Snp(r) => {
+                let report = r.report();
+                HardwareSummary::Snp(SnpSummary {
+                    product_line: r.product_line().name().to_string(),
+                    report_version: report.version(),
+                    measurement: hex::encode(report.measurement()),
+                    host_data: hex::encode(report.host_data()),
+                    vmpl: report.vmpl(),
+                    guest_policy: format!("{:#x}", report.policy().raw()),
+                    debug: r.debug(),
+                    reported_tcb: format!("{:?}", report.reported_tcb()),
+                    chip_id: hex::encode(report.chip_id()),
+                })
+            }
+            HardwareReport::Tdx(q) => {
+                let body = &q.quote().body;
+                HardwareSummary::Tdx(TdxSummary {
+                    mr_td: hex::encode(body.mr_td),
+                    rtmr: body.rtmr.iter().map(hex::encode).collect(),
+                    td_attributes: format!("{:#018x}", body.td_attributes.0),
+                    debug: q.debug(),
+                    tcb_status: if q.tcb_status_checked() {
+                        "checked".into()
+                    } else {
+                        "not checked: TCB collateral cannot be fetched here (no network); the PCK chain and QE report were verified".into()
+                    },
+                })
+            }
         }
-        HardwareReport::Snp(r) => {
-            let report = r.report();
-            json!({
-                "kind": "sev-snp",
-                "product_line": r.product_line().name(),
-                "report_version": report.version(),
-                "measurement": hex::encode(report.measurement()),
-                "host_data": hex::encode(report.host_data()),
-                "vmpl": report.vmpl(),
-                "guest_policy": format!("{:#x}", report.policy().raw()),
-                "debug": r.debug(),
-                "reported_tcb": format!("{:?}", report.reported_tcb()),
-                "chip_id": hex::encode(report.chip_id()),
-            })
-        }
-        HardwareReport::Tdx(q) => {
-            let body = &q.quote().body;
-            json!({
-                "kind": "tdx",
-                "mr_td": hex::encode(body.mr_td),
-                "rtmr": body.rtmr.iter().map(hex::encode).collect::<Vec<_>>(),
-                "td_attributes": format!("{:#018x}", body.td_attributes.0),
-                "debug": q.debug(),
-                "tcb_status": if q.tcb_status_checked() { "checked" } else { "not checked: TCB collateral cannot be fetched here (no network); the PCK chain and QE report were verified" },
-            })
+    }
+}
+
+impl std::fmt::Display for HardwareSummary {
+    /// `KIND: the fields that identify it`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HardwareSummary::NitroEnclave(n) => {
+                write!(f, "aws-nitro-enclave: {}, issued {}", n.module_id, n.issued_at)
+            }
+            HardwareSummary::NitroTpm(n) => {
+                write!(f, "aws-nitrotpm: {}, issued {}", n.module_id, n.issued_at)
+            }
+            HardwareSummary::Snp(s) => write!(
+                f,
+                "sev-snp: {}, VMPL {}, measurement {}",
+                s.product_line, s.vmpl, s.measurement
+            ),
+            HardwareSummary::Tdx(t) => write!(f, "tdx: MRTD {}", t.mr_td),
         }
     }
 }

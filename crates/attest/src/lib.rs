@@ -34,9 +34,9 @@ pub use accept::{AcceptPolicy, ClaimName, DevelopmentPlatform, DevelopmentRefere
 pub use appraise::{appraise, Appraisal, AppraisalOptions, AppraisalReport, Claim, ClaimReport, ClaimStatus};
 pub use error::Error;
 pub use evidence::{AkClaim, BlindLlamaBinding, Evidence, HardwareEvidence, Layout, QuoteClaim};
-pub use hardware::{hardware_json, HardwareOptions, HardwareReport};
+pub use hardware::{HardwareOptions, HardwareReport, HardwareSummary, NitroSummary, SnpSummary, TdxSummary};
 pub use platform::{Platform, TrustBasis};
-pub use policy::{Policy, NEVER_WAIVED};
+pub use policy::{Policy, PolicyInput, NEVER_WAIVED};
 pub use reference::{
     MeasurementsKind, MeasurementsV1, PcrLists, PcrReference, ReferenceFormat, ReferenceKind,
     ReferenceValues, SnpTcbFloor, MANDATORY_PCRS, MEASUREMENTS_VERSION,

@@ -12,11 +12,15 @@
 //! launch measurement, an unchecked or outdated TCB): those are facts about the evidence, not
 //! matters of policy.
 
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::accept::ClaimName;
-use crate::appraise::{Appraisal, Claim, ClaimStatus};
+use crate::appraise::{Appraisal, AppraisalReport, Claim, ClaimStatus};
 use crate::error::Error;
+use crate::hardware::HardwareSummary;
 use crate::verify::VerifiedEvidence;
 
 /// Claims whose warning no policy can turn into affirming.
@@ -57,25 +61,25 @@ impl Policy {
     }
 
     /// The input document the policy sees.
-    pub fn input(evidence: &VerifiedEvidence, appraisal: &Appraisal) -> Value {
-        let pcrs = evidence.pcrs().to_hex_map();
-        json!({
-            "platform": evidence.platform().name(),
-            "trust_basis": evidence.trust_basis().name(),
-            "layout": evidence.layout().name(),
-            "fresh": evidence.fresh(),
-            "nonce": evidence.nonce().map(hex::encode),
-            "pcrs": pcrs,
-            "debug": evidence.debug(),
-            "hardware": evidence.hardware().map(crate::hardware_json),
-            "appraisal": appraisal.to_json(),
-        })
+    pub fn input(evidence: &VerifiedEvidence, appraisal: &Appraisal) -> PolicyInput {
+        PolicyInput {
+            platform: evidence.platform().name(),
+            trust_basis: evidence.trust_basis().name(),
+            layout: evidence.layout().name(),
+            fresh: evidence.fresh(),
+            nonce: evidence.nonce().map(hex::encode),
+            pcrs: evidence.pcrs().to_hex_map(),
+            debug: evidence.debug(),
+            hardware: evidence.hardware().map(HardwareSummary::of),
+            appraisal: appraisal.report(),
+        }
     }
 
     /// Evaluates the policy and folds its verdict into `appraisal`.
     pub fn apply(&self, evidence: &VerifiedEvidence, appraisal: &mut Appraisal) -> Result<(), Error> {
         let mut engine = self.engine()?;
-        let input = Self::input(evidence, appraisal).to_string();
+        let input = serde_json::to_string(&Self::input(evidence, appraisal))
+            .map_err(|e| Error::Policy(format!("input: {e}")))?;
         engine
             .set_input_json(&input)
             .map_err(|e| Error::Policy(format!("{}: input: {e}", self.name)))?;
@@ -141,4 +145,28 @@ impl Policy {
         appraisal.status = Some(result);
         Ok(())
     }
+}
+
+/// The input document a policy sees (`input` in Rego;
+/// `docs/attestation-report.md`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyInput {
+    /// The verified platform's name.
+    pub platform: &'static str,
+    /// How far its isolation holds.
+    pub trust_basis: &'static str,
+    /// The evidence's layout.
+    pub layout: &'static str,
+    /// Whether a nonce was checked.
+    pub fresh: bool,
+    /// That nonce (hex).
+    pub nonce: Option<String>,
+    /// Quoted PCRs by bank and index (hex).
+    pub pcrs: BTreeMap<&'static str, BTreeMap<u32, String>>,
+    /// Debug mode.
+    pub debug: bool,
+    /// The hardware report, if any.
+    pub hardware: Option<HardwareSummary>,
+    /// The appraisal before the policy.
+    pub appraisal: AppraisalReport,
 }

@@ -51,10 +51,14 @@ fn every_nitro_sample_verifies_as_expected() {
             panic!("{}: no Nitro report", s.path)
         };
         assert_eq!(doc.document().module_id, expected["module_id"].as_str().unwrap());
-        assert_eq!(
-            blindfold_attest::hardware_json(v.hardware().unwrap())["debug"],
-            json!(debug)
-        );
+        let summary = blindfold_attest::HardwareSummary::of(v.hardware().unwrap());
+        let (blindfold_attest::HardwareSummary::NitroEnclave(n)
+        | blindfold_attest::HardwareSummary::NitroTpm(n)) = &summary
+        else {
+            panic!("{summary:?}")
+        };
+        assert_eq!(n.debug, debug);
+        assert_eq!(serde_json::to_value(&summary).unwrap()["debug"], json!(debug));
     }
 }
 

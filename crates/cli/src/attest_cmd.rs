@@ -1,16 +1,18 @@
 //! `blindfold attest verify`.
 
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use anyhow::anyhow;
 use blindfold_attest::{
-    appraise, bundle, AcceptPolicy, Appraisal, AppraisalOptions, ClaimStatus, DevelopmentPlatform,
-    DevelopmentReference, Evidence, HardwareOptions, Platform, Policy, ReferenceValues, Refusal, TpmAnchor,
-    Verifier, VerifyOptions,
+    appraise, bundle, AcceptPolicy, Appraisal, AppraisalOptions, AppraisalReport, ClaimStatus,
+    DevelopmentPlatform, DevelopmentReference, Evidence, HardwareOptions, HardwareSummary, Platform, Policy,
+    ReferenceValues, Refusal, TpmAnchor, Verifier, VerifyOptions,
 };
 use blindfold_eventlog::PcrStatus;
 use blindfold_tpm::Freshness;
-use serde_json::{json, Value};
+
+use crate::attest_report::{AttestVerifyReport, ChainLink, EventLogCheck};
 
 use crate::args::AttestVerifyArgs;
 use crate::eventlog_cmd::pretty;
@@ -133,27 +135,33 @@ fn resolve(args: &AttestVerifyArgs) -> Result<Resolved, Failure> {
 pub fn verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
     let resolved = resolve(args)?;
     let evidence = Evidence::read(&args.evidence).map_err(|e| unusable(e, args.evidence.display()))?;
-    let mut report = json!({
-        "verified": false,
-        "platform": evidence.platform.name(),
-        "layout": evidence.layout.name(),
-        "trust_basis": evidence.platform.trust_basis().name(),
-        "nonce": null,
-        "fresh": null,
-        "pcrs": {},
-        "appraisal": {"status": "none", "claims": {}},
-        "debug": false,
-        "reference": match (&resolved.references, resolved.signed) {
+    let mut report = AttestVerifyReport {
+        verified: false,
+        platform: evidence.platform.name().to_string(),
+        layout: evidence.layout.name().to_string(),
+        trust_basis: evidence.platform.trust_basis().name().to_string(),
+        nonce: None,
+        fresh: None,
+        pcrs: BTreeMap::new(),
+        debug: false,
+        hardware: None,
+        chain: None,
+        event_log: None,
+        appraisal: AppraisalReport {
+            status: "none".into(),
+            claims: BTreeMap::new(),
+        },
+        reference: match (&resolved.references, resolved.signed) {
             (None, _) => "none",
             (Some(_), true) => "signed",
             (Some(_), false) => "unsigned",
         },
-        "reference_format": resolved.references.as_ref().map(|r| r.format.name()),
-        "checked_at": humantime::format_rfc3339_seconds(resolved.options.at).to_string(),
-        "errors": [],
-    });
-    let fail = |report: &mut Value, e: blindfold_attest::Error| {
-        report["errors"] = json!([e.to_string()]);
+        reference_format: resolved.references.as_ref().map(|r| r.format.name()),
+        checked_at: humantime::format_rfc3339_seconds(resolved.options.at).to_string(),
+        errors: Vec::new(),
+    };
+    let fail = |report: &mut AttestVerifyReport, e: blindfold_attest::Error| {
+        report.errors = vec![e.to_string()];
         emit(args.json, report);
         if e.is_unusable_input() {
             Failure::Unusable(anyhow!(e))
@@ -166,46 +174,47 @@ pub fn verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
         Ok(v) => v,
         Err(e) => return Err(fail(&mut report, e)),
     };
-    report["verified"] = json!(true);
-    report["platform"] = json!(verified.platform().name());
-    report["trust_basis"] = json!(verified.trust_basis().name());
-    report["nonce"] = json!(verified.nonce().map(hex::encode));
-    report["fresh"] = if verified.fresh() {
-        json!(true)
-    } else {
-        json!(null)
-    };
-    report["pcrs"] = json!(verified.pcrs().to_hex_map());
-    report["debug"] = json!(verified.debug());
-    if let Some(hw) = verified.hardware() {
-        report["hardware"] = blindfold_attest::hardware_json(hw);
-    }
-    if let Some(chain) = verified.chain() {
-        report["chain"] = json!(chain
+    report.verified = true;
+    report.platform = verified.platform().name().to_string();
+    report.trust_basis = verified.trust_basis().name().to_string();
+    report.nonce = verified.nonce().map(hex::encode);
+    report.fresh = verified.fresh().then_some(true);
+    report.pcrs = verified.pcrs().to_hex_map();
+    report.debug = verified.debug();
+    report.hardware = verified.hardware().map(HardwareSummary::of);
+    report.chain = verified.chain().map(|chain| {
+        chain
             .iter()
-            .map(|c| json!({"subject": c.subject, "sha256": c.fingerprint, "not_before": c.not_before, "not_after": c.not_after}))
-            .collect::<Vec<_>>());
-    }
-    if let Some(checks) = verified.event_log() {
-        report["event_log"] = json!(checks
+            .map(|c| ChainLink {
+                subject: c.subject.clone(),
+                sha256: c.fingerprint.clone(),
+                not_before: c.not_before.clone(),
+                not_after: c.not_after.clone(),
+            })
+            .collect()
+    });
+    report.event_log = verified.event_log().map(|checks| {
+        checks
             .iter()
-            .map(
-                |c| json!({"bank": c.bank.name(), "pcr": c.index.0, "status": match c.status {
+            .map(|c| EventLogCheck {
+                bank: c.bank.name(),
+                pcr: c.index.0,
+                status: match c.status {
                     PcrStatus::Matches => "matches",
                     PcrStatus::NotInLog => "not-in-log",
                     PcrStatus::Mismatch { .. } => "mismatch",
-                }})
-            )
-            .collect::<Vec<_>>());
-    }
+                },
+            })
+            .collect()
+    });
 
     let appraisal = match appraise(&verified, resolved.references.as_ref(), &resolved.appraisal) {
         Ok(a) => a,
         Err(e) => return Err(fail(&mut report, e)),
     };
-    report["appraisal"] = appraisal.to_json();
+    report.appraisal = appraisal.report();
     let failures = appraisal.failures();
-    report["errors"] = json!(failures);
+    report.errors = failures.clone();
     emit(args.json, &report);
     if let Some(required) = args.require.as_deref() {
         require(required, &appraisal, &resolved.appraisal)?;
@@ -246,64 +255,10 @@ fn require(required: &str, appraisal: &Appraisal, options: &AppraisalOptions) ->
     }
 }
 
-fn emit(as_json: bool, report: &Value) {
+fn emit(as_json: bool, report: &AttestVerifyReport) {
     if as_json {
         say!("{}", pretty(report));
-        return;
-    }
-    let s = |k: &str| {
-        report[k]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| report[k].to_string())
-    };
-    say!("verified:    {}", report["verified"]);
-    say!("platform:    {} ({})", s("platform"), s("layout"));
-    say!("trust basis: {}", s("trust_basis"));
-    say!(
-        "fresh:       {}",
-        if report["fresh"] == json!(true) {
-            "yes (nonce checked)".into()
-        } else {
-            "not checked".to_string()
-        }
-    );
-    say!("checked at:  {}", s("checked_at"));
-    if let Some(hw) = report.get("hardware") {
-        let kind = hw["kind"].as_str().unwrap_or("");
-        let detail = match kind {
-            "sev-snp" => format!(
-                "{}, VMPL {}, measurement {}",
-                hw["product_line"].as_str().unwrap_or(""),
-                hw["vmpl"],
-                hw["measurement"].as_str().unwrap_or("")
-            ),
-            "tdx" => format!("MRTD {}", hw["mr_td"].as_str().unwrap_or("")),
-            _ => format!(
-                "{}, issued {}",
-                hw["module_id"].as_str().unwrap_or(""),
-                hw["issued_at"].as_str().unwrap_or("")
-            ),
-        };
-        say!("hardware:    {kind}: {detail}");
-    }
-    if report["debug"] == json!(true) {
-        say!("debug:       yes (allowed by --allow-debug): the platform's memory is open to its host");
-    }
-    say!(
-        "appraisal:   {} (reference: {})",
-        report["appraisal"]["status"].as_str().unwrap_or("none"),
-        s("reference")
-    );
-    for (name, c) in report["appraisal"]["claims"].as_object().into_iter().flatten() {
-        say!(
-            "  {:<28} {:<16} {}",
-            name,
-            c["status"].as_str().unwrap_or(""),
-            c["detail"].as_str().unwrap_or("")
-        );
-    }
-    for e in report["errors"].as_array().into_iter().flatten() {
-        say!("error: {}", e.as_str().unwrap_or(""));
+    } else {
+        say!("{}", report.to_string().trim_end());
     }
 }

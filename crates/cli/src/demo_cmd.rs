@@ -16,6 +16,8 @@ use std::time::Duration;
 use anyhow::anyhow;
 use blindfold_attest::AcceptPolicy;
 use blindfold_client::{Client, Trust, TrustFiles};
+use blindfold_enclave_config::EnclaveConfig;
+use blindfold_engine::{EmbeddedConfig, EngineConfig};
 use blindfold_measure::app_disk::AppDiskManifest;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -176,16 +178,29 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
         format!("app disk, root hash {}…", &root_hash[..root_hash.len().min(16)]),
     );
 
-    let config = json!({
-        "tcti": tcti, "listen": "127.0.0.1:0", "platform": "local",
-        "app_disk": dir.join("app.img"), "app_disk_root_hash": root_hash,
-        "app_disk_hash_offset": disk.hash_offset,
-        "engine": {"embedded": {"gguf": app.join(&model_name), "model_id": MODEL_ID}},
-    });
+    let root_hash_bytes = in_step("app disk", disk.root_hash_bytes().map_err(Into::into))?;
+    let mut config = EnclaveConfig::new(
+        tcti,
+        "127.0.0.1:0".into(),
+        "local".into(),
+        dir.join("app.img"),
+        root_hash_bytes,
+        disk.hash_offset,
+    );
+    config.engine = Some(EngineConfig::Embedded(EmbeddedConfig {
+        gguf: app.join(&model_name),
+        model_id: MODEL_ID.into(),
+        max_batch: None,
+        queue_capacity: None,
+        default_max_tokens: None,
+    }));
     let config_path = dir.join("enclave.json");
     in_step(
         "enclave configuration",
-        std::fs::write(&config_path, config.to_string()).map_err(Into::into),
+        config
+            .to_bytes()
+            .map_err(Into::into)
+            .and_then(|bytes| std::fs::write(&config_path, bytes).map_err(Into::into)),
     )?;
 
     let bar = step("signed measurements (PCR 15: app disk, configuration, ready, model)");

@@ -224,6 +224,7 @@ pub fn show(args: &ShowArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-pub fn pretty(v: &serde_json::Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+pub fn pretty<T: serde::Serialize + ?Sized>(v: &T) -> String {
+    // Only a map with non-string keys fails, and no report has one.
+    serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }

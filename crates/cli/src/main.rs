@@ -15,6 +15,7 @@
 
 mod args;
 mod attest_cmd;
+mod attest_report;
 mod ccel_cmd;
 mod demo_cmd;
 mod eventlog_cmd;

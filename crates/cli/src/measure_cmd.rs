@@ -6,6 +6,7 @@ use anyhow::{anyhow, Context};
 use blindfold_attest::bundle::{BundlePayload, BUNDLE_VERSION};
 use blindfold_attest::{PcrReference, ReferenceFormat, ReferenceKind, ReferenceValues};
 use blindfold_crypto::{default_provider, Digest, HashAlg};
+use blindfold_enclave_config::EnclaveConfig;
 use blindfold_eventlog::{replay, EventLog, ReplayOptions};
 use blindfold_measure::pe::{authenticode, PeImage};
 use blindfold_measure::predict::{predict_uki_boot, BootInputs};
@@ -124,14 +125,6 @@ struct AppDiskRoot {
     root_hash: String,
 }
 
-/// The part of the enclave's configuration `measure` reads (the enclave
-/// itself refuses unknown fields; this view reads one and leaves the rest).
-#[derive(serde::Deserialize)]
-struct EngineOfConfig {
-    #[serde(default)]
-    engine: Option<blindfold_engine::EngineConfig>,
-}
-
 pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
     let format = args.format.as_str();
     let banks: Vec<HashAlg> = match format {
@@ -166,16 +159,23 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
             events = runtime_events(root, &config);
             // An embedded engine's model, as the enclave measures it after
             // `ready`: its name and the SHA-256 of the weights file.
-            let parsed: EngineOfConfig =
-                serde_json::from_slice(&config).map_err(|e| unusable(e, path.display()))?;
-            if let Some(blindfold_engine::EngineConfig::Embedded { gguf, model_id, .. }) = parsed.engine {
-                let bytes = inputs::read(&gguf)?;
+            let parsed = EnclaveConfig::parse(&config).map_err(|e| unusable(e, path.display()))?;
+            if parsed.app_disk_root_hash != *root {
+                return Err(Failure::Unusable(anyhow!(
+                    "{}: its app disk root hash {} differs from the app disk's {}; the enclave would refuse to start",
+                    path.display(),
+                    hex::encode(&parsed.app_disk_root_hash),
+                    hex::encode(root)
+                )));
+            }
+            if let Some(blindfold_engine::EngineConfig::Embedded(embedded)) = parsed.engine {
+                let bytes = inputs::read(&embedded.gguf)?;
                 let sha256: [u8; 32] = default_provider()
                     .hash(HashAlg::Sha256, &[&bytes])
                     .as_bytes()
                     .try_into()
                     .map_err(|_| Failure::Unusable(anyhow!("SHA-256 is 32 bytes")))?;
-                events.push(RuntimeEvent::model(&model_id, &sha256));
+                events.push(RuntimeEvent::model(&embedded.model_id, &sha256));
             }
         }
         let log = RuntimeLog {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use blindfold_testdata::standin::{ResponseBody, StandIn};
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 struct Enclave {
     dir: tempfile::TempDir,
@@ -58,15 +58,16 @@ fn enclave(upstream: std::net::SocketAddr, evidence_per_second: u32) -> Enclave 
         .arg("-o")
         .arg(d.join("app.img")));
     assert!(b.status.success(), "{}", text(&b.stderr));
-    let disk: Value = serde_json::from_slice(&std::fs::read(d.join("app.img.json")).unwrap()).unwrap();
-    let config = json!({
-        "tcti": tcti, "listen": "127.0.0.1:0", "platform": "local",
-        "app_disk": d.join("app.img"), "app_disk_root_hash": disk["root_hash"],
-        "app_disk_hash_offset": disk["hash_offset"], "evidence_per_second": evidence_per_second,
-        "engine": {"upstream": {"address": upstream.to_string(), "upstream_model": "standin",
-                                "model_id": "standin", "context_length": 4096}},
+    let engine = blindfold_engine::EngineConfig::Upstream(blindfold_engine::UpstreamConfig {
+        address: upstream,
+        upstream_model: "standin".into(),
+        model_id: "standin".into(),
+        context_length: 4096,
+        command: None,
     });
-    std::fs::write(d.join("enclave.json"), config.to_string()).unwrap();
+    common::write_enclave_config(d, &tcti, Some(engine), |c| {
+        c.evidence_per_second = evidence_per_second;
+    });
     let m = run(blindfold()
         .args(["measure", "--app-disk"])
         .arg(d.join("app.img.json"))

@@ -41,14 +41,7 @@ fn blindfold_verify_passes_against_a_local_enclave() {
         .arg("-o")
         .arg(d.join("app.img")));
     assert!(root.status.success(), "{}", text(&root.stderr));
-    let disk: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(d.join("app.img.json")).unwrap()).unwrap();
-    let config = serde_json::json!({
-        "tcti": tcti, "listen": "127.0.0.1:0", "platform": "local",
-        "app_disk": d.join("app.img"), "app_disk_root_hash": disk["root_hash"],
-        "app_disk_hash_offset": disk["hash_offset"],
-    });
-    std::fs::write(d.join("enclave.json"), serde_json::to_vec(&config).unwrap()).unwrap();
+    common::write_enclave_config(d, &tcti, None, |_| {});
     let m = run(blindfold()
         .args(["measure", "--app-disk"])
         .arg(d.join("app.img.json"))

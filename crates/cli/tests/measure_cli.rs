@@ -126,9 +126,16 @@ fn the_configured_model_extends_pcr15_after_the_ready_separator() {
     let d = tmp.path();
     let (json, root) = app_disk(d);
     std::fs::write(d.join("model.gguf"), b"weights").unwrap();
-    let config =
-        serde_json::json!({"engine": {"embedded": {"gguf": d.join("model.gguf"), "model_id": "m1"}}})
-            .to_string();
+    let mut enclave = blindfold_enclave_config::EnclaveConfig::new(
+        "swtpm:port=1".into(),
+        "127.0.0.1:0".into(),
+        "local".into(),
+        d.join("app.img"),
+        root.clone(),
+        3 * 4096,
+    );
+    enclave.engine = Some(common::embedded(d.join("model.gguf"), "m1"));
+    let config = enclave.to_bytes().unwrap();
     std::fs::write(d.join("enclave.json"), &config).unwrap();
     let out = d.join("m.json");
     let (code, err) = measure(&[
@@ -145,7 +152,7 @@ fn the_configured_model_extends_pcr15_after_the_ready_separator() {
         events: vec![
             RuntimeEvent::AppDisk { root_hash: root },
             RuntimeEvent::Config {
-                sha256: p.hash(HashAlg::Sha256, &[config.as_bytes()]).as_bytes().to_vec(),
+                sha256: p.hash(HashAlg::Sha256, &[&config]).as_bytes().to_vec(),
             },
             RuntimeEvent::Ready,
             RuntimeEvent::Model {

@@ -50,15 +50,10 @@ impl Fixture {
             .arg("-o")
             .arg(d.join("app.img")));
         assert!(b.status.success(), "{}", text(&b.stderr));
-        let disk: Value = serde_json::from_slice(&std::fs::read(d.join("app.img.json")).unwrap()).unwrap();
         let config = |model_id: &str| {
-            json!({
-                "tcti": tcti, "listen": "127.0.0.1:0", "platform": "local",
-                "app_disk": d.join("app.img"), "app_disk_root_hash": disk["root_hash"],
-                "app_disk_hash_offset": disk["hash_offset"],
-                "engine": {"embedded": {"gguf": blindfold_testdata::packaged_model(), "model_id": model_id}},
-            })
-            .to_string()
+            let engine = common::embedded(blindfold_testdata::packaged_model(), model_id);
+            let path = common::write_enclave_config(d, &tcti, Some(engine), |_| {});
+            std::fs::read(path).unwrap()
         };
         for (name, model_id, key) in [
             ("good", "smollm2", "publisher"),

@@ -1,158 +1,90 @@
 //! Which engine to run, as written in the enclave's configuration (and so
-//! measured with it), and starting it.
+//! measured with it). Starting one is the enclave's job: it links the
+//! engine crates, this crate does not.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::upstream_process::UpstreamProcess;
-use crate::{
-    EmbeddedEngine, EmbeddedOptions, Engine, EngineError, ModelSource, UpstreamEngine, UpstreamOptions,
-};
-
-/// The engine section of a configuration.
+/// The engine section of a configuration: `{"embedded": {..}}` or
+/// `{"upstream": {..}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename_all = "snake_case")]
 pub enum EngineConfig {
-    /// A GGUF model run in this process.
-    Embedded {
-        /// The GGUF file.
-        gguf: PathBuf,
-        /// The name clients use.
-        model_id: String,
-        /// Most sequences per batch (default 16).
-        #[serde(default)]
-        max_batch: Option<usize>,
-        /// Most requests waiting (default 64).
-        #[serde(default)]
-        queue_capacity: Option<usize>,
-        /// `max_tokens` when a request gives none (default 512).
-        #[serde(default)]
-        default_max_tokens: Option<usize>,
-    },
-    /// An OpenAI-compatible server on loopback.
-    Upstream {
-        /// Its address (loopback only).
-        address: SocketAddr,
-        /// The model name it expects.
-        upstream_model: String,
-        /// The name clients use.
-        model_id: String,
-        /// Its context window.
-        context_length: usize,
-        /// A command that starts it, if the enclave starts it itself
-        /// (watched: its exit is reported at once; output discarded once
-        /// it serves).
-        #[serde(default)]
-        command: Option<Vec<String>>,
-    },
-}
-
-/// The device models load on: the first GPU when built with the `cuda`
-/// feature and one is present, else the CPU.
-fn device() -> Result<candle_core::Device, EngineError> {
-    #[cfg(feature = "cuda")]
-    {
-        candle_core::Device::cuda_if_available(0).map_err(|e| EngineError::Model(format!("CUDA device: {e}")))
-    }
-    #[cfg(not(feature = "cuda"))]
-    {
-        Ok(candle_core::Device::Cpu)
-    }
-}
-
-/// A started engine and what the enclave measures about it.
-pub struct StartedEngine {
-    /// The engine.
-    pub engine: Arc<dyn Engine>,
-    /// The model's name.
-    pub model_id: String,
-    /// SHA-256 of the weights (embedded engine only).
-    pub weights_sha256: Option<[u8; 32]>,
-    /// The upstream process, if the enclave started it; dropping it kills
-    /// the process.
-    pub upstream_process: Option<UpstreamProcess>,
+    /// A GGUF model run in this process (`blindfold-engine-candle`).
+    Embedded(EmbeddedConfig),
+    /// An OpenAI-compatible server on loopback (`blindfold-engine-upstream`).
+    Upstream(UpstreamConfig),
 }
 
 impl EngineConfig {
-    /// Loads the model or connects the upstream. The weights are read
-    /// into memory, hashed, loaded, and the buffer wiped.
-    pub async fn start(&self) -> Result<StartedEngine, EngineError> {
+    /// The name clients use for the model.
+    pub fn model_id(&self) -> &str {
         match self {
-            EngineConfig::Embedded {
-                gguf,
-                model_id,
-                max_batch,
-                queue_capacity,
-                default_max_tokens,
-            } => {
-                let path = gguf.clone();
-                let mut bytes = tokio::fs::read(&path)
-                    .await
-                    .map_err(|e| EngineError::Model(format!("reading {}: {e}", path.display())))?;
-                let device = device()?;
-                let loaded = tokio::task::spawn_blocking(move || {
-                    let loaded = ModelSource::Gguf(&bytes).load(&device);
-                    bytes.iter_mut().for_each(|b| *b = 0);
-                    loaded
-                })
-                .await
-                .map_err(|e| EngineError::Internal(e.to_string()))??;
-                // Hashed by the loader, over the same bytes.
-                let sha256 = loaded.weights_sha256;
-                let defaults = EmbeddedOptions::default();
-                let engine = EmbeddedEngine::start(
-                    loaded,
-                    EmbeddedOptions {
-                        model_id: model_id.clone(),
-                        max_batch: max_batch.unwrap_or(defaults.max_batch),
-                        queue_capacity: queue_capacity.unwrap_or(defaults.queue_capacity),
-                        default_max_tokens: default_max_tokens.unwrap_or(defaults.default_max_tokens),
-                        ..defaults
-                    },
-                )?;
-                Ok(StartedEngine {
-                    engine: Arc::new(engine),
-                    model_id: model_id.clone(),
-                    weights_sha256: Some(sha256),
-                    upstream_process: None,
-                })
-            }
-            EngineConfig::Upstream {
-                address,
-                upstream_model,
-                model_id,
-                context_length,
-                command,
-            } => {
-                let mut engine = UpstreamEngine::new(
-                    UpstreamOptions {
-                        address: *address,
-                        upstream_model: upstream_model.clone(),
-                        model_id: model_id.clone(),
-                        context_length: *context_length,
-                        response_timeout: Duration::from_secs(300),
-                    },
-                    tokio::runtime::Handle::current(),
-                )?;
-                let process = match command {
-                    Some(argv) => Some(UpstreamProcess::spawn(argv)?),
-                    None => None,
-                };
-                if let Some(p) = &process {
-                    engine = engine.with_process(p.watch());
-                }
-                engine.wait_ready(Duration::from_secs(120)).await?;
-                Ok(StartedEngine {
-                    engine: Arc::new(engine),
-                    model_id: model_id.clone(),
-                    weights_sha256: None,
-                    upstream_process: process,
-                })
-            }
+            EngineConfig::Embedded(c) => &c.model_id,
+            EngineConfig::Upstream(c) => &c.model_id,
         }
+    }
+}
+
+/// A GGUF model run in this process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddedConfig {
+    /// The GGUF file.
+    pub gguf: PathBuf,
+    /// The name clients use.
+    pub model_id: String,
+    /// Most sequences per batch (default 16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_batch: Option<usize>,
+    /// Most requests waiting (default 64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_capacity: Option<usize>,
+    /// `max_tokens` when a request gives none (default 512).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_max_tokens: Option<usize>,
+}
+
+/// An OpenAI-compatible server on loopback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Its address (loopback only).
+    pub address: SocketAddr,
+    /// The model name it expects.
+    pub upstream_model: String,
+    /// The name clients use.
+    pub model_id: String,
+    /// Its context window.
+    pub context_length: usize,
+    /// A command that starts it, if the enclave starts it itself
+    /// (watched: its exit is reported at once; output discarded once it
+    /// serves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_written_form_is_one_tagged_section_and_unknown_fields_are_refused() {
+        let text = r#"{"embedded": {"gguf": "/m.gguf", "model_id": "m", "max_batch": 4}}"#;
+        let parsed: EngineConfig = serde_json::from_str(text).unwrap();
+        assert_eq!(parsed.model_id(), "m");
+        let EngineConfig::Embedded(c) = &parsed else {
+            panic!("{parsed:?}")
+        };
+        assert_eq!(c.max_batch, Some(4));
+        let back: EngineConfig = serde_json::from_str(&serde_json::to_string(&parsed).unwrap()).unwrap();
+        assert_eq!(back, parsed);
+        let err = serde_json::from_str::<EngineConfig>(
+            r#"{"embedded": {"gguf": "/m", "model_id": "m", "batch": 4}}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown field `batch`"), "{err}");
     }
 }

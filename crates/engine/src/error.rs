@@ -57,12 +57,6 @@ pub enum EngineError {
     Internal(String),
 }
 
-impl From<candle_core::Error> for EngineError {
-    fn from(e: candle_core::Error) -> Self {
-        EngineError::Internal(e.to_string())
-    }
-}
-
 fn tail_text(lines: &[String], was_serving: bool) -> String {
     if was_serving {
         // Its output while serving may carry prompts: never kept.

@@ -1,55 +1,31 @@
-//! Inference engines for the Blindfold enclave.
+//! The inference engine's interface: the [`Engine`] trait, the request,
+//! event and error types that cross it, and the engine section of the
+//! enclave's configuration ([`EngineConfig`]).
 //!
-//! What it is for: turning a prompt (plain text or chat messages) into a
-//! stream of generated text, behind one small [`Engine`] trait with two
-//! implementations:
+//! What it is for: letting the API (`blindfold-api`), the enclave
+//! (`blindfold-runtime`) and the `blindfold` command speak about engines
+//! without linking one. The engines live in their own crates:
+//! `blindfold-engine-candle` runs a model in this process on candle, and
+//! `blindfold-engine-upstream` forwards to an OpenAI-compatible server on
+//! loopback. The enclave starts whichever its configuration names.
 //!
-//! - [`EmbeddedEngine`]: the model runs in this process on `candle` —
-//!   GGUF (quantized llama family: SmolLM2, TinyLlama, Llama 2/3, Qwen2)
-//!   or safetensors, its tokenizer built from the GGUF metadata
-//!   ([`tokenizer`]) or a `tokenizer.json`, its own chat template
-//!   ([`template`]), sampling ([`sampling`]), and continuous batching
-//!   ([`embedded`]): new requests join the running batch at the next step,
-//!   a bounded queue refuses work when full, and a request whose receiver
-//!   is dropped (client gone) leaves the batch at once.
-//! - [`UpstreamEngine`]: forwards to an OpenAI-compatible server on
-//!   loopback inside the same enclave (llama.cpp's `llama-server`, vLLM,
-//!   TGI, Triton's OpenAI front end) and streams its answer through; a
-//!   server it starts itself is watched ([`upstream_process`]), so a crash
-//!   is reported at once with its exit status or signal.
-//!
-//! What it is not: an HTTP API (that is `blindfold-api`), or a place that
-//! decides who may ask (API keys live in the API). Nothing here logs or
-//! returns prompt text, generated text or weights except to the caller
-//! that asked: logs carry token counts and timings only.
+//! What it is not: an engine (no tensors, tokenizers or HTTP here), an
+//! HTTP API, or a place that decides who may ask. Nothing that crosses this
+//! interface is logged by it; engines log token counts and timings only.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod attention;
 pub mod config;
-pub mod embedded;
 mod error;
-pub mod linear;
-pub mod load;
-pub mod model;
-pub mod sampling;
-pub mod template;
-pub mod text;
-pub mod tokenizer;
-pub mod upstream;
-pub mod upstream_process;
+mod sampling;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-pub use config::{EngineConfig, StartedEngine};
-pub use embedded::{EmbeddedEngine, EmbeddedOptions};
+pub use config::{EmbeddedConfig, EngineConfig, UpstreamConfig};
 pub use error::EngineError;
-pub use load::{LoadedModel, ModelSource};
 pub use sampling::SamplingParams;
-pub use upstream::{UpstreamEngine, UpstreamOptions};
-pub use upstream_process::{ProcessExit, UpstreamProcess};
 
 /// Who wrote a chat message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,7 +17,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod config;
+mod engines;
 mod evidence;
 mod idle;
 mod measure;
@@ -87,7 +87,7 @@ fn run(config_path: &std::path::Path) -> anyhow::Result<()> {
         .with_ansi(false)
         .init();
     let raw = std::fs::read(config_path).with_context(|| format!("reading {}", config_path.display()))?;
-    let config = config::EnclaveConfig::parse(&raw)?;
+    let config = blindfold_enclave_config::EnclaveConfig::parse(&raw)?;
     let mut tpm = blindfold_attester::Tpm::open(&config.tcti).context("opening the TPM")?;
     let mut state =
         measure::measure_at_start(&mut tpm, &config, &raw).context("measuring at start (serving nothing)")?;
@@ -96,13 +96,13 @@ fn run(config_path: &std::path::Path) -> anyhow::Result<()> {
     let api = match &config.engine {
         Some(engine) => {
             let started = runtime
-                .block_on(engine.start())
+                .block_on(engines::start(engine))
                 .context("starting the inference engine (serving nothing)")?;
             if let Some(sha256) = &started.weights_sha256 {
-                measure::measure_model(&mut tpm, &mut state, &started.model_id, sha256)
+                measure::measure_model(&mut tpm, &mut state, engine.model_id(), sha256)
                     .context("measuring the model (serving nothing)")?;
             }
-            eprintln!("blindfold-enclave: model `{}` loaded", started.model_id);
+            eprintln!("blindfold-enclave: model `{}` loaded", engine.model_id());
             // The upstream process lives as long as the enclave (dropping
             // its handle would kill it).
             upstream_process = started.upstream_process;

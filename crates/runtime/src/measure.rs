@@ -9,7 +9,7 @@ use blindfold_crypto::HashAlg;
 use blindfold_protocol::{runtime_events, RuntimeEvent, RuntimeLog, RUNTIME_PCR};
 use blindfold_verity::{self as verity, Superblock, VerityParams};
 
-use crate::config::EnclaveConfig;
+use blindfold_enclave_config::EnclaveConfig;
 
 /// What the enclave knows after start-up.
 #[derive(Debug)]

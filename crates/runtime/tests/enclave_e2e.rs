@@ -205,9 +205,17 @@ async fn the_enclave_measures_its_model_and_serves_the_api() {
     let d = tmp.path();
     let mut setup = local_setup(d, 4, blindfold_attester::AkAlgorithm::Rsa2048);
     let model = blindfold_testdata::packaged_model();
-    let mut config: serde_json::Value = serde_json::from_slice(&setup.config).unwrap();
-    config["engine"] = serde_json::json!({"embedded": {"gguf": model, "model_id": "smollm2"}});
-    setup.config = serde_json::to_vec(&config).unwrap();
+    let mut config = blindfold_enclave_config::EnclaveConfig::parse(&setup.config).unwrap();
+    config.engine = Some(blindfold_engine::EngineConfig::Embedded(
+        blindfold_engine::EmbeddedConfig {
+            gguf: model.clone(),
+            model_id: "smollm2".into(),
+            max_batch: None,
+            queue_capacity: None,
+            default_max_tokens: None,
+        },
+    ));
+    setup.config = config.to_bytes().unwrap();
     std::fs::write(d.join("enclave.json"), &setup.config).unwrap();
     let weights = blindfold_crypto::default_provider()
         .hash(

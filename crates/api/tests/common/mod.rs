@@ -7,7 +7,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
 use blindfold_api::ApiConfig;
-use blindfold_engine::{EmbeddedEngine, EmbeddedOptions, Engine, ModelSource};
+use blindfold_engine::Engine;
+use blindfold_engine_candle::{EmbeddedEngine, EmbeddedOptions, ModelSource};
 
 /// The served model's name in these tests.
 pub const MODEL: &str = "smollm2-135m-instruct";

@@ -44,3 +44,41 @@ pub fn run(cmd: &mut Command) -> Output {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// An enclave configuration for the local platform over the app disk
+/// `disk build` wrote to `dir/app.img` (its manifest `dir/app.img.json`),
+/// written to `dir/enclave.json` as the enclave reads it.
+pub fn write_enclave_config(
+    dir: &Path,
+    tcti: &str,
+    engine: Option<blindfold_engine::EngineConfig>,
+    edit: impl FnOnce(&mut blindfold_enclave_config::EnclaveConfig),
+) -> PathBuf {
+    let manifest: blindfold_measure::app_disk::AppDiskManifest =
+        serde_json::from_slice(&std::fs::read(dir.join("app.img.json")).expect("reading app.img.json"))
+            .expect("an app disk manifest");
+    let mut config = blindfold_enclave_config::EnclaveConfig::new(
+        tcti.into(),
+        "127.0.0.1:0".into(),
+        "local".into(),
+        dir.join("app.img"),
+        manifest.root_hash_bytes().expect("a hex root hash"),
+        manifest.hash_offset,
+    );
+    config.engine = engine;
+    edit(&mut config);
+    let path = dir.join("enclave.json");
+    std::fs::write(&path, config.to_bytes().expect("a UTF-8 path")).expect("writing enclave.json");
+    path
+}
+
+/// The embedded engine on `gguf`, with default tuning.
+pub fn embedded(gguf: PathBuf, model_id: &str) -> blindfold_engine::EngineConfig {
+    blindfold_engine::EngineConfig::Embedded(blindfold_engine::EmbeddedConfig {
+        gguf,
+        model_id: model_id.into(),
+        max_batch: None,
+        queue_capacity: None,
+        default_max_tokens: None,
+    })
+}

@@ -60,12 +60,16 @@ pub fn local_setup(dir: &Path, evidence_per_second: u32, alg: blindfold_attester
     std::fs::create_dir(dir.join("app")).unwrap();
     std::fs::write(dir.join("app/runtime.json"), "{\"model\": \"none\"}").unwrap();
     let disk = build_app_disk(&dir.join("app"), &dir.join("app.img"), 0, DEFAULT_FS_UUID).unwrap();
-    let config = serde_json::to_vec(&serde_json::json!({
-        "tcti": swtpm.tcti(), "listen": "127.0.0.1:0", "platform": "local",
-        "app_disk": dir.join("app.img"), "app_disk_root_hash": hex::encode(&disk.root_hash),
-        "app_disk_hash_offset": disk.data_size, "evidence_per_second": evidence_per_second,
-    }))
-    .unwrap();
+    let mut enclave = blindfold_enclave_config::EnclaveConfig::new(
+        swtpm.tcti().into(),
+        "127.0.0.1:0".into(),
+        "local".into(),
+        dir.join("app.img"),
+        disk.root_hash.clone(),
+        disk.data_size,
+    );
+    enclave.evidence_per_second = evidence_per_second;
+    let config = enclave.to_bytes().unwrap();
     std::fs::write(dir.join("enclave.json"), &config).unwrap();
     Setup {
         info,

@@ -9,8 +9,9 @@
 
 mod common;
 
-use blindfold_engine::model::{argmax, StepInput};
-use blindfold_engine::{EmbeddedOptions, Engine, FinishReason, GenerationEvent};
+use blindfold_engine::{Engine, FinishReason, GenerationEvent};
+use blindfold_engine_candle::model::{argmax, StepInput};
+use blindfold_engine_candle::EmbeddedOptions;
 use serde_json::Value;
 
 /// A step where our choice differs from llama.cpp's is accepted only when
@@ -98,7 +99,7 @@ fn ref_steps(case: &Value) -> Vec<RefStep> {
 /// Our greedy choice at each step, fed llama.cpp's tokens (teacher
 /// forcing), so one near tie does not make every later step differ.
 fn teacher_forced_choices(
-    model: &blindfold_engine::LoadedModel,
+    model: &blindfold_engine_candle::LoadedModel,
     prompt: &str,
     reference: &[u32],
 ) -> Vec<u32> {
@@ -192,7 +193,7 @@ fn a_choice_off_a_near_tie_is_refused() {
 }
 
 /// Greedy tokens straight from the model (no end-of-turn handling).
-fn greedy_tokens(model: &blindfold_engine::LoadedModel, prompt: &str, n: usize) -> Vec<u32> {
+fn greedy_tokens(model: &blindfold_engine_candle::LoadedModel, prompt: &str, n: usize) -> Vec<u32> {
     let prompt = model.tokenizer.encode(prompt).unwrap();
     let mut cache = model.transformer.new_cache(prompt.len() + n);
     let mut logits = model

@@ -16,7 +16,7 @@ use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 use tokenizers::{AddedToken, PreTokenizerWrapper, SplitDelimiterBehavior, Tokenizer};
 
-use crate::error::EngineError;
+use blindfold_engine::EngineError;
 
 /// GGUF token type of control tokens (`<|im_start|>`, `</s>`).
 const TOKEN_TYPE_CONTROL: i32 = 3;

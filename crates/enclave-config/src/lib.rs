@@ -1,13 +1,24 @@
-//! The enclave's configuration (JSON; its SHA-256 is measured into PCR 15).
+//! The enclave's configuration file as one typed format: JSON whose
+//! SHA-256 the enclave measures into PCR 15.
+//!
+//! What it is for: the one Rust type that the enclave reads and that
+//! whoever prepares an enclave writes (`blindfold demo`, the tests) and
+//! predicts from (`blindfold measure`), so they cannot drift apart.
+//!
+//! What it is not: the code that applies a setting (the enclave does), or a
+//! place for secrets (the file is measured and readable by the operator;
+//! API keys appear only as salted hashes).
 //!
 //! Unknown fields are refused: the configuration is measured, and a field
-//! this enclave skipped would be a setting a verifier believes in that
+//! the enclave skipped would be a setting a verifier believes in that
 //! nothing applies.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Evidence requests per second and client address when the configuration
 /// says nothing.
@@ -29,8 +40,17 @@ fn hex_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
     hex::decode(&text).map_err(|e| serde::de::Error::custom(format!("not hex: {e}")))
 }
 
+fn hex_text<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(bytes))
+}
+
+/// Why a configuration file was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("enclave configuration: {0}")]
+pub struct ConfigError(#[from] serde_json::Error);
+
 /// What the enclave runs with.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnclaveConfig {
     /// TCTI of the TPM (`swtpm:host=..,port=..`, `device:/dev/tpmrm0`).
@@ -42,7 +62,7 @@ pub struct EnclaveConfig {
     /// App disk image (erofs + verity tree appended).
     pub app_disk: PathBuf,
     /// Its expected dm-verity root hash (hex).
-    #[serde(deserialize_with = "hex_bytes")]
+    #[serde(deserialize_with = "hex_bytes", serialize_with = "hex_text")]
     pub app_disk_root_hash: Vec<u8>,
     /// Where the verity tree starts in the image.
     pub app_disk_hash_offset: u64,
@@ -57,7 +77,7 @@ pub struct EnclaveConfig {
     #[serde(default = "default_idle_timeout_s")]
     pub idle_timeout_s: u64,
     /// The inference engine, if this enclave serves a model.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<blindfold_engine::EngineConfig>,
     /// The API's settings (body limit, API keys).
     #[serde(default)]
@@ -65,9 +85,39 @@ pub struct EnclaveConfig {
 }
 
 impl EnclaveConfig {
+    /// A configuration with the defaults for everything optional: no
+    /// engine, default rates and API settings.
+    pub fn new(
+        tcti: String,
+        listen: String,
+        platform: String,
+        app_disk: PathBuf,
+        app_disk_root_hash: Vec<u8>,
+        app_disk_hash_offset: u64,
+    ) -> EnclaveConfig {
+        EnclaveConfig {
+            tcti,
+            listen,
+            platform,
+            app_disk,
+            app_disk_root_hash,
+            app_disk_hash_offset,
+            evidence_per_second: DEFAULT_EVIDENCE_PER_SECOND,
+            idle_timeout_s: DEFAULT_IDLE_TIMEOUT_S,
+            engine: None,
+            api: blindfold_api::ApiConfig::default(),
+        }
+    }
+
     /// Parses the configuration.
-    pub fn parse(raw: &[u8]) -> anyhow::Result<EnclaveConfig> {
-        serde_json::from_slice(raw).context("configuration")
+    pub fn parse(raw: &[u8]) -> Result<EnclaveConfig, ConfigError> {
+        Ok(serde_json::from_slice(raw)?)
+    }
+
+    /// The bytes to write (what the enclave measures is exactly the file).
+    /// Fails only on a path that is not UTF-8.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ConfigError> {
+        Ok(serde_json::to_vec_pretty(self)?)
     }
 
     /// [`Self::idle_timeout_s`] as a duration.
@@ -90,6 +140,25 @@ mod tests {
         assert_eq!(c.evidence_per_second, DEFAULT_EVIDENCE_PER_SECOND);
         assert_eq!(c.idle_timeout().as_secs(), DEFAULT_IDLE_TIMEOUT_S);
         assert!(c.engine.is_none());
+    }
+
+    #[test]
+    fn what_is_written_reads_back_the_same() {
+        let mut c = EnclaveConfig::parse(MINIMAL.as_bytes()).unwrap();
+        c.engine = Some(blindfold_engine::EngineConfig::Embedded(
+            blindfold_engine::EmbeddedConfig {
+                gguf: "/m.gguf".into(),
+                model_id: "m".into(),
+                max_batch: None,
+                queue_capacity: None,
+                default_max_tokens: Some(64),
+            },
+        ));
+        let again = EnclaveConfig::parse(&c.to_bytes().unwrap()).unwrap();
+        assert_eq!(again, c);
+        assert!(String::from_utf8(c.to_bytes().unwrap())
+            .unwrap()
+            .contains("\"00ff\""));
     }
 
     #[test]

@@ -8,7 +8,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use blindfold_engine::{EmbeddedOptions, Engine, EngineError, GenerationEvent};
+use blindfold_engine::{Engine, EngineError, GenerationEvent};
+use blindfold_engine_candle::EmbeddedOptions;
 
 const WORDS: [&str; 16] = [
     "apple", "river", "copper", "violin", "tiger", "purple", "window", "garden", "rocket", "silver",

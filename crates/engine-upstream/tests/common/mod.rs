@@ -1,25 +1,7 @@
-//! Shared by the engine's tests: where the packaged model is.
+//! Shared by the upstream engine's tests.
 #![allow(dead_code, clippy::unwrap_used, missing_docs)]
 
-pub use blindfold_testdata::packaged_model;
-
-use blindfold_engine::{
-    EmbeddedEngine, EmbeddedOptions, GenerateRequest, GenerationEvent, LoadedModel, ModelSource, Prompt,
-    SamplingParams,
-};
-
-/// The packaged model, loaded on the CPU.
-pub fn load_packaged() -> LoadedModel {
-    let bytes = std::fs::read(packaged_model()).expect("reading the packaged model");
-    ModelSource::Gguf(&bytes)
-        .load(&candle_core::Device::Cpu)
-        .expect("loading the packaged model")
-}
-
-/// An engine on the packaged model.
-pub fn engine(options: EmbeddedOptions) -> EmbeddedEngine {
-    EmbeddedEngine::start(load_packaged(), options).expect("starting the engine")
-}
+use blindfold_engine::{GenerateRequest, Generation, GenerationEvent, Prompt, SamplingParams};
 
 /// A greedy request continuing `text`.
 pub fn greedy(text: &str, max_tokens: usize) -> GenerateRequest {
@@ -37,7 +19,7 @@ pub fn greedy(text: &str, max_tokens: usize) -> GenerateRequest {
 }
 
 /// Reads a generation to its end: the text and the last event.
-pub async fn finish(mut g: blindfold_engine::Generation) -> (String, GenerationEvent) {
+pub async fn finish(mut g: Generation) -> (String, GenerationEvent) {
     let mut text = String::new();
     while let Some(e) = g.events.recv().await {
         match e {
@@ -48,7 +30,7 @@ pub async fn finish(mut g: blindfold_engine::Generation) -> (String, GenerationE
     panic!("the generation ended without a final event");
 }
 
-/// A current-thread tokio runtime.
+/// A multi-thread tokio runtime with two workers.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

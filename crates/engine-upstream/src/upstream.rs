@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::upstream_process::ProcessWatch;
-use crate::{
+use blindfold_engine::{
     Engine, EngineError, EngineLoad, FinishReason, GenerateRequest, Generation, GenerationEvent, ModelInfo,
     Prompt, Usage,
 };

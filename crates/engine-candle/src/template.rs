@@ -3,8 +3,8 @@
 
 use minijinja::{context, Environment, Error as JinjaError, ErrorKind};
 
-use crate::error::EngineError;
-use crate::ChatMessage;
+use blindfold_engine::ChatMessage;
+use blindfold_engine::EngineError;
 
 /// A compiled chat template.
 pub struct ChatTemplate {
@@ -53,7 +53,7 @@ impl ChatTemplate {
 mod tests {
     use super::*;
     use crate::load::CHATML_TEMPLATE;
-    use crate::Role;
+    use blindfold_engine::Role;
 
     #[test]
     fn chatml_renders_turns_and_the_generation_prompt() {

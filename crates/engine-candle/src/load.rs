@@ -13,10 +13,10 @@ use candle_core::{DType, Device, Tensor};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::error::EngineError;
 use crate::linear::Linear;
 use crate::model::{Block, Embedding, ModelShape, RopeStyle, Transformer};
 use crate::tokenizer::TextTokenizer;
+use blindfold_engine::EngineError;
 
 /// ChatML, used when a model carries no template of its own.
 pub const CHATML_TEMPLATE: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";

@@ -4,8 +4,8 @@
 //! cargo run --release -p blindfold-engine --example step_timing -- MODEL.gguf
 //! ```
 #![allow(clippy::unwrap_used, missing_docs)]
-use blindfold_engine::model::StepInput;
-use blindfold_engine::ModelSource;
+use blindfold_engine_candle::model::StepInput;
+use blindfold_engine_candle::ModelSource;
 
 fn main() {
     let path = std::env::args().nth(1).expect("usage: step_timing MODEL.gguf");

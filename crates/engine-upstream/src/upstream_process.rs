@@ -21,7 +21,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::{oneshot, watch};
 
-use crate::EngineError;
+use blindfold_engine::EngineError;
 
 /// Lines of start-up standard error kept for the error message.
 pub const TAIL_LINES: usize = 12;

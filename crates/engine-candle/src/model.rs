@@ -12,8 +12,8 @@ use candle_core::quantized::QMatMul;
 use candle_core::{DType, Device, Tensor};
 
 use crate::attention::{attend, AttentionShape, LayerCache};
-use crate::error::EngineError;
 use crate::linear::Linear;
+use blindfold_engine::EngineError;
 
 /// How rotary embeddings pair up the dimensions of a head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,7 +182,7 @@ impl Transformer {
                 });
             }
         }
-        Ok(self.forward_inner(inputs)?)
+        self.forward_inner(inputs).map_err(crate::internal)
     }
 
     fn forward_inner(&self, inputs: &mut [StepInput<'_>]) -> candle_core::Result<Vec<Vec<f32>>> {

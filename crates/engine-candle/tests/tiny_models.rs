@@ -11,8 +11,9 @@ mod common;
 use std::collections::HashMap;
 use std::io::Cursor;
 
-use blindfold_engine::model::StepInput;
-use blindfold_engine::{EngineError, ModelSource};
+use blindfold_engine::EngineError;
+use blindfold_engine_candle::model::StepInput;
+use blindfold_engine_candle::ModelSource;
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
@@ -170,7 +171,7 @@ fn tiny_model() -> TinyModel {
     }
 }
 
-fn logits(model: &blindfold_engine::LoadedModel, tokens: &[u32]) -> Vec<f32> {
+fn logits(model: &blindfold_engine_candle::LoadedModel, tokens: &[u32]) -> Vec<f32> {
     let mut cache = model.transformer.new_cache(tokens.len());
     // The prompt in two chunks, to use the cache and the causal mask.
     let (a, b) = tokens.split_at(tokens.len() / 2);

@@ -8,7 +8,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use blindfold_engine::{EngineConfig, EngineError, GenerationEvent};
+use blindfold_engine::{Engine, EngineError, GenerationEvent, UpstreamConfig};
+use blindfold_engine_upstream::start;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -18,8 +19,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn config(port: u16, command: Vec<String>) -> EngineConfig {
-    EngineConfig::Upstream {
+fn config(port: u16, command: Vec<String>) -> UpstreamConfig {
+    UpstreamConfig {
         address: format!("127.0.0.1:{port}").parse().unwrap(),
         upstream_model: "m".into(),
         model_id: "m".into(),
@@ -37,13 +38,10 @@ fn a_server_crashing_while_loading_is_reported_at_once_with_its_signal() {
     let rt = common::runtime();
     let started = Instant::now();
     let err = rt
-        .block_on(
-            config(
-                free_port(),
-                sh("echo 'loading the model' >&2; sleep 0.3; kill -SEGV $$"),
-            )
-            .start(),
-        )
+        .block_on(start(&config(
+            free_port(),
+            sh("echo 'loading the model' >&2; sleep 0.3; kill -SEGV $$"),
+        )))
         .err()
         .unwrap();
     let took = started.elapsed();
@@ -72,7 +70,10 @@ fn a_server_exiting_while_loading_is_reported_with_its_status() {
     let rt = common::runtime();
     let started = Instant::now();
     let err = rt
-        .block_on(config(free_port(), sh("echo 'no such model file' >&2; exit 3")).start())
+        .block_on(start(&config(
+            free_port(),
+            sh("echo 'no such model file' >&2; exit 3"),
+        )))
         .err()
         .unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -88,13 +89,16 @@ fn only_the_last_lines_of_its_start_up_output_are_kept() {
     let rt = common::runtime();
     let script = "for i in $(seq 1 100); do echo \"line $i\" >&2; done; exit 1";
     let err = rt
-        .block_on(config(free_port(), sh(script)).start())
+        .block_on(start(&config(free_port(), sh(script))))
         .err()
         .unwrap();
     let EngineError::UpstreamExited { last_lines, .. } = err else {
         panic!("{err:?}")
     };
-    assert_eq!(last_lines.len(), blindfold_engine::upstream_process::TAIL_LINES);
+    assert_eq!(
+        last_lines.len(),
+        blindfold_engine_upstream::upstream_process::TAIL_LINES
+    );
     assert_eq!(last_lines.last().unwrap(), "line 100");
 }
 
@@ -131,7 +135,7 @@ fn a_server_crashing_while_serving_fails_the_request_at_once_without_its_output(
         CRASH_ON_REQUEST.into(),
         port.to_string(),
     ];
-    let started = rt.block_on(config(port, argv).start()).unwrap();
+    let started = rt.block_on(start(&config(port, argv))).unwrap();
     let mut request = common::greedy(&format!("say {CANARY}"), 4);
     request.request_id = 7;
     let t0 = Instant::now();
@@ -169,8 +173,8 @@ fn stopping_the_handle_kills_the_server() {
         CRASH_ON_REQUEST.into(),
         port.to_string(),
     ];
-    let mut started = rt.block_on(config(port, argv).start()).unwrap();
-    let process = started.upstream_process.take().unwrap();
+    let mut started = rt.block_on(start(&config(port, argv))).unwrap();
+    let process = started.process.take().unwrap();
     let pid = process.pid().unwrap();
     let exit = rt.block_on(process.stop());
     assert!(exit.how.contains("SIGKILL"), "{}", exit.how);

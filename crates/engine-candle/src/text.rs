@@ -2,8 +2,8 @@
 //! decoding that never splits a UTF-8 character, and stop sequences that
 //! are never sent, not even in part.
 
-use crate::error::EngineError;
 use crate::tokenizer::TextTokenizer;
+use blindfold_engine::EngineError;
 
 /// Turns a growing list of token ids into text pieces.
 #[derive(Default)]

@@ -23,7 +23,7 @@ use crate::sampling::{Sampler, REPEAT_WINDOW};
 use crate::template::ChatTemplate;
 use crate::text::{IncrementalDecoder, StopMatcher, StopOutcome};
 use crate::tokenizer::TextTokenizer;
-use crate::{
+use blindfold_engine::{
     Engine, EngineError, EngineLoad, FinishReason, GenerateRequest, Generation, GenerationEvent, ModelInfo,
     Prompt, Usage,
 };

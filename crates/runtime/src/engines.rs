@@ -1,0 +1,41 @@
+//! Starting the engine the configuration names: the enclave is the one
+//! program that links both engine crates.
+
+use std::sync::Arc;
+
+use blindfold_engine::{Engine, EngineConfig, EngineError};
+use blindfold_engine_upstream::UpstreamProcess;
+
+/// A started engine and what the enclave measures about it.
+pub struct StartedEngine {
+    /// The engine.
+    pub engine: Arc<dyn Engine>,
+    /// SHA-256 of the weights (embedded engine only: an upstream server's
+    /// weights are its own disk's, measured with the app disk).
+    pub weights_sha256: Option<[u8; 32]>,
+    /// The upstream process, if the enclave started it; dropping it kills
+    /// the process.
+    pub upstream_process: Option<UpstreamProcess>,
+}
+
+/// Loads the model or connects the upstream.
+pub async fn start(config: &EngineConfig) -> Result<StartedEngine, EngineError> {
+    match config {
+        EngineConfig::Embedded(embedded) => {
+            let started = blindfold_engine_candle::start(embedded).await?;
+            Ok(StartedEngine {
+                engine: Arc::new(started.engine),
+                weights_sha256: Some(started.weights_sha256),
+                upstream_process: None,
+            })
+        }
+        EngineConfig::Upstream(upstream) => {
+            let started = blindfold_engine_upstream::start(upstream).await?;
+            Ok(StartedEngine {
+                engine: Arc::new(started.engine),
+                weights_sha256: None,
+                upstream_process: started.process,
+            })
+        }
+    }
+}
