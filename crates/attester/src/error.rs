@@ -1,6 +1,6 @@
 //! The errors of this crate.
 
-/// Every way talking to the TPM or setting up the platform can fail.
+/// Every way talking to the TPM can fail.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -10,9 +10,6 @@ pub enum Error {
     /// A TPM structure we read back did not parse.
     #[error("TPM structure: {0}")]
     Wire(#[from] blindfold_tpm::WireError),
-    /// Certificate generation failed.
-    #[error("certificate: {0}")]
-    Certificate(String),
     /// A file or process problem.
     #[error("{0}")]
     Io(String),

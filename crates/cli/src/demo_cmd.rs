@@ -34,7 +34,7 @@ struct Cleanup {
     dir: PathBuf,
     keep: bool,
     enclave: Option<Child>,
-    swtpm: Option<blindfold_attester::platform::RunningSwtpm>,
+    swtpm: Option<blindfold_dev_platform::RunningSwtpm>,
 }
 
 impl Drop for Cleanup {
@@ -127,8 +127,8 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
     let platform = dir.join("platform");
     let (_, swtpm) = in_step(
         "local platform",
-        blindfold_attester::platform::init(&platform, blindfold_attester::AkAlgorithm::Rsa2048)
-            .and_then(|info| Ok((info, blindfold_attester::platform::start(&platform)?)))
+        blindfold_dev_platform::init(&platform, blindfold_attester::AkAlgorithm::Rsa2048)
+            .and_then(|info| Ok((info, blindfold_dev_platform::start(&platform)?)))
             .map_err(|e| anyhow!(e)),
     )?;
     let tcti = swtpm.tcti().to_string();

@@ -1,8 +1,8 @@
 //! `blindfold platform init|start|stop`.
 
 use anyhow::anyhow;
-use blindfold_attester::platform;
 use blindfold_attester::AkAlgorithm;
+use blindfold_dev_platform as platform;
 
 use crate::args::{PlatformDirArgs, PlatformInitArgs};
 use crate::exit::{say, unusable, Failure};

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use blindfold_atls::{connect, ClientPolicy, Error as AtlsError};
 use blindfold_attest::Error as AttestError;
-use blindfold_attester::platform;
 use blindfold_crypto::HashAlg;
+use blindfold_dev_platform as platform;
 use blindfold_protocol::{Error as ProtocolError, RuntimeEvent, RuntimeLog};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Bytes;

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use blindfold_attest::{PcrReference, ReferenceFormat, ReferenceKind, ReferenceValues};
-use blindfold_attester::platform::{self, PlatformInfo, RunningSwtpm};
 use blindfold_crypto::{default_provider, HashAlg};
+use blindfold_dev_platform::{self as platform, PlatformInfo, RunningSwtpm};
 use blindfold_measure::app_disk::{build_app_disk, AppDisk, DEFAULT_FS_UUID};
 use blindfold_protocol::{RuntimeEvent, RuntimeLog};
 

@@ -3,9 +3,9 @@
 //! AK's key, and a quote by that AK verifies.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use blindfold_attester::platform::{init, start};
 use blindfold_attester::{AkAlgorithm, Tpm, AK_CERT_NV_INDEX};
 use blindfold_crypto::{default_provider, HashAlg};
+use blindfold_dev_platform::{init, start};
 use blindfold_tpm::{AttestationKey, Freshness, QuoteVerifier, TpmPublic, TpmSignature};
 use blindfold_x509::{parse_certificates, Certificate, ChainVerifier, TrustStore};
 

@@ -1,4 +1,8 @@
-//! The local platform: a swtpm state with an EK certificate, a local
+//! The development platform: a local stand-in for a cloud's vTPM, for
+//! development and tests only.
+//!
+//! What it is for: setting up and running a swtpm state with an EK
+//! certificate, a local with an EK certificate, a local
 //! platform CA, and an AK at `0x81000003` whose certificate (signed by that
 //! CA) sits in NV `0x01C101D0` — the Azure layout, so the enclave's code
 //! path is the cloud's. Whoever holds the platform directory can forge any
@@ -8,6 +12,30 @@
 //! Layout of the directory: `tpm/` (swtpm state), `localca/` (swtpm's EK
 //! CA), `ca.pem` / `ca.key` (the platform CA; the key is mode 0600),
 //! `ak-cert.pem`, `tcti` (written by [`start`]), `swtpm.pid`.
+//!
+//! What it is not: part of a production attester. The enclave never links
+//! it; `blindfold-attester` talks to whatever TPM it is given.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+/// Every way setting up or running the platform can fail.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Talking to the swtpm failed.
+    #[error(transparent)]
+    Tpm(#[from] blindfold_attester::Error),
+    /// A TPM structure read back did not parse.
+    #[error("TPM structure: {0}")]
+    Wire(#[from] blindfold_tpm::WireError),
+    /// Certificate generation failed.
+    #[error("certificate: {0}")]
+    Certificate(String),
+    /// A file or process problem.
+    #[error("{0}")]
+    Io(String),
+}
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,8 +45,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SubjectPublicKeyInfo,
 };
 
-use crate::error::Error;
-use crate::tpm::{AkAlgorithm, Tpm, AK_CERT_NV_INDEX};
+use blindfold_attester::{AkAlgorithm, Tpm, AK_CERT_NV_INDEX};
 
 /// OID of `tcg-kp-AIKCertificate` (TCG EK credential profile).
 const TCG_KP_AIK_CERTIFICATE: &[u64] = &[2, 23, 133, 8, 3];
