@@ -5,7 +5,6 @@
 //! quote, base64url reports), and kinvolk's azure-cvm-tooling files
 //! (a bincode quote and an HCL report, no VCEK).
 
-use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use blindfold_crypto::{Digest, HashAlg};
@@ -167,23 +166,17 @@ pub(super) fn is_hcl_report(bytes: &[u8]) -> bool {
 /// directory. Other files (AMD certificates of the tool's tests, a PEM AK
 /// read from the vTPM) are not evidence and are ignored: nothing in this
 /// layout carries the VCEK.
-pub(super) fn read_kinvolk_dir(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<Evidence, Error> {
+pub(super) fn read_kinvolk_dir(files: &[Vec<u8>]) -> Result<Evidence, Error> {
     let hcl_report = files
         .iter()
-        .map(|(_, bytes)| bytes)
         .find(|bytes| is_hcl_report(bytes))
-        .ok_or_else(|| bad(format!("{}: no HCL report", dir.display())))?
+        .ok_or_else(|| bad("the directory has no HCL report"))?
         .clone();
     let hcl = HclReport::parse(&hcl_report)?;
     let quote = files
         .iter()
-        .find_map(|(_, bytes)| read_bincode_quote(bytes))
-        .ok_or_else(|| {
-            bad(format!(
-                "{}: an HCL report but no bincode vTPM quote",
-                dir.display()
-            ))
-        })?;
+        .find_map(|bytes| read_bincode_quote(bytes))
+        .ok_or_else(|| bad("the directory has an HCL report but no bincode vTPM quote"))?;
     let (signature, message, pcrs) = quote;
     let hardware = match hcl.report_type {
         HclReportType::Snp => HardwareEvidence::AzureSnp {

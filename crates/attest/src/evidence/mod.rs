@@ -5,12 +5,13 @@
 mod azure_cvm;
 mod blindfold;
 mod blindllama;
+#[cfg(feature = "files")]
+mod files;
 mod gcp;
 pub(crate) mod hcl;
 pub(crate) mod nitro;
 mod tpm;
 
-use std::path::Path;
 
 use blindfold_crypto::PublicKey;
 use blindfold_tpm::{PcrValues, TpmPublic, TpmSignature};
@@ -167,19 +168,16 @@ pub struct Evidence {
 }
 
 impl Evidence {
-    /// Reads evidence from a file or a directory, detecting its layout from
-    /// the content (never from the name).
-    pub fn read(path: &Path) -> Result<Evidence, Error> {
-        if path.is_dir() {
-            let files = dir_files(path)?;
-            if files.iter().any(|(_, bytes)| azure_cvm::is_hcl_report(bytes)) {
-                return azure_cvm::read_kinvolk_dir(path, &files);
-            }
-            return tpm::read_tpm2_tools_dir(path, &files);
+    /// Reads evidence laid out as the files of one directory (kinvolk's
+    /// azure-cvm-tooling, tpm2-tools output), given their contents in name
+    /// order; the layout is detected from the content, never from names.
+    /// The caller reads the directory (`Evidence::read` with the `files`
+    /// feature): this crate does no I/O of its own.
+    pub fn parse_directory(files: &[Vec<u8>]) -> Result<Evidence, Error> {
+        if files.iter().any(|bytes| azure_cvm::is_hcl_report(bytes)) {
+            return azure_cvm::read_kinvolk_dir(files);
         }
-        let bytes =
-            std::fs::read(path).map_err(|e| Error::EvidenceFormat(format!("{}: {e}", path.display())))?;
-        Evidence::parse(&bytes)
+        tpm::read_tpm2_tools_dir(files)
     }
 
     /// Detects the layout of `bytes` and reads it.
@@ -249,21 +247,6 @@ fn text_encoded(bytes: &[u8]) -> Option<Vec<u8>> {
         base64::engine::general_purpose::URL_SAFE_NO_PAD,
     ];
     engines.iter().find_map(|e| e.decode(&text).ok())
-}
-
-/// The regular files of a directory evidence layout, read once, in name order.
-fn dir_files(dir: &Path) -> Result<Vec<(std::path::PathBuf, Vec<u8>)>, Error> {
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| Error::EvidenceFormat(format!("{}: {e}", dir.display())))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file())
-        .collect();
-    paths.sort();
-    Ok(paths
-        .into_iter()
-        .filter_map(|p| std::fs::read(&p).ok().map(|bytes| (p, bytes)))
-        .collect())
 }
 
 pub(crate) fn field<'a>(json: &'a serde_json::Value, pointer: &str) -> Result<&'a str, Error> {

@@ -1,7 +1,6 @@
 //! Plain TPM evidence: trustee's generic TPM JSON, and a directory of
 //! tpm2-tools outputs recognised by content.
 
-use std::path::{Path, PathBuf};
 
 use blindfold_crypto::{Digest, HashAlg, PublicKey};
 use blindfold_tpm::{
@@ -47,9 +46,9 @@ pub(super) fn read_trustee(json: &serde_json::Value) -> Result<Evidence, Error> 
 /// A directory holding a TPMS_ATTEST, a TPMT_SIGNATURE, a tpm2-tools PCR
 /// file and optionally the AK (TPM2B_PUBLIC or PEM); each is recognised by
 /// its content, other files are ignored.
-pub(super) fn read_tpm2_tools_dir(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<Evidence, Error> {
+pub(super) fn read_tpm2_tools_dir(files: &[Vec<u8>]) -> Result<Evidence, Error> {
     let (mut message, mut signature, mut pcrs, mut ak) = (None, None, None, None);
-    for (_, bytes) in files {
+    for bytes in files {
         if bytes.starts_with(&TPM_GENERATED_VALUE.to_be_bytes()) {
             message = Some(bytes.clone());
         } else if let Ok(s) = TpmSignature::parse(bytes) {
@@ -65,7 +64,7 @@ pub(super) fn read_tpm2_tools_dir(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> R
             ak.get_or_insert(AkClaim::PublicKey(k));
         }
     }
-    let missing = |what: &str| Error::EvidenceFormat(format!("{}: no {what} found", dir.display()));
+    let missing = |what: &str| Error::EvidenceFormat(format!("the directory has no {what}"));
     Ok(Evidence {
         layout: Layout::Tpm2ToolsFiles,
         platform: Platform::Tpm,
