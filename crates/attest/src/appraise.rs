@@ -8,7 +8,7 @@ use blindfold_crypto::{ct_eq, Digest};
 use serde::{Deserialize, Serialize};
 
 use crate::accept::{ClaimName, DevelopmentReference};
-use crate::error::Error;
+use crate::error::{AppraisalError, Error};
 use crate::platform::{Platform, TrustBasis};
 use crate::policy::Policy;
 use crate::reference::{ReferenceKind, ReferenceValues};
@@ -287,12 +287,12 @@ pub fn appraise(
             // owner extends the published runtime events would match it, so
             // it means something only where the platform is ours.
             ReferenceKind::Development if evidence.trust_basis() != TrustBasis::Development => {
-                return Err(Error::DevelopmentReferenceOnPlatform {
+                return Err(Error::Appraisal(AppraisalError::DevelopmentReferenceOnPlatform {
                     platform: evidence.platform(),
-                })
+                }))
             }
             ReferenceKind::Development if options.development_reference != DevelopmentReference::Allowed => {
-                return Err(Error::DevelopmentReferenceRefused)
+                return Err(Error::Appraisal(AppraisalError::DevelopmentReferenceRefused))
             }
             ReferenceKind::Development => add(
                 ClaimName::DevelopmentReference,

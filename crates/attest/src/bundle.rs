@@ -15,7 +15,7 @@ use base64::Engine as _;
 use blindfold_crypto::{default_provider, HashAlg, PublicKey, Signature, SignatureScheme};
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::error::{BundleError, Error, InputError};
 use crate::reference::{MeasurementsV1, ReferenceValues};
 
 /// The DSSE payload type of a Blindfold reference bundle.
@@ -35,7 +35,7 @@ pub fn pae(payload_type: &str, body: &[u8]) -> Vec<u8> {
 pub fn key_id(key: &PublicKey) -> Result<String, Error> {
     let spki = key
         .to_spki_der()
-        .map_err(|e| Error::ReferenceFormat(format!("publisher key: {e}")))?;
+        .map_err(|e| Error::Input(InputError::ReferenceFormat(format!("publisher key: {e}"))))?;
     Ok(default_provider().hash(HashAlg::Sha256, &[&spki]).to_hex())
 }
 
@@ -138,7 +138,7 @@ pub fn verify_bundle(
     publisher: &PublicKey,
     check: &BundleCheck,
 ) -> Result<VerifiedBundle, Error> {
-    let bad = |why: String| Error::ReferenceFormat(format!("signed bundle: {why}"));
+    let bad = |why: String| Error::Input(InputError::ReferenceFormat(format!("signed bundle: {why}")));
     let env: Envelope = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
     if env.payload_type != PAYLOAD_TYPE {
         return Err(bad(format!(
@@ -164,10 +164,10 @@ pub fn verify_bundle(
                 .is_ok()
         });
     if !verified {
-        return Err(Error::BundleNotSignedByPublisher {
+        return Err(Error::Bundle(BundleError::NotSignedByPublisher {
             key_id: want_id,
             signatures: env.signatures.len(),
-        });
+        }));
     }
     let version_of = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
@@ -180,10 +180,10 @@ pub fn verify_bundle(
     let payload: BundlePayload = serde_json::from_slice(&body).map_err(|e| bad(format!("payload: {e}")))?;
     let reference = ReferenceValues::from_measurements(&payload.measurements)?;
     if payload.version < check.min_version {
-        return Err(Error::BundleRolledBack {
+        return Err(Error::Bundle(BundleError::RolledBack {
             version: payload.version,
             minimum: check.min_version,
-        });
+        }));
     }
     let expires = payload
         .expires
@@ -192,9 +192,9 @@ pub fn verify_bundle(
         .transpose()?;
     if let Some(when) = expires {
         if check.at > when {
-            return Err(Error::BundleExpired {
+            return Err(Error::Bundle(BundleError::Expired {
                 expired: humantime::format_rfc3339_seconds(when).to_string(),
-            });
+            }));
         }
     }
     Ok(VerifiedBundle {

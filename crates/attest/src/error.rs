@@ -1,14 +1,37 @@
-//! The errors of this crate: reading evidence and references, verifying,
-//! appraising.
+//! The errors of this crate, one enum per stage (as `blindfold-tpm` has
+//! `WireError` then `Error`): unusable input, verification, signed
+//! bundles, appraisal; [`Error`] is one of them. Payloads are typed
+//! (platforms, banks, PCR indices); messages say what differed and never
+//! name a command-line flag.
 
 use blindfold_crypto::HashAlg;
 use blindfold_tpm::PcrIndex;
 
-/// Every way attestation can fail.
+use crate::accept::Refusal;
+use crate::platform::Platform;
+
+/// Every way attestation can fail, by stage.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    // ---- unusable input ----
+    /// The input could not be used (exit 2 in the CLI).
+    #[error(transparent)]
+    Input(InputError),
+    /// Evidence did not verify.
+    #[error(transparent)]
+    Verify(VerifyError),
+    /// A signed reference bundle was refused.
+    #[error(transparent)]
+    Bundle(BundleError),
+    /// The appraisal against the reference failed or was not accepted.
+    #[error(transparent)]
+    Appraisal(AppraisalError),
+}
+
+/// Input that could not be used: no check ran.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
     /// The evidence matches no known layout, or a field is malformed.
     #[error("evidence: {0}")]
     EvidenceFormat(String),
@@ -24,27 +47,31 @@ pub enum Error {
     /// The options do not fit the platform.
     #[error("{0}")]
     Usage(String),
+}
 
-    // ---- verification ----
+/// Evidence that did not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
     /// The evidence is for another platform than the one asked for.
     #[error("evidence is {actual} evidence, but {expected} evidence was expected")]
     PlatformMismatch {
         /// Asked for.
-        expected: String,
+        expected: Platform,
         /// Detected.
-        actual: String,
+        actual: Platform,
     },
     /// No trust anchor: a plain TPM needs a pinned AK or a platform CA.
     #[error("no trust anchor for a {platform} AK: pin the AK or name the CA that certifies it; a key inside the evidence is never trusted by itself")]
     NoTrustAnchor {
         /// The platform.
-        platform: String,
+        platform: Platform,
     },
     /// The evidence carries no AK certificate where the platform needs one.
     #[error("{platform} evidence carries no AK certificate")]
     NoAkCertificate {
         /// The platform.
-        platform: String,
+        platform: Platform,
     },
     /// The AK certificate chain failed.
     #[error("AK certificate chain: {0}")]
@@ -124,15 +151,6 @@ pub enum Error {
         actual: String,
     },
 
-    /// A signed reference bundle carries no valid signature by the pinned publisher key.
-    #[error("signed reference values: none of the {signatures} signature(s) verifies under the publisher key {key_id}")]
-    BundleNotSignedByPublisher {
-        /// SHA-256 of the pinned key's SPKI.
-        key_id: String,
-        /// Signatures in the envelope.
-        signatures: usize,
-    },
-
     /// A Blindfold protocol document (evidence, runtime log) is unusable
     /// or breaks a rule of its format.
     #[error("{0}")]
@@ -153,9 +171,24 @@ pub enum Error {
         /// Replayed value.
         replayed: String,
     },
+}
+
+/// A signed reference bundle that was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BundleError {
+    /// A signed reference bundle carries no valid signature by the pinned publisher key.
+    #[error("signed reference values: none of the {signatures} signature(s) verifies under the publisher key {key_id}")]
+    NotSignedByPublisher {
+        /// SHA-256 of the pinned key's SPKI.
+        key_id: String,
+        /// Signatures in the envelope.
+        signatures: usize,
+    },
+
     /// A signed bundle older than the version the caller requires.
     #[error("signed reference values are version {version}, older than the required {minimum} (rollback)")]
-    BundleRolledBack {
+    RolledBack {
         /// The bundle's version.
         version: u64,
         /// The caller's minimum.
@@ -164,12 +197,16 @@ pub enum Error {
 
     /// A signed bundle past its expiry.
     #[error("signed reference values expired at {expired}")]
-    BundleExpired {
+    Expired {
         /// The expiry (RFC 3339).
         expired: String,
     },
+}
 
-    // ---- appraisal ----
+/// An appraisal that failed or was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppraisalError {
     /// A Blindfold measured-boot reference leaves out a mandatory PCR.
     #[error("reference values omit mandatory PCR {index} ({bank}); a measured-boot reference must list PCRs 0-4, 7, 9, 11, 12, 13 and 15")]
     MissingMandatoryPcr {
@@ -186,11 +223,11 @@ pub enum Error {
     #[error("development reference values appraise only the runtime PCR, which any {platform} VM's owner can extend to match: they are accepted only on the development platform")]
     DevelopmentReferenceOnPlatform {
         /// The evidence's platform.
-        platform: crate::Platform,
+        platform: Platform,
     },
     /// The appraisal does not meet the caller's acceptance rule.
     #[error("not accepted: {0}")]
-    NotAccepted(crate::accept::Refusal),
+    NotAccepted(Refusal),
 }
 
 impl Error {
@@ -199,41 +236,53 @@ impl Error {
     pub fn is_unusable_input(&self) -> bool {
         matches!(
             self,
-            Error::EvidenceFormat(_)
-                | Error::ReferenceFormat(_)
-                | Error::Policy(_)
-                | Error::BundledRoot(_)
-                | Error::Usage(_)
-                | Error::Protocol(
+            Error::Input(_)
+                | Error::Verify(VerifyError::Protocol(
                     blindfold_protocol::Error::Malformed { .. }
                         | blindfold_protocol::Error::UnsupportedVersion { .. }
-                )
+                ))
         )
     }
 }
+
+macro_rules! from_stage {
+    ($($stage:ident($ty:ty)),*) => {$(
+        impl From<$ty> for Error {
+            fn from(e: $ty) -> Self {
+                Error::$stage(e)
+            }
+        }
+    )*};
+}
+from_stage!(
+    Input(InputError),
+    Verify(VerifyError),
+    Bundle(BundleError),
+    Appraisal(AppraisalError)
+);
 
 // Conversions carry the inner error in the message (not as a `source`), so
 // the one-line report prints each cause once.
 impl From<blindfold_x509::Error> for Error {
     fn from(e: blindfold_x509::Error) -> Self {
-        Error::Chain(e)
+        Error::Verify(VerifyError::Chain(e))
     }
 }
 
 impl From<blindfold_protocol::Error> for Error {
     fn from(e: blindfold_protocol::Error) -> Self {
-        Error::Protocol(e)
+        Error::Verify(VerifyError::Protocol(e))
     }
 }
 
 impl From<blindfold_eventlog::Error> for Error {
     fn from(e: blindfold_eventlog::Error) -> Self {
-        Error::EventLog(e)
+        Error::Verify(VerifyError::EventLog(e))
     }
 }
 
-impl From<crate::accept::Refusal> for Error {
-    fn from(e: crate::accept::Refusal) -> Self {
-        Error::NotAccepted(e)
+impl From<Refusal> for Error {
+    fn from(e: Refusal) -> Self {
+        Error::Appraisal(AppraisalError::NotAccepted(e))
     }
 }

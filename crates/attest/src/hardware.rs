@@ -16,7 +16,7 @@ use blindfold_tdx::{IntelRoots, TdxOptions, TdxVerifier, VerifiedTdQuote};
 use blindfold_tpm::{Freshness, PcrIndex, PcrValues};
 use blindfold_x509::{CertSummary, ChainCache};
 
-use crate::error::Error;
+use crate::error::{Error, InputError, VerifyError};
 use crate::evidence::hcl::{HclReport, HclReportType};
 use crate::evidence::nitro::document_ak;
 use crate::evidence::HardwareEvidence;
@@ -101,7 +101,7 @@ pub(crate) fn verify_hardware(
         HardwareEvidence::AzureSnp { hcl_report, vcek } => {
             let hcl = HclReport::parse(hcl_report)?;
             expect_type(&hcl, HclReportType::Snp)?;
-            let vcek = vcek.as_deref().ok_or(Error::NoVcek)?;
+            let vcek = vcek.as_deref().ok_or(Error::Verify(VerifyError::NoVcek))?;
             let snp_options = SnpOptions {
                 allow_debug: options.allow_debug,
                 // The HCL runs at VMPL 0; a report from another level could
@@ -115,7 +115,7 @@ pub(crate) fn verify_hardware(
             }
             let report = verifier
                 .verify(&hcl.hardware_report, vcek, at, &snp_options)
-                .map_err(Error::Snp)?;
+                .map_err(|e| Error::Verify(VerifyError::Snp(e)))?;
             check_binding("SNP report_data", &report.report().report_data(), &hcl, provider)?;
             Ok(HardwareAnchor {
                 chain: report.chain().to_vec(),
@@ -139,7 +139,7 @@ pub(crate) fn verify_hardware(
                         allow_debug: options.allow_debug,
                     },
                 )
-                .map_err(Error::Tdx)?;
+                .map_err(|e| Error::Verify(VerifyError::Tdx(e)))?;
             check_binding(
                 "TD quote report_data",
                 &quote.quote().body.report_data,
@@ -162,10 +162,10 @@ pub(crate) fn verify_hardware(
         HardwareReport::Tdx(_) => Platform::AzureTdx,
     };
     if proven != platform {
-        return Err(Error::PlatformMismatch {
-            expected: platform.to_string(),
-            actual: proven.to_string(),
-        });
+        return Err(Error::Verify(VerifyError::PlatformMismatch {
+            expected: platform,
+            actual: proven,
+        }));
     }
     Ok(anchor)
 }
@@ -178,7 +178,7 @@ fn nitro(document: &AttestationDocument, check: &HardwareCheck<'_>) -> Result<Ha
         provider,
         cache,
     } = *check;
-    let roots = NitroRoots::bundled().map_err(Error::Nitro)?;
+    let roots = NitroRoots::bundled().map_err(|e| Error::Verify(VerifyError::Nitro(e)))?;
     let mut verifier = NitroVerifier::new(roots).with_provider(provider);
     if let Some(cache) = cache {
         verifier = verifier.with_chain_cache(cache.clone());
@@ -193,11 +193,11 @@ fn nitro(document: &AttestationDocument, check: &HardwareCheck<'_>) -> Result<Ha
     };
     let document = verifier
         .verify_document(document.clone(), at, &nitro_options)
-        .map_err(Error::Nitro)?;
+        .map_err(|e| Error::Verify(VerifyError::Nitro(e)))?;
     let mut pcrs = PcrValues::new();
     for (index, value) in &document.document().pcrs {
         let digest = Digest::new(HashAlg::Sha384, value)
-            .ok_or_else(|| Error::EvidenceFormat("a Nitro PCR is not 48 bytes".into()))?;
+            .ok_or_else(|| Error::Input(InputError::EvidenceFormat("a Nitro PCR is not 48 bytes".into())))?;
         pcrs.insert(PcrIndex(*index), digest);
     }
     let ak = match (document.kind(), &document.document().public_key) {
@@ -214,10 +214,10 @@ fn nitro(document: &AttestationDocument, check: &HardwareCheck<'_>) -> Result<Ha
 
 fn expect_type(hcl: &HclReport, expected: HclReportType) -> Result<(), Error> {
     if hcl.report_type != expected {
-        return Err(Error::EvidenceFormat(format!(
+        return Err(Error::Input(InputError::EvidenceFormat(format!(
             "the HCL report holds a {:?} report, the evidence layout a {expected:?} one",
             hcl.report_type
-        )));
+        ))));
     }
     Ok(())
 }
@@ -236,11 +236,11 @@ fn check_binding(
     let mut expected = hash.as_bytes().to_vec();
     expected.resize(report_data.len(), 0);
     if !ct_eq(&expected, report_data) {
-        return Err(Error::HclBinding {
+        return Err(Error::Verify(VerifyError::HclBinding {
             report_data: what,
             expected: hex::encode(expected),
             actual: hex::encode(report_data),
-        });
+        }));
     }
     Ok(())
 }
@@ -400,14 +400,19 @@ pub(crate) fn merge_reported_pcrs(quoted: PcrValues, reported: &PcrValues) -> Re
     for (bank, values) in quoted.banks() {
         for (index, value) in values {
             match reported.get(bank, *index) {
-                None => return Err(Error::PcrNotInHardwareReport { index: index.0, bank }),
+                None => {
+                    return Err(Error::Verify(VerifyError::PcrNotInHardwareReport {
+                        index: index.0,
+                        bank,
+                    }))
+                }
                 Some(document) if document != value => {
-                    return Err(Error::HardwarePcrMismatch {
+                    return Err(Error::Verify(VerifyError::HardwarePcrMismatch {
                         index: index.0,
                         bank,
                         document: document.to_hex(),
                         quote: value.to_hex(),
-                    })
+                    }))
                 }
                 Some(_) => {}
             }
@@ -442,24 +447,30 @@ mod tests {
         assert_eq!(merge_reported_pcrs(subset, &document).unwrap(), document);
         // A differing value.
         let e = merge_reported_pcrs(pcrs(&[(HashAlg::Sha384, 4, 3)]), &document).unwrap_err();
-        assert!(matches!(e, Error::HardwarePcrMismatch { index: 4, .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                Error::Verify(VerifyError::HardwarePcrMismatch { index: 4, .. })
+            ),
+            "{e:?}"
+        );
         // An index the document does not carry.
         let e = merge_reported_pcrs(pcrs(&[(HashAlg::Sha384, 15, 9)]), &document).unwrap_err();
         assert_eq!(
             e,
-            Error::PcrNotInHardwareReport {
+            Error::Verify(VerifyError::PcrNotInHardwareReport {
                 index: 15,
                 bank: HashAlg::Sha384
-            }
+            })
         );
         // Another bank, even at an index the document carries.
         let e = merge_reported_pcrs(pcrs(&[(HashAlg::Sha256, 0, 1)]), &document).unwrap_err();
         assert_eq!(
             e,
-            Error::PcrNotInHardwareReport {
+            Error::Verify(VerifyError::PcrNotInHardwareReport {
                 index: 0,
                 bank: HashAlg::Sha256
-            }
+            })
         );
     }
 
@@ -486,11 +497,17 @@ mod tests {
         // A byte after the hash: nothing of the 64 is left free.
         report_data[40] = 1;
         let e = check_binding("report_data", &report_data, &hcl, provider).unwrap_err();
-        assert!(matches!(e, Error::HclBinding { .. }), "{e:?}");
+        assert!(
+            matches!(e, Error::Verify(VerifyError::HclBinding { .. })),
+            "{e:?}"
+        );
         // Another hash.
         report_data[40] = 0;
         report_data[0] ^= 1;
         let e = check_binding("report_data", &report_data, &hcl, provider).unwrap_err();
-        assert!(matches!(e, Error::HclBinding { .. }), "{e:?}");
+        assert!(
+            matches!(e, Error::Verify(VerifyError::HclBinding { .. })),
+            "{e:?}"
+        );
     }
 }

@@ -32,7 +32,7 @@ mod verify;
 
 pub use accept::{AcceptPolicy, ClaimName, DevelopmentPlatform, DevelopmentReference, Refusal};
 pub use appraise::{appraise, Appraisal, AppraisalOptions, AppraisalReport, Claim, ClaimReport, ClaimStatus};
-pub use error::Error;
+pub use error::{AppraisalError, BundleError, Error, InputError, VerifyError};
 pub use evidence::{AkClaim, BlindLlamaBinding, Evidence, HardwareEvidence, Layout, QuoteClaim};
 pub use hardware::{HardwareOptions, HardwareReport, HardwareSummary, NitroSummary, SnpSummary, TdxSummary};
 pub use platform::{Platform, TrustBasis};

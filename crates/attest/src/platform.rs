@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use blindfold_x509::{parse_certificates, Certificate, TrustStore};
 
-use crate::error::Error;
+use crate::error::{Error, InputError};
 
 /// Where evidence comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -105,7 +105,8 @@ impl Platform {
             let mut out = Vec::new();
             for pem in pems {
                 out.extend(
-                    parse_certificates(pem.as_bytes()).map_err(|e| Error::BundledRoot(e.to_string()))?,
+                    parse_certificates(pem.as_bytes())
+                        .map_err(|e| Error::Input(InputError::BundledRoot(e.to_string())))?,
                 );
             }
             Ok(out)

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::accept::ClaimName;
 use crate::appraise::{Appraisal, AppraisalReport, Claim, ClaimStatus};
-use crate::error::Error;
+use crate::error::{Error, InputError};
 use crate::hardware::HardwareSummary;
 use crate::verify::VerifiedEvidence;
 
@@ -56,7 +56,7 @@ impl Policy {
         let mut engine = regorus::Engine::new();
         engine
             .add_policy(self.name.clone(), self.source.clone())
-            .map_err(|e| Error::Policy(format!("{}: {e}", self.name)))?;
+            .map_err(|e| Error::Input(InputError::Policy(format!("{}: {e}", self.name))))?;
         Ok(engine)
     }
 
@@ -79,13 +79,15 @@ impl Policy {
     pub fn apply(&self, evidence: &VerifiedEvidence, appraisal: &mut Appraisal) -> Result<(), Error> {
         let mut engine = self.engine()?;
         let input = serde_json::to_string(&Self::input(evidence, appraisal))
-            .map_err(|e| Error::Policy(format!("input: {e}")))?;
+            .map_err(|e| Error::Input(InputError::Policy(format!("input: {e}"))))?;
         engine
             .set_input_json(&input)
-            .map_err(|e| Error::Policy(format!("{}: input: {e}", self.name)))?;
+            .map_err(|e| Error::Input(InputError::Policy(format!("{}: input: {e}", self.name))))?;
         // A rule the policy does not define evaluates to no result.
         let eval = |engine: &mut regorus::Engine, rule: &str| -> Result<Option<Value>, Error> {
-            let err = |e: &dyn std::fmt::Display| Error::Policy(format!("{}: {rule}: {e}", self.name));
+            let err = |e: &dyn std::fmt::Display| {
+                Error::Input(InputError::Policy(format!("{}: {rule}: {e}", self.name)))
+            };
             let results = engine
                 .eval_query(format!("data.blindfold.{rule}"), false)
                 .map_err(|e| err(&e))?;
@@ -107,10 +109,10 @@ impl Policy {
             return Ok(());
         };
         let wanted = status.as_str().and_then(ClaimStatus::from_name).ok_or_else(|| {
-            Error::Policy(format!(
+            Error::Input(InputError::Policy(format!(
                 "{}: status must be affirming, warning or contraindicated, not {status}",
                 self.name
-            ))
+            )))
         })?;
         let reasons: Vec<String> = eval(&mut engine, "reasons")?
             .and_then(|v| v.as_array().cloned())

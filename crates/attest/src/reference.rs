@@ -8,7 +8,7 @@ use blindfold_tpm::PcrIndex;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::error::Error;
+use crate::error::{AppraisalError, Error, InputError};
 
 /// The version of `measurements.json` this crate writes and reads.
 pub const MEASUREMENTS_VERSION: u32 = 1;
@@ -142,7 +142,7 @@ pub struct ReferenceValues {
 }
 
 fn bad(why: impl Into<String>) -> Error {
-    Error::ReferenceFormat(why.into())
+    Error::Input(InputError::ReferenceFormat(why.into()))
 }
 
 fn digest(bank: HashAlg, hex_text: &str, what: &str) -> Result<Digest, Error> {
@@ -360,10 +360,10 @@ impl ReferenceValues {
         let bank = banks.first().copied().unwrap_or(HashAlg::Sha256);
         for i in required {
             if !self.pcrs.keys().any(|(_, idx)| idx.0 == *i) {
-                return Err(Error::MissingMandatoryPcr {
+                return Err(Error::Appraisal(AppraisalError::MissingMandatoryPcr {
                     bank,
                     index: PcrIndex(*i),
-                });
+                }));
             }
         }
         Ok(())
@@ -374,10 +374,10 @@ impl ReferenceValues {
     /// must not slip its values into a measured-boot reference.
     pub fn merge(&mut self, other: ReferenceValues) -> Result<(), Error> {
         if other.kind != self.kind {
-            return Err(Error::ReferenceFormat(format!(
+            return Err(Error::Input(InputError::ReferenceFormat(format!(
                 "cannot merge a {:?} reference into a {:?} one",
                 other.kind, self.kind
-            )));
+            ))));
         }
         for (k, v) in other.pcrs {
             let e = self.pcrs.entry(k).or_default();

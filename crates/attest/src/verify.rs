@@ -8,7 +8,7 @@ use blindfold_eventlog::{compare_with_quote, replay, require_match, EventLog, Pc
 use blindfold_tpm::{AttestationKey, Freshness, PcrIndex, PcrValues, QuoteVerifier};
 use blindfold_x509::{CertSummary, Certificate, ChainCache, ChainVerifier, TrustStore, VerifiedChain};
 
-use crate::error::Error;
+use crate::error::{Error, InputError, VerifyError};
 use crate::evidence::{AkClaim, Evidence, Layout};
 use crate::hardware::{
     merge_reported_pcrs, verify_hardware, HardwareAnchor, HardwareCheck, HardwareOptions, HardwareReport,
@@ -169,30 +169,33 @@ impl Verifier {
     ///    quoted PCR 15 in every bank it covers;
     /// 7. BlindLlama-v2's PCR 15 binding replays to the quoted PCR 15.
     pub fn verify(&self, evidence: &Evidence, options: &VerifyOptions) -> Result<VerifiedEvidence, Error> {
-        let freshness = options.freshness.clone().ok_or(Error::FreshnessNotDecided)?;
+        let freshness = options
+            .freshness
+            .clone()
+            .ok_or(Error::Verify(VerifyError::FreshnessNotDecided))?;
         let platform = match options.platform {
             None => evidence.platform,
             // The local platform speaks the plain-TPM layouts.
             Some(Platform::Local) if evidence.platform == Platform::Tpm => Platform::Local,
             Some(asked) if asked == evidence.platform => asked,
             Some(asked) => {
-                return Err(Error::PlatformMismatch {
-                    expected: asked.to_string(),
-                    actual: evidence.platform.to_string(),
-                })
+                return Err(Error::Verify(VerifyError::PlatformMismatch {
+                    expected: asked,
+                    actual: evidence.platform,
+                }))
             }
         };
         let (key, chain, hardware) = match &evidence.hardware {
             None if platform.has_hardware_report() => {
-                return Err(Error::EvidenceFormat(format!(
+                return Err(Error::Input(InputError::EvidenceFormat(format!(
                     "{platform} evidence without its hardware report"
-                )))
+                ))))
             }
             Some(hw) => {
                 if options.tpm_anchor.is_some() {
-                    return Err(Error::Usage(format!(
+                    return Err(Error::Input(InputError::Usage(format!(
                         "a pinned AK or platform CA applies to the tpm and local platforms only; {platform} is anchored in its vendor's bundled root"
-                    )));
+                    ))));
                 }
                 let HardwareAnchor {
                     report,
@@ -224,25 +227,25 @@ impl Verifier {
             }
         };
         if evidence.quotes.is_empty() && hardware.as_ref().and_then(|h| h.1.as_ref()).is_none() {
-            return Err(Error::EvidenceFormat(
+            return Err(Error::Input(InputError::EvidenceFormat(
                 "no quote: nothing in this evidence is signed".into(),
-            ));
+            )));
         }
 
         let mut pcrs = PcrValues::new();
         let mut verified_quotes = Vec::new();
         if !evidence.quotes.is_empty() {
             let key = key.ok_or_else(|| {
-                Error::EvidenceFormat(
+                Error::Input(InputError::EvidenceFormat(
                     "the evidence carries quotes, but its hardware report names no AK".into(),
-                )
+                ))
             })?;
             let verifier =
                 QuoteVerifier::new(AttestationKey::from_public_key(key)).with_provider(self.provider);
             for (index, q) in evidence.quotes.iter().enumerate() {
                 let v = verifier
                     .verify(&q.message, &q.signature, &q.pcrs, &freshness)
-                    .map_err(|cause| Error::Quote { index, cause })?;
+                    .map_err(|cause| Error::Verify(VerifyError::Quote { index, cause }))?;
                 for (_, values) in v.pcrs().banks() {
                     for (i, d) in values {
                         pcrs.insert(*i, *d);
@@ -280,7 +283,7 @@ impl Verifier {
                 // Every bank in which PCR 15 was quoted must be covered by the log.
                 for (bank, values) in pcrs.banks() {
                     if values.contains_key(&PcrIndex(RUNTIME_PCR)) && !log.banks.contains(&bank) {
-                        return Err(Error::RuntimeLogMissingBank { bank });
+                        return Err(Error::Verify(VerifyError::RuntimeLogMissingBank { bank }));
                     }
                 }
                 let replayed = log.replay();
@@ -289,11 +292,11 @@ impl Verifier {
                     let quoted = pcrs.get(*bank, index).map(Digest::to_hex);
                     let actual = replayed.get(*bank, index).map(Digest::to_hex).unwrap_or_default();
                     if quoted.as_deref() != Some(actual.as_str()) {
-                        return Err(Error::RuntimeLogMismatch {
+                        return Err(Error::Verify(VerifyError::RuntimeLogMismatch {
                             bank: *bank,
                             quoted: quoted.unwrap_or_else(|| "(not quoted)".into()),
                             replayed: actual,
-                        });
+                        }));
                     }
                 }
                 Some(log)
@@ -309,10 +312,10 @@ impl Verifier {
                     .map(Digest::to_hex)
                     .unwrap_or_default();
                 if quoted != replayed.to_hex() {
-                    return Err(Error::LegacyBindingMismatch {
+                    return Err(Error::Verify(VerifyError::LegacyBindingMismatch {
                         expected: quoted,
                         actual: replayed.to_hex(),
-                    });
+                    }));
                 }
                 Some(b.app_disk_root_hash.clone())
             }
@@ -347,9 +350,9 @@ impl Verifier {
         let claimed = evidence.ak.as_ref();
         let store = match (platform.bundled_trust_store()?, &options.tpm_anchor) {
             (Some(_), Some(_)) => {
-                return Err(Error::Usage(format!(
+                return Err(Error::Input(InputError::Usage(format!(
                     "a pinned AK or platform CA applies to the tpm and local platforms only; {platform} is anchored in its bundled root"
-                )))
+                ))))
             }
             (Some(store), None) => store,
             (None, Some(TpmAnchor::DangerPlatformCa(cas))) => TrustStore::new(cas.clone()),
@@ -360,9 +363,9 @@ impl Verifier {
                 return Ok((pinned.clone(), None));
             }
             (None, None) => {
-                return Err(Error::NoTrustAnchor {
-                    platform: platform.to_string(),
-                })
+                return Err(Error::Verify(VerifyError::NoTrustAnchor {
+                    platform,
+                }))
             }
         };
         let Some(
@@ -371,9 +374,7 @@ impl Verifier {
             },
         ) = claimed
         else {
-            return Err(Error::NoAkCertificate {
-                platform: platform.to_string(),
-            });
+            return Err(Error::Verify(VerifyError::NoAkCertificate { platform }));
         };
         let chain = self.chain(store, leaf, intermediates, options.at)?;
         let key = same_key("certificate", chain.leaf_key(), &ak.claimed_key()?)?;
@@ -397,11 +398,11 @@ impl Verifier {
 
 fn same_key(anchor: &'static str, trusted: &PublicKey, claimed: &PublicKey) -> Result<PublicKey, Error> {
     if trusted != claimed {
-        return Err(Error::AkMismatch {
+        return Err(Error::Verify(VerifyError::AkMismatch {
             anchor,
             anchor_key: trusted.to_string(),
             evidence_key: claimed.to_string(),
-        });
+        }));
     }
     Ok(trusted.clone())
 }

@@ -10,6 +10,7 @@ use blindfold_attest::{
     Policy, ReferenceFormat, ReferenceKind, ReferenceValues, Refusal, TrustBasis, VerifiedEvidence, Verifier,
     VerifyOptions,
 };
+use blindfold_attest::{AppraisalError, InputError};
 use blindfold_testdata::shared;
 use blindfold_tpm::Freshness;
 use serde_json::{json, Value};
@@ -120,10 +121,10 @@ fn a_measured_boot_reference_missing_a_mandatory_pcr_is_rejected() {
     assert!(
         matches!(
             err,
-            Error::MissingMandatoryPcr {
+            Error::Appraisal(AppraisalError::MissingMandatoryPcr {
                 index: blindfold_tpm::PcrIndex(9),
                 ..
-            }
+            })
         ),
         "{err:?}"
     );
@@ -156,9 +157,9 @@ fn a_development_reference_is_refused_for_cloud_evidence_even_when_allowed() {
         .unwrap_err();
         assert_eq!(
             err,
-            Error::DevelopmentReferenceOnPlatform {
+            Error::Appraisal(AppraisalError::DevelopmentReferenceOnPlatform {
                 platform: Platform::GcpVtpm
-            }
+            })
         );
     }
 }
@@ -399,5 +400,8 @@ fn references_of_different_kinds_do_not_merge() {
     let v = verified_gcp();
     let mut measured = parse(&blindfold_reference(&v)).unwrap();
     let dev = parse(&json!({"blindfold_measurements": 1, "kind": "development", "pcrs": {"sha256": {"15": ["00".repeat(32)]}}})).unwrap();
-    assert!(matches!(measured.merge(dev), Err(Error::ReferenceFormat(_))));
+    assert!(matches!(
+        measured.merge(dev),
+        Err(Error::Input(InputError::ReferenceFormat(_)))
+    ));
 }

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use blindfold_attest::{Error, Evidence, HardwareReport, Layout, Platform, TrustBasis, Verifier};
+use blindfold_attest::{InputError, VerifyError};
 use blindfold_crypto::HashAlg;
 use blindfold_testdata::shared;
 use blindfold_tpm::PcrIndex;
@@ -92,7 +93,7 @@ fn kinvolk_evidence_without_a_vcek_is_not_verified_and_says_why() {
     let e = Verifier::new()
         .verify(&evidence, &options(challenge(), SystemTime::now()))
         .unwrap_err();
-    assert_eq!(e, Error::NoVcek);
+    assert_eq!(e, Error::Verify(VerifyError::NoVcek));
     assert!(e.to_string().contains("not verified"), "{e}");
 }
 
@@ -105,7 +106,10 @@ fn snp_tampering_fails_with_its_specific_error() {
         |json: &Value, nonce: Option<Vec<u8>>| Verifier::new().verify(&parse(json), &options(nonce, at));
     // A bit in the SNP report (its measurement, at 32 + 0x90).
     let e = verify(&flip_hcl(&v1, 32 + 0x90), challenge()).unwrap_err();
-    assert_eq!(e, Error::Snp(blindfold_snp::Error::BadReportSignature));
+    assert_eq!(
+        e,
+        Error::Verify(VerifyError::Snp(blindfold_snp::Error::BadReportSignature))
+    );
     // A bit in the runtime data that HCLAkPub lives in (a JSON string's letter).
     let legacy = reencode(&v1);
     let hcl: Vec<u8> = legacy["hcl_report"]
@@ -116,11 +120,14 @@ fn snp_tampering_fails_with_its_specific_error() {
         .collect();
     let at_config = hcl.windows(16).position(|w| w == b"vm-configuration").unwrap();
     let e = verify(&flip_hcl(&v1, at_config + 1), challenge()).unwrap_err();
-    assert!(matches!(e, Error::HclBinding { .. }), "{e:?}");
+    assert!(
+        matches!(e, Error::Verify(VerifyError::HclBinding { .. })),
+        "{e:?}"
+    );
     // A wrong nonce.
     let e = verify(&v1, Some(b"challengf".to_vec())).unwrap_err();
     assert!(
-        matches!(e, Error::Quote { .. }) && e.to_string().contains("nonce"),
+        matches!(e, Error::Verify(VerifyError::Quote { .. })) && e.to_string().contains("nonce"),
         "{e}"
     );
     // A flipped PCR.
@@ -129,17 +136,20 @@ fn snp_tampering_fails_with_its_specific_error() {
     pcr_flipped["tpm_quote"]["pcrs"][3] =
         json!(format!("{}{}", if &p[..1] == "0" { "1" } else { "0" }, &p[1..]));
     let e = verify(&pcr_flipped, challenge()).unwrap_err();
-    assert!(matches!(e, Error::Quote { .. }), "{e:?}");
+    assert!(matches!(e, Error::Verify(VerifyError::Quote { .. })), "{e:?}");
     // A VCEK that is not the evidence's own (the sample's separate vcek.pem).
     let other = std::fs::read(shared("azure-vtpm/trustee-az-snp-vtpm-v1/vcek.pem")).unwrap();
     let mut other_vcek = reencode(&v1);
     other_vcek["vcek"] = json!(String::from_utf8(other).unwrap());
     let e = verify(&other_vcek, challenge()).unwrap_err();
-    assert!(matches!(e, Error::Snp(_)), "{e:?}");
+    assert!(matches!(e, Error::Verify(VerifyError::Snp(_))), "{e:?}");
     // The VCEK missing altogether.
     let mut no_vcek = v1.clone();
     no_vcek.as_object_mut().unwrap().remove("vcek");
-    assert_eq!(verify(&no_vcek, challenge()).unwrap_err(), Error::NoVcek);
+    assert_eq!(
+        verify(&no_vcek, challenge()).unwrap_err(),
+        Error::Verify(VerifyError::NoVcek)
+    );
 }
 
 #[test]
@@ -154,7 +164,10 @@ fn tdx_tampering_fails_with_its_specific_error() {
     quote_flipped["td_quote"][48 + 200] = json!(b ^ 1);
     let e = verify(&quote_flipped, challenge()).unwrap_err();
     assert!(
-        matches!(e, Error::Tdx(blindfold_tdx::Error::BadQuoteSignature { .. })),
+        matches!(
+            e,
+            Error::Verify(VerifyError::Tdx(blindfold_tdx::Error::BadQuoteSignature { .. }))
+        ),
         "{e:?}"
     );
     // A bit in the runtime data: the TD quote's report data no longer binds it.
@@ -166,10 +179,13 @@ fn tdx_tampering_fails_with_its_specific_error() {
         .collect();
     let at_config = hcl.windows(16).position(|w| w == b"vm-configuration").unwrap();
     let e = verify(&flip_hcl(&v0, at_config + 1), challenge()).unwrap_err();
-    assert!(matches!(e, Error::HclBinding { .. }), "{e:?}");
+    assert!(
+        matches!(e, Error::Verify(VerifyError::HclBinding { .. })),
+        "{e:?}"
+    );
     // A wrong nonce.
     let e = verify(&v0, Some(b"other".to_vec())).unwrap_err();
-    assert!(matches!(e, Error::Quote { .. }), "{e:?}");
+    assert!(matches!(e, Error::Verify(VerifyError::Quote { .. })), "{e:?}");
     // Long after the PCK certificate expired.
     let e = Verifier::new()
         .verify(
@@ -178,7 +194,10 @@ fn tdx_tampering_fails_with_its_specific_error() {
         )
         .unwrap_err();
     assert!(
-        matches!(e, Error::Tdx(blindfold_tdx::Error::PckChain(_))),
+        matches!(
+            e,
+            Error::Verify(VerifyError::Tdx(blindfold_tdx::Error::PckChain(_)))
+        ),
         "{e:?}"
     );
 }
@@ -190,7 +209,10 @@ fn asking_for_another_platform_is_refused() {
     let e = Verifier::new()
         .verify(&parse(&sample_json(SNP_V1)), &opts)
         .unwrap_err();
-    assert!(matches!(e, Error::PlatformMismatch { .. }), "{e:?}"); // Evidence whose layout names another platform than its report proves.
+    assert!(
+        matches!(e, Error::Verify(VerifyError::PlatformMismatch { .. })),
+        "{e:?}"
+    ); // Evidence whose layout names another platform than its report proves.
     let mut relabelled = parse(&sample_json(SNP_V1));
     relabelled.platform = Platform::AzureTdx;
     let e = Verifier::new()
@@ -198,10 +220,10 @@ fn asking_for_another_platform_is_refused() {
         .unwrap_err();
     assert_eq!(
         e,
-        Error::PlatformMismatch {
-            expected: "azure-tdx".into(),
-            actual: "azure-snp".into()
-        }
+        Error::Verify(VerifyError::PlatformMismatch {
+            expected: Platform::AzureTdx,
+            actual: Platform::AzureSnp
+        })
     );
     // A hardware platform without its report.
     let mut stripped = parse(&sample_json(SNP_V1));
@@ -209,7 +231,7 @@ fn asking_for_another_platform_is_refused() {
     let e = Verifier::new()
         .verify(&stripped, &options(challenge(), rfc3339(SNP_AT)))
         .unwrap_err();
-    assert!(matches!(e, Error::EvidenceFormat(_)), "{e:?}");
+    assert!(matches!(e, Error::Input(InputError::EvidenceFormat(_))), "{e:?}");
 }
 
 #[test]
@@ -244,7 +266,13 @@ fn the_chain_cache_gives_the_same_verdicts() {
         let e = verifier
             .verify(&evidence, &options(challenge(), rfc3339(expired)))
             .unwrap_err();
-        assert!(matches!(e, Error::Snp(_) | Error::Tdx(_)), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                Error::Verify(VerifyError::Snp(_)) | Error::Verify(VerifyError::Tdx(_))
+            ),
+            "{e:?}"
+        );
     }
     let e = verifier
         .verify(
@@ -252,7 +280,10 @@ fn the_chain_cache_gives_the_same_verdicts() {
             &options(challenge(), rfc3339(SNP_AT)),
         )
         .unwrap_err();
-    assert_eq!(e, Error::Snp(blindfold_snp::Error::BadReportSignature));
+    assert_eq!(
+        e,
+        Error::Verify(VerifyError::Snp(blindfold_snp::Error::BadReportSignature))
+    );
 }
 
 #[test]

@@ -10,6 +10,7 @@ use base64::Engine as _;
 use blindfold_attest::bundle::{
     key_id, pae, verify_bundle, BundleCheck, BundlePayload, Envelope, BUNDLE_VERSION, PAYLOAD_TYPE,
 };
+use blindfold_attest::{BundleError, InputError};
 use blindfold_attest::{Error, MeasurementsKind, MeasurementsV1, ReferenceKind};
 use blindfold_crypto::{EccCurve, PublicKey};
 use ring::rand::SystemRandom;
@@ -82,7 +83,7 @@ fn another_key_or_a_changed_payload_is_refused() {
     let env = signed(&pair, &key, &body);
     assert!(matches!(
         verify_bundle(&env, &other, &now(0)).unwrap_err(),
-        Error::BundleNotSignedByPublisher { .. }
+        Error::Bundle(BundleError::NotSignedByPublisher { .. })
     ));
 
     let mut v: Envelope = serde_json::from_slice(&env).unwrap();
@@ -91,13 +92,16 @@ fn another_key_or_a_changed_payload_is_refused() {
     changed.measurements = measurements("22");
     v.payload = b64.encode(serde_json::to_vec(&changed).unwrap());
     let err = verify_bundle(&serde_json::to_vec(&v).unwrap(), &key, &now(0)).unwrap_err();
-    assert!(matches!(err, Error::BundleNotSignedByPublisher { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Bundle(BundleError::NotSignedByPublisher { .. })),
+        "{err:?}"
+    );
 
     let mut v: Envelope = serde_json::from_slice(&env).unwrap();
     v.payload_type = "application/json".into();
     assert!(matches!(
         verify_bundle(&serde_json::to_vec(&v).unwrap(), &key, &now(0)).unwrap_err(),
-        Error::ReferenceFormat(_)
+        Error::Input(InputError::ReferenceFormat(_))
     ));
 }
 
@@ -113,10 +117,10 @@ fn an_older_bundle_is_a_rollback() {
     let err = verify_bundle(&signed(&pair, &key, &body), &key, &now(4)).unwrap_err();
     assert_eq!(
         err,
-        Error::BundleRolledBack {
+        Error::Bundle(BundleError::RolledBack {
             version: 3,
             minimum: 4
-        }
+        })
     );
 }
 
@@ -150,9 +154,9 @@ fn an_expired_bundle_is_refused() {
             }
         )
         .unwrap_err(),
-        Error::BundleExpired {
+        Error::Bundle(BundleError::Expired {
             expired: "2026-01-01T00:00:00Z".into()
-        }
+        })
     );
 }
 
@@ -170,7 +174,7 @@ fn a_payload_this_reader_does_not_fully_understand_is_refused() {
     )
     .unwrap_err();
     assert!(
-        matches!(&err, Error::ReferenceFormat(m) if m.contains("not_before")),
+        matches!(&err, Error::Input(InputError::ReferenceFormat(m)) if m.contains("not_before")),
         "{err:?}"
     );
     let mut v = serde_json::to_value(payload(1, None)).unwrap();
@@ -182,7 +186,7 @@ fn a_payload_this_reader_does_not_fully_understand_is_refused() {
     )
     .unwrap_err();
     assert!(
-        matches!(&err, Error::ReferenceFormat(m) if m.contains("version 1")),
+        matches!(&err, Error::Input(InputError::ReferenceFormat(m)) if m.contains("version 1")),
         "{err:?}"
     );
 }

@@ -7,6 +7,7 @@ mod common;
 
 use std::time::Duration;
 
+use blindfold_attest::VerifyError;
 use blindfold_attest::{Error, Evidence, HardwareReport, Platform, TrustBasis, Verifier};
 use blindfold_crypto::HashAlg;
 use blindfold_testdata::shared;
@@ -70,7 +71,10 @@ fn a_debug_enclave_is_refused_unless_allowed() {
     let e = Verifier::new()
         .verify(&evidence, &options(None, nitro_time(&expected)))
         .unwrap_err();
-    assert_eq!(e, Error::Nitro(blindfold_nitro::Error::DebugEnclave));
+    assert_eq!(
+        e,
+        Error::Verify(VerifyError::Nitro(blindfold_nitro::Error::DebugEnclave))
+    );
 }
 
 #[test]
@@ -83,7 +87,10 @@ fn a_stale_nitro_document_is_refused() {
         .verify(&evidence, &options(nitro_nonce(&expected), late))
         .unwrap_err();
     assert!(
-        matches!(e, Error::Nitro(blindfold_nitro::Error::Stale { .. })),
+        matches!(
+            e,
+            Error::Verify(VerifyError::Nitro(blindfold_nitro::Error::Stale { .. }))
+        ),
         "{e:?}"
     );
     let mut opts = options(nitro_nonce(&expected), late);
@@ -104,7 +111,10 @@ fn the_nitrotpm_composite_binds_quote_and_document_by_nonce_and_key() {
         .verify(&evidence, &options(Some(nonce), at))
         .unwrap_err();
     assert!(
-        matches!(e, Error::Nitro(blindfold_nitro::Error::NonceMismatch { .. })),
+        matches!(
+            e,
+            Error::Verify(VerifyError::Nitro(blindfold_nitro::Error::NonceMismatch { .. }))
+        ),
         "{e:?}"
     );
     // A flipped bit in a quoted PCR: the quote's digest no longer matches.
@@ -119,7 +129,7 @@ fn the_nitrotpm_composite_binds_quote_and_document_by_nonce_and_key() {
     let e = Verifier::new()
         .verify(&tampered, &options(nitro_nonce(&expected), at))
         .unwrap_err();
-    assert!(matches!(e, Error::Quote { .. }), "{e:?}");
+    assert!(matches!(e, Error::Verify(VerifyError::Quote { .. })), "{e:?}");
     // Another AK than the document's public_key: refused before any quote is checked.
     let mut json: Value = serde_json::from_slice(&std::fs::read(shared(s.path)).unwrap()).unwrap();
     let gcp: Value = expected_gcp_ak();
@@ -131,10 +141,10 @@ fn the_nitrotpm_composite_binds_quote_and_document_by_nonce_and_key() {
     assert!(
         matches!(
             e,
-            Error::AkMismatch {
+            Error::Verify(VerifyError::AkMismatch {
                 anchor: "hardware report",
                 ..
-            }
+            })
         ),
         "{e:?}"
     );
@@ -157,7 +167,10 @@ fn a_flipped_bit_in_a_nitro_document_is_refused() {
         .verify(&evidence, &options(nitro_nonce(&expected), nitro_time(&expected)))
         .unwrap_err();
     assert!(
-        matches!(e, Error::Nitro(blindfold_nitro::Error::BadSignature { .. })),
+        matches!(
+            e,
+            Error::Verify(VerifyError::Nitro(blindfold_nitro::Error::BadSignature { .. }))
+        ),
         "{e:?}"
     );
 }

@@ -6,6 +6,7 @@
 use std::time::SystemTime;
 
 use blindfold_attest::{AkClaim, Error, Evidence, Platform, TpmAnchor, TrustBasis, Verifier, VerifyOptions};
+use blindfold_attest::{InputError, VerifyError};
 use blindfold_crypto::{Digest, EccCurve, HashAlg, PublicKey};
 use blindfold_eventlog::PcrStatus;
 use blindfold_testdata::shared;
@@ -101,7 +102,10 @@ fn azure_chain_is_expired_now() {
         )
         .unwrap_err();
     assert!(
-        matches!(err, Error::Chain(blindfold_x509::Error::Expired { .. })),
+        matches!(
+            err,
+            Error::Verify(VerifyError::Chain(blindfold_x509::Error::Expired { .. }))
+        ),
         "{err:?}"
     );
 }
@@ -111,7 +115,7 @@ fn no_nonce_without_an_explicit_waiver_is_refused() {
     let err = Verifier::new()
         .verify(&evidence(AZURE), &options(None, "2024-06-01T00:00:00Z"))
         .unwrap_err();
-    assert_eq!(err, Error::FreshnessNotDecided);
+    assert_eq!(err, Error::Verify(VerifyError::FreshnessNotDecided));
 }
 
 #[test]
@@ -123,10 +127,10 @@ fn a_wrong_nonce_is_refused() {
     assert!(
         matches!(
             err,
-            Error::Quote {
+            Error::Verify(VerifyError::Quote {
                 cause: blindfold_tpm::Error::NonceMismatch { .. },
                 ..
-            }
+            })
         ),
         "{err:?}"
     );
@@ -136,10 +140,10 @@ fn a_wrong_nonce_is_refused() {
     assert!(
         matches!(
             err,
-            Error::Quote {
+            Error::Verify(VerifyError::Quote {
                 cause: blindfold_tpm::Error::NonceMismatch { .. },
                 ..
-            }
+            })
         ),
         "{err:?}"
     );
@@ -156,7 +160,10 @@ fn a_chain_to_another_root_is_refused() {
         )
         .unwrap_err();
     assert!(
-        matches!(err, Error::Chain(blindfold_x509::Error::UnknownIssuer { .. })),
+        matches!(
+            err,
+            Error::Verify(VerifyError::Chain(blindfold_x509::Error::UnknownIssuer { .. }))
+        ),
         "{err:?}"
     );
 }
@@ -171,7 +178,10 @@ fn the_blindllama_pcr15_binding_must_replay() {
             &options(Some(Freshness::DangerNotChecked), "2024-06-01T00:00:00Z"),
         )
         .unwrap_err();
-    assert!(matches!(err, Error::LegacyBindingMismatch { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Verify(VerifyError::LegacyBindingMismatch { .. })),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -207,10 +217,10 @@ fn gcp_event_log_that_does_not_replay_is_refused() {
     assert!(
         matches!(
             err,
-            Error::EventLog(blindfold_eventlog::Error::PcrMismatch {
+            Error::Verify(VerifyError::EventLog(blindfold_eventlog::Error::PcrMismatch {
                 index: PcrIndex(4),
                 ..
-            })
+            }))
         ),
         "{err:?}"
     );
@@ -244,10 +254,10 @@ fn a_leaf_whose_key_is_not_the_quote_signer_is_refused() {
     assert!(
         matches!(
             err,
-            Error::AkMismatch {
+            Error::Verify(VerifyError::AkMismatch {
                 anchor: "certificate",
                 ..
-            }
+            })
         ),
         "{err:?}"
     );
@@ -269,10 +279,10 @@ fn flipped_bits_fail_with_specific_errors() {
         assert!(
             matches!(
                 err,
-                Error::Quote {
+                Error::Verify(VerifyError::Quote {
                     cause: blindfold_tpm::Error::BadSignature(_),
                     ..
-                }
+                })
             ),
             "{rel}: {err:?}"
         );
@@ -286,10 +296,10 @@ fn flipped_bits_fail_with_specific_errors() {
         assert!(
             matches!(
                 err,
-                Error::Quote {
+                Error::Verify(VerifyError::Quote {
                     cause: blindfold_tpm::Error::BadSignature(_),
                     ..
-                }
+                })
             ),
             "{rel}: {err:?}"
         );
@@ -311,10 +321,10 @@ fn flipped_bits_fail_with_specific_errors() {
         assert!(
             matches!(
                 err,
-                Error::Quote {
+                Error::Verify(VerifyError::Quote {
                     cause: blindfold_tpm::Error::PcrDigestMismatch { .. },
                     ..
-                }
+                })
             ),
             "{rel}: {err:?}"
         );
@@ -329,7 +339,10 @@ fn plain_tpm_evidence_needs_an_explicit_anchor() {
     let err = Verifier::new()
         .verify(&e, &options(fresh.clone(), "now"))
         .unwrap_err();
-    assert!(matches!(err, Error::NoTrustAnchor { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Verify(VerifyError::NoTrustAnchor { .. })),
+        "{err:?}"
+    );
 
     let mut opts = options(fresh.clone(), "now");
     opts.tpm_anchor = Some(TpmAnchor::PinnedKey(trustee_key()));
@@ -341,7 +354,10 @@ fn plain_tpm_evidence_needs_an_explicit_anchor() {
     opts.tpm_anchor = Some(TpmAnchor::PinnedKey(other));
     let err = Verifier::new().verify(&e, &opts).unwrap_err();
     assert!(
-        matches!(err, Error::AkMismatch { anchor: "pinned", .. }),
+        matches!(
+            err,
+            Error::Verify(VerifyError::AkMismatch { anchor: "pinned", .. })
+        ),
         "{err:?}"
     );
 }
@@ -387,7 +403,10 @@ fn the_chain_cache_still_checks_validity_at_each_time() {
         .verify(&e, &options(Some(Freshness::DangerNotChecked), "now"))
         .unwrap_err();
     assert!(
-        matches!(err, Error::Chain(blindfold_x509::Error::Expired { .. })),
+        matches!(
+            err,
+            Error::Verify(VerifyError::Chain(blindfold_x509::Error::Expired { .. }))
+        ),
         "{err:?}"
     );
 }
@@ -397,7 +416,10 @@ fn the_asked_platform_must_match_the_evidence() {
     let mut opts = options(nonce("9009"), "now");
     opts.platform = Some(Platform::AzureVtpm);
     let err = Verifier::new().verify(&evidence(COS85), &opts).unwrap_err();
-    assert!(matches!(err, Error::PlatformMismatch { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Verify(VerifyError::PlatformMismatch { .. })),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -414,7 +436,10 @@ fn the_local_platform_reads_plain_tpm_layouts_with_an_explicit_anchor() {
     let mut opts = options(nonce("db1db298db6d60e6385b7231743e9c3056a18003"), "now");
     opts.platform = Some(Platform::Local);
     let err = Verifier::new().verify(&e, &opts).unwrap_err();
-    assert!(matches!(err, Error::NoTrustAnchor { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Verify(VerifyError::NoTrustAnchor { .. })),
+        "{err:?}"
+    );
     opts.tpm_anchor = Some(TpmAnchor::PinnedKey(
         e.ak.as_ref().unwrap().claimed_key().unwrap(),
     ));
@@ -441,7 +466,10 @@ fn a_cached_chain_does_not_carry_over_to_another_trust_store() {
     opts.tpm_anchor = Some(TpmAnchor::DangerPlatformCa(google));
     let err = verifier.verify(&e, &opts).unwrap_err();
     assert!(
-        matches!(err, Error::Chain(blindfold_x509::Error::UnknownIssuer { .. })),
+        matches!(
+            err,
+            Error::Verify(VerifyError::Chain(blindfold_x509::Error::UnknownIssuer { .. }))
+        ),
         "{err:?}"
     );
 }
@@ -453,7 +481,10 @@ fn evidence_without_a_quote_is_refused() {
     let err = Verifier::new()
         .verify(&e, &options(vaportpm_nonce(), "now"))
         .unwrap_err();
-    assert!(matches!(err, Error::EvidenceFormat(_)), "{err:?}");
+    assert!(
+        matches!(err, Error::Input(InputError::EvidenceFormat(_))),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -467,10 +498,10 @@ fn an_empty_nonce_is_not_freshness() {
     assert!(
         matches!(
             err,
-            Error::Quote {
+            Error::Verify(VerifyError::Quote {
                 cause: blindfold_tpm::Error::EmptyNonce,
                 ..
-            }
+            })
         ),
         "{err:?}"
     );

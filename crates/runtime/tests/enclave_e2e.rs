@@ -11,6 +11,7 @@ use blindfold_attest::{
     AcceptPolicy, ClaimStatus, DevelopmentPlatform, Error as AttestError, Platform, ReferenceValues, Refusal,
     TrustBasis,
 };
+use blindfold_attest::{AppraisalError, VerifyError};
 use blindfold_protocol::RuntimeEvent;
 use common::{local_setup, reference, start_enclave};
 use http_body_util::Full;
@@ -70,7 +71,10 @@ async fn an_attested_session_on_the_local_platform() {
     cvm.accept.platforms = vec![Platform::AzureSnp];
     let err = connect(&enclave.addr, &cvm).await.unwrap_err();
     assert!(
-        matches!(err, AtlsError::Verification(AttestError::PlatformMismatch { .. })),
+        matches!(
+            err,
+            AtlsError::Verification(AttestError::Verify(VerifyError::PlatformMismatch { .. }))
+        ),
         "{err:?}"
     );
     let mut floor = policy(good.clone(), Some(ca.clone()), true);
@@ -95,7 +99,9 @@ async fn an_attested_session_on_the_local_platform() {
     assert!(
         matches!(
             err,
-            AtlsError::Verification(AttestError::DevelopmentReferenceRefused)
+            AtlsError::Verification(AttestError::Appraisal(
+                AppraisalError::DevelopmentReferenceRefused
+            ))
         ),
         "{err:?}"
     );
@@ -105,7 +111,10 @@ async fn an_attested_session_on_the_local_platform() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, AtlsError::Verification(AttestError::NoTrustAnchor { .. })),
+        matches!(
+            err,
+            AtlsError::Verification(AttestError::Verify(VerifyError::NoTrustAnchor { .. }))
+        ),
         "{err:?}"
     );
 

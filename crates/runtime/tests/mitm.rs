@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use blindfold_atls::{connect, ClientPolicy, Error as AtlsError};
 use blindfold_attest::Error as AttestError;
+use blindfold_attest::VerifyError;
 use blindfold_crypto::HashAlg;
 use blindfold_dev_platform as platform;
 use blindfold_protocol::{Error as ProtocolError, RuntimeEvent, RuntimeLog};
@@ -205,10 +206,10 @@ async fn attacks_on_the_session_are_refused() {
     assert!(
         matches!(
             err,
-            AtlsError::Verification(AttestError::Quote {
+            AtlsError::Verification(AttestError::Verify(VerifyError::Quote {
                 cause: blindfold_tpm::Error::NonceMismatch { .. },
                 ..
-            })
+            }))
         ),
         "relay: {err:?}"
     );
@@ -225,10 +226,10 @@ async fn attacks_on_the_session_are_refused() {
     assert!(
         matches!(
             err,
-            AtlsError::Verification(AttestError::Quote {
+            AtlsError::Verification(AttestError::Verify(VerifyError::Quote {
                 cause: blindfold_tpm::Error::NonceMismatch { .. },
                 ..
-            })
+            }))
         ),
         "replay: {err:?}"
     );
@@ -269,7 +270,10 @@ async fn attacks_on_the_session_are_refused() {
     assert!(
         matches!(
             err,
-            AttestError::Protocol(ProtocolError::RuntimeEventDigest { record: 1, .. })
+            AttestError::Verify(VerifyError::Protocol(ProtocolError::RuntimeEventDigest {
+                record: 1,
+                ..
+            }))
         ),
         "edited event: {err:?}"
     );
@@ -277,10 +281,10 @@ async fn attacks_on_the_session_are_refused() {
     assert!(
         matches!(
             err,
-            AttestError::Quote {
+            AttestError::Verify(VerifyError::Quote {
                 cause: blindfold_tpm::Error::PcrDigestMismatch { .. },
                 ..
-            }
+            })
         ),
         "PCR 15: {err:?}"
     );
@@ -300,7 +304,9 @@ async fn attacks_on_the_session_are_refused() {
     assert!(
         matches!(
             err,
-            AttestError::Protocol(ProtocolError::RuntimeEventAfterReady { record: 3 })
+            AttestError::Verify(VerifyError::Protocol(ProtocolError::RuntimeEventAfterReady {
+                record: 3
+            }))
         ),
         "after ready: {err:?}"
     );
@@ -308,7 +314,10 @@ async fn attacks_on_the_session_are_refused() {
     // An empty runtime log, or one that leaves out a quoted bank, is refused.
     let err = check(&|v| v["runtime_log"] = serde_json::json!([])).unwrap_err();
     assert!(
-        matches!(err, AttestError::Protocol(ProtocolError::EmptyRuntimeLog)),
+        matches!(
+            err,
+            AttestError::Verify(VerifyError::Protocol(ProtocolError::EmptyRuntimeLog))
+        ),
         "empty log: {err:?}"
     );
     let err = check(&|v| {
@@ -323,9 +332,9 @@ async fn attacks_on_the_session_are_refused() {
     assert!(
         matches!(
             err,
-            AttestError::RuntimeLogMissingBank {
+            AttestError::Verify(VerifyError::RuntimeLogMissingBank {
                 bank: HashAlg::Sha256
-            }
+            })
         ),
         "missing bank: {err:?}"
     );
@@ -364,10 +373,10 @@ async fn attacks_on_the_session_are_refused() {
     assert!(
         matches!(
             err,
-            AtlsError::Verification(AttestError::Quote {
+            AtlsError::Verification(AttestError::Verify(VerifyError::Quote {
                 cause: blindfold_tpm::Error::NonceMismatch { .. },
                 ..
-            })
+            }))
         ),
         "thief: {err:?}"
     );
@@ -379,7 +388,10 @@ async fn attacks_on_the_session_are_refused() {
         Some(blindfold_x509::parse_certificates(&std::fs::read(&other_platform.ca_pem).unwrap()).unwrap());
     let err = connect(&enclave.addr, &foreign).await.unwrap_err();
     assert!(
-        matches!(err, AtlsError::Verification(AttestError::Chain(_))),
+        matches!(
+            err,
+            AtlsError::Verification(AttestError::Verify(VerifyError::Chain(_)))
+        ),
         "other CA: {err:?}"
     );
 

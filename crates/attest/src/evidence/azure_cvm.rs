@@ -5,7 +5,6 @@
 //! quote, base64url reports), and kinvolk's azure-cvm-tooling files
 //! (a bincode quote and an HCL report, no VCEK).
 
-
 use base64::Engine as _;
 use blindfold_crypto::{Digest, HashAlg};
 use blindfold_tpm::{PcrIndex, PcrValues, TpmSignature};
@@ -13,11 +12,11 @@ use serde_json::Value;
 
 use super::hcl::{HclReport, HclReportType};
 use super::{wire, AkClaim, Evidence, HardwareEvidence, Layout, QuoteClaim};
-use crate::error::Error;
+use crate::error::{Error, InputError};
 use crate::platform::Platform;
 
 fn bad(what: impl std::fmt::Display) -> Error {
-    Error::EvidenceFormat(what.to_string())
+    Error::Input(InputError::EvidenceFormat(what.to_string()))
 }
 
 /// True when `json` looks like trustee's Azure CVM evidence.

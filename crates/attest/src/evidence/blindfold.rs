@@ -7,19 +7,23 @@ use blindfold_tpm::{TpmPublic, TpmSignature};
 use blindfold_x509::Certificate;
 
 use super::{wire, AkClaim, Evidence, Layout, QuoteClaim};
-use crate::error::Error;
+use crate::error::{Error, InputError};
 use crate::platform::Platform;
 
 pub(super) fn read(bytes: &[u8]) -> Result<Evidence, Error> {
     let doc = EvidenceV1::from_json(bytes)?;
-    let platform = Platform::from_name(&doc.platform)
-        .ok_or_else(|| Error::EvidenceFormat(format!("unknown platform {:?}", doc.platform)))?;
+    let platform = Platform::from_name(&doc.platform).ok_or_else(|| {
+        Error::Input(InputError::EvidenceFormat(format!(
+            "unknown platform {:?}",
+            doc.platform
+        )))
+    })?;
     let public = TpmPublic::parse_tpmt(&doc.ak_public).map_err(wire("ak_public"))?;
     let mut chain = Vec::new();
     for (n, der) in doc.ak_cert_chain.iter().enumerate() {
         chain.push(
             Certificate::from_der(der)
-                .map_err(|e| Error::EvidenceFormat(format!("ak_cert_chain[{n}]: {e}")))?,
+                .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("ak_cert_chain[{n}]: {e}"))))?,
         );
     }
     let ak = if chain.is_empty() {

@@ -7,25 +7,29 @@ use blindfold_tpm::{parse_tpm2_tools_pcrs, TpmSignature};
 use blindfold_x509::parse_certificates;
 
 use super::{b64, field, wire, AkClaim, BlindLlamaBinding, Evidence, Layout, QuoteClaim};
-use crate::error::Error;
+use crate::error::{Error, InputError};
 use crate::platform::Platform;
 
 pub(super) fn read(json: &serde_json::Value) -> Result<Evidence, Error> {
     let pems = json["cert_chain"]
         .as_array()
-        .ok_or_else(|| Error::EvidenceFormat("cert_chain is not a list".into()))?;
+        .ok_or_else(|| Error::Input(InputError::EvidenceFormat("cert_chain is not a list".into())))?;
     let mut certs = Vec::new();
     for pem in pems {
-        let text = pem
-            .as_str()
-            .ok_or_else(|| Error::EvidenceFormat("cert_chain entry is not a string".into()))?;
+        let text = pem.as_str().ok_or_else(|| {
+            Error::Input(InputError::EvidenceFormat(
+                "cert_chain entry is not a string".into(),
+            ))
+        })?;
         certs.extend(
             parse_certificates(text.as_bytes())
-                .map_err(|e| Error::EvidenceFormat(format!("cert_chain: {e}")))?,
+                .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("cert_chain: {e}"))))?,
         );
     }
     if certs.is_empty() {
-        return Err(Error::EvidenceFormat("cert_chain is empty".into()));
+        return Err(Error::Input(InputError::EvidenceFormat(
+            "cert_chain is empty".into(),
+        )));
     }
     let leaf = certs.remove(0);
     let (_, pcrs) = parse_tpm2_tools_pcrs(&b64(json, "/quote/pcr")?).map_err(wire("quote.pcr"))?;
@@ -34,8 +38,11 @@ pub(super) fn read(json: &serde_json::Value) -> Result<Evidence, Error> {
         signature: TpmSignature::parse(&b64(json, "/quote/signature")?).map_err(wire("quote.signature"))?,
         pcrs,
     };
-    let app_disk_root_hash = hex::decode(field(json, "/application_disk_roothash")?)
-        .map_err(|e| Error::EvidenceFormat(format!("application_disk_roothash: {e}")))?;
+    let app_disk_root_hash = hex::decode(field(json, "/application_disk_roothash")?).map_err(|e| {
+        Error::Input(InputError::EvidenceFormat(format!(
+            "application_disk_roothash: {e}"
+        )))
+    })?;
     Ok(Evidence {
         layout: Layout::BlindLlamaAzure,
         platform: Platform::AzureVtpm,

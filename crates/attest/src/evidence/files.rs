@@ -6,19 +6,21 @@
 use std::path::Path;
 
 use super::Evidence;
-use crate::error::Error;
+use crate::error::{Error, InputError};
 
 impl Evidence {
     /// Reads evidence from a file or a directory, detecting its layout from
     /// the content (never from the name).
     pub fn read(path: &Path) -> Result<Evidence, Error> {
         let at = |e: Error| match e {
-            Error::EvidenceFormat(what) => Error::EvidenceFormat(format!("{}: {what}", path.display())),
+            Error::Input(InputError::EvidenceFormat(what)) => {
+                Error::Input(InputError::EvidenceFormat(format!("{}: {what}", path.display())))
+            }
             other => other,
         };
         if path.is_dir() {
             let mut paths: Vec<_> = std::fs::read_dir(path)
-                .map_err(|e| Error::EvidenceFormat(format!("{}: {e}", path.display())))?
+                .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("{}: {e}", path.display()))))?
                 .flatten()
                 .map(|e| e.path())
                 .filter(|p| p.is_file())
@@ -27,8 +29,8 @@ impl Evidence {
             let files: Vec<Vec<u8>> = paths.iter().filter_map(|p| std::fs::read(p).ok()).collect();
             return Evidence::parse_directory(&files).map_err(at);
         }
-        let bytes =
-            std::fs::read(path).map_err(|e| Error::EvidenceFormat(format!("{}: {e}", path.display())))?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("{}: {e}", path.display()))))?;
         Evidence::parse(&bytes)
     }
 }

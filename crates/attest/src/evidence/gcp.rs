@@ -10,7 +10,7 @@ use blindfold_x509::{parse_certificates, Certificate};
 use prost::Message;
 
 use super::{field, hex_field, wire, AkClaim, Evidence, Layout, QuoteClaim};
-use crate::error::Error;
+use crate::error::{Error, InputError};
 use crate::platform::Platform;
 
 /// `attest.Attestation` (fields Blindfold reads; others are skipped).
@@ -68,17 +68,22 @@ pub(super) fn read_proto(bytes: &[u8]) -> Result<Option<Evidence>, Error> {
         let pcrs_proto = q
             .pcrs
             .as_ref()
-            .ok_or_else(|| Error::EvidenceFormat(format!("quote {n} has no PCRs")))?;
+            .ok_or_else(|| Error::Input(InputError::EvidenceFormat(format!("quote {n} has no PCRs"))))?;
         let bank = u16::try_from(pcrs_proto.hash)
             .ok()
             .and_then(HashAlg::from_tpm_alg_id)
             .ok_or_else(|| {
-                Error::EvidenceFormat(format!("quote {n}: unknown PCR hash {}", pcrs_proto.hash))
+                Error::Input(InputError::EvidenceFormat(format!(
+                    "quote {n}: unknown PCR hash {}",
+                    pcrs_proto.hash
+                )))
             })?;
         let mut pcrs = PcrValues::new();
         for (index, value) in &pcrs_proto.pcrs {
             let d = Digest::new(bank, value).ok_or_else(|| {
-                Error::EvidenceFormat(format!("quote {n}: PCR {index} is not a {bank} digest"))
+                Error::Input(InputError::EvidenceFormat(format!(
+                    "quote {n}: PCR {index} is not a {bank} digest"
+                )))
             })?;
             pcrs.insert(PcrIndex(*index), d);
         }
@@ -91,13 +96,14 @@ pub(super) fn read_proto(bytes: &[u8]) -> Result<Option<Evidence>, Error> {
     let ak = if a.ak_cert.is_empty() {
         AkClaim::TpmPublic(Box::new(public))
     } else {
-        let leaf =
-            Certificate::from_der(&a.ak_cert).map_err(|e| Error::EvidenceFormat(format!("ak_cert: {e}")))?;
+        let leaf = Certificate::from_der(&a.ak_cert)
+            .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("ak_cert: {e}"))))?;
         let intermediates = a
             .intermediate_certs
             .iter()
             .map(|der| {
-                Certificate::from_der(der).map_err(|e| Error::EvidenceFormat(format!("intermediate: {e}")))
+                Certificate::from_der(der)
+                    .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("intermediate: {e}"))))
             })
             .collect::<Result<_, _>>()?;
         AkClaim::Certificate {
@@ -129,7 +135,7 @@ pub(super) fn read_proto(bytes: &[u8]) -> Result<Option<Evidence>, Error> {
 pub(super) fn read_vaportpm(json: &serde_json::Value) -> Result<Evidence, Error> {
     let (key, quote) = vaportpm_quote(json)?;
     let mut certs = parse_certificates(field(json, "/attestation/gcp/ak_cert_chain")?.as_bytes())
-        .map_err(|e| Error::EvidenceFormat(format!("ak_cert_chain: {e}")))?;
+        .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("ak_cert_chain: {e}"))))?;
     let leaf = certs.remove(0);
     Ok(Evidence {
         layout: Layout::VaportpmGcp,
@@ -154,10 +160,10 @@ pub(super) fn vaportpm_quote(json: &serde_json::Value) -> Result<(PublicKey, Quo
     let x = hex_field(json, "/ak_pubkeys/ecc_p256/x")?;
     let y = hex_field(json, "/ak_pubkeys/ecc_p256/y")?;
     let key = PublicKey::ecc(EccCurve::NistP256, &x, &y)
-        .map_err(|e| Error::EvidenceFormat(format!("ak_pubkeys: {e}")))?;
+        .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("ak_pubkeys: {e}"))))?;
     let der_sig = hex_field(json, "/attestation/tpm/ecc_p256/signature")?;
-    let signature =
-        Signature::ecdsa_from_der(&der_sig).map_err(|e| Error::EvidenceFormat(format!("signature: {e}")))?;
+    let signature = Signature::ecdsa_from_der(&der_sig)
+        .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("signature: {e}"))))?;
     let quote = QuoteClaim {
         message: hex_field(json, "/attestation/tpm/ecc_p256/attest_data")?,
         signature: TpmSignature {

@@ -8,7 +8,7 @@
 use base64::Engine as _;
 use blindfold_crypto::{HashAlg, PublicKey};
 
-use crate::error::Error;
+use crate::error::{Error, InputError};
 
 /// "HCLA", little-endian.
 const HCL_SIGNATURE: u32 = 0x414c_4348;
@@ -44,7 +44,7 @@ pub(crate) struct HclReport {
 }
 
 fn bad(what: impl std::fmt::Display) -> Error {
-    Error::EvidenceFormat(format!("HCL report: {what}"))
+    Error::Input(InputError::EvidenceFormat(format!("HCL report: {what}")))
 }
 
 fn u32_at(bytes: &[u8], at: usize) -> Result<u32, Error> {

@@ -12,12 +12,11 @@ pub(crate) mod hcl;
 pub(crate) mod nitro;
 mod tpm;
 
-
 use blindfold_crypto::PublicKey;
 use blindfold_tpm::{PcrValues, TpmPublic, TpmSignature};
 use blindfold_x509::Certificate;
 
-use crate::error::Error;
+use crate::error::{Error, InputError};
 use crate::platform::Platform;
 
 /// The layout evidence was read from.
@@ -201,9 +200,9 @@ impl Evidence {
             if json.get("tpm_quote").is_some() {
                 return tpm::read_trustee(&json);
             }
-            return Err(Error::EvidenceFormat(
+            return Err(Error::Input(InputError::EvidenceFormat(
                 "JSON of no known layout (Blindfold, BlindLlama-v2 attestation.json, vaportpm GCP or NitroTPM, trustee TPM, trustee Azure SNP/TDX)".into(),
-            ));
+            )));
         }
         // Binary documents often travel as text (a Nitro document as base64).
         let decoded = text_encoded(bytes);
@@ -214,9 +213,9 @@ impl Evidence {
         if let Some(e) = gcp::read_proto(binary)? {
             return Ok(e);
         }
-        Err(Error::EvidenceFormat(
+        Err(Error::Input(InputError::EvidenceFormat(
             "not JSON evidence, not an AWS Nitro attestation document and not a go-tpm-tools Attestation protobuf (read as bytes, hex or base64)".into(),
-        ))
+        )))
     }
 }
 
@@ -250,25 +249,27 @@ fn text_encoded(bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 pub(crate) fn field<'a>(json: &'a serde_json::Value, pointer: &str) -> Result<&'a str, Error> {
-    json.pointer(pointer)
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| Error::EvidenceFormat(format!("missing string field {pointer}")))
+    json.pointer(pointer).and_then(|v| v.as_str()).ok_or_else(|| {
+        Error::Input(InputError::EvidenceFormat(format!(
+            "missing string field {pointer}"
+        )))
+    })
 }
 
 pub(crate) fn b64(json: &serde_json::Value, pointer: &str) -> Result<Vec<u8>, Error> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD
         .decode(field(json, pointer)?.trim())
-        .map_err(|e| Error::EvidenceFormat(format!("{pointer}: not base64: {e}")))
+        .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("{pointer}: not base64: {e}"))))
 }
 
 pub(crate) fn hex_field(json: &serde_json::Value, pointer: &str) -> Result<Vec<u8>, Error> {
     hex::decode(field(json, pointer)?.trim())
-        .map_err(|e| Error::EvidenceFormat(format!("{pointer}: not hex: {e}")))
+        .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("{pointer}: not hex: {e}"))))
 }
 
 pub(crate) fn wire(what: &str) -> impl Fn(blindfold_tpm::WireError) -> Error + '_ {
-    move |e| Error::EvidenceFormat(format!("{what}: {e}"))
+    move |e| Error::Input(InputError::EvidenceFormat(format!("{what}: {e}")))
 }
 
 /// PCR values written as `{"<bank>": {"<index>": "<hex>"}}`.
@@ -276,19 +277,25 @@ pub(crate) fn pcrs_json(value: &serde_json::Value) -> Result<blindfold_tpm::PcrV
     use blindfold_crypto::{Digest, HashAlg};
     let banks = value
         .as_object()
-        .ok_or_else(|| Error::EvidenceFormat("pcrs is not an object".into()))?;
+        .ok_or_else(|| Error::Input(InputError::EvidenceFormat("pcrs is not an object".into())))?;
     let mut pcrs = blindfold_tpm::PcrValues::new();
     for (bank_name, values) in banks {
-        let bank = HashAlg::from_name(bank_name)
-            .ok_or_else(|| Error::EvidenceFormat(format!("unknown PCR bank {bank_name}")))?;
+        let bank = HashAlg::from_name(bank_name).ok_or_else(|| {
+            Error::Input(InputError::EvidenceFormat(format!(
+                "unknown PCR bank {bank_name}"
+            )))
+        })?;
         for (index, v) in values.as_object().into_iter().flatten() {
             let index: u32 = index
                 .parse()
-                .map_err(|_| Error::EvidenceFormat(format!("PCR index {index}")))?;
+                .map_err(|_| Error::Input(InputError::EvidenceFormat(format!("PCR index {index}"))))?;
             let bytes = hex::decode(v.as_str().unwrap_or_default())
-                .map_err(|e| Error::EvidenceFormat(format!("PCR {index}: {e}")))?;
-            let d = Digest::new(bank, &bytes)
-                .ok_or_else(|| Error::EvidenceFormat(format!("PCR {index} is not a {bank} digest")))?;
+                .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("PCR {index}: {e}"))))?;
+            let d = Digest::new(bank, &bytes).ok_or_else(|| {
+                Error::Input(InputError::EvidenceFormat(format!(
+                    "PCR {index} is not a {bank} digest"
+                )))
+            })?;
             pcrs.insert(blindfold_tpm::PcrIndex(index), d);
         }
     }

@@ -8,7 +8,7 @@ use blindfold_nitro::{AttestationDocument, DocumentKind};
 use serde_json::Value;
 
 use super::{hex_field, AkClaim, Evidence, HardwareEvidence, Layout};
-use crate::error::Error;
+use crate::error::{Error, InputError};
 use crate::platform::Platform;
 
 fn platform(kind: DocumentKind) -> Platform {
@@ -27,7 +27,11 @@ pub(super) fn read_document(bytes: &[u8]) -> Result<Option<Evidence>, Error> {
     let doc = match AttestationDocument::parse(bytes) {
         Ok(doc) => doc,
         Err(blindfold_nitro::Error::Cose(_)) => return Ok(None),
-        Err(e) => return Err(Error::EvidenceFormat(format!("Nitro attestation document: {e}"))),
+        Err(e) => {
+            return Err(Error::Input(InputError::EvidenceFormat(format!(
+                "Nitro attestation document: {e}"
+            ))))
+        }
     };
     Ok(Some(Evidence {
         layout: Layout::NitroDocument,
@@ -45,8 +49,11 @@ pub(super) fn read_document(bytes: &[u8]) -> Result<Option<Evidence>, Error> {
 /// (`gcp::vaportpm_quote`), `attestation.nitro.document` (hex `COSE_Sign1`).
 pub(super) fn read_vaportpm(json: &Value) -> Result<Evidence, Error> {
     let document = hex_field(json, "/attestation/nitro/document")?;
-    let doc = AttestationDocument::parse(&document)
-        .map_err(|e| Error::EvidenceFormat(format!("attestation.nitro.document: {e}")))?;
+    let doc = AttestationDocument::parse(&document).map_err(|e| {
+        Error::Input(InputError::EvidenceFormat(format!(
+            "attestation.nitro.document: {e}"
+        )))
+    })?;
     let (key, quote) = super::gcp::vaportpm_quote(json)?;
     Ok(Evidence {
         layout: Layout::VaportpmNitro,
@@ -65,15 +72,15 @@ pub(super) fn read_vaportpm(json: &Value) -> Result<Evidence, Error> {
 pub(crate) fn document_ak(public_key: &[u8]) -> Result<PublicKey, Error> {
     let point = |curve: EccCurve, n: usize| {
         PublicKey::ecc(curve, &public_key[1..1 + n], &public_key[1 + n..])
-            .map_err(|e| Error::EvidenceFormat(format!("document public_key: {e}")))
+            .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("document public_key: {e}"))))
     };
     match (public_key.first(), public_key.len()) {
         (Some(0x04), 65) => point(EccCurve::NistP256, 32),
         (Some(0x04), 97) => point(EccCurve::NistP384, 48),
         _ => PublicKey::from_spki_der(public_key).map_err(|e| {
-            Error::EvidenceFormat(format!(
+            Error::Input(InputError::EvidenceFormat(format!(
                 "document public_key is neither an uncompressed EC point nor a SubjectPublicKeyInfo: {e}"
-            ))
+            )))
         }),
     }
 }

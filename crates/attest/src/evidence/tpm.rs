@@ -1,30 +1,32 @@
 //! Plain TPM evidence: trustee's generic TPM JSON, and a directory of
 //! tpm2-tools outputs recognised by content.
 
-
 use blindfold_crypto::{Digest, HashAlg, PublicKey};
 use blindfold_tpm::{
     parse_tpm2_tools_pcrs, PcrIndex, PcrValues, TpmPublic, TpmSignature, TPM_GENERATED_VALUE,
 };
 
 use super::{b64, wire, AkClaim, Evidence, Layout, QuoteClaim};
-use crate::error::Error;
+use crate::error::{Error, InputError};
 use crate::platform::Platform;
 
 /// trustee: `ak_public` (base64 DER SPKI), `tpm_quote.{message, signature}`
 /// (base64), `tpm_quote.pcrs` (hex SHA-256 PCRs 0..n).
 pub(super) fn read_trustee(json: &serde_json::Value) -> Result<Evidence, Error> {
     let key = PublicKey::from_spki_der(&b64(json, "/ak_public")?)
-        .map_err(|e| Error::EvidenceFormat(format!("ak_public: {e}")))?;
+        .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("ak_public: {e}"))))?;
     let mut pcrs = PcrValues::new();
     let list = json["tpm_quote"]["pcrs"]
         .as_array()
-        .ok_or_else(|| Error::EvidenceFormat("tpm_quote.pcrs is not a list".into()))?;
+        .ok_or_else(|| Error::Input(InputError::EvidenceFormat("tpm_quote.pcrs is not a list".into())))?;
     for (i, v) in list.iter().enumerate() {
         let bytes = hex::decode(v.as_str().unwrap_or_default())
-            .map_err(|e| Error::EvidenceFormat(format!("tpm_quote.pcrs[{i}]: {e}")))?;
-        let d = Digest::new(HashAlg::Sha256, &bytes)
-            .ok_or_else(|| Error::EvidenceFormat(format!("tpm_quote.pcrs[{i}] is not a SHA-256 digest")))?;
+            .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("tpm_quote.pcrs[{i}]: {e}"))))?;
+        let d = Digest::new(HashAlg::Sha256, &bytes).ok_or_else(|| {
+            Error::Input(InputError::EvidenceFormat(format!(
+                "tpm_quote.pcrs[{i}] is not a SHA-256 digest"
+            )))
+        })?;
         pcrs.insert(PcrIndex(i as u32), d);
     }
     Ok(Evidence {
@@ -64,7 +66,8 @@ pub(super) fn read_tpm2_tools_dir(files: &[Vec<u8>]) -> Result<Evidence, Error> 
             ak.get_or_insert(AkClaim::PublicKey(k));
         }
     }
-    let missing = |what: &str| Error::EvidenceFormat(format!("the directory has no {what}"));
+    let missing =
+        |what: &str| Error::Input(InputError::EvidenceFormat(format!("the directory has no {what}")));
     Ok(Evidence {
         layout: Layout::Tpm2ToolsFiles,
         platform: Platform::Tpm,
