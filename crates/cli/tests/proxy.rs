@@ -28,6 +28,11 @@ struct Fixture {
 
 impl Fixture {
     fn start(env: &[(&str, &Path)]) -> Fixture {
+        Fixture::start_with_idle_timeout(env, blindfold_enclave_config::DEFAULT_IDLE_TIMEOUT_S)
+    }
+
+    /// An enclave that closes a session idle for `idle_timeout_s`.
+    fn start_with_idle_timeout(env: &[(&str, &Path)], idle_timeout_s: u64) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let platform = d.join("platform");
@@ -52,7 +57,8 @@ impl Fixture {
         assert!(b.status.success(), "{}", text(&b.stderr));
         let config = |model_id: &str| {
             let engine = common::embedded(blindfold_testdata::packaged_model(), model_id);
-            let path = common::write_enclave_config(d, &tcti, Some(engine), |_| {});
+            let path =
+                common::write_enclave_config(d, &tcti, Some(engine), |c| c.idle_timeout_s = idle_timeout_s);
             std::fs::read(path).unwrap()
         };
         for (name, model_id, key) in [
@@ -246,6 +252,32 @@ fn the_openai_package_works_through_the_proxy() {
     assert_eq!(report["verified"], true, "{report}");
     assert_eq!(report["reference"], "signed");
     assert!(f.api_requests() >= 5, "the enclave saw the requests");
+}
+
+/// The proxy's report is the one of the session its requests go on: when
+/// the enclave closes an idle session and the proxy attests a new one, the
+/// report follows (it used to keep the first session's).
+#[test]
+fn the_report_follows_a_re_attested_session() {
+    require_tool("swtpm");
+    let f = Fixture::start_with_idle_timeout(&[], 1);
+    let p = proxy(&f, &f.trust("good.ref.json", "publisher.pub"), &[]);
+    let session_nonce = |p: &Proxy| {
+        let (status, body) = http(&p.base, "POST", "/v1/chat/completions", &[], &chat_body("river"));
+        assert_eq!(status, 200, "{body}");
+        let (status, report) = http(&p.base, "GET", "/blindfold/verification", &[], "");
+        assert_eq!(status, 200);
+        let report: Value = serde_json::from_str(&report).unwrap();
+        assert_eq!(report["verified"], true, "{report}");
+        report["binding"]["nonce"].as_str().unwrap().to_string()
+    };
+    let first = session_nonce(&p);
+    // The enclave closes a session idle for its idle timeout (1 s here) or
+    // its 10 s header-read timeout, whichever is longer: the next request
+    // goes on a new, newly attested session.
+    std::thread::sleep(Duration::from_millis(11_500));
+    let second = session_nonce(&p);
+    assert_ne!(first, second, "the report still shows the closed session");
 }
 
 #[test]

@@ -69,6 +69,10 @@ pub struct SessionBinding {
     pub session_exporter: String,
     /// Whether the quote carried this client's fresh nonce.
     pub fresh: bool,
+    /// That nonce (hex): new for every session, so it names the session
+    /// this report is about.
+    #[serde(default)]
+    pub nonce: Option<String>,
 }
 
 /// Why verification failed.
@@ -110,6 +114,7 @@ pub fn verification_report(addr: &str, session: &AttestedSession, reference: Ref
             session_exporter: String::from_utf8_lossy(blindfold_protocol::binding::EXPORTER_LABEL)
                 .into_owned(),
             fresh: v.fresh(),
+            nonce: v.nonce().map(hex::encode),
         },
         reference: reference.name().to_string(),
         reference_version: match reference {
