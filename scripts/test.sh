@@ -4,7 +4,8 @@
 #   scripts/test.sh
 #
 # Phases: set-up (scripts/setup.sh), formatting, clippy with warnings as
-# errors, then `cargo test` for the whole workspace (unit tests, shared
+# errors, what each binary links (the enclave no verifier, the CLI no model
+# runner), then `cargo test` for the whole workspace (unit tests, shared
 # test vectors, property tests, and the oracle tests against swtpm,
 # tpm2_checkquote, tpm2_eventlog and llama.cpp). Every test binary runs even
 # when one fails (--no-fail-fast), so one failure does not hide the state
@@ -37,6 +38,22 @@ else
   echo "test: clippy not installed, skipping lints" >&2
 fi
 phase_done clippy
+# What each binary links (README, docs/architecture.md): the enclave links
+# no verifier, the `blindfold` command no model runner.
+links() { cargo tree -p "$1" -e normal --prefix none --locked | sed 's/ (\*)//' | sort -u; }
+forbidden_in() {
+  local found
+  found=$(links "$1" | grep -E "^($2) v" || true)
+  if [ -n "$found" ]; then
+    echo "test: $1 links what it must not:" >&2
+    echo "$found" >&2
+    exit 1
+  fi
+}
+forbidden_in blindfold-runtime "regorus|prost|blindfold-attest|blindfold-nitro|blindfold-snp|blindfold-tdx|blindfold-dev-platform"
+forbidden_in blindfold-cli "candle-core|candle-nn|tokenizers"
+echo "test: blindfold-enclave links $(links blindfold-runtime | wc -l) crates, blindfold $(links blindfold-cli | wc -l)" >&2
+phase_done links
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

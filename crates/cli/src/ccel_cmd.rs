@@ -1,6 +1,7 @@
 //! `blindfold eventlog replay` for confidential-computing event logs (TDX
 //! CCEL): RTMR values, and their comparison with a verified TD quote.
 
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use anyhow::anyhow;
@@ -8,7 +9,7 @@ use blindfold_eventlog::{
     compare_with_td_quote, replay_cc, require_rtmr_match, CcEventLog, CcReplay, PcrStatus, RtmrCheck,
 };
 use blindfold_tdx::{IntelRoots, TdxOptions, TdxVerifier, VerifiedTdQuote};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::args::ReplayArgs;
 use crate::eventlog_cmd::pretty;
@@ -30,7 +31,7 @@ pub fn replay(args: &ReplayArgs, log: &CcEventLog) -> Result<(), Failure> {
     };
     let outcome = checked.as_ref().map(|c| require_rtmr_match(&c.checks));
     if args.json {
-        say!("{}", pretty(&replay_json(log, &replayed, checked.as_ref())));
+        say!("{}", pretty(&replay_report(log, &replayed, checked.as_ref())));
     } else {
         print_text(log, &replayed, checked.as_ref());
     }
@@ -76,44 +77,74 @@ fn status_name(status: &PcrStatus) -> &'static str {
     }
 }
 
-fn replay_json(log: &CcEventLog, r: &CcReplay, checked: Option<&CheckedQuote>) -> serde_json::Value {
-    let rtmrs: serde_json::Map<String, serde_json::Value> = r
-        .rtmrs
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (i.to_string(), v.map(|d| json!(d.to_hex())).unwrap_or(json!(null))))
-        .collect();
-    let mut out = json!({
-        "format": "cc-event-log",
-        "events": log.log.events.len(),
-        "measured_events": r.measured_events,
-        "padding_bytes": log.padding,
-        "rtmrs": rtmrs,
-    });
-    if let Some(c) = checked {
-        let body = &c.quote.quote().body;
-        let rows: Vec<_> = c
-            .checks
+/// `ccel replay --json` (`docs/event-logs.md`).
+#[derive(Serialize)]
+struct CcReplayReport {
+    format: &'static str,
+    events: usize,
+    measured_events: usize,
+    padding_bytes: usize,
+    /// RTMR index (as text) → replayed value, `null` when no event extends it.
+    rtmrs: BTreeMap<String, Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    td_quote: Option<TdQuoteReport>,
+}
+
+#[derive(Serialize)]
+struct TdQuoteReport {
+    verified_to: &'static str,
+    debug: bool,
+    tcb_status_checked: bool,
+    mr_td: String,
+    rtmrs: Vec<RtmrRow>,
+    verdict: &'static str,
+}
+
+#[derive(Serialize)]
+struct RtmrRow {
+    rtmr: usize,
+    status: &'static str,
+    quoted: String,
+    replayed: Option<String>,
+}
+
+fn replay_report(log: &CcEventLog, r: &CcReplay, checked: Option<&CheckedQuote>) -> CcReplayReport {
+    CcReplayReport {
+        format: "cc-event-log",
+        events: log.log.events.len(),
+        measured_events: r.measured_events,
+        padding_bytes: log.padding,
+        rtmrs: r
+            .rtmrs
             .iter()
-            .map(|check| {
-                json!({
-                    "rtmr": check.rtmr,
-                    "status": status_name(&check.status),
-                    "quoted": hex::encode(body.rtmr[check.rtmr]),
-                    "replayed": r.rtmrs[check.rtmr].map(|d| d.to_hex()),
-                })
-            })
-            .collect();
-        out["td_quote"] = json!({
-            "verified_to": c.root,
-            "debug": c.quote.debug(),
-            "tcb_status_checked": c.quote.tcb_status_checked(),
-            "mr_td": hex::encode(body.mr_td),
-            "rtmrs": rows,
-            "verdict": if require_rtmr_match(&c.checks).is_ok() { "matches" } else { "failed" },
-        });
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v.map(|d| d.to_hex())))
+            .collect(),
+        td_quote: checked.map(|c| {
+            let body = &c.quote.quote().body;
+            TdQuoteReport {
+                verified_to: c.root,
+                debug: c.quote.debug(),
+                tcb_status_checked: c.quote.tcb_status_checked(),
+                mr_td: hex::encode(body.mr_td),
+                rtmrs: c
+                    .checks
+                    .iter()
+                    .map(|check| RtmrRow {
+                        rtmr: check.rtmr,
+                        status: status_name(&check.status),
+                        quoted: hex::encode(body.rtmr[check.rtmr]),
+                        replayed: r.rtmrs[check.rtmr].map(|d| d.to_hex()),
+                    })
+                    .collect(),
+                verdict: if require_rtmr_match(&c.checks).is_ok() {
+                    "matches"
+                } else {
+                    "failed"
+                },
+            }
+        }),
     }
-    out
 }
 
 fn print_text(log: &CcEventLog, r: &CcReplay, checked: Option<&CheckedQuote>) {

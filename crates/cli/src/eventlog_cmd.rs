@@ -7,7 +7,7 @@ use blindfold_eventlog::{
     CcEventLog, EventData, EventDigest, EventLog, Pcr0Start, Replay, ReplayOptions, SuspicionReason,
     SuspiciousEvent,
 };
-use serde_json::json;
+use serde::Serialize;
 
 use crate::args::{ReplayArgs, ReplayOptionArgs, ShowArgs};
 use crate::exit::{unusable, Failure};
@@ -54,7 +54,7 @@ pub fn replay(args: &ReplayArgs) -> Result<(), Failure> {
         EventLog::parse(&bytes).map_err(|e| unusable(e, format!("event log {}", args.log.display())))?;
     let result = blindfold_eventlog::replay(&log, args.replay.options());
     if args.json {
-        say!("{}", pretty(&replay_json(&log, &result)));
+        say!("{}", pretty(&replay_report(&log, &result)));
         return Ok(());
     }
     say!(
@@ -83,41 +83,74 @@ pub fn replay(args: &ReplayArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-pub fn replay_json(log: &EventLog, r: &Replay) -> serde_json::Value {
-    json!({
-        "format": log.format.name(),
-        "banks": r.pcrs.to_hex_map(),
-        "events": log.events.len(),
-        "measured_events": r.measured_events,
-        "startup_locality": r.startup_locality,
-        "pcr0_start": r.pcr0_start.name(),
-        "options_applied": r.options_applied.iter().map(|o| o.name()).collect::<Vec<_>>(),
-        "suspicious_events": r.suspicious.iter().map(suspicion_json).collect::<Vec<_>>(),
-    })
+/// `eventlog replay --json` (`docs/event-logs.md`).
+#[derive(Serialize)]
+pub struct ReplayReport {
+    format: &'static str,
+    banks: BTreeMap<&'static str, BTreeMap<u32, String>>,
+    events: usize,
+    measured_events: usize,
+    startup_locality: Option<u8>,
+    pcr0_start: &'static str,
+    options_applied: Vec<&'static str>,
+    suspicious_events: Vec<SuspicionReport>,
 }
 
-fn suspicion_json(s: &SuspiciousEvent) -> serde_json::Value {
-    let mut v = json!({
-        "event": s.number,
-        "pcr": s.pcr.0,
-        "type": s.event_type.to_string(),
-    });
+/// One suspicious event of a [`ReplayReport`].
+#[derive(Serialize)]
+struct SuspicionReport {
+    event: usize,
+    pcr: u32,
+    #[serde(rename = "type")]
+    event_type: String,
+    reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bank: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logged_digest: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_digest: Option<String>,
+}
+
+pub fn replay_report(log: &EventLog, r: &Replay) -> ReplayReport {
+    ReplayReport {
+        format: log.format.name(),
+        banks: r.pcrs.to_hex_map(),
+        events: log.events.len(),
+        measured_events: r.measured_events,
+        startup_locality: r.startup_locality,
+        pcr0_start: r.pcr0_start.name(),
+        options_applied: r.options_applied.iter().map(|o| o.name()).collect(),
+        suspicious_events: r.suspicious.iter().map(suspicion_report).collect(),
+    }
+}
+
+fn suspicion_report(s: &SuspiciousEvent) -> SuspicionReport {
+    let mut v = SuspicionReport {
+        event: s.number,
+        pcr: s.pcr.0,
+        event_type: s.event_type.to_string(),
+        reason: String::new(),
+        bank: None,
+        logged_digest: None,
+        data_digest: None,
+    };
     match &s.reason {
         SuspicionReason::DigestDoesNotMatchData {
             bank,
             logged,
             computed,
         } => {
-            v["reason"] = json!("digest does not match event data");
-            v["bank"] = json!(bank.name());
-            v["logged_digest"] = json!(logged.to_hex());
-            v["data_digest"] = json!(computed.to_hex());
+            v.reason = "digest does not match event data".into();
+            v.bank = Some(bank.name());
+            v.logged_digest = Some(logged.to_hex());
+            v.data_digest = Some(computed.to_hex());
         }
         SuspicionReason::MissingBankDigest { bank } => {
-            v["reason"] = json!("no digest for a bank the log declares");
-            v["bank"] = json!(bank.name());
+            v.reason = "no digest for a bank the log declares".into();
+            v.bank = Some(bank.name());
         }
-        other => v["reason"] = json!(pcr0_rule_text(other)),
+        other => v.reason = pcr0_rule_text(other),
     }
     v
 }
@@ -165,6 +198,26 @@ fn suspicion_text(s: &SuspiciousEvent) -> String {
     }
 }
 
+/// `eventlog show --json`.
+#[derive(Serialize)]
+struct ShownLog {
+    format: &'static str,
+    events: Vec<ShownEvent>,
+}
+
+/// One event of a [`ShownLog`].
+#[derive(Serialize)]
+struct ShownEvent {
+    event: usize,
+    pcr: u32,
+    #[serde(rename = "type")]
+    event_type: String,
+    type_value: u32,
+    digests: BTreeMap<String, String>,
+    data_len: usize,
+    data: String,
+}
+
 pub fn show(args: &ShowArgs) -> Result<(), Failure> {
     let log = load(&args.log)?;
     if args.json {
@@ -182,20 +235,23 @@ pub fn show(args: &ShowArgs) -> Result<(), Failure> {
                         }
                     })
                     .collect();
-                json!({
-                    "event": e.number,
-                    "pcr": e.pcr.0,
-                    "type": e.event_type.to_string(),
-                    "type_value": e.event_type.0,
-                    "digests": digests,
-                    "data_len": e.data.len(),
-                    "data": EventData::decode(e).to_string(),
-                })
+                ShownEvent {
+                    event: e.number,
+                    pcr: e.pcr.0,
+                    event_type: e.event_type.to_string(),
+                    type_value: e.event_type.0,
+                    digests,
+                    data_len: e.data.len(),
+                    data: EventData::decode(e).to_string(),
+                }
             })
             .collect();
         say!(
             "{}",
-            pretty(&json!({ "format": log.format.name(), "events": events }))
+            pretty(&ShownLog {
+                format: log.format.name(),
+                events
+            })
         );
         return Ok(());
     }

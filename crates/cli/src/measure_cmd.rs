@@ -13,7 +13,7 @@ use blindfold_measure::predict::{predict_uki_boot, BootInputs};
 use blindfold_measure::uki::{measured_sections, stub_version, StubVersion};
 use blindfold_protocol::{runtime_events, RuntimeEvent, RuntimeLog};
 use blindfold_tpm::PcrIndex;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::args::{DiskBuildArgs, MeasureArgs, PeHashArgs, UkiBuildArgs, UkiInspectArgs};
 use crate::eventlog_cmd::pretty;
@@ -38,6 +38,29 @@ pub fn pe_hash(args: &PeHashArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `uki inspect --json`.
+#[derive(Serialize)]
+struct UkiReport {
+    file: String,
+    pe: &'static str,
+    timestamp: u32,
+    stub: Option<String>,
+    authenticode_sha256: String,
+    sections: Vec<SectionReport>,
+}
+
+/// One PE section of a [`UkiReport`].
+#[derive(Serialize)]
+struct SectionReport {
+    name: String,
+    virtual_size: u32,
+    virtual_address: u32,
+    raw_size: u32,
+    raw_offset: u32,
+    measured_into_pcr11: bool,
+    sha256: String,
+}
+
 pub fn uki_inspect(args: &UkiInspectArgs) -> Result<(), Failure> {
     let bytes = inputs::read(&args.file)?;
     let pe = PeImage::parse(&bytes).map_err(|e| unusable(e, args.file.display()))?;
@@ -47,30 +70,30 @@ pub fn uki_inspect(args: &UkiInspectArgs) -> Result<(), Failure> {
         .map(|s| measured_sections(&pe, s))
         .unwrap_or_default();
     let provider = default_provider();
-    let sections: Vec<_> = pe
+    let sections: Vec<SectionReport> = pe
         .sections
         .iter()
-        .map(|s| {
-            json!({
-                "name": s.name,
-                "virtual_size": s.virtual_size,
-                "virtual_address": s.virtual_address,
-                "raw_size": s.raw_size,
-                "raw_offset": s.raw_offset,
-                "measured_into_pcr11": measured.contains(&s.name.as_str()),
-                "sha256": provider.hash(HashAlg::Sha256, &[&pe.section_data(&bytes, s)]).to_hex(),
-            })
+        .map(|s| SectionReport {
+            name: s.name.clone(),
+            virtual_size: s.virtual_size,
+            virtual_address: s.virtual_address,
+            raw_size: s.raw_size,
+            raw_offset: s.raw_offset,
+            measured_into_pcr11: measured.contains(&s.name.as_str()),
+            sha256: provider
+                .hash(HashAlg::Sha256, &[&pe.section_data(&bytes, s)])
+                .to_hex(),
         })
         .collect();
     let uki = authenticode(&bytes, HashAlg::Sha256).map_err(|e| unusable(e, args.file.display()))?;
-    let report = json!({
-        "file": args.file.display().to_string(),
-        "pe": if pe.magic == 0x20b { "PE32+" } else { "PE32" },
-        "timestamp": pe.timestamp,
-        "stub": stub.as_ref().map(|s| s.text.clone()),
-        "authenticode_sha256": uki.to_hex(),
-        "sections": sections,
-    });
+    let report = UkiReport {
+        file: args.file.display().to_string(),
+        pe: if pe.magic == 0x20b { "PE32+" } else { "PE32" },
+        timestamp: pe.timestamp,
+        stub: stub.as_ref().map(|s| s.text.clone()),
+        authenticode_sha256: uki.to_hex(),
+        sections,
+    };
     if args.json {
         say!("{}", pretty(&report));
         return Ok(());
@@ -78,8 +101,8 @@ pub fn uki_inspect(args: &UkiInspectArgs) -> Result<(), Failure> {
     say!(
         "{}: {} , stub: {}",
         args.file.display(),
-        report["pe"].as_str().unwrap_or(""),
-        stub.map_or("(no .sdmagic)".to_string(), |s| s.text)
+        report.pe,
+        report.stub.as_deref().unwrap_or("(no .sdmagic)")
     );
     say!("authenticode sha256: {uki}");
     say!(
@@ -90,19 +113,15 @@ pub fn uki_inspect(args: &UkiInspectArgs) -> Result<(), Failure> {
         "file off",
         "pcr11"
     );
-    for s in report["sections"].as_array().into_iter().flatten() {
+    for s in &report.sections {
         say!(
             "{:<10} {:>10} {:>#12x} {:>#10x}  {:<5} {}",
-            s["name"].as_str().unwrap_or(""),
-            s["virtual_size"].as_u64().unwrap_or(0),
-            s["virtual_address"].as_u64().unwrap_or(0),
-            s["raw_offset"].as_u64().unwrap_or(0),
-            if s["measured_into_pcr11"] == true {
-                "yes"
-            } else {
-                ""
-            },
-            s["sha256"].as_str().unwrap_or("")
+            s.name,
+            s.virtual_size,
+            s.virtual_address,
+            s.raw_offset,
+            if s.measured_into_pcr11 { "yes" } else { "" },
+            s.sha256
         );
     }
     Ok(())
@@ -266,10 +285,10 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
         refs.check_mandatory()
             .map_err(|e| Failure::Unusable(anyhow!(e)))?;
     }
-    let write = |path: &std::path::Path, v: &serde_json::Value| -> Result<(), Failure> {
+    fn write<T: Serialize>(path: &std::path::Path, v: &T) -> Result<(), Failure> {
         std::fs::write(path, pretty(v) + "\n")
             .map_err(|e| unusable(e, format!("cannot write {}", path.display())))
-    };
+    }
     match &args.sign {
         Some(key) => {
             let digest_of = |p: &Option<std::path::PathBuf>| -> Result<Option<String>, Failure> {
@@ -304,9 +323,7 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
                 inputs: inputs_digests,
                 measurements,
             };
-            let env = serde_json::to_value(crate::sign_cmd::sign(&payload, key)?)
-                .map_err(|e| Failure::Unusable(anyhow!(e)))?;
-            write(&args.output, &env)?;
+            write(&args.output, &crate::sign_cmd::sign(&payload, key)?)?;
             say!(
                 "wrote {} (signed bundle v{}, {} PCR values)",
                 args.output.display(),
@@ -327,7 +344,12 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
     if format == "blindllama" {
         if let Some(root) = &app_root {
             let app = args.output.with_file_name("application.json");
-            write(&app, &json!({ "application_disk_roothash": hex::encode(root) }))?;
+            write(
+                &app,
+                &BlindLlamaApplication {
+                    application_disk_roothash: hex::encode(root),
+                },
+            )?;
             say!("wrote {}", app.display());
         }
     }
@@ -379,4 +401,10 @@ pub fn disk_build(args: &DiskBuildArgs) -> Result<(), Failure> {
         .map_err(|e| unusable(e, format!("cannot write {}", json_path.display())))?;
     say!("{}", hex::encode(&disk.root_hash));
     Ok(())
+}
+
+/// BlindLlama-v2's `application.json`, written next to its measurements.
+#[derive(Serialize)]
+struct BlindLlamaApplication {
+    application_disk_roothash: String,
 }
