@@ -241,14 +241,8 @@ pub fn appraise(
         );
     }
     if let Some(crate::HardwareReport::Tdx(quote)) = evidence.hardware() {
-        if !quote.tcb_status_checked() {
-            add(
-                ClaimName::Tcb,
-                ClaimStatus::Warning,
-                "TDX TCB status not checked: TCB info and QE identity collateral cannot be fetched here"
-                    .into(),
-            );
-        }
+        let (status, detail) = tdx_tcb_claim(quote.tcb());
+        add(ClaimName::Tcb, status, detail);
     }
     if evidence.blindllama_app_disk_root_hash().is_some() {
         add(
@@ -464,4 +458,74 @@ pub fn appraise(
         policy.apply(evidence, &mut appraisal)?;
     }
     Ok(appraisal)
+}
+
+/// The `tcb` claim of a TD quote: affirming only when Intel's collateral
+/// was given and says the platform and its QE are up to date; a warning
+/// for what needs configuration or software hardening, or when nothing was
+/// judged; contraindicated for an out-of-date or revoked TCB.
+pub(crate) fn tdx_tcb_claim(verdict: Option<&blindfold_tdx::TcbVerdict>) -> (ClaimStatus, String) {
+    use blindfold_tdx::TcbStatus;
+    let Some(v) = verdict else {
+        return (
+            ClaimStatus::Warning,
+            "TDX TCB status not checked: no TCB Info and QE Identity collateral was given".into(),
+        );
+    };
+    let status = match v.status() {
+        TcbStatus::UpToDate => ClaimStatus::Affirming,
+        TcbStatus::SWHardeningNeeded
+        | TcbStatus::ConfigurationNeeded
+        | TcbStatus::ConfigurationAndSWHardeningNeeded => ClaimStatus::Warning,
+        TcbStatus::OutOfDate | TcbStatus::OutOfDateConfigurationNeeded | TcbStatus::Revoked => {
+            ClaimStatus::Contraindicated
+        }
+    };
+    let advisories = if v.advisory_ids.is_empty() {
+        String::new()
+    } else {
+        format!(", advisories {}", v.advisory_ids.join(" "))
+    };
+    (
+        status,
+        format!(
+            "TDX platform {}, QE {} (TCB Info evaluation {}, tcbDate {}{advisories}; collateral valid until {})",
+            v.platform, v.qe, v.evaluation_data_number, v.tcb_date, v.next_update
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use blindfold_tdx::{TcbStatus, TcbVerdict};
+
+    use super::*;
+
+    fn verdict(platform: TcbStatus, qe: TcbStatus) -> TcbVerdict {
+        TcbVerdict {
+            platform,
+            qe,
+            tcb_date: "2024-03-13T00:00:00Z".into(),
+            advisory_ids: vec!["INTEL-SA-00837".into()],
+            next_update: "2025-07-19T10:16:03Z".into(),
+            evaluation_data_number: 17,
+        }
+    }
+
+    #[test]
+    fn the_tdx_tcb_claim_follows_the_worse_of_platform_and_qe() {
+        assert_eq!(tdx_tcb_claim(None).0, ClaimStatus::Warning);
+        let (status, detail) = tdx_tcb_claim(Some(&verdict(TcbStatus::UpToDate, TcbStatus::UpToDate)));
+        assert_eq!(status, ClaimStatus::Affirming);
+        assert!(
+            detail.contains("INTEL-SA-00837") && detail.contains("2025-07-19"),
+            "{detail}"
+        );
+        let warn = verdict(TcbStatus::SWHardeningNeeded, TcbStatus::UpToDate);
+        assert_eq!(tdx_tcb_claim(Some(&warn)).0, ClaimStatus::Warning);
+        let old_qe = verdict(TcbStatus::UpToDate, TcbStatus::OutOfDate);
+        assert_eq!(tdx_tcb_claim(Some(&old_qe)).0, ClaimStatus::Contraindicated);
+        let revoked = verdict(TcbStatus::Revoked, TcbStatus::UpToDate);
+        assert_eq!(tdx_tcb_claim(Some(&revoked)).0, ClaimStatus::Contraindicated);
+    }
 }

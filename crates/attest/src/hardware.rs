@@ -31,6 +31,9 @@ pub struct HardwareOptions {
     /// Accept a debug-mode Nitro enclave, SEV-SNP guest policy or TD
     /// (`--allow-debug`); the report says so either way.
     pub allow_debug: bool,
+    /// Intel's TDX collateral (TCB Info, QE Identity, their issuer chain)
+    /// as files: with it a TD quote's TCB status is judged.
+    pub tdx_collateral: Option<blindfold_tdx::TdxCollateral>,
 }
 
 impl Default for HardwareOptions {
@@ -38,6 +41,7 @@ impl Default for HardwareOptions {
         HardwareOptions {
             max_age: blindfold_nitro::DEFAULT_MAX_AGE,
             allow_debug: false,
+            tdx_collateral: None,
         }
     }
 }
@@ -137,6 +141,7 @@ pub(crate) fn verify_hardware(
                     at,
                     &TdxOptions {
                         allow_debug: options.allow_debug,
+                        collateral: options.tdx_collateral.clone(),
                     },
                 )
                 .map_err(|e| Error::Verify(VerifyError::Tdx(e)))?;
@@ -360,8 +365,11 @@ impl HardwareSummary {
                     rtmr: body.rtmr.iter().map(hex::encode).collect(),
                     td_attributes: format!("{:#018x}", body.td_attributes.0),
                     debug: q.debug(),
-                    tcb_status: if q.tcb_status_checked() {
-                        "checked".into()
+                    tcb_status: if let Some(v) = q.tcb() {
+                        format!(
+                            "platform {}, QE {} (collateral valid until {})",
+                            v.platform, v.qe, v.next_update
+                        )
                     } else {
                         "not checked: TCB collateral cannot be fetched here (no network); the PCK chain and QE report were verified".into()
                     },

@@ -579,6 +579,14 @@ pub struct AttestVerifyArgs {
     /// verification time (--at, or now), e.g. 10m, 1h. Older ones are stale.
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
     pub max_age: std::time::Duration,
+    /// Intel's TDX collateral as files, for judging a TD quote's TCB
+    /// offline: a directory with tcb_info.json (PCS `tdx/certification/v4/tcb`
+    /// for the platform's FMSPC), qe_identity.json (`.../qe/identity`) and
+    /// tcb_signing_chain.pem (their TCB-Info-Issuer-Chain header). Each is
+    /// checked against Intel's root, its signature and its nextUpdate; the
+    /// "tcb" claim is then affirming for an up-to-date platform and QE.
+    #[arg(long, value_name = "DIR")]
+    pub tdx_collateral: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub replay: ReplayOptionArgs,
     /// Print JSON instead of text.

@@ -118,6 +118,14 @@ fn resolve(args: &AttestVerifyArgs) -> Result<Resolved, Failure> {
             hardware: HardwareOptions {
                 max_age: args.max_age,
                 allow_debug: args.allow_debug,
+                tdx_collateral: match &args.tdx_collateral {
+                    Some(dir) => Some(blindfold_tdx::TdxCollateral {
+                        tcb_info: inputs::read(&dir.join("tcb_info.json"))?,
+                        qe_identity: inputs::read(&dir.join("qe_identity.json"))?,
+                        issuer_chain: inputs::read(&dir.join("tcb_signing_chain.pem"))?,
+                    }),
+                    None => None,
+                },
             },
         },
         references,

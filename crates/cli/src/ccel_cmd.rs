@@ -61,6 +61,7 @@ fn verify_quote(
     };
     let options = TdxOptions {
         allow_debug: args.allow_debug,
+        collateral: None,
     };
     let quote = TdxVerifier::new(&roots)
         .verify(&read(path)?, at, &options)

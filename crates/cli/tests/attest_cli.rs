@@ -406,6 +406,37 @@ fn azure_confidential_vms_verify_with_cvm_trust() {
             .starts_with("not checked"),
         "{v}"
     );
+    // Intel's collateral for another platform (a real set, for FMSPC
+    // B0C06F000000, crates/tdx/tests/vectors/dcap-qvl) is refused; a
+    // directory without the files is unusable input.
+    let collateral = common::repo_root().join("crates/tdx/tests/vectors/dcap-qvl");
+    let (code, v, err) = attest(&[
+        &path(TDX),
+        "--nonce",
+        CHALLENGE,
+        "--at",
+        "2025-07-01T00:00:00Z",
+        "--tdx-collateral",
+        &collateral.display().to_string(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        v["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("TCB Info is for FMSPC b0c06f000000"),
+        "{v}"
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let (code, _, err) = attest(&[
+        &path(TDX),
+        "--nonce",
+        CHALLENGE,
+        "--tdx-collateral",
+        &empty.path().display().to_string(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("tcb_info.json"), "{err}");
     // The wrong platform asked for.
     let (code, v, _) = attest(&[&path(SNP), "--platform", "azure-tdx", "--nonce", CHALLENGE]);
     assert_eq!(code, 1);

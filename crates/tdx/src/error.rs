@@ -98,4 +98,71 @@ pub enum Error {
     /// TD_ATTRIBUTES.DEBUG is set and the caller did not allow debug TDs.
     #[error("the TD is in debug mode (TD_ATTRIBUTES bit 0) and debug TDs are not allowed")]
     DebugNotAllowed,
+    /// A collateral document (TCB Info, QE Identity) is not what it must be.
+    #[error("{what}: {why}")]
+    CollateralFormat {
+        /// Which document.
+        what: &'static str,
+        /// What is wrong.
+        why: String,
+    },
+    /// A collateral document's issuer chain does not verify to the roots.
+    #[error("{what} issuer chain: {cause}")]
+    CollateralChain {
+        /// Which document.
+        what: &'static str,
+        /// Why.
+        cause: blindfold_x509::Error,
+    },
+    /// A collateral document's signature does not verify.
+    #[error("{what} signature does not verify under Intel's TCB signing key: {why}")]
+    CollateralSignature {
+        /// Which document.
+        what: &'static str,
+        /// Why.
+        why: String,
+    },
+    /// A collateral document is past its `nextUpdate`.
+    #[error("{what} is stale: its nextUpdate was {next_update}")]
+    CollateralExpired {
+        /// Which document.
+        what: &'static str,
+        /// Its `nextUpdate`.
+        next_update: String,
+    },
+    /// A collateral document was issued after the verification time.
+    #[error("{what} was issued at {issued}, after the verification time")]
+    CollateralNotYetValid {
+        /// Which document.
+        what: &'static str,
+        /// Its `issueDate`.
+        issued: String,
+    },
+    /// The TCB Info is for another platform.
+    #[error("the TCB Info is for FMSPC {collateral}, the quote's PCK certificate names {quote}")]
+    CollateralFmspc {
+        /// The TCB Info's FMSPC.
+        collateral: String,
+        /// The PCK certificate's.
+        quote: String,
+    },
+    /// The quote does not match what a collateral document says.
+    #[error("{what}: {field} is {actual}, expected {expected}")]
+    CollateralMismatch {
+        /// Which document.
+        what: &'static str,
+        /// The field.
+        field: &'static str,
+        /// The document's value.
+        expected: String,
+        /// The quote's.
+        actual: String,
+    },
+    /// The PCK certificate carries no FMSPC and TCB to judge.
+    #[error("the PCK certificate carries no FMSPC and TCB (Intel SGX extension)")]
+    NoPckTcb,
+    /// No TCB level of the collateral is reached: the TCB is older than
+    /// any Intel lists.
+    #[error("no TCB level in the collateral is reached by this platform's TCB")]
+    NoTcbLevel,
 }

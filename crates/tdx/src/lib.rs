@@ -11,14 +11,15 @@
 //! [`VerifiedTdQuote`], can only be made by the verifier.
 //!
 //! What it is **not**:
-//! - not a collateral client: it fetches nothing from Intel's PCS (TCB
-//!   info, QE identity, PCK CRLs), so the platform's **TCB status is not
-//!   checked** (a revoked or out-of-date platform or QE version still
-//!   verifies); [`VerifiedTdQuote`] says so
-//!   ([`VerifiedTdQuote::tcb_status_checked`] is always false). The QE's
-//!   identity (Intel's TD QE: MRSIGNER, ISVPRODID, ATTRIBUTES, vendor id)
-//!   is checked against the values Intel publishes; only its ISVSVN, a TCB
-//!   matter, is not judged;
+//! - not a collateral client: it fetches nothing from Intel's PCS. Given
+//!   Intel's TCB Info and QE Identity as files ([`TdxCollateral`]), it
+//!   checks them (chain to the root, signature, `nextUpdate`) and returns
+//!   the platform's and the QE's TCB status ([`TcbVerdict`]); without
+//!   them the **TCB status is not checked** and [`VerifiedTdQuote`] says
+//!   so ([`VerifiedTdQuote::tcb_status_checked`]). PCK revocation lists
+//!   are not read. The QE's identity (Intel's TD QE: MRSIGNER, ISVPRODID,
+//!   ATTRIBUTES, vendor id) is checked against the values Intel publishes
+//!   either way;
 //! - not a parser of Azure's HCL report or vTPM evidence that carries a TD
 //!   quote (`blindfold-attest` does that and hands the quote here);
 //! - not an appraiser: MRTD, RTMRs and report_data are returned for the
@@ -27,12 +28,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod collateral;
 mod error;
 mod pck;
 mod quote;
 mod roots;
 mod verify;
 
+pub use collateral::{TcbStatus, TcbVerdict, TdxCollateral};
 pub use error::Error;
 pub use quote::{
     QeReport, QuoteHeader, QuoteSignatureData, TdAttributes, TdQuote, TdReportBody, HEADER_LEN,

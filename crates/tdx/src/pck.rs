@@ -1,7 +1,8 @@
-//! What the PCK leaf certificate says about the platform: the FMSPC from
-//! Intel's SGX extension (OID 1.2.840.113741.1.13.1, a SEQUENCE of
-//! SEQUENCE { OID, value }), read with `der` (the extension is
-//! informational here, never trusted for a decision this crate makes).
+//! What the PCK leaf certificate says about the platform: the FMSPC and
+//! the TCB (16 SGX component SVNs, the PCE SVN) from Intel's SGX extension
+//! (OID 1.2.840.113741.1.13.1, a SEQUENCE of SEQUENCE { OID, value }), read
+//! with `der`. The certificate is verified to Intel's root before these
+//! are used to look up and judge TCB collateral.
 
 use blindfold_x509::Certificate;
 use const_oid::ObjectIdentifier;
@@ -12,6 +13,42 @@ use der::{Decode, Reader, SliceReader};
 const SGX_EXTENSIONS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113741.1.13.1");
 /// The FMSPC entry inside them.
 const FMSPC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113741.1.13.1.4");
+
+/// The TCB entry: SEQUENCE of { .2.1 ..= .2.16 component SVNs, .2.17 PCE SVN, .2.18 CPUSVN }.
+const TCB: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113741.1.13.1.2");
+
+/// The platform's identity and TCB as its PCK certificate states them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PckTcb {
+    /// FMSPC.
+    pub fmspc: [u8; 6],
+    /// The 16 SGX TCB component SVNs.
+    pub cpu_svn: [u8; 16],
+    /// The PCE SVN.
+    pub pce_svn: u16,
+}
+
+/// [`PckTcb`] of a PCK leaf, when its SGX extension carries all of it.
+pub(crate) fn tcb(leaf: &Certificate) -> Option<PckTcb> {
+    let (value, _critical) = leaf.extension(SGX_EXTENSIONS)?;
+    let fmspc = fmspc(leaf)?;
+    let tcb = find(value, TCB).ok()??;
+    let tcb_der = der::Encode::to_der(&tcb).ok()?;
+    let mut cpu_svn = [0u8; 16];
+    for (i, svn) in cpu_svn.iter_mut().enumerate() {
+        let oid = TCB.push_arc(i as u32 + 1).ok()?;
+        *svn = find(&tcb_der, oid).ok()??.decode_as::<u8>().ok()?;
+    }
+    let pce_svn = find(&tcb_der, TCB.push_arc(17).ok()?)
+        .ok()??
+        .decode_as::<u16>()
+        .ok()?;
+    Some(PckTcb {
+        fmspc,
+        cpu_svn,
+        pce_svn,
+    })
+}
 
 /// The FMSPC (family-model-stepping-platform-custom SKU) of the PCK
 /// certificate's SGX extension, when present and well formed.

@@ -8,6 +8,7 @@ use blindfold_crypto::{
 };
 use blindfold_x509::{CertSummary, ChainCache, ChainVerifier, TrustStore};
 
+use crate::collateral::{TcbVerdict, TdxCollateral};
 use crate::error::Error;
 use crate::pck;
 use crate::quote::TdQuote;
@@ -19,17 +20,21 @@ pub struct TdxOptions {
     /// Accept a TD with TD_ATTRIBUTES.DEBUG set (its memory is readable by
     /// the host). Reported by [`VerifiedTdQuote::debug`] either way.
     pub allow_debug: bool,
+    /// Intel's collateral for the platform, as files: with it the TCB
+    /// status is judged ([`VerifiedTdQuote::tcb`]); without it, it is not.
+    pub collateral: Option<TdxCollateral>,
 }
 
 /// A quote whose PCK chain, QE report, attestation-key binding, signature
-/// and debug bit were checked. Its TCB status was **not** checked (that
-/// needs Intel's collateral, which this crate does not fetch).
+/// and debug bit were checked, and its TCB status when collateral was
+/// given (this crate fetches none).
 #[derive(Debug, Clone)]
 pub struct VerifiedTdQuote {
     quote: TdQuote,
     pck_chain: Vec<CertSummary>,
     debug: bool,
     fmspc: Option<[u8; 6]>,
+    tcb: Option<TcbVerdict>,
 }
 
 impl VerifiedTdQuote {
@@ -45,11 +50,14 @@ impl VerifiedTdQuote {
     pub fn debug(&self) -> bool {
         self.debug
     }
-    /// Always false: TCB status (up to date, out of date, revoked) needs
-    /// Intel's signed TCB info and QE TCB levels, which this crate does not
-    /// fetch.
+    /// Whether the TCB status (up to date, out of date, revoked) was
+    /// judged: only with collateral ([`TdxOptions::collateral`]).
     pub fn tcb_status_checked(&self) -> bool {
-        false
+        self.tcb.is_some()
+    }
+    /// The collateral's verdict on the platform's and the QE's TCB.
+    pub fn tcb(&self) -> Option<&TcbVerdict> {
+        self.tcb.as_ref()
     }
     /// The platform's FMSPC from the PCK certificate's SGX extension (the
     /// key to look up TCB collateral), when the certificate carries one.
@@ -119,10 +127,16 @@ impl TdxVerifier {
     /// 7. TD_ATTRIBUTES.DEBUG is clear, unless [`TdxOptions::allow_debug`]
     ///    ([`Error::DebugNotAllowed`]).
     ///
-    /// Not checked (no collateral, no network): the platform's TCB status
-    /// (TCB info, PCK CRLs) and the QE's ISVSVN against Intel's TCB levels;
-    /// the result says so through
-    /// [`VerifiedTdQuote::tcb_status_checked`]. Nor are the TD's
+    /// 8. with [`TdxOptions::collateral`]: the TCB Info and QE Identity
+    ///    verify to the roots, are current at `at`, are for this platform's
+    ///    FMSPC, and a TCB level is reached ([`Error::CollateralFormat`],
+    ///    [`Error::CollateralChain`], [`Error::CollateralSignature`],
+    ///    [`Error::CollateralExpired`], [`Error::CollateralFmspc`],
+    ///    [`Error::NoTcbLevel`], ...); the status is returned, not judged.
+    ///
+    /// Not checked: PCK revocation lists; without collateral, the TCB
+    /// status at all (the result says so through
+    /// [`VerifiedTdQuote::tcb_status_checked`]). Nor are the TD's
     /// measurements or report_data compared with anything: that is the
     /// caller's appraisal.
     pub fn verify(
@@ -195,12 +209,29 @@ impl TdxVerifier {
             return Err(Error::DebugNotAllowed);
         }
 
+        // 8. With collateral: its chain, signature and currency, and the
+        // TCB levels this platform and QE reach (crate::collateral).
         let fmspc = pck::fmspc(leaf);
+        let tcb = match &options.collateral {
+            Some(collateral) => {
+                let pck_tcb = pck::tcb(leaf).ok_or(Error::NoPckTcb)?;
+                Some(crate::collateral::judge(
+                    collateral,
+                    &parsed,
+                    &pck_tcb,
+                    &self.store,
+                    self.provider,
+                    at,
+                )?)
+            }
+            None => None,
+        };
         Ok(VerifiedTdQuote {
             pck_chain: chain.path().to_vec(),
             quote: parsed,
             debug,
             fmspc,
+            tcb,
         })
     }
 }

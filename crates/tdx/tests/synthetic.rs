@@ -72,7 +72,14 @@ fn a_debug_td_is_refused_unless_allowed() {
     assert_eq!(e, Error::DebugNotAllowed);
 
     let v = verifier(&pki)
-        .verify(&q, SystemTime::now(), &TdxOptions { allow_debug: true })
+        .verify(
+            &q,
+            SystemTime::now(),
+            &TdxOptions {
+                allow_debug: true,
+                ..TdxOptions::default()
+            },
+        )
         .unwrap();
     assert!(v.debug());
     assert_eq!(v.quote().body.td_attributes.0, 1);
