@@ -5,10 +5,10 @@
 //! quote, base64url reports), and kinvolk's azure-cvm-tooling files
 //! (a bincode quote and an HCL report, no VCEK).
 
+use super::foreign_json::{TrusteeAzure, TrusteeBytes};
 use base64::Engine as _;
 use blindfold_crypto::{Digest, HashAlg};
 use blindfold_tpm::{PcrIndex, PcrValues, TpmSignature};
-use serde_json::Value;
 
 use super::hcl::{HclReport, HclReportType};
 use super::{wire, AkClaim, Evidence, HardwareEvidence, Layout, QuoteClaim};
@@ -19,12 +19,6 @@ fn bad(what: impl std::fmt::Display) -> Error {
     Error::Input(InputError::EvidenceFormat(what.to_string()))
 }
 
-/// True when `json` looks like trustee's Azure CVM evidence.
-pub(super) fn is_trustee_azure(json: &Value) -> bool {
-    (json.get("hcl_report").is_some() || json.get("report").is_some())
-        && (json.get("tpm_quote").is_some() || json.get("quote").is_some())
-}
-
 /// Bytes written the legacy way (a JSON array of numbers) or the versioned
 /// way (`hex` or base64url text).
 #[derive(Clone, Copy)]
@@ -33,21 +27,13 @@ enum Encoding {
     Versioned,
 }
 
-fn bytes(value: Option<&Value>, name: &str, encoding: Encoding, hex_text: bool) -> Result<Vec<u8>, Error> {
-    let value = value.ok_or_else(|| bad(format!("{name} is missing")))?;
+fn bytes(value: &TrusteeBytes, name: &str, encoding: Encoding, hex_text: bool) -> Result<Vec<u8>, Error> {
     match (encoding, value) {
-        (Encoding::Legacy, Value::Array(items)) => items
-            .iter()
-            .map(|v| {
-                v.as_u64()
-                    .and_then(|n| u8::try_from(n).ok())
-                    .ok_or_else(|| bad(format!("{name}: not a byte array")))
-            })
-            .collect(),
-        (Encoding::Versioned, Value::String(s)) if hex_text => {
+        (Encoding::Legacy, TrusteeBytes::Numbers(items)) => Ok(items.clone()),
+        (Encoding::Versioned, TrusteeBytes::Text(s)) if hex_text => {
             hex::decode(s.trim()).map_err(|e| bad(format!("{name}: not hex: {e}")))
         }
-        (Encoding::Versioned, Value::String(s)) => {
+        (Encoding::Versioned, TrusteeBytes::Text(s)) => {
             let s = s.trim().trim_end_matches('=');
             base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(s)
@@ -60,43 +46,31 @@ fn bytes(value: Option<&Value>, name: &str, encoding: Encoding, hex_text: bool) 
 }
 
 /// trustee's `az-snp-vtpm` / `az-tdx-vtpm` evidence, either layout.
-pub(super) fn read_trustee(json: &Value) -> Result<Evidence, Error> {
-    let encoding = match json.get("version") {
+pub(super) fn read_trustee(json: TrusteeAzure) -> Result<Evidence, Error> {
+    let encoding = match json.version {
         None => Encoding::Legacy,
-        Some(v) => match v.as_u64() {
-            Some(n) if n >= 1 => Encoding::Versioned,
-            _ => return Err(bad(format!("version {v}: trustee versions start at 1"))),
-        },
+        Some(n) if n >= 1 => Encoding::Versioned,
+        Some(n) => return Err(bad(format!("version {n}: trustee versions start at 1"))),
     };
-    let quote = json.get("tpm_quote").or_else(|| json.get("quote"));
-    let quote = quote.ok_or_else(|| bad("tpm_quote is missing"))?;
-    let message = bytes(quote.get("message"), "tpm_quote.message", encoding, true)?;
-    let signature = bytes(quote.get("signature"), "tpm_quote.signature", encoding, true)?;
-    let pcr_list = quote
-        .get("pcrs")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("tpm_quote.pcrs is not a list"))?;
+    let quote = &json.tpm_quote;
+    let message = bytes(&quote.message, "tpm_quote.message", encoding, true)?;
+    let signature = bytes(&quote.signature, "tpm_quote.signature", encoding, true)?;
     let mut pcrs = Vec::new();
-    for (i, p) in pcr_list.iter().enumerate() {
-        pcrs.push(bytes(Some(p), &format!("tpm_quote.pcrs[{i}]"), encoding, true)?);
+    for (i, p) in quote.pcrs.iter().enumerate() {
+        pcrs.push(bytes(p, &format!("tpm_quote.pcrs[{i}]"), encoding, true)?);
     }
-    let hcl_report = bytes(
-        json.get("hcl_report").or_else(|| json.get("report")),
-        "hcl_report",
-        encoding,
-        false,
-    )?;
+    let hcl_report = bytes(&json.hcl_report, "hcl_report", encoding, false)?;
     let hcl = HclReport::parse(&hcl_report)?;
-    let (layout, hardware) = match (hcl.report_type, encoding) {
-        (HclReportType::Snp, _) => {
-            let vcek = match (encoding, json.get("vcek")) {
+    let (layout, hardware) = match hcl.report_type {
+        HclReportType::Snp => {
+            let vcek = match (encoding, &json.vcek) {
                 (_, None) => None,
-                (Encoding::Legacy, Some(Value::String(pem))) => {
+                (Encoding::Legacy, Some(TrusteeBytes::Text(pem))) => {
                     let certs = blindfold_x509::parse_certificates(pem.as_bytes())
                         .map_err(|e| bad(format!("vcek: {e}")))?;
                     certs.first().map(|c| c.der().to_vec())
                 }
-                (_, v) => Some(bytes(v, "vcek", encoding, false)?),
+                (_, Some(v)) => Some(bytes(v, "vcek", encoding, false)?),
             };
             let layout = match encoding {
                 Encoding::Legacy => Layout::TrusteeAzSnpLegacy,
@@ -104,8 +78,9 @@ pub(super) fn read_trustee(json: &Value) -> Result<Evidence, Error> {
             };
             (layout, HardwareEvidence::AzureSnp { hcl_report, vcek })
         }
-        (HclReportType::Tdx, _) => {
-            let td_quote = bytes(json.get("td_quote"), "td_quote", encoding, false)?;
+        HclReportType::Tdx => {
+            let td_quote = json.td_quote.as_ref().ok_or_else(|| bad("td_quote is missing"))?;
+            let td_quote = bytes(td_quote, "td_quote", encoding, false)?;
             let layout = match encoding {
                 Encoding::Legacy => Layout::TrusteeAzTdxLegacy,
                 Encoding::Versioned => Layout::TrusteeAzTdx,

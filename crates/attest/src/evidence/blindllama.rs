@@ -6,21 +6,14 @@
 use blindfold_tpm::{parse_tpm2_tools_pcrs, TpmSignature};
 use blindfold_x509::parse_certificates;
 
-use super::{b64, field, wire, AkClaim, BlindLlamaBinding, Evidence, Layout, QuoteClaim};
+use super::foreign_json::{base64_text, hex_text, BlindLlamaAttestation};
+use super::{wire, AkClaim, BlindLlamaBinding, Evidence, Layout, QuoteClaim};
 use crate::error::{Error, InputError};
 use crate::platform::Platform;
 
-pub(super) fn read(json: &serde_json::Value) -> Result<Evidence, Error> {
-    let pems = json["cert_chain"]
-        .as_array()
-        .ok_or_else(|| Error::Input(InputError::EvidenceFormat("cert_chain is not a list".into())))?;
+pub(super) fn read(json: BlindLlamaAttestation) -> Result<Evidence, Error> {
     let mut certs = Vec::new();
-    for pem in pems {
-        let text = pem.as_str().ok_or_else(|| {
-            Error::Input(InputError::EvidenceFormat(
-                "cert_chain entry is not a string".into(),
-            ))
-        })?;
+    for text in &json.cert_chain {
         certs.extend(
             parse_certificates(text.as_bytes())
                 .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("cert_chain: {e}"))))?,
@@ -32,17 +25,15 @@ pub(super) fn read(json: &serde_json::Value) -> Result<Evidence, Error> {
         )));
     }
     let leaf = certs.remove(0);
-    let (_, pcrs) = parse_tpm2_tools_pcrs(&b64(json, "/quote/pcr")?).map_err(wire("quote.pcr"))?;
+    let (_, pcrs) =
+        parse_tpm2_tools_pcrs(&base64_text("quote.pcr", &json.quote.pcr)?).map_err(wire("quote.pcr"))?;
     let quote = QuoteClaim {
-        message: b64(json, "/quote/message")?,
-        signature: TpmSignature::parse(&b64(json, "/quote/signature")?).map_err(wire("quote.signature"))?,
+        message: base64_text("quote.message", &json.quote.message)?,
+        signature: TpmSignature::parse(&base64_text("quote.signature", &json.quote.signature)?)
+            .map_err(wire("quote.signature"))?,
         pcrs,
     };
-    let app_disk_root_hash = hex::decode(field(json, "/application_disk_roothash")?).map_err(|e| {
-        Error::Input(InputError::EvidenceFormat(format!(
-            "application_disk_roothash: {e}"
-        )))
-    })?;
+    let app_disk_root_hash = hex_text("application_disk_roothash", &json.application_disk_roothash)?;
     Ok(Evidence {
         layout: Layout::BlindLlamaAzure,
         platform: Platform::AzureVtpm,
@@ -57,7 +48,7 @@ pub(super) fn read(json: &serde_json::Value) -> Result<Evidence, Error> {
         hardware: None,
         blindllama: Some(BlindLlamaBinding {
             app_disk_root_hash,
-            webserver_ca_pem: field(json, "/webserver_rootca")?.to_string(),
+            webserver_ca_pem: json.webserver_rootca,
         }),
     })
 }

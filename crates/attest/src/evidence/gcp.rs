@@ -9,7 +9,8 @@ use blindfold_tpm::{PcrIndex, PcrValues, TpmPublic, TpmSignature};
 use blindfold_x509::{parse_certificates, Certificate};
 use prost::Message;
 
-use super::{field, hex_field, wire, AkClaim, Evidence, Layout, QuoteClaim};
+use super::foreign_json::{hex_text, Vaportpm};
+use super::{wire, AkClaim, Evidence, Layout, QuoteClaim};
 use crate::error::{Error, InputError};
 use crate::platform::Platform;
 
@@ -132,10 +133,20 @@ pub(super) fn read_proto(bytes: &[u8]) -> Result<Option<Evidence>, Error> {
 /// vaportpm's GCP fixture: `pcrs.sha256`, the AK and quote
 /// ([`vaportpm_quote`]), `attestation.gcp.ak_cert_chain` (PEM, AK
 /// certificate first).
-pub(super) fn read_vaportpm(json: &serde_json::Value) -> Result<Evidence, Error> {
-    let (key, quote) = vaportpm_quote(json)?;
-    let mut certs = parse_certificates(field(json, "/attestation/gcp/ak_cert_chain")?.as_bytes())
+pub(super) fn read_vaportpm(json: Vaportpm) -> Result<Evidence, Error> {
+    let (key, quote) = vaportpm_quote(&json)?;
+    let chain = json
+        .attestation
+        .gcp
+        .as_ref()
+        .ok_or_else(|| Error::Input(InputError::EvidenceFormat("attestation.gcp is missing".into())))?;
+    let mut certs = parse_certificates(chain.ak_cert_chain.as_bytes())
         .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("ak_cert_chain: {e}"))))?;
+    if certs.is_empty() {
+        return Err(Error::Input(InputError::EvidenceFormat(
+            "ak_cert_chain is empty".into(),
+        )));
+    }
     let leaf = certs.remove(0);
     Ok(Evidence {
         layout: Layout::VaportpmGcp,
@@ -156,21 +167,22 @@ pub(super) fn read_vaportpm(json: &serde_json::Value) -> Result<Evidence, Error>
 /// The part vaportpm's fixtures share (GCP and NitroTPM): the P-256 AK
 /// (`ak_pubkeys.ecc_p256.{x,y}`), its quote (`attestation.tpm.ecc_p256.
 /// {attest_data, signature (DER ECDSA)}`) and the PCRs sent with it.
-pub(super) fn vaportpm_quote(json: &serde_json::Value) -> Result<(PublicKey, QuoteClaim), Error> {
-    let x = hex_field(json, "/ak_pubkeys/ecc_p256/x")?;
-    let y = hex_field(json, "/ak_pubkeys/ecc_p256/y")?;
+pub(super) fn vaportpm_quote(json: &Vaportpm) -> Result<(PublicKey, QuoteClaim), Error> {
+    let x = hex_text("ak_pubkeys.ecc_p256.x", &json.ak_pubkeys.ecc_p256.x)?;
+    let y = hex_text("ak_pubkeys.ecc_p256.y", &json.ak_pubkeys.ecc_p256.y)?;
     let key = PublicKey::ecc(EccCurve::NistP256, &x, &y)
         .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("ak_pubkeys: {e}"))))?;
-    let der_sig = hex_field(json, "/attestation/tpm/ecc_p256/signature")?;
+    let tpm = &json.attestation.tpm.ecc_p256;
+    let der_sig = hex_text("attestation.tpm.ecc_p256.signature", &tpm.signature)?;
     let signature = Signature::ecdsa_from_der(&der_sig)
         .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("signature: {e}"))))?;
     let quote = QuoteClaim {
-        message: hex_field(json, "/attestation/tpm/ecc_p256/attest_data")?,
+        message: hex_text("attestation.tpm.ecc_p256.attest_data", &tpm.attest_data)?,
         signature: TpmSignature {
             scheme: SignatureScheme::Ecdsa(HashAlg::Sha256),
             signature,
         },
-        pcrs: super::pcrs_json(&json["pcrs"])?,
+        pcrs: super::pcrs_by_bank(&json.pcrs)?,
     };
     Ok((key, quote))
 }

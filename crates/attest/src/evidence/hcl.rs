@@ -111,30 +111,45 @@ impl HclReport {
     }
 }
 
+/// The HCL runtime data (JSON): the keys the paravisor vouches for.
+#[derive(serde::Deserialize)]
+struct RuntimeData {
+    keys: Vec<Jwk>,
+}
+
+/// One JSON Web Key of the runtime data.
+#[derive(serde::Deserialize)]
+struct Jwk {
+    #[serde(default)]
+    kid: Option<String>,
+    kty: String,
+    #[serde(default)]
+    n: Option<String>,
+    #[serde(default)]
+    e: Option<String>,
+}
+
 /// The `HCLAkPub` JWK (RSA) of the runtime data.
 fn hcl_ak(runtime_data: &[u8]) -> Result<PublicKey, Error> {
-    let json: serde_json::Value =
-        serde_json::from_slice(runtime_data).map_err(|e| bad(format!("runtime data is not JSON: {e}")))?;
-    let keys = json["keys"]
-        .as_array()
-        .ok_or_else(|| bad("runtime data has no \"keys\" list"))?;
-    let mut found = keys.iter().filter(|k| k["kid"] == "HCLAkPub");
+    let data: RuntimeData =
+        serde_json::from_slice(runtime_data).map_err(|e| bad(format!("runtime data: {e}")))?;
+    let mut found = data.keys.iter().filter(|k| k.kid.as_deref() == Some("HCLAkPub"));
     let (Some(jwk), None) = (found.next(), found.next()) else {
         return Err(bad("runtime data must name exactly one HCLAkPub"));
     };
-    if jwk["kty"] != "RSA" {
-        return Err(bad(format!("HCLAkPub has kty {}, expected RSA", jwk["kty"])));
+    if jwk.kty != "RSA" {
+        return Err(bad(format!("HCLAkPub has kty {}, expected RSA", jwk.kty)));
     }
-    let part = |name: &str| {
-        let text = jwk[name]
-            .as_str()
+    let part = |name: &str, value: &Option<String>| {
+        let text = value
+            .as_deref()
             .ok_or_else(|| bad(format!("HCLAkPub has no {name}")))?;
         base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(text.trim_end_matches('='))
             .map_err(|e| bad(format!("HCLAkPub {name}: {e}")))
     };
-    let n = part("n")?;
-    let e = part("e")?;
+    let n = part("n", &jwk.n)?;
+    let e = part("e", &jwk.e)?;
     if e.is_empty() || e.len() > 4 {
         return Err(bad("HCLAkPub exponent does not fit 32 bits"));
     }

@@ -7,6 +7,7 @@ mod blindfold;
 mod blindllama;
 #[cfg(feature = "files")]
 mod files;
+mod foreign_json;
 mod gcp;
 pub(crate) mod hcl;
 pub(crate) mod nitro;
@@ -184,25 +185,25 @@ impl Evidence {
         if blindfold_protocol::EvidenceV1::is_blindfold_evidence(bytes) {
             return blindfold::read(bytes);
         }
-        if let Ok(json) = serde_json::from_slice::<serde_json::Value>(bytes) {
-            if json.get("cert_chain").is_some() && json.get("quote").is_some() {
-                return blindllama::read(&json);
-            }
-            if azure_cvm::is_trustee_azure(&json) {
-                return azure_cvm::read_trustee(&json);
-            }
-            if json.pointer("/attestation/nitro").is_some() {
-                return nitro::read_vaportpm(&json);
-            }
-            if json.pointer("/attestation/gcp").is_some() || json.get("ak_pubkeys").is_some() {
-                return gcp::read_vaportpm(&json);
-            }
-            if json.get("tpm_quote").is_some() {
-                return tpm::read_trustee(&json);
-            }
-            return Err(Error::Input(InputError::EvidenceFormat(
-                "JSON of no known layout (Blindfold, BlindLlama-v2 attestation.json, vaportpm GCP or NitroTPM, trustee TPM, trustee Azure SNP/TDX)".into(),
-            )));
+        // Well-formed JSON (checked without building a document) is one
+        // of the foreign JSON layouts or nothing.
+        if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+            use foreign_json::{read, JsonLayout};
+            let sniff: foreign_json::Sniff = serde_json::from_slice(bytes).map_err(|_| no_json_layout())?;
+            return match sniff.layout() {
+                Some(JsonLayout::BlindLlama) => {
+                    blindllama::read(read("BlindLlama-v2 attestation.json", bytes)?)
+                }
+                Some(JsonLayout::TrusteeAzure) => {
+                    azure_cvm::read_trustee(read("trustee Azure evidence", bytes)?)
+                }
+                Some(JsonLayout::VaportpmNitro) => {
+                    nitro::read_vaportpm(read("vaportpm NitroTPM evidence", bytes)?)
+                }
+                Some(JsonLayout::VaportpmGcp) => gcp::read_vaportpm(read("vaportpm GCP evidence", bytes)?),
+                Some(JsonLayout::TrusteeTpm) => tpm::read_trustee(read("trustee TPM evidence", bytes)?),
+                None => Err(no_json_layout()),
+            };
         }
         // Binary documents often travel as text (a Nitro document as base64).
         let decoded = text_encoded(bytes);
@@ -217,6 +218,12 @@ impl Evidence {
             "not JSON evidence, not an AWS Nitro attestation document and not a go-tpm-tools Attestation protobuf (read as bytes, hex or base64)".into(),
         )))
     }
+}
+
+fn no_json_layout() -> Error {
+    Error::Input(InputError::EvidenceFormat(
+        "JSON of no known layout (Blindfold, BlindLlama-v2 attestation.json, vaportpm GCP or NitroTPM, trustee TPM, trustee Azure SNP/TDX)".into(),
+    ))
 }
 
 /// The bytes of a binary document written as hex or base64 (standard or
@@ -248,54 +255,25 @@ fn text_encoded(bytes: &[u8]) -> Option<Vec<u8>> {
     engines.iter().find_map(|e| e.decode(&text).ok())
 }
 
-pub(crate) fn field<'a>(json: &'a serde_json::Value, pointer: &str) -> Result<&'a str, Error> {
-    json.pointer(pointer).and_then(|v| v.as_str()).ok_or_else(|| {
-        Error::Input(InputError::EvidenceFormat(format!(
-            "missing string field {pointer}"
-        )))
-    })
-}
-
-pub(crate) fn b64(json: &serde_json::Value, pointer: &str) -> Result<Vec<u8>, Error> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD
-        .decode(field(json, pointer)?.trim())
-        .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("{pointer}: not base64: {e}"))))
-}
-
-pub(crate) fn hex_field(json: &serde_json::Value, pointer: &str) -> Result<Vec<u8>, Error> {
-    hex::decode(field(json, pointer)?.trim())
-        .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("{pointer}: not hex: {e}"))))
-}
-
 pub(crate) fn wire(what: &str) -> impl Fn(blindfold_tpm::WireError) -> Error + '_ {
     move |e| Error::Input(InputError::EvidenceFormat(format!("{what}: {e}")))
 }
 
 /// PCR values written as `{"<bank>": {"<index>": "<hex>"}}`.
-pub(crate) fn pcrs_json(value: &serde_json::Value) -> Result<blindfold_tpm::PcrValues, Error> {
+pub(crate) fn pcrs_by_bank(
+    banks: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+) -> Result<blindfold_tpm::PcrValues, Error> {
     use blindfold_crypto::{Digest, HashAlg};
-    let banks = value
-        .as_object()
-        .ok_or_else(|| Error::Input(InputError::EvidenceFormat("pcrs is not an object".into())))?;
+    let bad = |what: String| Error::Input(InputError::EvidenceFormat(what));
     let mut pcrs = blindfold_tpm::PcrValues::new();
     for (bank_name, values) in banks {
-        let bank = HashAlg::from_name(bank_name).ok_or_else(|| {
-            Error::Input(InputError::EvidenceFormat(format!(
-                "unknown PCR bank {bank_name}"
-            )))
-        })?;
-        for (index, v) in values.as_object().into_iter().flatten() {
-            let index: u32 = index
-                .parse()
-                .map_err(|_| Error::Input(InputError::EvidenceFormat(format!("PCR index {index}"))))?;
-            let bytes = hex::decode(v.as_str().unwrap_or_default())
-                .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("PCR {index}: {e}"))))?;
-            let d = Digest::new(bank, &bytes).ok_or_else(|| {
-                Error::Input(InputError::EvidenceFormat(format!(
-                    "PCR {index} is not a {bank} digest"
-                )))
-            })?;
+        let bank =
+            HashAlg::from_name(bank_name).ok_or_else(|| bad(format!("unknown PCR bank {bank_name}")))?;
+        for (index, v) in values {
+            let index: u32 = index.parse().map_err(|_| bad(format!("PCR index {index}")))?;
+            let bytes = hex::decode(v.trim()).map_err(|e| bad(format!("PCR {index}: {e}")))?;
+            let d = Digest::new(bank, &bytes)
+                .ok_or_else(|| bad(format!("PCR {index} is not a {bank} digest")))?;
             pcrs.insert(blindfold_tpm::PcrIndex(index), d);
         }
     }

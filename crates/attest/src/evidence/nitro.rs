@@ -5,9 +5,9 @@
 
 use blindfold_crypto::{EccCurve, PublicKey};
 use blindfold_nitro::{AttestationDocument, DocumentKind};
-use serde_json::Value;
 
-use super::{hex_field, AkClaim, Evidence, HardwareEvidence, Layout};
+use super::foreign_json::{hex_text, Vaportpm};
+use super::{AkClaim, Evidence, HardwareEvidence, Layout};
 use crate::error::{Error, InputError};
 use crate::platform::Platform;
 
@@ -47,14 +47,19 @@ pub(super) fn read_document(bytes: &[u8]) -> Result<Option<Evidence>, Error> {
 
 /// vaportpm's NitroTPM fixture: `pcrs.sha384`, the AK and quote
 /// (`gcp::vaportpm_quote`), `attestation.nitro.document` (hex `COSE_Sign1`).
-pub(super) fn read_vaportpm(json: &Value) -> Result<Evidence, Error> {
-    let document = hex_field(json, "/attestation/nitro/document")?;
+pub(super) fn read_vaportpm(json: Vaportpm) -> Result<Evidence, Error> {
+    let document = json
+        .attestation
+        .nitro
+        .as_ref()
+        .ok_or_else(|| Error::Input(InputError::EvidenceFormat("attestation.nitro is missing".into())))?;
+    let document = hex_text("attestation.nitro.document", &document.document)?;
     let doc = AttestationDocument::parse(&document).map_err(|e| {
         Error::Input(InputError::EvidenceFormat(format!(
             "attestation.nitro.document: {e}"
         )))
     })?;
-    let (key, quote) = super::gcp::vaportpm_quote(json)?;
+    let (key, quote) = super::gcp::vaportpm_quote(&json)?;
     Ok(Evidence {
         layout: Layout::VaportpmNitro,
         platform: platform(doc.kind),

@@ -6,22 +6,19 @@ use blindfold_tpm::{
     parse_tpm2_tools_pcrs, PcrIndex, PcrValues, TpmPublic, TpmSignature, TPM_GENERATED_VALUE,
 };
 
-use super::{b64, wire, AkClaim, Evidence, Layout, QuoteClaim};
+use super::foreign_json::{base64_text, hex_text, TrusteeTpm};
+use super::{wire, AkClaim, Evidence, Layout, QuoteClaim};
 use crate::error::{Error, InputError};
 use crate::platform::Platform;
 
 /// trustee: `ak_public` (base64 DER SPKI), `tpm_quote.{message, signature}`
 /// (base64), `tpm_quote.pcrs` (hex SHA-256 PCRs 0..n).
-pub(super) fn read_trustee(json: &serde_json::Value) -> Result<Evidence, Error> {
-    let key = PublicKey::from_spki_der(&b64(json, "/ak_public")?)
+pub(super) fn read_trustee(json: TrusteeTpm) -> Result<Evidence, Error> {
+    let key = PublicKey::from_spki_der(&base64_text("ak_public", &json.ak_public)?)
         .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("ak_public: {e}"))))?;
     let mut pcrs = PcrValues::new();
-    let list = json["tpm_quote"]["pcrs"]
-        .as_array()
-        .ok_or_else(|| Error::Input(InputError::EvidenceFormat("tpm_quote.pcrs is not a list".into())))?;
-    for (i, v) in list.iter().enumerate() {
-        let bytes = hex::decode(v.as_str().unwrap_or_default())
-            .map_err(|e| Error::Input(InputError::EvidenceFormat(format!("tpm_quote.pcrs[{i}]: {e}"))))?;
+    for (i, v) in json.tpm_quote.pcrs.iter().enumerate() {
+        let bytes = hex_text(&format!("tpm_quote.pcrs[{i}]"), v)?;
         let d = Digest::new(HashAlg::Sha256, &bytes).ok_or_else(|| {
             Error::Input(InputError::EvidenceFormat(format!(
                 "tpm_quote.pcrs[{i}] is not a SHA-256 digest"
@@ -34,8 +31,9 @@ pub(super) fn read_trustee(json: &serde_json::Value) -> Result<Evidence, Error> 
         platform: Platform::Tpm,
         ak: Some(AkClaim::PublicKey(key)),
         quotes: vec![QuoteClaim {
-            message: b64(json, "/tpm_quote/message")?,
-            signature: TpmSignature::parse(&b64(json, "/tpm_quote/signature")?).map_err(wire("signature"))?,
+            message: base64_text("tpm_quote.message", &json.tpm_quote.message)?,
+            signature: TpmSignature::parse(&base64_text("tpm_quote.signature", &json.tpm_quote.signature)?)
+                .map_err(wire("signature"))?,
             pcrs,
         }],
         event_log: None,
