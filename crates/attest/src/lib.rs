@@ -38,7 +38,8 @@ pub use hardware::{HardwareOptions, HardwareReport, HardwareSummary, NitroSummar
 pub use platform::{Platform, TrustBasis};
 pub use policy::{Policy, PolicyInput, NEVER_WAIVED};
 pub use reference::{
-    MeasurementsKind, MeasurementsV1, PcrLists, PcrReference, ReferenceFormat, ReferenceKind,
-    ReferenceValues, SnpTcbFloor, MANDATORY_PCRS, MEASUREMENTS_VERSION,
+    BlindLlamaReference, MeasurementsKind, MeasurementsV1, NitroMeasurements, NitroPcrMeasurements, PcrLists,
+    PcrReference, ReferenceDocument, ReferenceFormat, ReferenceKind, ReferenceValues, SnpTcbFloor,
+    MANDATORY_PCRS, MEASUREMENTS_VERSION,
 };
 pub use verify::{TpmAnchor, VerifiedEvidence, Verifier, VerifyOptions};

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use blindfold_crypto::{Digest, HashAlg};
 use blindfold_tpm::PcrIndex;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use crate::error::{AppraisalError, Error, InputError};
 
@@ -166,31 +165,31 @@ fn pcr_index(text: &str) -> Result<PcrIndex, Error> {
 impl ReferenceValues {
     /// Reads any supported format, recognised by its content.
     pub fn parse(bytes: &[u8]) -> Result<ReferenceValues, Error> {
-        let v: Value = serde_json::from_slice(bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
-        if v.get("blindfold_measurements").is_some() {
-            return Self::parse_blindfold(&v);
+        let sniff: ReferenceSniff =
+            serde_json::from_slice(bytes).map_err(|e| bad(format!("not a JSON object: {e}")))?;
+        if let Some(version) = sniff.blindfold_measurements {
+            if version != u64::from(MEASUREMENTS_VERSION) {
+                return Err(bad(format!(
+                    "blindfold_measurements version {version}, this verifier understands {MEASUREMENTS_VERSION}"
+                )));
+            }
+            let doc: MeasurementsV1 =
+                serde_json::from_slice(bytes).map_err(|e| bad(format!("measurements.json: {e}")))?;
+            return ReferenceValues::from_measurements(&doc);
         }
-        if let Some(m) = v.get("Measurements") {
-            return Self::parse_nitro(m);
+        if sniff.nitro.is_some() {
+            let doc: NitroPcrMeasurements =
+                serde_json::from_slice(bytes).map_err(|e| bad(format!("pcr_measurements.json: {e}")))?;
+            return Self::parse_nitro(&doc.measurements);
         }
-        if v.get("measurements").is_some() || v.get("application_disk_roothash").is_some() {
-            return Self::parse_blindllama(&v);
+        if sniff.measurements.is_some() || sniff.application_disk_roothash.is_some() {
+            let doc: BlindLlamaReference =
+                serde_json::from_slice(bytes).map_err(|e| bad(format!("BlindLlama-v2 measurements: {e}")))?;
+            return Self::parse_blindllama(&doc);
         }
         Err(bad(
             "no known layout (blindfold_measurements, measurements, application_disk_roothash, Measurements)",
         ))
-    }
-
-    fn parse_blindfold(v: &Value) -> Result<ReferenceValues, Error> {
-        let version = v["blindfold_measurements"].as_u64().unwrap_or(0);
-        if version != u64::from(MEASUREMENTS_VERSION) {
-            return Err(bad(format!(
-                "blindfold_measurements version {}, this verifier understands {MEASUREMENTS_VERSION}",
-                v["blindfold_measurements"]
-            )));
-        }
-        let doc = MeasurementsV1::deserialize(v).map_err(|e| bad(format!("measurements.json: {e}")))?;
-        ReferenceValues::from_measurements(&doc)
     }
 
     /// Reads Blindfold's own `measurements.json` document.
@@ -277,15 +276,11 @@ impl ReferenceValues {
         })
     }
 
-    fn parse_blindllama(v: &Value) -> Result<ReferenceValues, Error> {
+    fn parse_blindllama(doc: &BlindLlamaReference) -> Result<ReferenceValues, Error> {
         let mut pcrs = BTreeMap::new();
-        for (index, value) in v["measurements"].as_object().into_iter().flatten() {
+        for (index, value) in &doc.measurements {
             let index = pcr_index(index)?;
-            let d = digest(
-                HashAlg::Sha256,
-                value.as_str().unwrap_or_default(),
-                &format!("PCR {index}"),
-            )?;
+            let d = digest(HashAlg::Sha256, value, &format!("PCR {index}"))?;
             pcrs.insert(
                 (HashAlg::Sha256, index),
                 PcrReference {
@@ -294,12 +289,10 @@ impl ReferenceValues {
                 },
             );
         }
-        let app_disk_root_hash = v
-            .get("application_disk_roothash")
-            .map(|h| {
-                hex::decode(h.as_str().unwrap_or_default())
-                    .map_err(|e| bad(format!("application_disk_roothash: {e}")))
-            })
+        let app_disk_root_hash = doc
+            .application_disk_roothash
+            .as_deref()
+            .map(|h| hex::decode(h).map_err(|e| bad(format!("application_disk_roothash: {e}"))))
             .transpose()?;
         Ok(ReferenceValues {
             format: ReferenceFormat::BlindLlama,
@@ -312,24 +305,16 @@ impl ReferenceValues {
         })
     }
 
-    fn parse_nitro(m: &Value) -> Result<ReferenceValues, Error> {
-        let bank = match m["HashAlgorithm"]
-            .as_str()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            Some(other) => {
-                HashAlg::from_name(other).ok_or_else(|| bad(format!("unknown HashAlgorithm {other}")))?
-            }
-            None => return Err(bad("Measurements.HashAlgorithm missing")),
-        };
+    fn parse_nitro(m: &NitroMeasurements) -> Result<ReferenceValues, Error> {
+        let name = m.hash_algorithm.to_ascii_lowercase();
+        let bank = HashAlg::from_name(&name).ok_or_else(|| bad(format!("unknown HashAlgorithm {name}")))?;
         let mut pcrs = BTreeMap::new();
-        for (key, value) in m.as_object().into_iter().flatten() {
+        for (key, value) in &m.pcrs {
             if !key.starts_with("PCR") {
                 continue;
             }
             let index = pcr_index(key)?;
-            let d = digest(bank, value.as_str().unwrap_or_default(), key)?;
+            let d = digest(bank, value, key)?;
             pcrs.insert(
                 (bank, index),
                 PcrReference {
@@ -403,36 +388,89 @@ impl ReferenceValues {
         Ok(())
     }
 
-    /// Writes the values in the file's own format (round-trips through [`Self::parse`]).
-    pub fn to_json(&self) -> Value {
-        match self.format {
-            ReferenceFormat::Blindfold => match self.to_measurements() {
-                Some(doc) => serde_json::to_value(doc).unwrap_or(Value::Null),
-                None => Value::Null,
-            },
-            ReferenceFormat::BlindLlama => {
-                let m: BTreeMap<u32, String> = self
+    /// The values as a document in the file's own format (round-trips
+    /// through [`Self::parse`]); `None` for values no Blindfold document
+    /// can hold.
+    pub fn to_document(&self) -> Option<ReferenceDocument> {
+        Some(match self.format {
+            ReferenceFormat::Blindfold => ReferenceDocument::Blindfold(self.to_measurements()?),
+            ReferenceFormat::BlindLlama => ReferenceDocument::BlindLlama(BlindLlamaReference {
+                measurements: self
                     .pcrs
                     .iter()
-                    .filter_map(|((_, i), r)| Some((i.0, r.allowed.first()?.to_hex())))
-                    .collect();
-                let mut v = json!({ "measurements": m });
-                if let Some(h) = &self.app_disk_root_hash {
-                    v["application_disk_roothash"] = json!(hex::encode(h));
-                }
-                v
-            }
+                    .filter_map(|((_, i), r)| Some((i.0.to_string(), r.allowed.first()?.to_hex())))
+                    .collect(),
+                application_disk_roothash: self.app_disk_root_hash.as_ref().map(hex::encode),
+            }),
             ReferenceFormat::NitroTpm => {
-                let mut m = serde_json::Map::new();
                 let bank = self.pcrs.keys().next().map_or(HashAlg::Sha384, |(b, _)| *b);
-                m.insert("HashAlgorithm".into(), json!(bank.name().to_ascii_uppercase()));
-                for ((_, i), r) in &self.pcrs {
-                    if let Some(d) = r.allowed.first() {
-                        m.insert(format!("PCR{}", i.0), json!(d.to_hex()));
-                    }
-                }
-                json!({ "Measurements": m })
+                ReferenceDocument::NitroTpm(NitroPcrMeasurements {
+                    measurements: NitroMeasurements {
+                        hash_algorithm: bank.name().to_ascii_uppercase(),
+                        pcrs: self
+                            .pcrs
+                            .iter()
+                            .filter_map(|((_, i), r)| {
+                                Some((format!("PCR{}", i.0), r.allowed.first()?.to_hex()))
+                            })
+                            .collect(),
+                    },
+                })
             }
-        }
+        })
     }
+}
+
+/// The keys that tell the reference formats apart.
+#[derive(Deserialize)]
+struct ReferenceSniff {
+    blindfold_measurements: Option<u64>,
+    #[serde(rename = "Measurements")]
+    nitro: Option<serde::de::IgnoredAny>,
+    measurements: Option<serde::de::IgnoredAny>,
+    application_disk_roothash: Option<serde::de::IgnoredAny>,
+}
+
+/// A reference file as written, in one of the formats this crate reads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ReferenceDocument {
+    /// Blindfold's `measurements.json`.
+    Blindfold(MeasurementsV1),
+    /// BlindLlama-v2's measurements (and `application.json`'s root hash).
+    BlindLlama(BlindLlamaReference),
+    /// AWS's NitroTPM sample `pcr_measurements.json`.
+    NitroTpm(NitroPcrMeasurements),
+}
+
+/// BlindLlama-v2's `measurements.json` (`{"measurements": {"4": HEX}}`),
+/// optionally with `application.json`'s `application_disk_roothash`.
+/// Another project's format: unknown fields are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlindLlamaReference {
+    /// PCR index (decimal, or `PCRn`) → SHA-256 value (hex).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub measurements: BTreeMap<String, String>,
+    /// The app disk's dm-verity root hash (hex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_disk_roothash: Option<String>,
+}
+
+/// AWS's NitroTPM sample `pcr_measurements.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NitroPcrMeasurements {
+    /// The measurements.
+    #[serde(rename = "Measurements")]
+    pub measurements: NitroMeasurements,
+}
+
+/// `{"HashAlgorithm": "SHA384", "PCR4": HEX, ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NitroMeasurements {
+    /// `SHA384` or `SHA256`.
+    #[serde(rename = "HashAlgorithm")]
+    pub hash_algorithm: String,
+    /// `PCRn` → value (hex); keys not starting with `PCR` are ignored.
+    #[serde(flatten)]
+    pub pcrs: BTreeMap<String, String>,
 }

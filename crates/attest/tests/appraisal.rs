@@ -255,7 +255,7 @@ fn all_three_formats_round_trip() {
     assert_eq!(nitro.format, ReferenceFormat::NitroTpm);
     assert_eq!(nitro.pcrs.len(), 3);
     for r in [blindfold, blindllama, nitro] {
-        let again = parse(&r.to_json()).unwrap();
+        let again = parse(&serde_json::to_value(r.to_document().unwrap()).unwrap()).unwrap();
         assert_eq!(again, r, "{:?}", r.format);
     }
 }

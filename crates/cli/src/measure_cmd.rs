@@ -332,7 +332,10 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
             );
         }
         None => {
-            write(&args.output, &refs.to_json())?;
+            let document = refs.to_document().ok_or_else(|| {
+                Failure::Unusable(anyhow!("no document format holds these reference values"))
+            })?;
+            write(&args.output, &document)?;
             say!(
                 "wrote {} ({} PCR values, {})",
                 args.output.display(),
@@ -346,8 +349,9 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
             let app = args.output.with_file_name("application.json");
             write(
                 &app,
-                &BlindLlamaApplication {
-                    application_disk_roothash: hex::encode(root),
+                &blindfold_attest::BlindLlamaReference {
+                    measurements: BTreeMap::new(),
+                    application_disk_roothash: Some(hex::encode(root)),
                 },
             )?;
             say!("wrote {}", app.display());
@@ -401,10 +405,4 @@ pub fn disk_build(args: &DiskBuildArgs) -> Result<(), Failure> {
         .map_err(|e| unusable(e, format!("cannot write {}", json_path.display())))?;
     say!("{}", hex::encode(&disk.root_hash));
     Ok(())
-}
-
-/// BlindLlama-v2's `application.json`, written next to its measurements.
-#[derive(Serialize)]
-struct BlindLlamaApplication {
-    application_disk_roothash: String,
 }
