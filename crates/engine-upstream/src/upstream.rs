@@ -13,7 +13,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
-use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -153,44 +152,65 @@ async fn connect(
     Ok(sender)
 }
 
-/// The OpenAI request body for `request`.
-fn upstream_body(request: &GenerateRequest, model: &str) -> (&'static str, Value) {
+/// The OpenAI request the upstream server gets (completions or chat).
+#[derive(Debug, serde::Serialize)]
+struct UpstreamRequest<'a> {
+    model: &'a str,
+    stream: bool,
+    stream_options: StreamOptions,
+    temperature: f32,
+    top_p: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_k: Option<usize>,
+    /// vLLM's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repetition_penalty: Option<f32>,
+    /// llama.cpp's name for the same.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repeat_penalty: Option<f32>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    stop: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    messages: Option<&'a [blindfold_engine::ChatMessage]>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+/// The path and OpenAI request body for `request`.
+fn upstream_body(request: &GenerateRequest, model: &str) -> Result<(&'static str, Vec<u8>), EngineError> {
     let s = &request.sampling;
-    let mut body = json!({
-        "model": model,
-        "stream": true,
-        "stream_options": {"include_usage": true},
-        "temperature": s.temperature,
-        "top_p": s.top_p,
-    });
-    let obj = body.as_object_mut().expect("json! object");
-    if let Some(m) = request.max_tokens {
-        obj.insert("max_tokens".into(), json!(m));
-    }
-    if let Some(seed) = s.seed {
-        obj.insert("seed".into(), json!(seed));
-    }
-    if s.top_k > 0 {
-        obj.insert("top_k".into(), json!(s.top_k));
-    }
-    if s.repetition_penalty != 1.0 {
-        // vLLM's and llama.cpp's names.
-        obj.insert("repetition_penalty".into(), json!(s.repetition_penalty));
-        obj.insert("repeat_penalty".into(), json!(s.repetition_penalty));
-    }
-    if !request.stop.is_empty() {
-        obj.insert("stop".into(), json!(request.stop));
-    }
-    match &request.prompt {
-        Prompt::Text(text) => {
-            obj.insert("prompt".into(), json!(text));
-            ("/v1/completions", body)
-        }
-        Prompt::Chat(messages) => {
-            obj.insert("messages".into(), json!(messages));
-            ("/v1/chat/completions", body)
-        }
-    }
+    let penalty = (s.repetition_penalty != 1.0).then_some(s.repetition_penalty);
+    let (path, prompt, messages) = match &request.prompt {
+        Prompt::Text(text) => ("/v1/completions", Some(text.as_str()), None),
+        Prompt::Chat(messages) => ("/v1/chat/completions", None, Some(messages.as_slice())),
+    };
+    let body = UpstreamRequest {
+        model,
+        stream: true,
+        stream_options: StreamOptions { include_usage: true },
+        temperature: s.temperature,
+        top_p: s.top_p,
+        max_tokens: request.max_tokens,
+        seed: s.seed,
+        top_k: (s.top_k > 0).then_some(s.top_k),
+        repetition_penalty: penalty,
+        repeat_penalty: penalty,
+        stop: &request.stop,
+        prompt,
+        messages,
+    };
+    let body =
+        serde_json::to_vec(&body).map_err(|e| EngineError::Internal(format!("upstream request: {e}")))?;
+    Ok((path, body))
 }
 
 impl Engine for UpstreamEngine {
@@ -210,7 +230,7 @@ impl Engine for UpstreamEngine {
             });
         }
         let (events, receiver) = mpsc::unbounded_channel();
-        let (path, body) = upstream_body(&request, &self.options.upstream_model);
+        let (path, body) = upstream_body(&request, &self.options.upstream_model)?;
         let address = self.options.address;
         let timeout = self.options.response_timeout;
         let running = self.running.clone();
@@ -265,7 +285,7 @@ impl Engine for UpstreamEngine {
 async fn forward(
     address: SocketAddr,
     path: &str,
-    body: Value,
+    body: Vec<u8>,
     timeout: Duration,
     events: &mpsc::UnboundedSender<GenerationEvent>,
 ) -> Result<(FinishReason, Usage), EngineError> {
@@ -273,7 +293,7 @@ async fn forward(
     let req = Request::post(path)
         .header("host", "localhost")
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
+        .body(Full::new(Bytes::from(body)))
         .map_err(|e| EngineError::Upstream(e.to_string()))?;
     let resp = tokio::time::timeout(timeout, sender.send_request(req))
         .await
@@ -394,5 +414,38 @@ mod tests {
         };
         let err = UpstreamEngine::new(options, rt.handle().clone()).err().unwrap();
         assert!(err.to_string().contains("not a loopback address"), "{err}");
+    }
+
+    #[test]
+    fn the_upstream_request_names_only_what_was_asked() {
+        let request = GenerateRequest {
+            request_id: 1,
+            prompt: Prompt::Chat(vec![blindfold_engine::ChatMessage {
+                role: blindfold_engine::Role::User,
+                content: "hi".into(),
+            }]),
+            sampling: blindfold_engine::SamplingParams {
+                temperature: 0.5,
+                repetition_penalty: 1.1,
+                ..Default::default()
+            },
+            max_tokens: Some(7),
+            stop: vec![],
+            bad_words: vec![],
+        };
+        let (path, body) = upstream_body(&request, "m").unwrap();
+        assert_eq!(path, "/v1/chat/completions");
+        let text = String::from_utf8(body).unwrap();
+        assert!(
+            text.contains(r#""messages":[{"role":"user","content":"hi"}]"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""max_tokens":7"#) && text.contains(r#""repeat_penalty":1.1"#),
+            "{text}"
+        );
+        for absent in ["prompt", "seed", "top_k", "stop"] {
+            assert!(!text.contains(&format!("\"{absent}\"")), "{absent} in {text}");
+        }
     }
 }
