@@ -130,14 +130,8 @@ impl From<EngineError> for ApiError {
 
 impl ApiError {
     /// The JSON body.
-    pub fn body(&self) -> serde_json::Value {
-        serde_json::to_value(ApiErrorBody::new(
-            self.kind,
-            self.code,
-            self.param.as_deref(),
-            self.message.clone(),
-        ))
-        .unwrap_or_default()
+    pub fn body(&self) -> ApiErrorBody {
+        ApiErrorBody::new(self.kind, self.code, self.param.as_deref(), self.message.clone())
     }
 }
 

@@ -19,6 +19,7 @@
 pub mod error;
 pub mod keys;
 pub mod openai;
+pub mod responses;
 mod routes;
 mod stream;
 pub mod triton;

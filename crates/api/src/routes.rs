@@ -13,11 +13,14 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use blindfold_engine::{FinishReason, GenerateRequest, GenerationEvent, Usage};
 use serde::de::DeserializeOwned;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::error::{json_error, ApiError};
 use crate::keys::KeyId;
 use crate::openai::{check_fields, ChatRequest, CompletionRequest, CHAT_FIELDS, COMPLETION_FIELDS};
+use crate::responses::{
+    AssistantMessage, CompletionBody, CompletionChoice, Health, ModelEntry, ModelList, UsageBody,
+};
 use crate::stream;
 use crate::AppState;
 
@@ -173,14 +176,6 @@ pub(crate) async fn collect(
     Err(blindfold_engine::EngineError::Stopped.into())
 }
 
-pub(crate) fn usage_json(u: &Usage) -> Value {
-    json!({
-        "prompt_tokens": u.prompt_tokens,
-        "completion_tokens": u.completion_tokens,
-        "total_tokens": u.prompt_tokens + u.completion_tokens,
-    })
-}
-
 pub(crate) fn finish_str(r: FinishReason) -> &'static str {
     match r {
         FinishReason::Stop => "stop",
@@ -188,35 +183,39 @@ pub(crate) fn finish_str(r: FinishReason) -> &'static str {
     }
 }
 
-pub(crate) async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
+pub(crate) async fn health(State(state): State<Arc<AppState>>) -> Json<Health> {
     let load = state.engine.load();
-    Json(json!({"status": "ok", "queued": load.queued, "running": load.running}))
+    Json(Health {
+        status: "ok",
+        queued: load.queued,
+        running: load.running,
+    })
 }
 
 pub(crate) async fn models(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ModelList>, ApiError> {
     identify(&state, &headers)?;
     let m = state.engine.model();
-    Ok(Json(json!({
-        "object": "list",
-        "data": [{
-            "id": m.id,
-            "object": "model",
-            "created": m.created,
-            "owned_by": "blindfold",
-            "context_length": m.context_length,
+    Ok(Json(ModelList {
+        object: "list",
+        data: [ModelEntry {
+            id: m.id.clone(),
+            object: "model",
+            created: m.created,
+            owned_by: "blindfold",
+            context_length: m.context_length,
         }],
-    })))
+    }))
 }
 
 pub(crate) async fn usage(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Option<crate::keys::KeyUsage>>, ApiError> {
     match identify(&state, &headers)? {
-        Some(key) => Ok(Json(json!(state.keys.usage(key)))),
+        Some(key) => Ok(Json(state.keys.usage(key))),
         None => Err(ApiError::invalid(
             "no_api_keys",
             None,
@@ -291,31 +290,34 @@ async fn generate(
         Err(e) => return e.into_response(),
     };
     let choice = match shape {
-        Shape::Chat => json!({
-            "index": 0,
-            "message": {"role": "assistant", "content": text},
-            "finish_reason": finish_str(reason),
-            "logprobs": null,
-        }),
-        Shape::Completion => json!({
-            "index": 0,
-            "text": text,
-            "finish_reason": finish_str(reason),
-            "logprobs": null,
-        }),
+        Shape::Chat => CompletionChoice::Chat {
+            index: 0,
+            message: AssistantMessage {
+                role: "assistant",
+                content: text,
+            },
+            finish_reason: finish_str(reason),
+            logprobs: None,
+        },
+        Shape::Completion => CompletionChoice::Text {
+            index: 0,
+            text,
+            finish_reason: finish_str(reason),
+            logprobs: None,
+        },
     };
     let (prefix, object) = match shape {
         Shape::Chat => ("chatcmpl", "chat.completion"),
         Shape::Completion => ("cmpl", "text_completion"),
     };
-    Json(json!({
-        "id": format!("{prefix}-{}", id.0),
-        "object": object,
-        "created": now(),
-        "model": model,
-        "choices": [choice],
-        "usage": usage_json(&usage),
-    }))
+    Json(CompletionBody {
+        id: format!("{prefix}-{}", id.0),
+        object,
+        created: now(),
+        model,
+        choices: [choice],
+        usage: UsageBody::from(&usage),
+    })
     .into_response()
 }
 

@@ -8,14 +8,14 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use blindfold_engine::{Generation, GenerationEvent};
 use futures_util::stream::{self, Stream};
 use serde::Serialize;
-use serde_json::Value;
 
-use crate::routes::{finish_str, now, usage_json, Charge, RequestId, Shape};
+use crate::responses::UsageBody;
+use crate::routes::{finish_str, now, Charge, RequestId, Shape};
 
 enum Phase {
     Start,
     Running,
-    Usage(Value),
+    Usage(UsageBody),
     Done,
     Closed,
 }
@@ -41,7 +41,7 @@ struct Chunk<'a> {
     model: &'a str,
     choices: Choices<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    usage: Option<&'a Value>,
+    usage: Option<&'a UsageBody>,
 }
 
 #[derive(Serialize)]
@@ -77,7 +77,7 @@ struct TextChoice<'a> {
 }
 
 impl StreamState {
-    fn chunk(&self, choices: Choices<'_>, usage: Option<&Value>) -> Event {
+    fn chunk(&self, choices: Choices<'_>, usage: Option<&UsageBody>) -> Event {
         let object = match self.shape {
             Shape::Chat => "chat.completion.chunk",
             Shape::Completion => "text_completion",
@@ -167,7 +167,7 @@ pub(crate) fn sse(
                     Some(GenerationEvent::Finished { reason, usage }) => {
                         s.charge.usage = usage;
                         s.phase = if s.include_usage {
-                            Phase::Usage(usage_json(&usage))
+                            Phase::Usage(UsageBody::from(&usage))
                         } else {
                             Phase::Done
                         };
@@ -177,12 +177,18 @@ pub(crate) fn sse(
                     Some(GenerationEvent::Failed(e)) => {
                         let error = crate::error::ApiError::from(e);
                         s.phase = Phase::Done;
-                        return Some((Ok(Event::default().data(error.body().to_string())), s));
+                        return Some((
+                            Ok(Event::default().data(String::from_utf8_lossy(&error.body().to_json()))),
+                            s,
+                        ));
                     }
                     None => {
                         let error = crate::error::ApiError::from(blindfold_engine::EngineError::Stopped);
                         s.phase = Phase::Done;
-                        return Some((Ok(Event::default().data(error.body().to_string())), s));
+                        return Some((
+                            Ok(Event::default().data(String::from_utf8_lossy(&error.body().to_json()))),
+                            s,
+                        ));
                     }
                 },
                 Phase::Usage(u) => {

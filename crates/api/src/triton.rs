@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use blindfold_engine::{GenerateRequest, Prompt, SamplingParams, Usage};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::error::ApiError;
 use crate::routes::{authorize, collect, parse_body, submit, Charge, RequestId};
@@ -121,13 +120,24 @@ async fn run(
         usage: Usage::default(),
     };
     let (text, _, _) = collect(generation, &mut charge).await?;
-    Ok(Json(json!({
-        "model_name": "ensemble",
-        "model_version": "1",
-        "sequence_id": 0,
-        "sequence_start": false,
-        "sequence_end": false,
-        "text_output": text,
-    }))
+    Ok(Json(TritonResponse {
+        model_name: "ensemble",
+        model_version: "1",
+        sequence_id: 0,
+        sequence_start: false,
+        sequence_end: false,
+        text_output: text,
+    })
     .into_response())
+}
+
+/// Triton's generate response, as BlindLlama-v2's client reads it.
+#[derive(serde::Serialize)]
+struct TritonResponse {
+    model_name: &'static str,
+    model_version: &'static str,
+    sequence_id: u64,
+    sequence_start: bool,
+    sequence_end: bool,
+    text_output: String,
 }

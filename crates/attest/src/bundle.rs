@@ -169,9 +169,14 @@ pub fn verify_bundle(
             signatures: env.signatures.len(),
         }));
     }
-    let version_of = serde_json::from_slice::<serde_json::Value>(&body)
+    /// The payload's format version alone, read before the rest.
+    #[derive(Deserialize)]
+    struct VersionOnly {
+        blindfold_bundle: Option<u64>,
+    }
+    let version_of = serde_json::from_slice::<VersionOnly>(&body)
         .ok()
-        .and_then(|v| v.get("blindfold_bundle").and_then(serde_json::Value::as_u64));
+        .and_then(|v| v.blindfold_bundle);
     if version_of != Some(u64::from(BUNDLE_VERSION)) {
         return Err(bad(format!(
             "payload is not a blindfold_bundle version {BUNDLE_VERSION}"

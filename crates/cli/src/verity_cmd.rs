@@ -6,7 +6,6 @@ use std::io::BufReader;
 use anyhow::anyhow;
 use blindfold_crypto::HashAlg;
 use blindfold_verity::{self as verity, uuid_from_str, uuid_to_string, Superblock, VerityParams};
-use serde_json::json;
 
 use crate::args::{VerityFormatArgs, VerityTreeArgs, VerityVerifyArgs};
 use crate::eventlog_cmd::pretty;
@@ -74,19 +73,19 @@ pub fn format(args: &VerityFormatArgs) -> Result<(), Failure> {
     if args.json {
         say!(
             "{}",
-            pretty(&json!({
-                "root_hash": tree.root_hash.to_hex(),
-                "salt": hex::encode(&p.salt),
-                "hash_algorithm": p.hash.name(),
-                "uuid": if p.superblock { Some(uuid_to_string(&p.uuid)) } else { None },
-                "data_blocks": g.data_blocks,
-                "data_block_size": p.data_block_size,
-                "hash_blocks": g.hash_blocks(),
-                "hash_block_size": p.hash_block_size,
-                "hash_offset": p.hash_offset,
-                "hash_area_size": tree.hash_area_size,
-                "superblock": p.superblock,
-            }))
+            pretty(&VerityFormatReport {
+                root_hash: tree.root_hash.to_hex(),
+                salt: hex::encode(&p.salt),
+                hash_algorithm: p.hash.name(),
+                uuid: p.superblock.then(|| uuid_to_string(&p.uuid)),
+                data_blocks: g.data_blocks,
+                data_block_size: p.data_block_size,
+                hash_blocks: g.hash_blocks(),
+                hash_block_size: p.hash_block_size,
+                hash_offset: p.hash_offset,
+                hash_area_size: tree.hash_area_size,
+                superblock: p.superblock,
+            })
         );
         return Ok(());
     }
@@ -163,4 +162,20 @@ pub fn verify(args: &VerityVerifyArgs) -> Result<(), Failure> {
         Err(e) if e.is_unusable_input() => Err(Failure::Unusable(anyhow!(e))),
         Err(e) => Err(Failure::CheckFailed(anyhow!(e))),
     }
+}
+
+/// `verity format --json` (the fields `veritysetup format` prints).
+#[derive(serde::Serialize)]
+struct VerityFormatReport {
+    root_hash: String,
+    salt: String,
+    hash_algorithm: &'static str,
+    uuid: Option<String>,
+    data_blocks: u64,
+    data_block_size: u32,
+    hash_blocks: u64,
+    hash_block_size: u32,
+    hash_offset: u64,
+    hash_area_size: u64,
+    superblock: bool,
 }
