@@ -28,19 +28,30 @@ pub struct HardwareOptions {
     /// The oldest a Nitro attestation document may be at the verification
     /// time (`--max-age`; default 10 minutes).
     pub max_age: Duration,
-    /// Accept a debug-mode Nitro enclave, SEV-SNP guest policy or TD
-    /// (`--allow-debug`); the report says so either way.
-    pub allow_debug: bool,
+    /// Whether a debug-mode Nitro enclave, SEV-SNP guest policy or TD is
+    /// accepted; the report says so either way.
+    pub debug: DebugPlatform,
     /// Intel's TDX collateral (TCB Info, QE Identity, their issuer chain)
     /// as files: with it a TD quote's TCB status is judged.
     pub tdx_collateral: Option<blindfold_tdx::TdxCollateral>,
+}
+
+/// Whether a platform in debug mode (its memory open to the host or the
+/// parent instance) is accepted: a named choice, refused by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DebugPlatform {
+    /// A debug-mode platform fails verification.
+    #[default]
+    Refused,
+    /// It verifies, reported as debug (and never affirming).
+    Allowed,
 }
 
 impl Default for HardwareOptions {
     fn default() -> Self {
         HardwareOptions {
             max_age: blindfold_nitro::DEFAULT_MAX_AGE,
-            allow_debug: false,
+            debug: DebugPlatform::Refused,
             tdx_collateral: None,
         }
     }
@@ -107,7 +118,7 @@ pub(crate) fn verify_hardware(
             expect_type(&hcl, HclReportType::Snp)?;
             let vcek = vcek.as_deref().ok_or(Error::Verify(VerifyError::NoVcek))?;
             let snp_options = SnpOptions {
-                allow_debug: options.allow_debug,
+                allow_debug: options.debug == DebugPlatform::Allowed,
                 // The HCL runs at VMPL 0; a report from another level could
                 // carry report data the guest OS chose.
                 required_vmpl: Some(0),
@@ -140,7 +151,7 @@ pub(crate) fn verify_hardware(
                     td_quote,
                     at,
                     &TdxOptions {
-                        allow_debug: options.allow_debug,
+                        allow_debug: options.debug == DebugPlatform::Allowed,
                         collateral: options.tdx_collateral.clone(),
                     },
                 )
@@ -194,7 +205,7 @@ fn nitro(document: &AttestationDocument, check: &HardwareCheck<'_>) -> Result<Ha
             Freshness::DangerNotChecked => None,
         },
         max_age: options.max_age,
-        allow_debug: options.allow_debug,
+        allow_debug: options.debug == DebugPlatform::Allowed,
     };
     let document = verifier
         .verify_document(document.clone(), at, &nitro_options)

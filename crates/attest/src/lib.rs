@@ -34,7 +34,9 @@ pub use accept::{AcceptPolicy, ClaimName, DevelopmentPlatform, DevelopmentRefere
 pub use appraise::{appraise, Appraisal, AppraisalOptions, AppraisalReport, Claim, ClaimReport, ClaimStatus};
 pub use error::{AppraisalError, BundleError, Error, InputError, VerifyError};
 pub use evidence::{AkClaim, BlindLlamaBinding, Evidence, HardwareEvidence, Layout, QuoteClaim};
-pub use hardware::{HardwareOptions, HardwareReport, HardwareSummary, NitroSummary, SnpSummary, TdxSummary};
+pub use hardware::{
+    DebugPlatform, HardwareOptions, HardwareReport, HardwareSummary, NitroSummary, SnpSummary, TdxSummary,
+};
 pub use platform::{Platform, TrustBasis};
 pub use policy::{Policy, PolicyInput, NEVER_WAIVED};
 pub use reference::{

@@ -241,7 +241,7 @@ fn the_chain_cache_gives_the_same_verdicts() {
         let expected = expected(s.expected);
         let evidence = Evidence::read(Path::new(&shared(s.path))).unwrap();
         let mut opts = options(nitro_nonce(&expected), nitro_time(&expected));
-        opts.hardware.allow_debug = true;
+        opts.hardware.debug = blindfold_attest::DebugPlatform::Allowed;
         for _ in 0..2 {
             verifier.verify(&evidence, &opts).unwrap();
         }
@@ -293,7 +293,7 @@ fn debug_and_unchecked_tcb_are_warnings_no_policy_lifts_debug() {
     let expected = expected(s.expected);
     let evidence = Evidence::read(&shared(s.path)).unwrap();
     let mut opts = options(None, nitro_time(&expected));
-    opts.hardware.allow_debug = true;
+    opts.hardware.debug = blindfold_attest::DebugPlatform::Allowed;
     let v = Verifier::new().verify(&evidence, &opts).unwrap();
     let lenient = Policy::new("lenient.rego", "package blindfold\nstatus := \"affirming\"\n").unwrap();
     let a = appraise(

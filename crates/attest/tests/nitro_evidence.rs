@@ -24,7 +24,11 @@ fn every_nitro_sample_verifies_as_expected() {
         assert_eq!(evidence.layout, s.layout, "{}", s.path);
         let debug = expected["debug_mode"].as_bool().unwrap_or(false);
         let mut opts = options(nitro_nonce(&expected), nitro_time(&expected));
-        opts.hardware.allow_debug = debug;
+        opts.hardware.debug = if debug {
+            blindfold_attest::DebugPlatform::Allowed
+        } else {
+            blindfold_attest::DebugPlatform::Refused
+        };
         let v = Verifier::new()
             .verify(&evidence, &opts)
             .unwrap_or_else(|e| panic!("{}: {e}", s.path));

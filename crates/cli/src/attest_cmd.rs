@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use anyhow::anyhow;
 use blindfold_attest::{
-    appraise, bundle, AcceptPolicy, Appraisal, AppraisalOptions, AppraisalReport, ClaimStatus,
+    appraise, bundle, AcceptPolicy, Appraisal, AppraisalOptions, AppraisalReport, ClaimStatus, DebugPlatform,
     DevelopmentPlatform, DevelopmentReference, Evidence, HardwareOptions, HardwareSummary, Platform, Policy,
     ReferenceValues, Refusal, TpmAnchor, Verifier, VerifyOptions,
 };
@@ -117,7 +117,11 @@ fn resolve(args: &AttestVerifyArgs) -> Result<Resolved, Failure> {
             replay: args.replay.options(),
             hardware: HardwareOptions {
                 max_age: args.max_age,
-                allow_debug: args.allow_debug,
+                debug: if args.allow_debug {
+                    DebugPlatform::Allowed
+                } else {
+                    DebugPlatform::Refused
+                },
                 tdx_collateral: match &args.tdx_collateral {
                     Some(dir) => Some(blindfold_tdx::TdxCollateral {
                         tcb_info: inputs::read(&dir.join("tcb_info.json"))?,

@@ -6,10 +6,16 @@
 //! builders compute what a verifier expects (`verity`, `pe`, `uki`,
 //! `disk build`, `measure`, which signs with a `keygen` key); developers run
 //! the local platform (`platform init/start/stop`). Arguments are parsed by `clap` from
-//! one definition per flag (`args.rs`), resolved into library inputs by the
+//! one definition per flag (`args/`), resolved into library inputs by the
 //! command modules, and every error leaves through [`exit::Failure`], which
 //! maps it to an exit code in one place: 0 ok, 1 a check failed, 2 unusable
-//! input.
+//! input. Reports are typed until printed: text from `Display`, JSON from
+//! `Serialize`.
+//!
+//! What it is not: a model runner (it links neither candle nor tokenizers;
+//! `demo` starts the `blindfold-enclave` binary) or a verifier of its own
+//! (`blindfold-attest`, `blindfold-client` and `blindfold-atls` decide;
+//! this crate turns flags into their inputs and their results into output).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

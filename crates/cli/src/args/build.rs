@@ -1,0 +1,195 @@
+//! Arguments of the build-time commands: `disk`, `pe`, `uki`, `measure`,
+//! `verity`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Subcommand)]
+pub enum DiskCommand {
+    /// Make DIR into an erofs image with its verity tree appended; prints the
+    /// root hash and writes OUTPUT.json (salt, UUIDs, sizes, offsets) beside it.
+    Build(DiskBuildArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiskBuildArgs {
+    /// The directory to pack (runtime config, tokenizer, weights or references).
+    pub dir: PathBuf,
+    /// The image to write.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Timestamp for every file (default: $SOURCE_DATE_EPOCH, else 0).
+    #[arg(long, env = "SOURCE_DATE_EPOCH", default_value_t = 0)]
+    pub source_date_epoch: u64,
+    /// Filesystem UUID.
+    #[arg(long, default_value = blindfold_measure::app_disk::DEFAULT_FS_UUID)]
+    pub uuid: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PeCommand {
+    /// Print the Authenticode digest of a PE image, as EDK2 measures it
+    /// (trailing data after the last section hashed unpadded).
+    Hash(PeHashArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PeHashArgs {
+    /// The PE image.
+    pub file: PathBuf,
+    /// Digest: sha256 (default) or sha384.
+    #[arg(long, default_value = "sha256")]
+    pub alg: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UkiCommand {
+    /// List a UKI's sections, its stub version, and the digests a boot measures.
+    Inspect(UkiInspectArgs),
+    /// Assemble a UKI from a systemd-stub, a kernel, an initrd and a command
+    /// line, reproducibly (same inputs, same bytes).
+    Build(UkiBuildArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UkiBuildArgs {
+    /// The systemd-stub (e.g. /usr/lib/systemd/boot/efi/linuxx64.efi.stub).
+    #[arg(long)]
+    pub stub: PathBuf,
+    /// The kernel (vmlinuz, an EFI-stub PE image).
+    #[arg(long)]
+    pub linux: PathBuf,
+    /// The initrd (build it with fixed mtimes for a reproducible UKI).
+    #[arg(long)]
+    pub initrd: PathBuf,
+    /// The kernel command line (the app disk's root hash goes here).
+    #[arg(long)]
+    pub cmdline: String,
+    /// os-release text for .osrel.
+    #[arg(long)]
+    pub osrel: Option<PathBuf>,
+    /// Kernel release for .uname.
+    #[arg(long)]
+    pub uname: Option<String>,
+    /// Where to write the UKI.
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct UkiInspectArgs {
+    /// The UKI.
+    pub file: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MeasureArgs {
+    /// The UKI that will boot (predicts PCR 4, 9, 11, 12, 13). Without it
+    /// (process mode: no measured boot) a development reference is written.
+    #[arg(long)]
+    pub uki: Option<PathBuf>,
+    /// The app disk's JSON from `blindfold verity format --json` (its root
+    /// hash is the first runtime event in PCR 15).
+    #[arg(long, value_name = "APP.IMG.JSON")]
+    pub app_disk: Option<PathBuf>,
+    /// A reference boot's firmware event log on the target platform
+    /// (PCRs 0-3 and 7 are the firmware's).
+    #[arg(long, value_name = "LOG")]
+    pub firmware_log: Option<PathBuf>,
+    /// Output format: blindfold (measurements.json), blindllama
+    /// (measurements JSON + application.json beside it), nitro (pcr_measurements.json, SHA-384).
+    #[arg(long, default_value = "blindfold")]
+    pub format: String,
+    /// systemd-stub major version, when the UKI has no .sdmagic section.
+    #[arg(long)]
+    pub stub_version: Option<u32>,
+    /// The enclave's configuration file: PCR 15 then includes its digest and
+    /// the ready separator, as blindfold-enclave extends them.
+    #[arg(long, value_name = "FILE")]
+    pub enclave_config: Option<PathBuf>,
+    /// Sign the measurements with this publisher key (from `blindfold
+    /// keygen`): writes a DSSE envelope instead of plain JSON.
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
+    /// The bundle's version number (clients can refuse older versions).
+    #[arg(long, default_value_t = 1)]
+    pub bundle_version: u64,
+    /// With --sign: the bundle expires this long from now (e.g. 90d);
+    /// clients refuse it afterwards. Without it, it never expires.
+    #[arg(long, value_name = "DURATION", requires = "sign", value_parser = humantime::parse_duration)]
+    pub expires_in: Option<std::time::Duration>,
+    /// Where to write.
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VerityCommand {
+    /// Hash DATA into a tree written to HASHFILE and print the root hash.
+    Format(VerityFormatArgs),
+    /// Re-hash DATA and check it against HASHFILE and ROOTHASH; names the
+    /// first corrupted block.
+    Verify(VerityVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerityTreeArgs {
+    /// Hash algorithm: sha256 (default), sha1 or sha512.
+    #[arg(long, default_value = "sha256")]
+    pub hash: String,
+    /// Data block size in bytes.
+    #[arg(long, default_value_t = 4096)]
+    pub data_block_size: u32,
+    /// Hash block size in bytes.
+    #[arg(long, default_value_t = 4096)]
+    pub hash_block_size: u32,
+    /// Byte offset of the hash area inside HASHFILE (HASHFILE may be DATA
+    /// itself, with the tree after the data).
+    #[arg(long, default_value_t = 0)]
+    pub hash_offset: u64,
+    /// No superblock: the tree starts at --hash-offset (then --salt and the
+    /// parameters must be given again to verify).
+    #[arg(long)]
+    pub no_superblock: bool,
+    /// Hashing threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerityFormatArgs {
+    /// The data (an image file).
+    pub data: PathBuf,
+    /// Where the hash tree goes.
+    pub hashfile: PathBuf,
+    /// Salt in hex (default: 32 random bytes; "-" for none).
+    #[arg(long, value_name = "HEX")]
+    pub salt: Option<String>,
+    /// UUID for the superblock (default: random).
+    #[arg(long)]
+    pub uuid: Option<String>,
+    #[command(flatten)]
+    pub tree: VerityTreeArgs,
+    /// Print JSON instead of veritysetup-style text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerityVerifyArgs {
+    /// The data.
+    pub data: PathBuf,
+    /// The hash tree.
+    pub hashfile: PathBuf,
+    /// The expected root hash (hex).
+    pub root_hash: String,
+    /// Salt in hex, required with --no-superblock ("-" for none).
+    #[arg(long, value_name = "HEX")]
+    pub salt: Option<String>,
+    #[command(flatten)]
+    pub tree: VerityTreeArgs,
+}

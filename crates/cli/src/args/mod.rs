@@ -1,0 +1,307 @@
+//! Every flag of the `blindfold` command, defined once: the parser, `--help`
+//! and the docs all come from here.
+
+use std::path::{Path, PathBuf};
+
+use blindfold_attest::{AcceptPolicy, DevelopmentPlatform, DevelopmentReference, Platform, TrustBasis};
+use clap::{Args, Parser, Subcommand};
+
+mod build;
+mod evidence;
+
+pub use build::*;
+pub use evidence::*;
+
+/// Blindfold: confidential AI serving you can verify.
+///
+/// Exit codes: 0 success, 1 a check failed, 2 unusable input. Errors print
+/// one line, `blindfold: <reason>`, on stderr.
+#[derive(Debug, Parser)]
+#[command(name = "blindfold", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse and replay TCG PC Client firmware event logs.
+    #[command(subcommand)]
+    Eventlog(EventlogCommand),
+    /// Verify TPM 2.0 quotes.
+    #[command(subcommand)]
+    Quote(QuoteCommand),
+    /// Verify platform evidence and appraise it against reference values.
+    #[command(subcommand)]
+    Attest(AttestCommand),
+    /// Build and check dm-verity hash trees (byte-compatible with veritysetup).
+    #[command(subcommand)]
+    Verity(VerityCommand),
+    /// PE/COFF images: the Authenticode digest UEFI firmware measures.
+    #[command(subcommand)]
+    Pe(PeCommand),
+    /// Unified kernel images.
+    #[command(subcommand)]
+    Uki(UkiCommand),
+    /// Compute reference values (expected PCRs) from build artefacts.
+    Measure(MeasureArgs),
+    /// App disks: reproducible erofs images with a dm-verity tree.
+    #[command(subcommand)]
+    Disk(DiskCommand),
+    /// Make a publisher key pair (ECDSA P-256) for signing reference values.
+    Keygen(KeygenArgs),
+    /// Make an API key for the enclave: 256 random bits written to a new
+    /// file (mode 0600, never printed), and the configuration entry that
+    /// accepts it (a salt and an HMAC, no key) printed for enclave.json's
+    /// "api.api_keys".
+    ApiKey(ApiKeyArgs),
+    /// The local platform: a swtpm playing "the cloud" (development only).
+    #[command(subcommand)]
+    Platform(PlatformCommand),
+    /// Connect to an enclave over TLS 1.3, ask for evidence bound to that
+    /// session, verify and appraise it, and print a report. Exit 0 only when
+    /// everything holds and the appraisal is affirming (or, with
+    /// --allow-dev-reference on the development platform, a development
+    /// reference is the only warning).
+    Verify(VerifyArgs),
+    /// Verify an enclave, then chat with it over the attested session
+    /// (streamed answers), or answer one prompt with -p.
+    Chat(ChatArgs),
+    /// The whole promise in one command: a local platform, a publisher key,
+    /// an app disk with the packaged model, signed measurements, the
+    /// enclave, its verification report, and a streamed answer. Everything
+    /// it starts is stopped at the end.
+    Demo(DemoArgs),
+    /// A plain-HTTP, OpenAI-compatible endpoint on loopback for unmodified
+    /// clients: every upstream TLS session is attested before the first
+    /// byte of a request is forwarded; if verification fails, every
+    /// request gets HTTP 502 `attestation_failed` and nothing is forwarded.
+    /// GET /blindfold/verification shows the last verification report.
+    Proxy(ProxyArgs),
+}
+
+/// What a client trusts (shared by `verify`, `chat`, `proxy`).
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("reference_trust").required(true).args(["publisher_key", "reference_unsigned"])))]
+pub struct TrustArgs {
+    /// Reference values (a signed bundle, or with --reference-unsigned a plain file).
+    #[arg(long, value_name = "FILE")]
+    pub reference: PathBuf,
+    /// The publisher key the reference bundle must be signed by.
+    #[arg(long, value_name = "FILE")]
+    pub publisher_key: Option<PathBuf>,
+    /// Accept an unsigned reference file (reported; for development).
+    #[arg(long)]
+    pub reference_unsigned: bool,
+    /// Refuse signed bundles older than this version (rollback protection).
+    #[arg(long, default_value_t = 0)]
+    pub min_bundle_version: u64,
+    /// For the local platform (danger): the platform CA that certifies the AK.
+    #[arg(long, value_name = "FILE")]
+    pub platform_ca: Option<PathBuf>,
+    /// Accept the development platform: evidence anchored in a local
+    /// platform CA, which whoever holds the swtpm state can forge (trust
+    /// basis "development").
+    #[arg(long)]
+    pub allow_dev: bool,
+    /// Accept a development reference as well (process mode: no measured
+    /// boot, only the runtime PCR appraised). Only ever accepted on the
+    /// development platform; reported as a warning.
+    #[arg(long, requires = "allow_dev")]
+    pub allow_dev_reference: bool,
+    /// Accept only evidence from this platform (repeat for several):
+    /// azure-vtpm, gcp-vtpm, aws-nitrotpm, aws-nitro-enclave, azure-snp,
+    /// azure-tdx, tpm or local. Without it, any platform that verifies.
+    #[arg(long = "expect-platform", value_name = "PLATFORM", value_parser = parse_platform)]
+    pub expect_platforms: Vec<Platform>,
+    /// The weakest trust basis accepted: development < hypervisor < cvm.
+    #[arg(long, value_name = "BASIS", default_value = "development", value_parser = parse_trust_basis)]
+    pub min_trust_basis: TrustBasis,
+    /// Where the client keeps the highest signed-bundle version seen per
+    /// publisher (refusing older ones afterwards). Default:
+    /// $XDG_STATE_HOME/blindfold, else ~/.local/state/blindfold.
+    #[arg(long, value_name = "DIR", env = "BLINDFOLD_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+fn parse_platform(name: &str) -> Result<Platform, String> {
+    Platform::from_name(name).ok_or_else(|| format!("unknown platform {name:?}"))
+}
+
+fn parse_trust_basis(name: &str) -> Result<TrustBasis, String> {
+    TrustBasis::from_name(name)
+        .ok_or_else(|| format!("unknown trust basis {name:?}: development, hypervisor or cvm"))
+}
+
+/// The client's state directory: the one given, else
+/// `$XDG_STATE_HOME/blindfold`, else `~/.local/state/blindfold`.
+pub fn state_dir(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = given {
+        return Ok(dir.to_path_buf());
+    }
+    let var = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var("XDG_STATE_HOME")
+        .map(|d| d.join("blindfold"))
+        .or_else(|| var("HOME").map(|h| h.join(".local/state/blindfold")))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no state directory for the bundle versions seen: set HOME, XDG_STATE_HOME or --state-dir"
+            )
+        })
+}
+
+impl TrustArgs {
+    /// The files for `blindfold_client::Trust::from_files`.
+    pub fn files(&self) -> anyhow::Result<blindfold_client::TrustFiles> {
+        Ok(blindfold_client::TrustFiles {
+            reference: self.reference.clone(),
+            publisher_key: self.publisher_key.clone(),
+            reference_unsigned: self.reference_unsigned,
+            min_bundle_version: self.min_bundle_version,
+            platform_ca: self.platform_ca.clone(),
+            accept: AcceptPolicy {
+                platforms: self.expect_platforms.clone(),
+                min_trust_basis: self.min_trust_basis,
+                development_platform: if self.allow_dev {
+                    DevelopmentPlatform::Allowed
+                } else {
+                    DevelopmentPlatform::Refused
+                },
+                development_reference: if self.allow_dev_reference {
+                    DevelopmentReference::Allowed
+                } else {
+                    DevelopmentReference::Refused
+                },
+            },
+            state_dir: Some(state_dir(self.state_dir.as_deref())?),
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The enclave: https://HOST:PORT (or HOST:PORT).
+    pub url: String,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// The enclave: https://HOST:PORT (or HOST:PORT).
+    pub url: String,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// One prompt, answered and done (without it: an interactive chat,
+    /// one line per turn, empty line or end of input to quit). Other users
+    /// of this machine can read a process's arguments: for a private
+    /// prompt use --prompt-file.
+    #[arg(short, long, conflicts_with = "prompt_file")]
+    pub prompt: Option<String>,
+    /// One prompt read from FILE ("-" for all of standard input), answered
+    /// and done: the private way to pass a prompt.
+    #[arg(long, value_name = "FILE")]
+    pub prompt_file: Option<PathBuf>,
+    /// Most tokens per answer.
+    #[arg(long, default_value_t = 256)]
+    pub max_tokens: u32,
+    /// Sampling temperature (0 = greedy).
+    #[arg(long, default_value_t = 0.7)]
+    pub temperature: f32,
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// The enclave: https://HOST:PORT.
+    #[arg(long)]
+    pub upstream: String,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Where to listen (plain HTTP): loopback only unless --listen-public.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Allow a non-loopback --listen address (anyone who reaches it can use
+    /// the enclave through this proxy, unencrypted up to here).
+    #[arg(long)]
+    pub listen_public: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The prompt to send once the enclave is verified.
+    #[arg(
+        short,
+        long,
+        default_value = "What is the capital of France? Answer in one sentence."
+    )]
+    pub prompt: String,
+    /// Most tokens in the answer.
+    #[arg(long, default_value_t = 96)]
+    pub max_tokens: u32,
+    /// The model (GGUF) to serve; default: the packaged SmolLM2 that
+    /// scripts/setup.sh fetched into ~/.cache/blindfold/model.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Keep the working directory (keys, app disk, measurements) instead
+    /// of deleting it at the end.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlatformCommand {
+    /// Create DIR: swtpm state (SHA-256 and SHA-384 banks, EK certificate),
+    /// a local platform CA, an AK at 0x81000003 and its certificate in NV
+    /// 0x01C101D0 (the Azure layout). Whoever holds DIR can forge quotes:
+    /// verifiers trust DIR/ca.pem only when given it with --platform-ca.
+    Init(PlatformInitArgs),
+    /// Run swtpm for DIR in the background; prints the TCTI and writes DIR/tcti.
+    Start(PlatformDirArgs),
+    /// Stop the swtpm started for DIR.
+    Stop(PlatformDirArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlatformInitArgs {
+    /// The platform directory (created; must not hold a platform).
+    pub dir: PathBuf,
+    /// AK key type: rsa (RSA-2048, the default) or ecc (P-256).
+    #[arg(long, default_value = "rsa")]
+    pub ak: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PlatformDirArgs {
+    /// The platform directory.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiKeyArgs {
+    /// The key's name in usage reports, e.g. team-a.
+    #[arg(long)]
+    pub name: String,
+    /// Where to write the key (must not exist yet; created mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub key_out: PathBuf,
+    /// Most requests per minute for this key.
+    #[arg(long)]
+    pub requests_per_minute: Option<u64>,
+    /// Most prompt + completion tokens per minute for this key.
+    #[arg(long)]
+    pub tokens_per_minute: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Output prefix: writes PREFIX.key (private, mode 0600) and PREFIX.pub.
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
