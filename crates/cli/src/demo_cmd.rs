@@ -20,7 +20,6 @@ use blindfold_enclave_config::EnclaveConfig;
 use blindfold_engine::{EmbeddedConfig, EngineConfig};
 use blindfold_measure::app_disk::AppDiskManifest;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
 
 use crate::args::DemoArgs;
 use crate::exit::{say, Failure};
@@ -251,7 +250,7 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
             .map_err(|e| failure(e).context("demo step \"answer\" failed"))?;
         say!("prompt:      {}", args.prompt);
         print!("answer:      ");
-        let messages = [json!({"role": "user", "content": args.prompt})];
+        let messages = [blindfold_client::openai::ChatMessage::user(args.prompt.clone())];
         let (_, tokens, seconds) = stream_answer(&client, &model, &messages, args.max_tokens, 0.0)
             .await
             .map_err(|e| failure(e).context("demo step \"answer\" failed"))?;

@@ -1,8 +1,9 @@
 //! `blindfold verify https://HOST:PORT` and `blindfold chat`.
 
 use anyhow::anyhow;
-use blindfold_client::{chunk_text, Client, ClientError, Report, Trust};
-use serde_json::{json, Value};
+use blindfold_client::openai::{ChatMessage, ChatRequest, StreamOptions};
+use blindfold_client::{Client, ClientError, Report, Trust};
+use blindfold_protocol::api_error::ApiErrorBody;
 
 use crate::args::{ChatArgs, TrustArgs, VerifyArgs};
 use crate::eventlog_cmd::pretty;
@@ -54,9 +55,13 @@ pub fn verify(args: &VerifyArgs) -> Result<(), Failure> {
 
 /// The served model's id (`GET /v1/models` on the attested session).
 pub async fn model_id(client: &Client) -> Result<String, ClientError> {
-    client.models().await?["data"][0]["id"]
-        .as_str()
-        .map(str::to_string)
+    client
+        .model_list()
+        .await?
+        .data
+        .into_iter()
+        .next()
+        .map(|m| m.id)
         .ok_or_else(|| ClientError::Http("the enclave serves no model".into()))
 }
 
@@ -64,35 +69,39 @@ pub async fn model_id(client: &Client) -> Result<String, ClientError> {
 pub async fn stream_answer(
     client: &Client,
     model: &str,
-    messages: &[Value],
+    messages: &[ChatMessage],
     max_tokens: u32,
     temperature: f32,
 ) -> Result<(String, u64, f64), ClientError> {
-    let body = json!({
-        "model": model, "messages": messages, "max_tokens": max_tokens,
-        "temperature": temperature, "stream_options": {"include_usage": true},
-    });
+    let request = ChatRequest {
+        model: model.to_string(),
+        messages: messages.to_vec(),
+        max_tokens: Some(max_tokens),
+        temperature: Some(temperature),
+        stream: true,
+        stream_options: Some(StreamOptions { include_usage: true }),
+    };
     let started = std::time::Instant::now();
-    let mut stream = client.stream("/v1/chat/completions", &body).await?;
+    let mut stream = client.stream_chat(&request).await?;
     let mut text = String::new();
     let mut tokens = 0;
-    while let Some(chunk) = stream.next().await {
+    while let Some(chunk) = stream.next_chunk().await {
         let chunk = chunk?;
-        if let Some(error) = chunk.get("error") {
+        if let Some(error) = chunk.error {
             return Err(ClientError::Api {
                 status: 200,
-                body: error.clone(),
+                body: serde_json::to_value(ApiErrorBody { error }).unwrap_or_default(),
             });
         }
-        let piece = chunk_text(&chunk);
+        let piece = chunk.text();
         if !piece.is_empty() {
             use std::io::Write;
             print!("{piece}");
             let _ = std::io::stdout().flush();
             text.push_str(piece);
         }
-        if let Some(n) = chunk["usage"]["completion_tokens"].as_u64() {
-            tokens = n;
+        if let Some(usage) = chunk.usage {
+            tokens = usage.completion_tokens;
         }
     }
     println!();
@@ -141,13 +150,13 @@ pub fn chat(args: &ChatArgs) -> Result<(), Failure> {
         }
         let model = model_id(&client).await.map_err(failure)?;
         if let Some(prompt) = one_prompt(args)? {
-            let messages = [json!({"role": "user", "content": prompt})];
+            let messages = [ChatMessage::user(prompt)];
             stream_answer(&client, &model, &messages, args.max_tokens, args.temperature)
                 .await
                 .map_err(failure)?;
             return Ok(());
         }
-        let mut history: Vec<Value> = Vec::new();
+        let mut history: Vec<ChatMessage> = Vec::new();
         let stdin = std::io::stdin();
         loop {
             eprint!("> ");
@@ -160,11 +169,11 @@ pub fn chat(args: &ChatArgs) -> Result<(), Failure> {
             {
                 return Ok(());
             }
-            history.push(json!({"role": "user", "content": line.trim_end()}));
+            history.push(ChatMessage::user(line.trim_end()));
             let (answer, _, _) = stream_answer(&client, &model, &history, args.max_tokens, args.temperature)
                 .await
                 .map_err(failure)?;
-            history.push(json!({"role": "assistant", "content": answer}));
+            history.push(ChatMessage::assistant(answer));
         }
     })
 }

@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod openai;
 pub mod report;
 mod seen_bundles;
 mod trust;
@@ -216,12 +217,18 @@ impl Client {
 
     /// Sends `method path` with an optional JSON body; a non-2xx answer
     /// becomes [`ClientError::Api`].
-    async fn send_json(
+    async fn send_json<B: serde::Serialize + ?Sized>(
         &self,
         method: hyper::Method,
         path: &str,
-        body: Option<&Value>,
+        body: Option<&B>,
     ) -> Result<Response<Incoming>, ClientError> {
+        let body = match body {
+            Some(b) => Bytes::from(
+                serde_json::to_vec(b).map_err(|e| ClientError::Http(format!("request body: {e}")))?,
+            ),
+            None => Bytes::new(),
+        };
         let request = OutgoingRequest {
             method,
             path: path.to_string(),
@@ -229,7 +236,7 @@ impl Client {
                 hyper::header::CONTENT_TYPE,
                 hyper::header::HeaderValue::from_static("application/json"),
             )],
-            body: body.map(|b| Bytes::from(b.to_string())).unwrap_or_default(),
+            body,
         };
         let response = self.request(&request).await?;
         if !response.status().is_success() {
@@ -240,12 +247,12 @@ impl Client {
         Ok(response)
     }
 
-    async fn json(
+    async fn json<B: serde::Serialize + ?Sized, T: serde::de::DeserializeOwned>(
         &self,
         method: hyper::Method,
         path: &str,
-        body: Option<&Value>,
-    ) -> Result<Value, ClientError> {
+        body: Option<&B>,
+    ) -> Result<T, ClientError> {
         let response = self.send_json(method, path, body).await?;
         serde_json::from_slice(&read_body(response).await?)
             .map_err(|e| ClientError::Http(format!("answer is not JSON: {e}")))
@@ -253,7 +260,28 @@ impl Client {
 
     /// `GET /v1/models`.
     pub async fn models(&self) -> Result<Value, ClientError> {
-        self.json(hyper::Method::GET, "/v1/models", None).await
+        self.json(hyper::Method::GET, "/v1/models", None::<&Value>).await
+    }
+
+    /// `GET /v1/models`, typed.
+    pub async fn model_list(&self) -> Result<openai::ModelList, ClientError> {
+        self.json(hyper::Method::GET, "/v1/models", None::<&Value>).await
+    }
+
+    /// Streams a chat answer (`stream` is set whatever `request` says).
+    pub async fn stream_chat(&self, request: &openai::ChatRequest) -> Result<ChunkStream, ClientError> {
+        let request = openai::ChatRequest {
+            stream: true,
+            ..request.clone()
+        };
+        let response = self
+            .send_json(hyper::Method::POST, "/v1/chat/completions", Some(&request))
+            .await?;
+        Ok(ChunkStream {
+            body: response.into_body(),
+            buffer: Vec::new(),
+            done: false,
+        })
     }
 
     /// `POST /v1/chat/completions` (not streaming).
@@ -323,6 +351,26 @@ pub struct ChunkStream {
 impl ChunkStream {
     /// The next chunk, or `None` after `[DONE]`.
     pub async fn next(&mut self) -> Option<Result<Value, ClientError>> {
+        let data = self.next_data().await?;
+        Some(
+            data.and_then(|d| {
+                serde_json::from_str(&d).map_err(|e| ClientError::Http(format!("bad chunk: {e}")))
+            }),
+        )
+    }
+
+    /// The next chunk, typed, or `None` after `[DONE]`.
+    pub async fn next_chunk(&mut self) -> Option<Result<openai::StreamChunk, ClientError>> {
+        let data = self.next_data().await?;
+        Some(
+            data.and_then(|d| {
+                serde_json::from_str(&d).map_err(|e| ClientError::Http(format!("bad chunk: {e}")))
+            }),
+        )
+    }
+
+    /// The next event's data, or `None` after `[DONE]`.
+    async fn next_data(&mut self) -> Option<Result<String, ClientError>> {
         loop {
             if self.done {
                 return None;
@@ -338,9 +386,7 @@ impl ChunkStream {
                     self.done = true;
                     return None;
                 }
-                return Some(
-                    serde_json::from_str(data).map_err(|e| ClientError::Http(format!("bad chunk: {e}"))),
-                );
+                return Some(Ok(data.to_string()));
             }
             match self.body.frame().await {
                 Some(Ok(frame)) => {
