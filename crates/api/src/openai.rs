@@ -231,13 +231,10 @@ pub const CHAT_FIELDS: &[&str] = &[
 /// Fields only completions requests have.
 pub const COMPLETION_FIELDS: &[&str] = &["model", "prompt", "echo", "suffix", "best_of"];
 
-/// Refuses a body that is not an object or has a field not in `own` or
-/// the common fields.
-pub fn check_fields(body: &Value, own: &[&str]) -> Result<(), ApiError> {
-    let object = body
-        .as_object()
-        .ok_or_else(|| ApiError::invalid("invalid_json", None, "the request body must be a JSON object"))?;
-    for key in object.keys() {
+/// Refuses a body with a field (of `keys`) not in `own` or the common
+/// fields.
+pub fn check_fields<'a>(keys: impl IntoIterator<Item = &'a String>, own: &[&str]) -> Result<(), ApiError> {
+    for key in keys {
         if !own.contains(&key.as_str()) && !COMMON_FIELDS.contains(&key.as_str()) {
             let name: String = key.chars().take(64).filter(|c| !c.is_control()).collect();
             return Err(ApiError::invalid(

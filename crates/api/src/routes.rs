@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use blindfold_engine::{FinishReason, GenerateRequest, GenerationEvent, Usage};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use crate::error::{json_error, ApiError};
 use crate::keys::KeyId;
@@ -112,11 +111,18 @@ pub(crate) fn parse_body<T: DeserializeOwned>(
             ApiError::invalid("invalid_body", None, "the request body could not be read")
         }
     })?;
-    let value: Value = serde_json::from_slice(&body).map_err(|e| json_error(&e))?;
     if let Some(fields) = fields {
-        check_fields(&value, fields)?;
+        // The keys alone, to name an unknown field before anything else.
+        let keys: std::collections::BTreeMap<String, serde::de::IgnoredAny> =
+            serde_json::from_slice(&body).map_err(|e| match e.classify() {
+                serde_json::error::Category::Data => {
+                    ApiError::invalid("invalid_json", None, "the request body must be a JSON object")
+                }
+                _ => json_error(&e),
+            })?;
+        check_fields(keys.keys(), fields)?;
     }
-    serde_json::from_value(value).map_err(|e| json_error(&e))
+    serde_json::from_slice(&body).map_err(|e| json_error(&e))
 }
 
 /// Submits `request` after the model and key checks.
