@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod eventlog;
+pub mod generation;
 pub mod standin;
 pub mod tdx;
 
