@@ -106,3 +106,37 @@ fn blindfold_verify_passes_against_a_local_enclave() {
         .status
         .success());
 }
+
+/// `platform start plat` with a relative directory, as the README writes
+/// it: swtpm changes to `/` when it becomes a daemon, so the directory is
+/// resolved first and the TPM must answer before the TCTI is printed.
+#[test]
+fn a_platform_started_from_a_relative_directory_answers() {
+    require_tool("swtpm");
+    let tmp = tempfile::tempdir().unwrap();
+    let init = run(blindfold()
+        .current_dir(tmp.path())
+        .args(["platform", "init", "plat"]));
+    assert!(init.status.success(), "{}", text(&init.stderr));
+    let start = run(blindfold()
+        .current_dir(tmp.path())
+        .args(["platform", "start", "plat"]));
+    assert!(start.status.success(), "{}", text(&start.stderr));
+    let tcti = text(&start.stdout).trim().to_string();
+    let mut tpm = blindfold_attester::Tpm::open(&tcti).unwrap();
+    let pcrs = tpm
+        .read_pcrs(&[blindfold_crypto::HashAlg::Sha256], &[0, 15])
+        .unwrap();
+    assert_eq!(pcrs.banks().count(), 1);
+    let stop = run(blindfold()
+        .current_dir(tmp.path())
+        .args(["platform", "stop", "plat"]));
+    assert!(stop.status.success(), "{}", text(&stop.stderr));
+    // A platform whose TPM state cannot be read does not start.
+    std::fs::write(tmp.path().join("plat/tpm/tpm2-00.permall"), b"not a TPM state").unwrap();
+    let broken = run(blindfold()
+        .current_dir(tmp.path())
+        .args(["platform", "start", "plat"]));
+    assert_eq!(broken.status.code(), Some(2), "{}", text(&broken.stdout));
+    assert!(text(&broken.stderr).contains("swtpm"), "{}", text(&broken.stderr));
+}

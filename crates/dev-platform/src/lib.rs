@@ -93,8 +93,11 @@ impl Drop for RunningSwtpm {
 }
 
 /// Starts swtpm on a free loopback port pair (the swtpm TCTI expects the
-/// control port right after the command port) and writes `DIR/tcti`.
+/// control port right after the command port), checks that the TPM answers,
+/// and writes `DIR/tcti`. A relative `dir` is resolved first: swtpm changes
+/// to `/` when it becomes a daemon.
 pub fn start(dir: &Path) -> Result<RunningSwtpm, Error> {
+    let dir = &std::path::absolute(dir).map_err(io(dir.display()))?;
     let state = dir.join("tpm");
     if !state.join("tpm2-00.permall").exists() {
         return Err(Error::Io(format!(
@@ -128,8 +131,14 @@ pub fn start(dir: &Path) -> Result<RunningSwtpm, Error> {
                 .parse()
                 .map_err(|_| Error::Io("swtpm wrote no pid".into()))?;
             let tcti = format!("swtpm:host=127.0.0.1,port={port}");
-            std::fs::write(dir.join("tcti"), &tcti).map_err(io("writing tcti"))?;
-            return Ok(RunningSwtpm { pid, tcti });
+            let running = RunningSwtpm { pid, tcti };
+            // A TPM that starts but cannot answer (its state unreadable)
+            // is no platform: stopped on the way out.
+            Tpm::open(running.tcti())
+                .and_then(|mut tpm| tpm.active_banks())
+                .map_err(|e| Error::Io(format!("swtpm started but its TPM does not answer: {e}")))?;
+            std::fs::write(dir.join("tcti"), running.tcti()).map_err(io("writing tcti"))?;
+            return Ok(running);
         }
         last = String::from_utf8_lossy(&out.stderr).trim().to_string();
     }
