@@ -136,6 +136,17 @@ pub(crate) fn submit(
     if model != served {
         return Err(ApiError::unknown_model(model, served));
     }
+    // More than the whole context can never be generated: refused as
+    // OpenAI does (less is capped by the engine, with finish_reason
+    // "length" saying so).
+    let context = state.engine.model().context_length;
+    if let Some(asked) = request.max_tokens.filter(|m| *m > context) {
+        return Err(ApiError::invalid(
+            "context_length_exceeded",
+            Some("max_tokens"),
+            format!("`max_tokens` is {asked}, more than the model's context of {context} tokens"),
+        ));
+    }
     request.request_id = id.0;
     Ok(state.engine.submit(request)?)
 }

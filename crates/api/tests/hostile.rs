@@ -38,6 +38,14 @@ fn hostile_inputs_get_openai_errors() {
             "invalid_value",
         ),
         (
+            "max_tokens beyond the whole context",
+            json!({"model": common::MODEL, "messages": msg, "max_tokens": 100_000_000})
+                .to_string()
+                .into_bytes(),
+            400,
+            "context_length_exceeded",
+        ),
+        (
             "unknown field",
             json!({"model": common::MODEL, "messages": msg, "frobnicate": 1})
                 .to_string()
