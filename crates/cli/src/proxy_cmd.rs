@@ -39,6 +39,28 @@ struct ProxyState {
     allowed_hosts: Vec<String>,
 }
 
+/// One line on standard error per attestation: which session (by its
+/// nonce) and how it appraised, or why it failed. No request content.
+fn log_outcome(report: &report::Report) {
+    match report {
+        report::Report::Verified(r) => eprintln!(
+            "blindfold proxy: verified {} (session nonce {}, {}, trust basis {}, appraisal {})",
+            r.enclave,
+            r.binding
+                .nonce
+                .as_deref()
+                .map_or("none", |n| &n[..n.len().min(16)]),
+            r.platform,
+            r.trust_basis,
+            r.appraisal.status
+        ),
+        report::Report::Failed(f) => eprintln!(
+            "blindfold proxy: {} NOT verified, nothing sent: {}",
+            f.enclave, f.reason
+        ),
+    }
+}
+
 fn error(status: StatusCode, kind: &str, code: &str, message: impl Into<String>) -> Response {
     (status, Json(ApiErrorBody::new(kind, code, None, message))).into_response()
 }
@@ -52,14 +74,17 @@ impl ProxyState {
         }
         match Client::connect(&self.upstream, self.trust.clone()).await {
             Ok(c) => {
-                let c = Arc::new(c);
+                log_outcome(&c.report());
+                // Every later session's attestation is logged too.
+                let c = Arc::new(c.with_attestation_observer(Arc::new(log_outcome)));
                 *slot = Some(c.clone());
                 Ok(c)
             }
             Err(e) => {
                 let reason = e.to_string();
-                *self.last_report.lock().unwrap_or_else(|p| p.into_inner()) =
-                    report::failure_report(&self.upstream, &reason);
+                let failed = report::failure_report(&self.upstream, &reason);
+                log_outcome(&failed);
+                *self.last_report.lock().unwrap_or_else(|p| p.into_inner()) = failed;
                 Err(reason)
             }
         }
@@ -230,13 +255,16 @@ pub fn proxy(args: &ProxyArgs) -> Result<(), Failure> {
             last_report: std::sync::Mutex::new(report::failure_report(&args.upstream, "not verified yet")),
             allowed_hosts,
         });
-        // Attest at start so a bad enclave shows at once (requests retry).
-        match state.client().await {
-            Ok(_) => eprintln!("blindfold proxy: verified {}", args.upstream),
-            Err(reason) => eprintln!(
-                "blindfold proxy: {} NOT verified, answering 502: {reason}",
-                args.upstream
-            ),
+        // Attest at start so a bad enclave shows at once (requests retry,
+        // unless it must verify now).
+        if let Err(reason) = state.client().await {
+            if args.require_verified_at_start {
+                return Err(Failure::CheckFailed(anyhow!(
+                    "{} did not verify at start: {reason}",
+                    args.upstream
+                )));
+            }
+            eprintln!("blindfold proxy: answering 502 until {} verifies", args.upstream);
         }
         eprintln!("blindfold proxy: listening on http://{local} (OpenAI base URL http://{local}/v1)");
         let app = axum::Router::new().fallback(handle).with_state(state);

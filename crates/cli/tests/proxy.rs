@@ -278,12 +278,36 @@ fn the_report_follows_a_re_attested_session() {
     std::thread::sleep(Duration::from_millis(11_500));
     let second = session_nonce(&p);
     assert_ne!(first, second, "the report still shows the closed session");
+    // Both attestations were logged, each naming its session.
+    let log = p.stderr.lock().unwrap().clone();
+    for nonce in [&first, &second] {
+        assert!(log.contains(&nonce[..16]), "{nonce} not in:\n{log}");
+    }
+    assert_eq!(log.matches("blindfold proxy: verified").count(), 2, "{log}");
 }
 
 #[test]
 fn a_tampered_enclave_gets_nothing_and_foreign_pages_are_refused() {
     require_tool("swtpm");
     let f = Fixture::start(&[]);
+    // Required to verify at start, the proxy does not start at all.
+    let out = run(blindfold()
+        .args([
+            "proxy",
+            "--upstream",
+            &format!("https://{}", f.addr),
+            "--listen",
+            "127.0.0.1:0",
+            "--require-verified-at-start",
+        ])
+        .args(f.trust("wrong.ref.json", "publisher.pub")));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("did not verify at start") && err.contains("NOT verified"),
+        "{err}"
+    );
+    assert!(!err.contains("listening on"), "{err}");
     let bad = proxy(&f, &f.trust("wrong.ref.json", "publisher.pub"), &[]);
     let (status, body) = http(
         &bad.base,

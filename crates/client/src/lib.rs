@@ -23,7 +23,7 @@ pub mod report;
 mod seen_bundles;
 mod trust;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use blindfold_atls::AttestedSession;
@@ -85,7 +85,13 @@ pub struct Client {
     /// The report of the session the last request went on (or of the
     /// attestation that failed last).
     report: Mutex<Report>,
+    /// Told of every attestation after the first (new sessions).
+    observer: Option<AttestationObserver>,
 }
+
+/// Called with the report of each new session's attestation, verified or
+/// failed (a proxy logs them).
+pub type AttestationObserver = Arc<dyn Fn(&Report) + Send + Sync>;
 
 /// An attested session and its report, kept together so the report shown
 /// is always the one of the session in use.
@@ -127,7 +133,15 @@ impl Client {
             }]),
             attesting: tokio::sync::Semaphore::new(MAX_ATTESTING),
             report: Mutex::new(report),
+            observer: None,
         })
+    }
+
+    /// Tells `observer` of every later attestation (each new session's,
+    /// verified or failed).
+    pub fn with_attestation_observer(mut self, observer: AttestationObserver) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The report of the session the most recent request went on (after
@@ -184,12 +198,18 @@ impl Client {
                     continue;
                 }
                 Err(e) => {
-                    *self.report.lock().unwrap_or_else(|p| p.into_inner()) =
-                        report::failure_report(&self.addr, &e.to_string());
+                    let failed = report::failure_report(&self.addr, &e.to_string());
+                    if let Some(observe) = &self.observer {
+                        observe(&failed);
+                    }
+                    *self.report.lock().unwrap_or_else(|p| p.into_inner()) = failed;
                     return Err(e.into());
                 }
             };
             let report = report::verification_report(&self.addr, &session, self.trust.reference_source);
+            if let Some(observe) = &self.observer {
+                observe(&report);
+            }
             *self.report.lock().unwrap_or_else(|p| p.into_inner()) = report.clone();
             let pending = session.sender.send_request(request.build());
             {

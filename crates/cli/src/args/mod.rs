@@ -231,6 +231,10 @@ pub struct ProxyArgs {
     /// the enclave through this proxy, unencrypted up to here).
     #[arg(long)]
     pub listen_public: bool,
+    /// Exit (status 1) if the enclave does not verify when the proxy
+    /// starts, instead of serving 502s until it does.
+    #[arg(long)]
+    pub require_verified_at_start: bool,
 }
 
 #[derive(Debug, Args)]
