@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::anyhow;
 use blindfold_attest::AcceptPolicy;
 use blindfold_client::{Client, Trust, TrustFiles};
-use blindfold_enclave_config::EnclaveConfig;
+use blindfold_enclave_config::{EnclaveConfig, LaunchConfig};
 use blindfold_engine::{EmbeddedConfig, EngineConfig};
 use blindfold_measure::app_disk::AppDiskManifest;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -179,8 +179,6 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
 
     let root_hash_bytes = in_step("app disk", disk.root_hash_bytes().map_err(Into::into))?;
     let mut config = EnclaveConfig::new(
-        tcti,
-        "127.0.0.1:0".into(),
         "local".into(),
         dir.join("app.img"),
         root_hash_bytes,
@@ -200,6 +198,18 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
             .to_bytes()
             .map_err(Into::into)
             .and_then(|bytes| std::fs::write(&config_path, bytes).map_err(Into::into)),
+    )?;
+    // How the enclave reaches this TPM: not measured.
+    let launch = LaunchConfig {
+        tcti,
+        listen: "127.0.0.1:0".into(),
+    };
+    in_step(
+        "launch configuration",
+        launch
+            .to_bytes()
+            .map_err(Into::into)
+            .and_then(|bytes| std::fs::write(dir.join("launch.json"), bytes).map_err(Into::into)),
     )?;
 
     let bar = step("signed measurements (PCR 15: app disk, configuration, ready, model)");
@@ -277,6 +287,8 @@ fn start_enclave(binary: &Path, config: &Path) -> anyhow::Result<(Child, String)
     let mut child = Command::new(binary)
         .arg("--config")
         .arg(config)
+        .arg("--launch")
+        .arg(config.with_file_name("launch.json"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()?;

@@ -82,6 +82,8 @@ fn enclave(upstream: std::net::SocketAddr, evidence_per_second: u32) -> Enclave 
         Command::new(Path::new(env!("CARGO_BIN_EXE_blindfold")).with_file_name("blindfold-enclave"))
             .arg("--config")
             .arg(d.join("enclave.json"))
+            .arg("--launch")
+            .arg(d.join("launch.json"))
             .env("RUST_LOG", "warn")
             .stderr(Stdio::piped())
             .spawn()

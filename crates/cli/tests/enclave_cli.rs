@@ -54,6 +54,8 @@ fn blindfold_verify_passes_against_a_local_enclave() {
     let mut enclave = Command::new(enclave_binary())
         .arg("--config")
         .arg(d.join("enclave.json"))
+        .arg("--launch")
+        .arg(d.join("launch.json"))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -105,6 +107,64 @@ fn blindfold_verify_passes_against_a_local_enclave() {
     assert!(run(blindfold().args(["platform", "stop"]).arg(&platform))
         .status
         .success());
+
+    // The platform restarted elsewhere (a new port, so a new TCTI): only the
+    // unmeasured launch configuration changes, and the same measurements
+    // still verify the restarted enclave.
+    let start = run(blindfold().args(["platform", "start"]).arg(&platform));
+    assert!(start.status.success(), "{}", text(&start.stderr));
+    let new_tcti = text(&start.stdout).trim().to_string();
+    let launch = blindfold_enclave_config::LaunchConfig {
+        tcti: new_tcti,
+        listen: "127.0.0.1:0".into(),
+    };
+    std::fs::write(d.join("launch.json"), launch.to_bytes().unwrap()).unwrap();
+    let mut enclave = Command::new(enclave_binary())
+        .arg("--config")
+        .arg(d.join("enclave.json"))
+        .arg("--launch")
+        .arg(d.join("launch.json"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(enclave.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("enclave exited").unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let out = run(blindfold()
+        .args(["verify", &format!("https://{addr}"), "--reference"])
+        .arg(d.join("measurements.json"))
+        .args(["--reference-unsigned", "--platform-ca"])
+        .arg(platform.join("ca.pem"))
+        .args(["--allow-dev", "--allow-dev-reference"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let _ = enclave.kill();
+    let _ = enclave.wait();
+    assert!(run(blindfold().args(["platform", "stop"]).arg(&platform))
+        .status
+        .success());
+}
+
+/// `blindfold-enclave --help` explains both files and exits 0; a missing
+/// launch file is a usage error (2).
+#[test]
+fn the_enclave_explains_its_two_files() {
+    let out = Command::new(enclave_binary()).arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    assert!(
+        help.contains("--config FILE") && help.contains("--launch FILE") && help.contains("not measured"),
+        "{help}"
+    );
+    let out = Command::new(enclave_binary())
+        .args(["--config", "enclave.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }
 
 /// `platform start plat` with a relative directory, as the README writes

@@ -127,8 +127,6 @@ fn the_configured_model_extends_pcr15_after_the_ready_separator() {
     let (json, root) = app_disk(d);
     std::fs::write(d.join("model.gguf"), b"weights").unwrap();
     let mut enclave = blindfold_enclave_config::EnclaveConfig::new(
-        "swtpm:port=1".into(),
-        "127.0.0.1:0".into(),
         "local".into(),
         d.join("app.img"),
         root.clone(),

@@ -82,6 +82,8 @@ impl Fixture {
             Command::new(Path::new(env!("CARGO_BIN_EXE_blindfold")).with_file_name("blindfold-enclave"));
         cmd.arg("--config")
             .arg(d.join("good.json"))
+            .arg("--launch")
+            .arg(d.join("launch.json"))
             .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);

@@ -3,7 +3,9 @@
 //!
 //! What it is for: the one Rust type that the enclave reads and that
 //! whoever prepares an enclave writes (`blindfold demo`, the tests) and
-//! predicts from (`blindfold measure`), so they cannot drift apart.
+//! predicts from (`blindfold measure`), so they cannot drift apart; and,
+//! apart from it, the unmeasured [`LaunchConfig`] (which TPM, which
+//! address), so restarting a platform on another port changes no PCR.
 //!
 //! What it is not: the code that applies a setting (the enclave does), or a
 //! place for secrets (the file is measured and readable by the operator;
@@ -49,14 +51,35 @@ fn hex_text<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
 #[error("enclave configuration: {0}")]
 pub struct ConfigError(#[from] serde_json::Error);
 
-/// What the enclave runs with.
+/// How the enclave reaches its TPM and where it listens: the launch
+/// configuration, **not measured** (restarting the platform on another
+/// port changes it, and changes nothing a verifier compares). Unknown
+/// fields are refused, so nothing that matters can hide here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LaunchConfig {
+    /// TCTI of the TPM (`swtpm:host=..,port=..`, `device:/dev/tpmrm0`).
+    pub tcti: String,
+    /// Address to listen on (`host:port`; port 0 picks one).
+    pub listen: String,
+}
+
+impl LaunchConfig {
+    /// Parses the launch configuration.
+    pub fn parse(raw: &[u8]) -> Result<LaunchConfig, ConfigError> {
+        Ok(serde_json::from_slice(raw)?)
+    }
+
+    /// The bytes to write.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ConfigError> {
+        Ok(serde_json::to_vec_pretty(self)?)
+    }
+}
+
+/// What the enclave is: the measured configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnclaveConfig {
-    /// TCTI of the TPM (`swtpm:host=..,port=..`, `device:/dev/tpmrm0`).
-    pub tcti: String,
-    /// Address to listen on.
-    pub listen: String,
     /// The platform name reported in evidence (`local`, `azure-vtpm`, ...).
     pub platform: String,
     /// App disk image (erofs + verity tree appended).
@@ -88,16 +111,12 @@ impl EnclaveConfig {
     /// A configuration with the defaults for everything optional: no
     /// engine, default rates and API settings.
     pub fn new(
-        tcti: String,
-        listen: String,
         platform: String,
         app_disk: PathBuf,
         app_disk_root_hash: Vec<u8>,
         app_disk_hash_offset: u64,
     ) -> EnclaveConfig {
         EnclaveConfig {
-            tcti,
-            listen,
             platform,
             app_disk,
             app_disk_root_hash,
@@ -130,7 +149,7 @@ impl EnclaveConfig {
 mod tests {
     use super::*;
 
-    const MINIMAL: &str = r#"{"tcti": "swtpm:port=1", "listen": "127.0.0.1:0", "platform": "local",
+    const MINIMAL: &str = r#"{"platform": "local",
         "app_disk": "app.img", "app_disk_root_hash": "00ff", "app_disk_hash_offset": 4096}"#;
 
     #[test]
@@ -166,5 +185,18 @@ mod tests {
         let text = MINIMAL.replace("\"platform\"", "\"allow_debug\": true, \"platform\"");
         let e = EnclaveConfig::parse(text.as_bytes()).unwrap_err();
         assert!(format!("{e:#}").contains("allow_debug"), "{e:#}");
+    }
+
+    #[test]
+    fn how_the_tpm_is_reached_is_launch_configuration_not_identity() {
+        // The measured configuration no longer takes a TCTI or address...
+        let old = MINIMAL.replace("\"platform\"", "\"tcti\": \"swtpm:port=1\", \"platform\"");
+        let e = EnclaveConfig::parse(old.as_bytes()).unwrap_err();
+        assert!(format!("{e:#}").contains("unknown field `tcti`"), "{e:#}");
+        // ...the launch configuration does, and nothing else.
+        let launch = LaunchConfig::parse(br#"{"tcti": "swtpm:port=1", "listen": "127.0.0.1:0"}"#).unwrap();
+        assert_eq!(LaunchConfig::parse(&launch.to_bytes().unwrap()).unwrap(), launch);
+        let e = LaunchConfig::parse(br#"{"tcti": "t", "listen": "l", "engine": null}"#).unwrap_err();
+        assert!(format!("{e:#}").contains("unknown field `engine`"), "{e:#}");
     }
 }

@@ -54,18 +54,39 @@ fn harden() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn usage() -> ! {
-    eprintln!("usage: blindfold-enclave --config FILE\n\nRuns the enclave runtime with the JSON configuration in FILE (docs/enclave.md).");
-    std::process::exit(2);
-}
+const USAGE: &str = "usage: blindfold-enclave --config FILE --launch FILE
+
+Runs the enclave runtime (docs/enclave.md).
+  --config FILE   what the enclave is: JSON measured into PCR 15 (platform,
+                  app disk, engine, API)
+  --launch FILE   how it is reached: JSON {\"tcti\": ..., \"listen\": ...},
+                  not measured (a platform restarted on another port changes
+                  nothing a verifier compares)";
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let config_path = match args.as_slice() {
-        [flag, path] if flag == "--config" => PathBuf::from(path),
-        _ => usage(),
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return std::process::ExitCode::SUCCESS;
+    }
+    let (mut config_path, mut launch_path) = (None, None);
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let slot = match flag.as_str() {
+            "--config" => &mut config_path,
+            "--launch" => &mut launch_path,
+            _ => {
+                eprintln!("blindfold-enclave: unknown argument {flag}\n\n{USAGE}");
+                return std::process::ExitCode::from(2);
+            }
+        };
+        *slot = rest.next().map(PathBuf::from);
+    }
+    let (Some(config_path), Some(launch_path)) = (config_path, launch_path) else {
+        eprintln!("{USAGE}");
+        return std::process::ExitCode::from(2);
     };
-    match run(&config_path) {
+    match run(&config_path, &launch_path) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("blindfold-enclave: {e:#}");
@@ -74,7 +95,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn run(config_path: &std::path::Path) -> anyhow::Result<()> {
+fn run(config_path: &std::path::Path, launch_path: &std::path::Path) -> anyhow::Result<()> {
     harden()?;
     // Request ids, routes, statuses, token counts and timings; never bodies
     // (`docs/engine.md`, Privacy). RUST_LOG filters (default: info).
@@ -88,7 +109,9 @@ fn run(config_path: &std::path::Path) -> anyhow::Result<()> {
         .init();
     let raw = std::fs::read(config_path).with_context(|| format!("reading {}", config_path.display()))?;
     let config = blindfold_enclave_config::EnclaveConfig::parse(&raw)?;
-    let mut tpm = blindfold_attester::Tpm::open(&config.tcti).context("opening the TPM")?;
+    let launch = std::fs::read(launch_path).with_context(|| format!("reading {}", launch_path.display()))?;
+    let launch = blindfold_enclave_config::LaunchConfig::parse(&launch).context("launch configuration")?;
+    let mut tpm = blindfold_attester::Tpm::open(&launch.tcti).context("opening the TPM")?;
     let mut state =
         measure::measure_at_start(&mut tpm, &config, &raw).context("measuring at start (serving nothing)")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -120,7 +143,7 @@ fn run(config_path: &std::path::Path) -> anyhow::Result<()> {
         idle_timeout: config.idle_timeout(),
         api,
     });
-    let served = runtime.block_on(server::serve(config.listen.clone(), shared));
+    let served = runtime.block_on(server::serve(launch.listen.clone(), shared));
     drop(upstream_process);
     served
 }

@@ -180,6 +180,8 @@ fn a_tampered_app_disk_stops_the_enclave_before_it_serves() {
     let out = Command::new(env!("CARGO_BIN_EXE_blindfold-enclave"))
         .arg("--config")
         .arg(d.join("enclave.json"))
+        .arg("--launch")
+        .arg(d.join("launch.json"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -198,6 +200,8 @@ fn the_runtime_measures_once_per_boot() {
     let out = Command::new(env!("CARGO_BIN_EXE_blindfold-enclave"))
         .arg("--config")
         .arg(d.join("enclave.json"))
+        .arg("--launch")
+        .arg(d.join("launch.json"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -47,7 +47,8 @@ pub fn text(bytes: &[u8]) -> String {
 
 /// An enclave configuration for the local platform over the app disk
 /// `disk build` wrote to `dir/app.img` (its manifest `dir/app.img.json`),
-/// written to `dir/enclave.json` as the enclave reads it.
+/// written to `dir/enclave.json` as the enclave reads it, and its launch
+/// configuration (`tcti`, a free loopback port) to `dir/launch.json`.
 pub fn write_enclave_config(
     dir: &Path,
     tcti: &str,
@@ -57,9 +58,12 @@ pub fn write_enclave_config(
     let manifest: blindfold_measure::app_disk::AppDiskManifest =
         serde_json::from_slice(&std::fs::read(dir.join("app.img.json")).expect("reading app.img.json"))
             .expect("an app disk manifest");
+    let launch = blindfold_enclave_config::LaunchConfig {
+        tcti: tcti.into(),
+        listen: "127.0.0.1:0".into(),
+    };
+    std::fs::write(dir.join("launch.json"), launch.to_bytes().unwrap()).expect("writing launch.json");
     let mut config = blindfold_enclave_config::EnclaveConfig::new(
-        tcti.into(),
-        "127.0.0.1:0".into(),
         "local".into(),
         dir.join("app.img"),
         manifest.root_hash_bytes().expect("a hex root hash"),

@@ -29,7 +29,11 @@ impl Drop for Enclave {
 /// Starts the enclave with `config` (and extra environment) and waits for its address.
 pub fn start_enclave(config: &Path, env: &[(&str, &Path)]) -> Enclave {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_blindfold-enclave"));
-    cmd.arg("--config").arg(config).stderr(Stdio::piped());
+    cmd.arg("--config")
+        .arg(config)
+        .arg("--launch")
+        .arg(config.with_file_name("launch.json"))
+        .stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -60,9 +64,12 @@ pub fn local_setup(dir: &Path, evidence_per_second: u32, alg: blindfold_attester
     std::fs::create_dir(dir.join("app")).unwrap();
     std::fs::write(dir.join("app/runtime.json"), "{\"model\": \"none\"}").unwrap();
     let disk = build_app_disk(&dir.join("app"), &dir.join("app.img"), 0, DEFAULT_FS_UUID).unwrap();
+    let launch = blindfold_enclave_config::LaunchConfig {
+        tcti: swtpm.tcti().into(),
+        listen: "127.0.0.1:0".into(),
+    };
+    std::fs::write(dir.join("launch.json"), launch.to_bytes().unwrap()).unwrap();
     let mut enclave = blindfold_enclave_config::EnclaveConfig::new(
-        swtpm.tcti().into(),
-        "127.0.0.1:0".into(),
         "local".into(),
         dir.join("app.img"),
         disk.root_hash.clone(),
