@@ -74,7 +74,8 @@ for c in "${need_cmds[@]}"; do
   command -v "$c" >/dev/null 2>&1 || { echo "setup: $c still missing after install" >&2; exit 2; }
 done
 
-if ! command -v cargo >/dev/null 2>&1; then
+# The demo with prebuilt binaries (BLINDFOLD_BIN_DIR) builds nothing.
+if ! { ((demo_only)) && [[ -n ${BLINDFOLD_BIN_DIR:-} ]]; } && ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found; install Rust >= 1.80 (rustup) and re-run" >&2
   exit 2
 fi

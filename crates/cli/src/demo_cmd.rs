@@ -110,16 +110,17 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
         .tempdir()
         .map_err(|e| Failure::Unusable(anyhow!(e).context("creating the demo's working directory")))?
         .keep();
+    let keep = args.keep || args.serve;
     let mut cleanup = Cleanup {
         dir: dir.clone(),
-        keep: args.keep,
+        keep,
         enclave: None,
         swtpm: None,
     };
     eprintln!(
         "blindfold demo: working in {}{}",
         dir.display(),
-        if args.keep { " (kept)" } else { "" }
+        if keep { " (kept)" } else { "" }
     );
 
     let bar = step("local platform: swtpm, platform CA, attestation key");
@@ -270,16 +271,55 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
         );
         Ok::<(), Failure>(())
     })?;
+    if args.serve {
+        print_serve_commands(&dir, &addr, MODEL_ID);
+        rt.block_on(tokio::signal::ctrl_c())
+            .map_err(|e| Failure::Unusable(anyhow!(e).context("waiting for Ctrl-C")))?;
+    }
     drop(cleanup);
     eprintln!(
         "✓ stopped the enclave and swtpm{}",
-        if args.keep {
+        if keep {
             ""
         } else {
             ", removed the working directory"
         }
     );
     Ok(())
+}
+
+/// The commands that reach the served demo enclave, exactly as they run.
+fn print_serve_commands(dir: &Path, addr: &str, model: &str) {
+    let trust = format!(
+        "--reference {d}/measurements.json --publisher-key {d}/publisher.pub --platform-ca {d}/platform/ca.pem --allow-dev --allow-dev-reference --state-dir {d}/client-state",
+        d = dir.display()
+    );
+    let python = blindfold_python();
+    say!("");
+    say!(
+        "The enclave stays up until Ctrl-C (then it and swtpm stop; {} is kept).",
+        dir.display()
+    );
+    say!("In another terminal:");
+    say!("  blindfold verify https://{addr} {trust}");
+    say!("  blindfold chat https://{addr} {trust} --prompt-file - <<< \"Why is the sky blue?\"");
+    say!("  blindfold proxy --upstream https://{addr} {trust} --listen 127.0.0.1:8080");
+    say!(
+        "  {python} -c 'import openai; c = openai.OpenAI(base_url=\"http://127.0.0.1:8080/v1\", api_key=\"unused\"); print(c.chat.completions.create(model=\"{model}\", messages=[{{\"role\": \"user\", \"content\": \"hi\"}}]).choices[0].message.content)'"
+    );
+    say!("Restart later from the kept directory (docs/enclave.md, \"Restarting a kept demo\").");
+}
+
+/// A Python with the `openai` package: the one scripts/setup.sh installs,
+/// else `python3` (which then needs `pip install openai`).
+fn blindfold_python() -> String {
+    let venv = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .map(|h| h.join(".cache/blindfold/venv/bin/python"));
+    match venv {
+        Some(p) if p.exists() => p.display().to_string(),
+        _ => "python3".into(),
+    }
 }
 
 /// Starts the enclave and waits (up to 2 minutes) for its address.

@@ -26,19 +26,36 @@ pub fn unusable(e: impl Into<anyhow::Error>, context: impl std::fmt::Display) ->
     Failure::Unusable(e.into().context(context.to_string()))
 }
 
-/// Prints the failure's cause chain as one line and returns the exit code.
+/// Prints the failure's cause chain as one line (each cause once, then
+/// what to do about it when the command knows) and returns the exit code.
 pub fn report(result: Result<(), Failure>) -> ExitCode {
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::CheckFailed(e)) => {
-            eprintln!("blindfold: {e:#}");
-            ExitCode::from(1)
-        }
-        Err(Failure::Unusable(e)) => {
-            eprintln!("blindfold: {e:#}");
-            ExitCode::from(2)
-        }
+    let (e, code) = match result {
+        Ok(()) => return ExitCode::SUCCESS,
+        Err(Failure::CheckFailed(e)) => (e, 1),
+        Err(Failure::Unusable(e)) => (e, 2),
+    };
+    eprintln!("blindfold: {}", one_line(&e));
+    if let Some(hint) = crate::hints::hint(&e) {
+        eprintln!("blindfold: {hint}");
     }
+    ExitCode::from(code)
+}
+
+/// The causes joined by ": ", each printed once: a cause whose text its
+/// wrapper already carries is not repeated.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 /// Writes one line to stdout. A reader that went away (`| head`) ends the

@@ -137,5 +137,13 @@ fn pcr_json(bytes: &[u8]) -> anyhow::Result<PcrValues> {
 pub fn hex_arg(text: &str) -> anyhow::Result<Vec<u8>> {
     let t = text.trim();
     let t = t.strip_prefix("0x").unwrap_or(t);
-    hex::decode(t).map_err(|e| anyhow!("\"{text}\" is not hex: {e}"))
+    hex::decode(t).map_err(|e| match e {
+        hex::FromHexError::OddLength => {
+            anyhow!("\"{text}\" has an odd number of hex digits (bytes are written as two hex digits each)")
+        }
+        hex::FromHexError::InvalidHexCharacter { c, index } => {
+            anyhow!("\"{text}\" is not hex: `{c}` at position {index} is not a hex digit (0-9, a-f)")
+        }
+        other => anyhow!("\"{text}\" is not hex: {other}"),
+    })
 }

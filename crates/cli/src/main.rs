@@ -26,6 +26,7 @@ mod ccel_cmd;
 mod demo_cmd;
 mod eventlog_cmd;
 mod exit;
+mod hints;
 mod inputs;
 mod measure_cmd;
 mod platform_cmd;

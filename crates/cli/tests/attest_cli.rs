@@ -452,3 +452,41 @@ fn kinvolk_evidence_is_not_verified_for_want_of_a_vcek() {
     assert_eq!(v["layout"], "kinvolk-az-cvm-snp");
     assert!(v["errors"][0].as_str().unwrap().contains("no VCEK"), "{v}");
 }
+
+/// Failures say what to do, once: a wrong nonce names --nonce, an archived
+/// document's expired chain names --at, a non-hex nonce says why; each
+/// cause is printed once.
+#[test]
+fn errors_point_at_the_fix_and_say_each_cause_once() {
+    let gcp = path("gcp-vtpm/gce-cos85-attestation-nonce9009/gce-cos-85-nonce9009.pb");
+    let out = run(blindfold().args(["attest", "verify", &gcp, "--nonce", "9008"]));
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("blindfold: quote 0: quote extraData 9009 is not the expected nonce 9008\n"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the quote was made for another nonce: check --nonce"),
+        "{err}"
+    );
+    assert_eq!(err.matches("is not the expected nonce").count(), 1, "{err}");
+
+    let nitro = path("aws-nitro/evervault-enclave-nondebug/valid-attestation-doc-bytes");
+    let out = run(blindfold().args(["attest", "verify", &nitro, "--no-freshness"]));
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("expired at 2022-10-13T11:58:02Z"), "{err}");
+    assert!(
+        err.contains("verify it at the time it was made with --at TIME"),
+        "{err}"
+    );
+
+    let out = run(blindfold().args(["attest", "verify", &gcp, "--nonce", "challenges"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("`h` at position 1 is not a hex digit"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -257,6 +257,11 @@ pub struct DemoArgs {
     /// of deleting it at the end.
     #[arg(long)]
     pub keep: bool,
+    /// Keep the enclave running after the answer, until Ctrl-C, and print
+    /// the exact verify, chat, proxy and openai commands for it (implies
+    /// --keep).
+    #[arg(long)]
+    pub serve: bool,
 }
 
 #[derive(Debug, Subcommand)]
