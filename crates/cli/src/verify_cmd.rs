@@ -39,18 +39,41 @@ pub fn print_report(report: &Report) {
 }
 
 pub fn verify(args: &VerifyArgs) -> Result<(), Failure> {
-    let trust = trust(&args.trust)?;
-    let client = runtime()?
-        .block_on(Client::connect(&args.url, trust))
-        .map_err(|e| failure(e).context(format!("verifying {}", args.url)))?;
-    let report = client.report();
+    let report = match connect_and_report(args) {
+        Ok(report) => report,
+        Err(failure) => {
+            // With --json a failure still prints the documented
+            // `verified: false` object; the one-line error and the exit code
+            // follow as for any failure.
+            if args.json {
+                let reason = match &failure {
+                    Failure::CheckFailed(e) | Failure::Unusable(e) => crate::exit::one_line(e),
+                };
+                let address = blindfold_client::address_of(&args.url);
+                say!(
+                    "{}",
+                    pretty(&blindfold_client::report::failure_report(&address, &reason))
+                );
+            }
+            return Err(failure);
+        }
+    };
     if args.json {
-        let json = serde_json::to_value(&report).map_err(|e| Failure::Unusable(anyhow!(e)))?;
-        say!("{}", pretty(&json));
+        say!("{}", pretty(&report));
     } else {
         print_report(&report);
     }
     Ok(())
+}
+
+/// Reads the trust files, connects and verifies: the report of a session
+/// that verified.
+fn connect_and_report(args: &VerifyArgs) -> Result<Report, Failure> {
+    let trust = trust(&args.trust)?;
+    let client = runtime()?
+        .block_on(Client::connect(&args.url, trust))
+        .map_err(|e| failure(e).context(format!("verifying {}", args.url)))?;
+    Ok(client.report())
 }
 
 /// The served model's id (`GET /v1/models` on the attested session).

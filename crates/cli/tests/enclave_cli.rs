@@ -32,6 +32,7 @@ fn blindfold_verify_passes_against_a_local_enclave() {
     let start = run(blindfold().args(["platform", "start"]).arg(&platform));
     assert!(start.status.success(), "{}", text(&start.stderr));
     let tcti = text(&start.stdout).trim().to_string();
+    let _stop = StopPlatformOnDrop(platform.clone());
 
     std::fs::create_dir(d.join("app")).unwrap();
     std::fs::write(d.join("app/runtime.json"), "{\"served\": \"nothing yet\"}").unwrap();
@@ -51,15 +52,17 @@ fn blindfold_verify_passes_against_a_local_enclave() {
         .arg(d.join("measurements.json")));
     assert!(m.status.success(), "{}", text(&m.stderr));
 
-    let mut enclave = Command::new(enclave_binary())
-        .arg("--config")
-        .arg(d.join("enclave.json"))
-        .arg("--launch")
-        .arg(d.join("launch.json"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(enclave.stderr.take().unwrap()).lines();
+    let mut enclave = KillOnDrop(
+        Command::new(enclave_binary())
+            .arg("--config")
+            .arg(d.join("enclave.json"))
+            .arg("--launch")
+            .arg(d.join("launch.json"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(enclave.0.stderr.take().unwrap()).lines();
     let addr = loop {
         let line = lines.next().expect("enclave exited").unwrap();
         if let Some(rest) = line.split("listening on ").nth(1) {
@@ -92,6 +95,18 @@ fn blindfold_verify_passes_against_a_local_enclave() {
     let (code, _, err) = verify(&["--allow-dev"]);
     assert_eq!(code, 1);
     assert!(err.contains("development references are not allowed"), "{err}");
+    // With --json a failure still prints the documented object.
+    let (code, out, _) = verify(&["--allow-dev", "--json"]);
+    assert_eq!(code, 1);
+    let failed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(failed["verified"], false, "{out}");
+    assert!(
+        failed["reason"]
+            .as_str()
+            .unwrap()
+            .contains("development references are not allowed"),
+        "{out}"
+    );
     let (code, _, err) = verify(&["--allow-dev-reference"]);
     assert_eq!(
         code, 2,
@@ -102,8 +117,7 @@ fn blindfold_verify_passes_against_a_local_enclave() {
     assert_eq!(code, 1);
     assert!(err.contains("weaker than the required cvm"), "{err}");
 
-    let _ = enclave.kill();
-    let _ = enclave.wait();
+    drop(enclave);
     assert!(run(blindfold().args(["platform", "stop"]).arg(&platform))
         .status
         .success());
@@ -119,15 +133,17 @@ fn blindfold_verify_passes_against_a_local_enclave() {
         listen: "127.0.0.1:0".into(),
     };
     std::fs::write(d.join("launch.json"), launch.to_bytes().unwrap()).unwrap();
-    let mut enclave = Command::new(enclave_binary())
-        .arg("--config")
-        .arg(d.join("enclave.json"))
-        .arg("--launch")
-        .arg(d.join("launch.json"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(enclave.stderr.take().unwrap()).lines();
+    let mut enclave = KillOnDrop(
+        Command::new(enclave_binary())
+            .arg("--config")
+            .arg(d.join("enclave.json"))
+            .arg("--launch")
+            .arg(d.join("launch.json"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(enclave.0.stderr.take().unwrap()).lines();
     let addr = loop {
         let line = lines.next().expect("enclave exited").unwrap();
         if let Some(rest) = line.split("listening on ").nth(1) {
@@ -142,8 +158,7 @@ fn blindfold_verify_passes_against_a_local_enclave() {
         .arg(platform.join("ca.pem"))
         .args(["--allow-dev", "--allow-dev-reference"]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let _ = enclave.kill();
-    let _ = enclave.wait();
+    drop(enclave);
     assert!(run(blindfold().args(["platform", "stop"]).arg(&platform))
         .status
         .success());

@@ -92,8 +92,9 @@ pub struct MeasureArgs {
     /// (process mode: no measured boot) a development reference is written.
     #[arg(long)]
     pub uki: Option<PathBuf>,
-    /// The app disk's JSON from `blindfold verity format --json` (its root
-    /// hash is the first runtime event in PCR 15).
+    /// The app disk's manifest, `APP.IMG.json`, written by `blindfold disk
+    /// build` (or the JSON of `blindfold verity format --json`); its root
+    /// hash is the first runtime event in PCR 15.
     #[arg(long, value_name = "APP.IMG.JSON")]
     pub app_disk: Option<PathBuf>,
     /// A reference boot's firmware event log on the target platform

@@ -25,39 +25,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Parse and replay TCG PC Client firmware event logs.
-    #[command(subcommand)]
-    Eventlog(EventlogCommand),
-    /// Verify TPM 2.0 quotes.
-    #[command(subcommand)]
-    Quote(QuoteCommand),
-    /// Verify platform evidence and appraise it against reference values.
-    #[command(subcommand)]
-    Attest(AttestCommand),
-    /// Build and check dm-verity hash trees (byte-compatible with veritysetup).
-    #[command(subcommand)]
-    Verity(VerityCommand),
-    /// PE/COFF images: the Authenticode digest UEFI firmware measures.
-    #[command(subcommand)]
-    Pe(PeCommand),
-    /// Unified kernel images.
-    #[command(subcommand)]
-    Uki(UkiCommand),
-    /// Compute reference values (expected PCRs) from build artefacts.
-    Measure(MeasureArgs),
-    /// App disks: reproducible erofs images with a dm-verity tree.
-    #[command(subcommand)]
-    Disk(DiskCommand),
-    /// Make a publisher key pair (ECDSA P-256) for signing reference values.
-    Keygen(KeygenArgs),
-    /// Make an API key for the enclave: 256 random bits written to a new
-    /// file (mode 0600, never printed), and the configuration entry that
-    /// accepts it (a salt and an HMAC, no key) printed for enclave.json's
-    /// "api.api_keys".
-    ApiKey(ApiKeyArgs),
-    /// The local platform: a swtpm playing "the cloud" (development only).
-    #[command(subcommand)]
-    Platform(PlatformCommand),
+    /// The whole promise in one command: a local platform, a publisher key,
+    /// an app disk with the packaged model, signed measurements, the
+    /// enclave, its verification report, and a streamed answer. Everything
+    /// it starts is stopped at the end (--serve keeps it up until Ctrl-C).
+    Demo(DemoArgs),
     /// Connect to an enclave over TLS 1.3, ask for evidence bound to that
     /// session, verify and appraise it, and print a report. Exit 0 only when
     /// everything holds and the appraisal is affirming (or, with
@@ -67,17 +39,45 @@ pub enum Command {
     /// Verify an enclave, then chat with it over the attested session
     /// (streamed answers), or answer one prompt with -p.
     Chat(ChatArgs),
-    /// The whole promise in one command: a local platform, a publisher key,
-    /// an app disk with the packaged model, signed measurements, the
-    /// enclave, its verification report, and a streamed answer. Everything
-    /// it starts is stopped at the end.
-    Demo(DemoArgs),
     /// A plain-HTTP, OpenAI-compatible endpoint on loopback for unmodified
     /// clients: every upstream TLS session is attested before the first
     /// byte of a request is forwarded; if verification fails, every
     /// request gets HTTP 502 `attestation_failed` and nothing is forwarded.
     /// GET /blindfold/verification shows the last verification report.
     Proxy(ProxyArgs),
+    /// Make an API key for the enclave: 256 random bits written to a new
+    /// file (mode 0600, never printed), and the configuration entry that
+    /// accepts it (a salt and an HMAC, no key) printed for enclave.json's
+    /// "api.api_keys".
+    ApiKey(ApiKeyArgs),
+    /// Make a publisher key pair (ECDSA P-256) for signing reference values.
+    Keygen(KeygenArgs),
+    /// Compute reference values (expected PCRs) from build artefacts.
+    Measure(MeasureArgs),
+    /// App disks: reproducible erofs images with a dm-verity tree.
+    #[command(subcommand)]
+    Disk(DiskCommand),
+    /// The local platform: a swtpm playing "the cloud" (development only).
+    #[command(subcommand)]
+    Platform(PlatformCommand),
+    /// Verify platform evidence and appraise it against reference values.
+    #[command(subcommand)]
+    Attest(AttestCommand),
+    /// Verify TPM 2.0 quotes.
+    #[command(subcommand)]
+    Quote(QuoteCommand),
+    /// Parse and replay TCG PC Client firmware event logs.
+    #[command(subcommand)]
+    Eventlog(EventlogCommand),
+    /// Build and check dm-verity hash trees (byte-compatible with veritysetup).
+    #[command(subcommand)]
+    Verity(VerityCommand),
+    /// PE/COFF images: the Authenticode digest UEFI firmware measures.
+    #[command(subcommand)]
+    Pe(PeCommand),
+    /// Unified kernel images.
+    #[command(subcommand)]
+    Uki(UkiCommand),
 }
 
 /// What a client trusts (shared by `verify`, `chat`, `proxy`).

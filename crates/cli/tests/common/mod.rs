@@ -86,3 +86,23 @@ pub fn embedded(gguf: PathBuf, model_id: &str) -> blindfold_engine::EngineConfig
         default_max_tokens: None,
     })
 }
+
+/// A child process killed and reaped when dropped, so a failing test
+/// leaves no enclave or proxy running (and no pipe held open).
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A started local platform (`platform start DIR`) stopped when dropped.
+pub struct StopPlatformOnDrop(pub PathBuf);
+
+impl Drop for StopPlatformOnDrop {
+    fn drop(&mut self) {
+        let _ = blindfold().args(["platform", "stop"]).arg(&self.0).output();
+    }
+}
