@@ -68,7 +68,7 @@ enclave_pid=$!
 pids+=("$enclave_pid")
 for _ in $(seq 200); do grep -q "listening on" "$work/enclave.log" && break; sleep 0.1; done
 enclave_addr=$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$work/enclave.log" | head -1)
-"$B" proxy --upstream "https://$enclave_addr" --listen 127.0.0.1:0 --reference "$work/ref.json" \
+"$B" proxy "https://$enclave_addr" --listen 127.0.0.1:0 --reference "$work/ref.json" \
   --publisher-key "$work/publisher.pub" --platform-ca "$work/platform/ca.pem" --allow-dev --allow-dev-reference 2>"$work/proxy.log" &
 proxy_pid=$!
 pids+=("$proxy_pid")

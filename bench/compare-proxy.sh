@@ -50,7 +50,7 @@ RAYON_NUM_THREADS=2 RUST_LOG=warn "$bin/blindfold-enclave" --config "$work/encla
 pids+=($!)
 wait_line "$work/enclave.log" "listening on"
 pport=$(free_port)
-$B proxy --upstream "https://127.0.0.1:$eport" --reference "$work/measurements.json" --publisher-key "$work/publisher.pub" \
+$B proxy "https://127.0.0.1:$eport" --reference "$work/measurements.json" --publisher-key "$work/publisher.pub" \
   --platform-ca "$work/platform/ca.pem" --allow-dev --allow-dev-reference --listen "127.0.0.1:$pport" 2> "$work/proxy.log" &
 pids+=($!)
 wait_line "$work/proxy.log" "listening on"

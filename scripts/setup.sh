@@ -7,6 +7,9 @@
 #                             TSS library to build against, mkfs.erofs and
 #                             the model (no oracles, no QEMU, no openai
 #                             package, no reference engine build)
+#   scripts/setup.sh --demo --openai   that, and the `openai` package in
+#                             its virtual environment (the README's by-hand
+#                             path drives the proxy with it)
 #
 # Debian packages: tpm2-tools (tpm2_quote, tpm2_checkquote, tpm2_eventlog:
 # the oracles our verifier is checked against), swtpm + swtpm-tools (the
@@ -35,12 +38,18 @@
 # old); the script says so if it is not.
 set -euo pipefail
 demo_only=0
-if [[ ${1:-} == --demo ]]; then
-  demo_only=1
-elif [[ $# -gt 0 ]]; then
-  echo "setup: unknown argument $1 (--demo, or nothing)" >&2
-  exit 2
-fi
+with_openai=0
+for arg in "$@"; do
+  case $arg in
+    --demo) demo_only=1 ;;
+    --openai) with_openai=1 ;;
+    *)
+      echo "setup: unknown argument $arg (--demo, --openai, or nothing)" >&2
+      exit 2
+      ;;
+  esac
+done
+((demo_only)) || with_openai=1
 
 need_cmds=(tpm2_quote tpm2_checkquote tpm2_eventlog tpm2_createak swtpm swtpm_setup openssl veritysetup
   pesign objdump qemu-system-x86_64 mcopy mkfs.vfat mkfs.erofs fsck.erofs)
@@ -54,12 +63,13 @@ if ((demo_only)); then
   need_cmds=(swtpm swtpm_setup mkfs.erofs pkg-config python3 g++ make)
   need_files=(/usr/include/tss2/tss2_esys.h)
   pkgs=(swtpm swtpm-tools erofs-utils libtss2-dev pkg-config python3 python3-pip g++ make)
+  if ((with_openai)); then pkgs+=(python3-venv); fi
 fi
 
 missing=()
 for c in "${need_cmds[@]}"; do command -v "$c" >/dev/null 2>&1 || missing+=("$c"); done
 for f in "${need_files[@]}"; do [[ -e $f ]] || missing+=("$f"); done
-((demo_only)) || python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+if ((with_openai)) && ! python3 -c 'import venv, ensurepip' 2>/dev/null; then missing+=(python3-venv); fi
 if ((${#missing[@]})); then
   echo "setup: installing ${pkgs[*]} (missing: ${missing[*]})" >&2
   if [[ $(id -u) -ne 0 ]]; then
@@ -74,15 +84,18 @@ for c in "${need_cmds[@]}"; do
   command -v "$c" >/dev/null 2>&1 || { echo "setup: $c still missing after install" >&2; exit 2; }
 done
 
-# The demo with prebuilt binaries (BLINDFOLD_BIN_DIR) builds nothing.
-if ! { ((demo_only)) && [[ -n ${BLINDFOLD_BIN_DIR:-} ]]; } && ! command -v cargo >/dev/null 2>&1; then
-  echo "setup: cargo not found; install Rust >= 1.80 (rustup) and re-run" >&2
-  exit 2
-fi
-rust_minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
-if ((rust_minor < 80)); then
-  echo "setup: rustc $(rustc --version) is older than 1.80; install a newer toolchain" >&2
-  exit 2
+# The demo with prebuilt binaries (BLINDFOLD_BIN_DIR) builds nothing and
+# needs no Rust toolchain.
+if ! { ((demo_only)) && [[ -n ${BLINDFOLD_BIN_DIR:-} ]]; }; then
+  if ! command -v cargo >/dev/null 2>&1 || ! command -v rustc >/dev/null 2>&1; then
+    echo "setup: cargo not found; install Rust >= 1.80 (rustup) and re-run" >&2
+    exit 2
+  fi
+  rust_minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
+  if ((rust_minor < 80)); then
+    echo "setup: rustc $(rustc --version) is older than 1.80; install a newer toolchain" >&2
+    exit 2
+  fi
 fi
 cache=${BLINDFOLD_CACHE:-$HOME/.cache/blindfold}
 mkdir -p "$cache/dl"
@@ -108,15 +121,15 @@ PY
   mv "$model.part" "$model"
 fi
 
-if ((demo_only)); then
-  exit 0
-fi
-
-# The openai package, for the API tests.
-if [[ ! -x $cache/venv/bin/python ]] || ! "$cache/venv/bin/python" -c 'import openai' 2>/dev/null; then
+# The openai package, for the API tests and the README's by-hand path.
+if ((with_openai)) && { [[ ! -x $cache/venv/bin/python ]] || ! "$cache/venv/bin/python" -c 'import openai' 2>/dev/null; }; then
   echo "setup: installing the openai package into $cache/venv" >&2
   python3 -m venv "$cache/venv"
   "$cache/venv/bin/pip" install -q "openai==1.109.1"
+fi
+
+if ((demo_only)); then
+  exit 0
 fi
 
 # The reference engine: llama.cpp's llama-server, built from source at the

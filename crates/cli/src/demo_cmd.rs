@@ -303,7 +303,7 @@ fn print_serve_commands(dir: &Path, addr: &str, model: &str) {
     say!("In another terminal:");
     say!("  blindfold verify https://{addr} {trust}");
     say!("  blindfold chat https://{addr} {trust} --prompt-file - <<< \"Why is the sky blue?\"");
-    say!("  blindfold proxy --upstream https://{addr} {trust} --listen 127.0.0.1:8080");
+    say!("  blindfold proxy https://{addr} {trust} --listen 127.0.0.1:8080");
     say!(
         "  {python} -c 'import openai; c = openai.OpenAI(base_url=\"http://127.0.0.1:8080/v1\", api_key=\"unused\"); print(c.chat.completions.create(model=\"{model}\", messages=[{{\"role\": \"user\", \"content\": \"hi\"}}]).choices[0].message.content)'"
     );

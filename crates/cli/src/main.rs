@@ -24,6 +24,7 @@ mod attest_cmd;
 mod attest_report;
 mod ccel_cmd;
 mod demo_cmd;
+mod enclave_config_cmd;
 mod eventlog_cmd;
 mod exit;
 mod hints;
@@ -52,6 +53,7 @@ fn main() -> std::process::ExitCode {
         args::Command::Uki(args::UkiCommand::Build(a)) => measure_cmd::uki_build(&a),
         args::Command::Measure(a) => measure_cmd::measure(&a),
         args::Command::Disk(args::DiskCommand::Build(a)) => measure_cmd::disk_build(&a),
+        args::Command::EnclaveConfig(a) => enclave_config_cmd::enclave_config(&a),
         args::Command::Keygen(a) => sign_cmd::keygen(&a),
         args::Command::ApiKey(a) => sign_cmd::api_key(&a),
         args::Command::Platform(args::PlatformCommand::Init(a)) => platform_cmd::init(&a),

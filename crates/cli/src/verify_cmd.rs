@@ -69,11 +69,21 @@ pub fn verify(args: &VerifyArgs) -> Result<(), Failure> {
 /// Reads the trust files, connects and verifies: the report of a session
 /// that verified.
 fn connect_and_report(args: &VerifyArgs) -> Result<Report, Failure> {
-    let trust = trust(&args.trust)?;
-    let client = runtime()?
-        .block_on(Client::connect(&args.url, trust))
-        .map_err(|e| failure(e).context(format!("verifying {}", args.url)))?;
-    Ok(client.report())
+    let runtime = runtime()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.wait);
+    loop {
+        let trust = trust(&args.trust)?;
+        match runtime.block_on(Client::connect(&args.url, trust)) {
+            Ok(client) => return Ok(client.report()),
+            // Nothing answers yet: an enclave still starting.
+            Err(ClientError::Attestation(blindfold_atls::Error::Connect(_)))
+                if std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(250));
+            }
+            Err(e) => return Err(failure(e).context(format!("verifying {}", args.url))),
+        }
+    }
 }
 
 /// The served model's id (`GET /v1/models` on the attested session).

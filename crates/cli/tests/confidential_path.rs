@@ -111,13 +111,7 @@ impl Drop for Proxy {
 fn proxy(e: &Enclave) -> Proxy {
     let d = e.dir.path();
     let mut child = blindfold()
-        .args([
-            "proxy",
-            "--upstream",
-            &format!("https://{}", e.addr),
-            "--listen",
-            "127.0.0.1:0",
-        ])
+        .args(["proxy", &format!("https://{}", e.addr), "--listen", "127.0.0.1:0"])
         .arg("--reference")
         .arg(d.join("ref.json"))
         .arg("--publisher-key")

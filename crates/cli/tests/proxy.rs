@@ -165,15 +165,9 @@ impl Drop for Proxy {
 
 fn proxy(f: &Fixture, trust: &[String], env: &[(&str, &Path)]) -> Proxy {
     let mut cmd = blindfold();
-    cmd.args([
-        "proxy",
-        "--upstream",
-        &format!("https://{}", f.addr),
-        "--listen",
-        "127.0.0.1:0",
-    ])
-    .args(trust)
-    .stderr(Stdio::piped());
+    cmd.args(["proxy", &format!("https://{}", f.addr), "--listen", "127.0.0.1:0"])
+        .args(trust)
+        .stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -296,7 +290,6 @@ fn a_tampered_enclave_gets_nothing_and_foreign_pages_are_refused() {
     let out = run(blindfold()
         .args([
             "proxy",
-            "--upstream",
             &format!("https://{}", f.addr),
             "--listen",
             "127.0.0.1:0",
@@ -383,7 +376,7 @@ fn bad_references_and_public_addresses_are_refused_before_anything_is_sent() {
     let f = Fixture::start(&[]);
     let upstream = format!("https://{}", f.addr);
     let mut other_key = f.trust("other-key.ref.json", "publisher.pub");
-    other_key.splice(0..0, ["proxy".to_string(), "--upstream".into(), upstream.clone()]);
+    other_key.splice(0..0, ["proxy".to_string(), upstream.clone()]);
     let out = run(blindfold().args(&other_key));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(
@@ -392,7 +385,7 @@ fn bad_references_and_public_addresses_are_refused_before_anything_is_sent() {
         text(&out.stderr)
     );
     let out = run(blindfold()
-        .args(["proxy", "--upstream", &upstream, "--reference"])
+        .args(["proxy", &upstream, "--reference"])
         .arg(f.path("good.ref.json")));
     assert_eq!(
         out.status.code(),
@@ -405,7 +398,6 @@ fn bad_references_and_public_addresses_are_refused_before_anything_is_sent() {
         0..0,
         [
             "proxy".to_string(),
-            "--upstream".into(),
             upstream,
             "--listen".into(),
             "0.0.0.0:0".into(),

@@ -194,3 +194,25 @@ pub struct VerityVerifyArgs {
     #[command(flatten)]
     pub tree: VerityTreeArgs,
 }
+
+#[derive(Debug, Args)]
+pub struct EnclaveConfigArgs {
+    /// The app disk's manifest, IMAGE.json, which `disk build` writes beside
+    /// IMAGE: the configuration names the image and pins its root hash.
+    #[arg(long, value_name = "MANIFEST")]
+    pub app_disk: PathBuf,
+    /// The model the embedded engine serves (a GGUF file; the enclave
+    /// measures its name and SHA-256 into PCR 15 before serving).
+    #[arg(long, value_name = "FILE", requires = "model_id")]
+    pub model: Option<PathBuf>,
+    /// The name the API serves the model under (GET /v1/models, and the
+    /// "model" of each request).
+    #[arg(long, value_name = "NAME", requires = "model")]
+    pub model_id: Option<String>,
+    /// The platform the evidence will name.
+    #[arg(long, default_value = "local", value_parser = ["local", "azure-vtpm", "gcp-vtpm"])]
+    pub platform: String,
+    /// Where to write the configuration (enclave.json).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+}

@@ -50,6 +50,9 @@ pub enum Command {
     /// accepts it (a salt and an HMAC, no key) printed for enclave.json's
     /// "api.api_keys".
     ApiKey(ApiKeyArgs),
+    /// Write the enclave's configuration (enclave.json, measured into PCR
+    /// 15) for an app disk and, optionally, the model it serves.
+    EnclaveConfig(EnclaveConfigArgs),
     /// Make a publisher key pair (ECDSA P-256) for signing reference values.
     Keygen(KeygenArgs),
     /// Compute reference values (expected PCRs) from build artefacts.
@@ -191,6 +194,11 @@ pub struct VerifyArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Keep trying for up to SECONDS while nothing answers at the address
+    /// yet (an enclave still starting). Only the connection is retried: a
+    /// verification that fails, fails at once.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub wait: u64,
 }
 
 #[derive(Debug, Args)]
@@ -219,8 +227,8 @@ pub struct ChatArgs {
 
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
-    /// The enclave: https://HOST:PORT.
-    #[arg(long)]
+    /// The enclave: https://HOST:PORT (or HOST:PORT), as for verify and chat.
+    #[arg(value_name = "URL")]
     pub upstream: String,
     #[command(flatten)]
     pub trust: TrustArgs,
