@@ -318,10 +318,19 @@ pub fn appraise(
                         [one] => one.to_hex(),
                         many => format!("one of {}", many.iter().map(short).collect::<Vec<_>>().join(", ")),
                     };
-                    (
-                        ClaimStatus::Contraindicated,
-                        format!("PCR {index} ({bank}): expected {expected}, got {got}"),
-                    )
+                    let mut detail = format!("PCR {index} ({bank}): expected {expected}, got {got}");
+                    // PCR 15 in words: which runtime event differs.
+                    if index.0 == blindfold_protocol::RUNTIME_PCR && !r.runtime_events.is_empty() {
+                        if let Some(log) = evidence.runtime_log() {
+                            if let Some(why) = blindfold_protocol::runtime_log::describe_differences(
+                                &r.runtime_events,
+                                &log.events,
+                            ) {
+                                detail.push_str(&format!(" (runtime events: {why})"));
+                            }
+                        }
+                    }
+                    (ClaimStatus::Contraindicated, detail)
                 }
             };
             add(name, status, detail);

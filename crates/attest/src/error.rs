@@ -243,6 +243,20 @@ impl Error {
                 ))
         )
     }
+
+    /// True when the evidence was made for another nonce than the one
+    /// given: it is not fresh for this caller (a replay, or a relay's).
+    pub fn is_nonce_mismatch(&self) -> bool {
+        matches!(
+            self,
+            Error::Verify(
+                VerifyError::Quote {
+                    cause: blindfold_tpm::Error::NonceMismatch { .. },
+                    ..
+                } | VerifyError::Nitro(blindfold_nitro::Error::NonceMismatch { .. })
+            )
+        )
+    }
 }
 
 macro_rules! from_stage {

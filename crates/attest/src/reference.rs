@@ -44,6 +44,11 @@ pub struct MeasurementsV1 {
     /// (`MIGRATE_MA`, which can export the guest's memory).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub snp_allow_migration_agent: bool,
+    /// The runtime events PCR 15's values were computed from, in order.
+    /// Explanatory only (the PCR values decide): when PCR 15 differs, a
+    /// verifier names the event that differs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runtime_events: Vec<blindfold_protocol::RuntimeEvent>,
 }
 
 /// The lowest SEV-SNP TCB accepted: each security patch level at least
@@ -138,6 +143,9 @@ pub struct ReferenceValues {
     pub snp_minimum_tcb: Option<SnpTcbFloor>,
     /// Whether an SEV-SNP policy with `MIGRATE_MA` is accepted.
     pub snp_allow_migration_agent: bool,
+    /// The runtime events PCR 15's values were computed from (Blindfold
+    /// references; explanatory only, see [`MeasurementsV1::runtime_events`]).
+    pub runtime_events: Vec<blindfold_protocol::RuntimeEvent>,
 }
 
 fn bad(why: impl Into<String>) -> Error {
@@ -186,6 +194,11 @@ impl ReferenceValues {
             let doc: BlindLlamaReference =
                 serde_json::from_slice(bytes).map_err(|e| bad(format!("BlindLlama-v2 measurements: {e}")))?;
             return Self::parse_blindllama(&doc);
+        }
+        if sniff.payload_type.is_some() {
+            return Err(bad(
+                "this is a signed reference bundle (a DSSE envelope), not plain reference values: it is read only with its publisher's key, which verifies its signature",
+            ));
         }
         Err(bad(
             "no known layout (blindfold_measurements, measurements, application_disk_roothash, Measurements)",
@@ -237,6 +250,7 @@ impl ReferenceValues {
             hardware_measurements,
             snp_minimum_tcb: doc.snp_minimum_tcb,
             snp_allow_migration_agent: doc.snp_allow_migration_agent,
+            runtime_events: doc.runtime_events.clone(),
         };
         refs.check_mandatory()?;
         Ok(refs)
@@ -273,6 +287,7 @@ impl ReferenceValues {
             hardware_measurements: self.hardware_measurements.iter().map(hex::encode).collect(),
             snp_minimum_tcb: self.snp_minimum_tcb,
             snp_allow_migration_agent: self.snp_allow_migration_agent,
+            runtime_events: self.runtime_events.clone(),
         })
     }
 
@@ -302,6 +317,7 @@ impl ReferenceValues {
             hardware_measurements: Vec::new(),
             snp_minimum_tcb: None,
             snp_allow_migration_agent: false,
+            runtime_events: Vec::new(),
         })
     }
 
@@ -331,6 +347,7 @@ impl ReferenceValues {
             hardware_measurements: Vec::new(),
             snp_minimum_tcb: None,
             snp_allow_migration_agent: false,
+            runtime_events: Vec::new(),
         })
     }
 
@@ -429,6 +446,8 @@ struct ReferenceSniff {
     nitro: Option<serde::de::IgnoredAny>,
     measurements: Option<serde::de::IgnoredAny>,
     application_disk_roothash: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "payloadType")]
+    payload_type: Option<serde::de::IgnoredAny>,
 }
 
 /// A reference file as written, in one of the formats this crate reads.

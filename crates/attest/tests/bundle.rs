@@ -35,6 +35,7 @@ fn measurements(pcr15: &str) -> MeasurementsV1 {
         hardware_measurements: vec![],
         snp_minimum_tcb: None,
         snp_allow_migration_agent: false,
+        runtime_events: Vec::new(),
     }
 }
 

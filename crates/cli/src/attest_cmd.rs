@@ -60,7 +60,7 @@ fn resolve(args: &AttestVerifyArgs) -> Result<Resolved, Failure> {
         }
         (None, None) => None,
     };
-    let publisher = match &args.publisher_key {
+    let publisher = match &args.signer.publisher_key {
         Some(path) => Some(inputs::publisher_key(path)?),
         None => None,
     };
@@ -78,12 +78,17 @@ fn resolve(args: &AttestVerifyArgs) -> Result<Resolved, Failure> {
                 ))
             })?;
             let check = bundle::BundleCheck {
-                min_version: args.min_bundle_version,
+                min_version: args.signer.min_bundle_version,
                 at,
             };
             bundle::verify_bundle(&bytes, key, &check).map(|b| b.reference)
-        } else {
+        } else if args.signer.reference_unsigned {
             ReferenceValues::parse(&bytes)
+        } else {
+            return Err(Failure::Unusable(anyhow!(
+                "--reference {} is not a signed bundle: accept it unsigned knowingly with --reference-unsigned, or give a bundle signed by the publisher with --publisher-key",
+                path.display()
+            )));
         };
         let r = parsed.map_err(|e| {
             let ctx = format!("--reference {}", path.display());
@@ -172,7 +177,16 @@ pub fn verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
         checked_at: humantime::format_rfc3339_seconds(resolved.options.at).to_string(),
         errors: Vec::new(),
     };
+    let given_nonce = match &resolved.options.freshness {
+        Some(blindfold_tpm::Freshness::Nonce(n)) => Some(hex::encode(n)),
+        _ => None,
+    };
     let fail = |report: &mut AttestVerifyReport, e: blindfold_attest::Error| {
+        if e.is_nonce_mismatch() {
+            // Checked, and not fresh: made for another nonce.
+            report.nonce = given_nonce.clone();
+            report.fresh = Some(false);
+        }
         report.errors = vec![e.to_string()];
         emit(args.json, report);
         if e.is_unusable_input() {

@@ -20,7 +20,9 @@ pub struct AttestVerifyReport {
     pub trust_basis: String,
     /// The nonce that was checked (hex).
     pub nonce: Option<String>,
-    /// `true` when a nonce was checked; `null` when freshness was not.
+    /// `true` when the nonce was checked and matched, `false` when it was
+    /// checked and the evidence was made for another; `null` when
+    /// freshness was not checked.
     pub fresh: Option<bool>,
     /// Quoted PCRs by bank and index (hex).
     pub pcrs: BTreeMap<&'static str, BTreeMap<u32, String>>,
@@ -76,10 +78,10 @@ impl fmt::Display for AttestVerifyReport {
         writeln!(f, "verified:    {}", self.verified)?;
         writeln!(f, "platform:    {} ({})", self.platform, self.layout)?;
         writeln!(f, "trust basis: {}", self.trust_basis)?;
-        let fresh = if self.fresh == Some(true) {
-            "yes (nonce checked)"
-        } else {
-            "not checked"
+        let fresh = match self.fresh {
+            Some(true) => "yes (nonce checked)",
+            Some(false) => "no: the evidence was made for another nonce",
+            None => "not checked",
         };
         writeln!(f, "fresh:       {fresh}")?;
         writeln!(f, "checked at:  {}", self.checked_at)?;

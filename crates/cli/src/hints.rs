@@ -45,6 +45,14 @@ fn verify_hint(e: &VerifyError, live: bool) -> Option<&'static str> {
             cause: blindfold_tpm::Error::NonceMismatch { .. },
             ..
         } => Some("the quote was made for another nonce: check --nonce (or the evidence is a replay)"),
+        // A client connecting to an enclave has no AK to pin: only the
+        // local platform's CA applies.
+        VerifyError::NoTrustAnchor { .. } if live => Some(
+            "a local enclave's AK is certified by its platform's CA: give it with --platform-ca (and --allow-dev: it can forge evidence)",
+        ),
+        VerifyError::NoTrustAnchor { .. } => {
+            Some("pin the AK with --ak FILE, or (development) trust the CA that certifies it with --platform-ca FILE")
+        }
         VerifyError::Chain(x)
         | VerifyError::Nitro(blindfold_nitro::Error::Chain(x))
         | VerifyError::Snp(blindfold_snp::Error::Chain(x))
@@ -80,6 +88,23 @@ mod tests {
         assert!(hint(&live).unwrap().contains("another TLS session"), "{live:#}");
         let offline = anyhow::Error::new(nonce_mismatch());
         assert!(hint(&offline).unwrap().contains("check --nonce"));
+    }
+
+    #[test]
+    fn a_missing_anchor_names_the_flags_each_command_has() {
+        let missing = || {
+            AttestError::Verify(VerifyError::NoTrustAnchor {
+                platform: blindfold_attest::Platform::Local,
+            })
+        };
+        let live = anyhow::Error::new(blindfold_atls::Error::Verification(missing()));
+        let hint_live = hint(&live).unwrap_or_default();
+        assert!(
+            hint_live.contains("--platform-ca") && !hint_live.contains("--ak"),
+            "{hint_live}"
+        );
+        let offline = hint(&anyhow::Error::new(missing())).unwrap_or_default();
+        assert!(offline.contains("--ak FILE"), "{offline}");
     }
 
     #[test]

@@ -168,7 +168,9 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
         None => None,
     };
     // PCR 15: the runtime's events (app disk; with the enclave's
-    // configuration also its digest and the ready separator).
+    // configuration also its digest and the ready separator), kept in the
+    // reference so a verifier can name the event that differs.
+    let mut expected_events = Vec::new();
     if let Some(root) = &app_root {
         let mut events = vec![RuntimeEvent::AppDisk {
             root_hash: root.clone(),
@@ -197,6 +199,7 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
                 events.push(RuntimeEvent::model(&embedded.model_id, &sha256));
             }
         }
+        expected_events = events.clone();
         let log = RuntimeLog {
             events,
             banks: banks.clone(),
@@ -257,6 +260,7 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
             hardware_measurements: Vec::new(),
             snp_minimum_tcb: None,
             snp_allow_migration_agent: false,
+            runtime_events: expected_events,
         },
         // BlindLlama-v2 binds the app disk through application.json, not PCR 15.
         "blindllama" => ReferenceValues {
@@ -267,6 +271,7 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
             hardware_measurements: Vec::new(),
             snp_minimum_tcb: None,
             snp_allow_migration_agent: false,
+            runtime_events: Vec::new(),
         },
         _ => ReferenceValues {
             format: ReferenceFormat::NitroTpm,
@@ -279,6 +284,7 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
             hardware_measurements: Vec::new(),
             snp_minimum_tcb: None,
             snp_allow_migration_agent: false,
+            runtime_events: Vec::new(),
         },
     };
     if format == "blindfold" {

@@ -30,6 +30,7 @@ fn azure_sample_with_its_reference_is_a_warning_at_its_time() {
         "2024-06-01T00:00:00Z",
         "--reference",
         &path(&format!("{AZURE}/measurements_azure.json")),
+        "--reference-unsigned",
     ]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(v["verified"], true);
@@ -85,6 +86,7 @@ fn contraindicated_appraisal_exits_1() {
         "2024-06-01T00:00:00Z",
         "--reference",
         bad.to_str().unwrap(),
+        "--reference-unsigned",
     ]);
     assert_eq!(code, 1);
     assert_eq!(v["verified"], true);
@@ -119,6 +121,26 @@ fn gcp_protobuf_and_fixture_verify_fresh() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(v["layout"], "vaportpm-gcp");
+}
+
+/// A nonce that differs is checked and failed, and the report says so
+/// (`fresh: false`, the nonce that was expected), not "not checked".
+#[test]
+fn a_wrong_nonce_is_reported_as_not_fresh() {
+    let evidence = path("gcp-vtpm/gce-cos85-attestation-nonce9009/gce-cos-85-nonce9009.pb");
+    let (code, v, err) = attest(&[&evidence, "--nonce", "9010"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(v["verified"], false);
+    assert_eq!(v["fresh"], false);
+    assert_eq!(v["nonce"], "9010");
+    assert!(err.contains("another nonce"), "{err}");
+    let out = run(blindfold().args(["attest", "verify", &evidence, "--nonce", "9010"]));
+    assert_eq!(out.status.code(), Some(1));
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("fresh:       no: the evidence was made for another nonce"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -212,6 +234,12 @@ fn signed_references_need_the_pinned_publisher_key() {
     // Without a key: unusable; under another key: refused.
     let (code, _, err) = attest(&[&evidence, "--nonce", nonce, "--reference", &signed]);
     assert_eq!(code, 2, "{err}");
+    // An unsigned file needs the same explicit opt-in as for verify, chat
+    // and proxy.
+    let plain = path(&format!("{AZURE}/measurements_azure.json"));
+    let (code, _, err) = attest(&[&evidence, "--nonce", nonce, "--reference", &plain]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is not a signed bundle"), "{err}");
     let intruder = d.join("intruder.pub").display().to_string();
     let (code, _, err) = attest(&[
         &evidence,
@@ -273,6 +301,13 @@ fn verify_refuses_bad_references_before_asking_for_evidence() {
     );
     let (code, _) = verify("plain.json", &[]);
     assert_eq!(code, 2, "neither --publisher-key nor --reference-unsigned");
+    // A signed bundle read as a plain file: the error says what it is.
+    let (code, err) = verify("signed.json", &["--reference-unsigned"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("this is a signed reference bundle") && !err.contains("no known layout"),
+        "{err}"
+    );
     // A development bundle without the development opt-ins: refused at load.
     let (code, err) = verify("signed.json", &["--publisher-key", &publisher]);
     assert_eq!(code, 1);
@@ -359,6 +394,10 @@ fn a_debug_enclave_needs_allow_debug_and_is_reported() {
     let (code, v, err) = attest(&[&path(DEBUG), "--no-freshness", "--at", DEBUG_AT]);
     assert_eq!(code, 1);
     assert!(err.contains("debug-mode enclave"), "{err}");
+    assert!(
+        err.contains("--allow-debug accepts a debug-mode platform knowingly"),
+        "the refusal names its fix: {err}"
+    );
     assert_eq!(v["verified"], false);
     let (code, v, err) = attest(&[&path(DEBUG), "--no-freshness", "--at", DEBUG_AT, "--allow-debug"]);
     assert_eq!(code, 0, "{err}");

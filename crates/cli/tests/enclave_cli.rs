@@ -88,6 +88,43 @@ fn blindfold_verify_passes_against_a_local_enclave() {
     assert_eq!(report["binding"]["fresh"], true);
     assert_eq!(report["runtime_events"].as_array().unwrap().len(), 3);
 
+    // A stale reference (measured from another configuration): PCR 15
+    // differs, and the error names the runtime event that does.
+    let mut stale =
+        blindfold_enclave_config::EnclaveConfig::parse(&std::fs::read(d.join("enclave.json")).unwrap())
+            .unwrap();
+    stale.evidence_per_second += 1;
+    std::fs::write(d.join("stale.json"), stale.to_bytes().unwrap()).unwrap();
+    let m = run(blindfold()
+        .args(["measure", "--app-disk"])
+        .arg(d.join("app.img.json"))
+        .arg("--enclave-config")
+        .arg(d.join("stale.json"))
+        .arg("-o")
+        .arg(d.join("stale-measurements.json")));
+    assert!(m.status.success(), "{}", text(&m.stderr));
+    let out = run(blindfold()
+        .args(["verify", &format!("https://{addr}"), "--reference"])
+        .arg(d.join("stale-measurements.json"))
+        .args(["--reference-unsigned", "--platform-ca"])
+        .arg(platform.join("ca.pem"))
+        .args(["--allow-dev", "--allow-dev-reference"]));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("PCR 15 (sha256): expected")
+            && err.contains("runtime events: config sha256 differs: expected"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("app-disk root hash differs"),
+        "only the configuration changed: {err}"
+    );
+    assert!(
+        !err.contains("no measured boot"),
+        "the accepted development warning is no cause: {err}"
+    );
+
     // Process mode needs both opt-ins: each refusal says why.
     let (code, _, err) = verify(&[]);
     assert_eq!(code, 1);

@@ -56,6 +56,7 @@ impl Publisher {
                 hardware_measurements: vec![],
                 snp_minimum_tcb: None,
                 snp_allow_migration_agent: false,
+                runtime_events: Vec::new(),
             },
         };
         let body = serde_json::to_vec(&payload).unwrap();

@@ -118,6 +118,63 @@ pub fn runtime_events(app_disk_root_hash: &[u8], config: &[u8]) -> Vec<RuntimeEv
     ]
 }
 
+/// What differs between the runtime events a reference was computed from
+/// (`expected`) and those the enclave measured, in words, event by event:
+/// "config sha256 differs: expected 7ba5eea7b4416693…, measured
+/// fd22c16fb815f510…". `None` when they are the same.
+pub fn describe_differences(expected: &[RuntimeEvent], measured: &[RuntimeEvent]) -> Option<String> {
+    let mut differences = Vec::new();
+    for i in 0..expected.len().max(measured.len()) {
+        match (expected.get(i), measured.get(i)) {
+            (Some(e), Some(m)) if e == m => {}
+            (Some(e), Some(m)) => differences.push(event_difference(e, m)),
+            (Some(e), None) => differences.push(format!("{} expected, not measured", e.summary())),
+            (None, Some(m)) => differences.push(format!("{} measured, not expected", m.summary())),
+            (None, None) => {}
+        }
+    }
+    (!differences.is_empty()).then(|| differences.join("; "))
+}
+
+fn short(bytes: &[u8]) -> String {
+    format!("{}…", hex::encode(&bytes[..bytes.len().min(8)]))
+}
+
+fn event_difference(expected: &RuntimeEvent, measured: &RuntimeEvent) -> String {
+    let differs = |what: &str, e: &[u8], m: &[u8]| {
+        format!("{what} differs: expected {}, measured {}", short(e), short(m))
+    };
+    match (expected, measured) {
+        (RuntimeEvent::AppDisk { root_hash: e }, RuntimeEvent::AppDisk { root_hash: m }) => {
+            differs("app-disk root hash", e, m)
+        }
+        (RuntimeEvent::Config { sha256: e }, RuntimeEvent::Config { sha256: m }) => {
+            differs("config sha256", e, m)
+        }
+        (RuntimeEvent::Model { name: en, sha256: e }, RuntimeEvent::Model { name: mn, sha256: m })
+            if en == mn =>
+        {
+            differs(&format!("model \"{en}\" sha256"), e, m)
+        }
+        (RuntimeEvent::Model { name: en, .. }, RuntimeEvent::Model { name: mn, .. }) => {
+            format!("model name differs: expected \"{en}\", measured \"{mn}\"")
+        }
+        (e, m) => format!("expected {}, measured {}", e.summary(), m.summary()),
+    }
+}
+
+impl RuntimeEvent {
+    /// The event in a few words: `config 7ba5eea7b4416693…`.
+    pub fn summary(&self) -> String {
+        match self {
+            RuntimeEvent::AppDisk { root_hash } => format!("app-disk {}", short(root_hash)),
+            RuntimeEvent::Config { sha256 } => format!("config {}", short(sha256)),
+            RuntimeEvent::Model { name, sha256 } => format!("model \"{name}\" {}", short(sha256)),
+            RuntimeEvent::Ready => "ready".into(),
+        }
+    }
+}
+
 /// One digest of a CEL record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -259,5 +316,39 @@ impl RuntimeLog {
     /// True when the `ready` separator has been logged.
     pub fn is_ready(&self) -> bool {
         self.events.contains(&RuntimeEvent::Ready)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_event_that_differs_is_named() {
+        let expected = runtime_events(&[1; 32], b"{\"a\": 1}");
+        assert_eq!(describe_differences(&expected, &expected), None);
+        let measured = runtime_events(&[1; 32], b"{\"a\": 2}");
+        let why = describe_differences(&expected, &measured).unwrap_or_default();
+        assert!(why.starts_with("config sha256 differs: expected "), "{why}");
+        assert!(!why.contains("app-disk"), "{why}");
+
+        let mut with_model = measured.clone();
+        with_model.push(RuntimeEvent::model("m", &[2; 32]));
+        let why = describe_differences(&measured, &with_model).unwrap_or_default();
+        assert_eq!(why, "model \"m\" 0202020202020202… measured, not expected");
+
+        let mut other_model = measured.clone();
+        other_model.push(RuntimeEvent::model("n", &[2; 32]));
+        let why = describe_differences(&with_model, &other_model).unwrap_or_default();
+        assert_eq!(why, "model name differs: expected \"m\", measured \"n\"");
+
+        let other_disk = runtime_events(&[3; 32], b"{\"a\": 1}");
+        let why = describe_differences(&expected, &other_disk).unwrap_or_default();
+        assert!(
+            why.starts_with(
+                "app-disk root hash differs: expected 0101010101010101…, measured 0303030303030303…"
+            ),
+            "{why}"
+        );
     }
 }

@@ -48,19 +48,14 @@ pub struct AttestVerifyArgs {
     /// archived evidence.
     #[arg(long, value_name = "RFC3339")]
     pub at: Option<String>,
-    /// Reference values: Blindfold measurements.json, BlindLlama-v2
-    /// measurements / application_disk_roothash, or NitroTPM
-    /// pcr_measurements.json. Repeat to merge files.
+    /// Reference values: a bundle signed by --publisher-key, or with
+    /// --reference-unsigned a plain file (Blindfold measurements.json,
+    /// BlindLlama-v2 measurements / application_disk_roothash, or NitroTPM
+    /// pcr_measurements.json). Repeat to merge files.
     #[arg(long = "reference", value_name = "FILE")]
     pub references: Vec<PathBuf>,
-    /// The publisher key that signed --reference bundles (PEM SPKI). Signed
-    /// bundles are refused without it; unsigned files are read and reported
-    /// as "unsigned".
-    #[arg(long, value_name = "FILE")]
-    pub publisher_key: Option<PathBuf>,
-    /// Refuse signed bundles older than this version (rollback protection).
-    #[arg(long, default_value_t = 0)]
-    pub min_bundle_version: u64,
+    #[command(flatten)]
+    pub signer: super::ReferenceSignerArgs,
     /// A Rego policy (package blindfold; rules status and reasons) over the claims.
     #[arg(long, value_name = "FILE.rego")]
     pub policy: Option<PathBuf>,

@@ -83,6 +83,24 @@ pub enum Command {
     Uki(UkiCommand),
 }
 
+/// Who must have signed reference values: the same three flags, meaning the
+/// same, for `verify`, `chat`, `proxy` and `attest verify`.
+#[derive(Debug, Args)]
+pub struct ReferenceSignerArgs {
+    /// The publisher key reference bundles must be signed by (PEM SPKI;
+    /// `keygen` makes one). A signed bundle is read only with it.
+    #[arg(long, value_name = "FILE")]
+    pub publisher_key: Option<PathBuf>,
+    /// Accept reference files that are not signed bundles (reported as
+    /// "unsigned": for development, or values published unsigned, such as
+    /// BlindLlama-v2's or NitroTPM's). Without it they are refused.
+    #[arg(long)]
+    pub reference_unsigned: bool,
+    /// Refuse signed bundles older than this version (rollback protection).
+    #[arg(long, value_name = "VERSION", default_value_t = 0)]
+    pub min_bundle_version: u64,
+}
+
 /// What a client trusts (shared by `verify`, `chat`, `proxy`).
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("reference_trust").required(true).args(["publisher_key", "reference_unsigned"])))]
@@ -90,15 +108,8 @@ pub struct TrustArgs {
     /// Reference values (a signed bundle, or with --reference-unsigned a plain file).
     #[arg(long, value_name = "FILE")]
     pub reference: PathBuf,
-    /// The publisher key the reference bundle must be signed by.
-    #[arg(long, value_name = "FILE")]
-    pub publisher_key: Option<PathBuf>,
-    /// Accept an unsigned reference file (reported; for development).
-    #[arg(long)]
-    pub reference_unsigned: bool,
-    /// Refuse signed bundles older than this version (rollback protection).
-    #[arg(long, default_value_t = 0)]
-    pub min_bundle_version: u64,
+    #[command(flatten)]
+    pub signer: ReferenceSignerArgs,
     /// For the local platform (danger): the platform CA that certifies the AK.
     #[arg(long, value_name = "FILE")]
     pub platform_ca: Option<PathBuf>,
@@ -162,9 +173,9 @@ impl TrustArgs {
     pub fn files(&self) -> anyhow::Result<blindfold_client::TrustFiles> {
         Ok(blindfold_client::TrustFiles {
             reference: self.reference.clone(),
-            publisher_key: self.publisher_key.clone(),
-            reference_unsigned: self.reference_unsigned,
-            min_bundle_version: self.min_bundle_version,
+            publisher_key: self.signer.publisher_key.clone(),
+            reference_unsigned: self.signer.reference_unsigned,
+            min_bundle_version: self.signer.min_bundle_version,
             platform_ca: self.platform_ca.clone(),
             accept: AcceptPolicy {
                 platforms: self.expect_platforms.clone(),

@@ -135,5 +135,6 @@ pub fn reference(events: Vec<RuntimeEvent>) -> ReferenceValues {
         hardware_measurements: Vec::new(),
         snp_minimum_tcb: None,
         snp_allow_migration_agent: false,
+        runtime_events: Vec::new(),
     }
 }
