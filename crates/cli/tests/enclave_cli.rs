@@ -125,6 +125,65 @@ fn blindfold_verify_passes_against_a_local_enclave() {
         "the accepted development warning is no cause: {err}"
     );
 
+    // A relay that terminates TLS (socat with its own certificate, and a
+    // TLS session of its own to the enclave): the evidence is bound to the
+    // relay's session, and the client says so, once, and exits 1.
+    require_tool("socat");
+    let relay_pem = d.join("relay.pem");
+    let key = run(Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .args(["-subj", "/CN=relay", "-days", "1", "-keyout"])
+        .arg(&relay_pem)
+        .arg("-out")
+        .arg(d.join("relay-cert.pem")));
+    assert!(key.status.success(), "{}", text(&key.stderr));
+    let mut pem = std::fs::read(&relay_pem).unwrap();
+    pem.extend(std::fs::read(d.join("relay-cert.pem")).unwrap());
+    std::fs::write(&relay_pem, pem).unwrap();
+    let relay_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _relay = KillOnDrop(
+        Command::new("socat")
+            .arg(format!(
+                "OPENSSL-LISTEN:{relay_port},bind=127.0.0.1,reuseaddr,fork,cert={},verify=0",
+                relay_pem.display()
+            ))
+            .arg(format!("OPENSSL:{addr},verify=0"))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let out = run(blindfold()
+        .args([
+            "verify",
+            &format!("https://127.0.0.1:{relay_port}"),
+            "--wait",
+            "10",
+            "--reference",
+        ])
+        .arg(d.join("measurements.json"))
+        .args(["--reference-unsigned", "--platform-ca"])
+        .arg(platform.join("ca.pem"))
+        .args(["--allow-dev", "--allow-dev-reference"]));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the evidence is bound to another TLS session than yours: something between you and the enclave terminates TLS"),
+        "{err}"
+    );
+    assert_eq!(err.matches("is not the expected nonce").count(), 1, "{err}");
+
     // Process mode needs both opt-ins: each refusal says why.
     let (code, _, err) = verify(&[]);
     assert_eq!(code, 1);
