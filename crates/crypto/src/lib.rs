@@ -1,7 +1,8 @@
 //! # blindfold-crypto
 //!
 //! The one small seam through which every Blindfold verifier hashes bytes and
-//! checks signatures: the [`CryptoProvider`] trait, the library-neutral key,
+//! checks signatures, and through which sealed model weights are encrypted
+//! and opened (AES-256-GCM): the [`CryptoProvider`] trait, the library-neutral key,
 //! scheme and digest types it speaks, and two implementations: [`RustCrypto`]
 //! (pure Rust: `sha1`, `sha2`, `sm3`, `rsa`, `p256`, `p384`) and [`Ring`]
 //! (the default: `ring` for the RSA and ECDSA checks it implements, several
@@ -11,15 +12,18 @@
 //! What it is **not**: it knows nothing about TPMs, certificates or policy.
 //! It does not decide which algorithms are acceptable (SHA-1 signatures, for
 //! example, are refused by the TPM verifier, not here); it only computes.
-//! It never touches private keys.
+//! It holds no signing keys; the AEAD keys it is given ([`AeadKey`]) are
+//! wiped on drop and never printed.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod aead;
 mod digest;
 mod key;
 mod ring_provider;
 mod rustcrypto;
 
+pub use aead::{AeadKey, AEAD_KEY_LEN, AEAD_NONCE_LEN, AEAD_TAG_LEN};
 pub use digest::{ct_eq, Digest, HashAlg};
 pub use key::{EccCurve, PublicKey, Signature, SignatureScheme};
 pub use ring_provider::Ring;
@@ -44,6 +48,13 @@ pub enum CryptoError {
     /// The public key bytes do not describe a usable key.
     #[error("invalid public key: {0}")]
     InvalidKey(String),
+    /// An AEAD ciphertext did not authenticate under the key, nonce and
+    /// associated data: it was altered, or opened with the wrong ones.
+    #[error("the ciphertext does not authenticate (altered, or another key, nonce or associated data)")]
+    AeadOpen,
+    /// The plaintext is longer than AES-GCM allows under one nonce (64 GiB).
+    #[error("the plaintext is too long for one AES-GCM nonce")]
+    AeadSeal,
     /// The SubjectPublicKeyInfo uses an algorithm this provider does not support.
     #[error("unsupported public key algorithm {0} (supported: RSA, EC P-256, EC P-384)")]
     UnsupportedKeyAlgorithm(String),
@@ -65,6 +76,27 @@ pub trait CryptoProvider: Send + Sync + std::fmt::Debug {
         scheme: SignatureScheme,
         message: &[u8],
         signature: &Signature,
+    ) -> Result<(), CryptoError>;
+
+    /// AES-256-GCM: encrypts `in_out` in place and appends the 16-byte tag.
+    /// Each nonce must be used once per key (the caller's construction
+    /// guarantees it).
+    fn aes256gcm_seal(
+        &self,
+        key: &AeadKey,
+        nonce: &[u8; AEAD_NONCE_LEN],
+        aad: &[u8],
+        in_out: &mut Vec<u8>,
+    ) -> Result<(), CryptoError>;
+
+    /// AES-256-GCM: checks the tag at the end of `in_out` and decrypts in
+    /// place, leaving the plaintext; on failure `in_out` holds no plaintext.
+    fn aes256gcm_open(
+        &self,
+        key: &AeadKey,
+        nonce: &[u8; AEAD_NONCE_LEN],
+        aad: &[u8],
+        in_out: &mut Vec<u8>,
     ) -> Result<(), CryptoError>;
 }
 

@@ -1,11 +1,14 @@
 //! The default [`CryptoProvider`]: `ring` for the signature checks it
 //! implements (its RSA and P-256/P-384 code is several times faster than the
-//! pure-Rust crates), [`RustCrypto`] for everything else.
+//! pure-Rust crates) and for AES-256-GCM (AES-NI and carry-less multiply in
+//! assembly), [`RustCrypto`] for everything else.
 
+use ring::aead;
 use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey, VerificationAlgorithm};
 
 use crate::{
-    CryptoError, CryptoProvider, Digest, EccCurve, HashAlg, PublicKey, RustCrypto, Signature, SignatureScheme,
+    AeadKey, CryptoError, CryptoProvider, Digest, EccCurve, HashAlg, PublicKey, RustCrypto, Signature,
+    SignatureScheme, AEAD_NONCE_LEN,
 };
 
 /// `ring` where it covers the key, scheme and hash; [`RustCrypto`] where it
@@ -69,6 +72,53 @@ impl CryptoProvider for Ring {
             _ => RustCrypto.verify_signature(key, scheme, message, signature),
         }
     }
+
+    fn aes256gcm_seal(
+        &self,
+        key: &AeadKey,
+        nonce: &[u8; AEAD_NONCE_LEN],
+        aad: &[u8],
+        in_out: &mut Vec<u8>,
+    ) -> Result<(), CryptoError> {
+        ring_aead_key(key)?
+            .seal_in_place_append_tag(
+                aead::Nonce::assume_unique_for_key(*nonce),
+                aead::Aad::from(aad),
+                in_out,
+            )
+            .map_err(|_| CryptoError::AeadSeal)
+    }
+
+    fn aes256gcm_open(
+        &self,
+        key: &AeadKey,
+        nonce: &[u8; AEAD_NONCE_LEN],
+        aad: &[u8],
+        in_out: &mut Vec<u8>,
+    ) -> Result<(), CryptoError> {
+        let key = ring_aead_key(key)?;
+        match key.open_in_place(
+            aead::Nonce::assume_unique_for_key(*nonce),
+            aead::Aad::from(aad),
+            in_out,
+        ) {
+            Ok(plain) => {
+                let len = plain.len();
+                in_out.truncate(len);
+                Ok(())
+            }
+            Err(_) => {
+                in_out.clear();
+                Err(CryptoError::AeadOpen)
+            }
+        }
+    }
+}
+
+fn ring_aead_key(key: &AeadKey) -> Result<aead::LessSafeKey, CryptoError> {
+    aead::UnboundKey::new(&aead::AES_256_GCM, key.expose())
+        .map(aead::LessSafeKey::new)
+        .map_err(|_| CryptoError::InvalidKey("not an AES-256 key".into()))
 }
 
 fn ring_rsa(scheme: SignatureScheme) -> Option<&'static signature::RsaParameters> {

@@ -5,10 +5,17 @@ use rsa::pkcs8::{DecodePublicKey, EncodePublicKey};
 use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPublicKey};
 
-use crate::key::ecdsa_fixed;
-use crate::{CryptoError, CryptoProvider, Digest, EccCurve, HashAlg, PublicKey, Signature, SignatureScheme};
+use aes_gcm::aead::AeadInPlace;
+use aes_gcm::KeyInit;
 
-/// Hashing and verification with `sha1`, `sha2`, `sm3`, `rsa`, `p256` and `p384`.
+use crate::key::ecdsa_fixed;
+use crate::{
+    AeadKey, CryptoError, CryptoProvider, Digest, EccCurve, HashAlg, PublicKey, Signature, SignatureScheme,
+    AEAD_NONCE_LEN,
+};
+
+/// Hashing and verification with `sha1`, `sha2`, `sm3`, `rsa`, `p256` and
+/// `p384`; AES-256-GCM with `aes-gcm`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RustCrypto;
 
@@ -94,6 +101,33 @@ impl CryptoProvider for RustCrypto {
                 key: key.to_string(),
             })
         }
+    }
+
+    fn aes256gcm_seal(
+        &self,
+        key: &AeadKey,
+        nonce: &[u8; AEAD_NONCE_LEN],
+        aad: &[u8],
+        in_out: &mut Vec<u8>,
+    ) -> Result<(), CryptoError> {
+        aes_gcm::Aes256Gcm::new(key.expose().into())
+            .encrypt_in_place(nonce.into(), aad, in_out)
+            .map_err(|_| CryptoError::AeadSeal)
+    }
+
+    fn aes256gcm_open(
+        &self,
+        key: &AeadKey,
+        nonce: &[u8; AEAD_NONCE_LEN],
+        aad: &[u8],
+        in_out: &mut Vec<u8>,
+    ) -> Result<(), CryptoError> {
+        aes_gcm::Aes256Gcm::new(key.expose().into())
+            .decrypt_in_place(nonce.into(), aad, in_out)
+            .map_err(|_| {
+                in_out.clear();
+                CryptoError::AeadOpen
+            })
     }
 }
 
