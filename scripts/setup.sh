@@ -21,7 +21,7 @@
 # check PCR predictions; this replaces a backports qemu-utils if present),
 # libtss2-dev + pkg-config (the attester side links tpm2-tss via tss-esapi),
 # socat (a TLS-terminating relay between a client and an enclave, which
-# the client must refuse).
+# the client must refuse), time (GNU time: peak memory of a seal).
 # python3 + python3-venv: the model comes from PyPI (pip), the tests drive
 # the API with the real `openai` package in its own virtual environment,
 # and cmake + ninja for the reference llama.cpp build come from PyPI too.
@@ -59,10 +59,10 @@ need_cmds=(tpm2_quote tpm2_checkquote tpm2_eventlog tpm2_createak swtpm swtpm_se
   pesign objdump qemu-system-x86_64 mcopy mkfs.vfat mkfs.erofs fsck.erofs socat)
 need_cmds+=(pkg-config python3 g++ make)
 need_files=(/usr/lib/systemd/boot/efi/linuxx64.efi.stub /usr/share/OVMF/OVMF_CODE_4M.fd
-  /usr/include/tss2/tss2_esys.h)
+  /usr/include/tss2/tss2_esys.h /usr/bin/time)
 pkgs=(tpm2-tools swtpm swtpm-tools openssl cryptsetup-bin pesign binutils systemd-boot-efi
   qemu-system-x86 ovmf mtools dosfstools erofs-utils libtss2-dev pkg-config python3 python3-venv
-  python3-pip g++ make socat)
+  python3-pip g++ make socat time)
 if ((demo_only)); then
   need_cmds=(swtpm swtpm_setup mkfs.erofs pkg-config python3 g++ make)
   need_files=(/usr/include/tss2/tss2_esys.h)

@@ -30,6 +30,7 @@ mod exit;
 mod hints;
 mod inputs;
 mod measure_cmd;
+mod model_cmd;
 mod platform_cmd;
 mod proxy_cmd;
 mod quote_cmd;
@@ -54,6 +55,8 @@ fn main() -> std::process::ExitCode {
         args::Command::Measure(a) => measure_cmd::measure(&a),
         args::Command::Disk(args::DiskCommand::Build(a)) => measure_cmd::disk_build(&a),
         args::Command::EnclaveConfig(a) => enclave_config_cmd::enclave_config(&a),
+        args::Command::Model(c) => model_cmd::model(&c),
+        args::Command::Kbs(args::KbsCommand::Kek(a)) => model_cmd::kbs_kek(&a),
         args::Command::Keygen(a) => sign_cmd::keygen(&a),
         args::Command::ApiKey(a) => sign_cmd::api_key(&a),
         args::Command::Platform(args::PlatformCommand::Init(a)) => platform_cmd::init(&a),

@@ -19,7 +19,7 @@ fn with_ext(prefix: &Path, ext: &str) -> std::path::PathBuf {
     p.into()
 }
 
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()

@@ -197,6 +197,38 @@ impl ModelStore {
         Ok((manifest, key))
     }
 
+    fn state_path(&self, parts: &[&str]) -> Result<Path, Error> {
+        let mut path = self.prefix.clone().join("kbs");
+        for p in parts {
+            if !valid_name(p) {
+                return Err(Error::Name((*p).into()));
+            }
+            path = path.join(*p);
+        }
+        Ok(path)
+    }
+
+    /// Writes a key broker's state object `kbs/PARTS...` (each part a valid
+    /// name), replacing any.
+    pub async fn put_state(&self, parts: &[&str], bytes: Vec<u8>) -> Result<(), Error> {
+        let path = self.state_path(parts)?;
+        self.inner
+            .put(&path, bytes.into())
+            .await
+            .map(|_| ())
+            .map_err(|e| self.store_error(e))
+    }
+
+    /// Reads a key broker's state object; `None` when it is not there.
+    pub async fn get_state(&self, parts: &[&str]) -> Result<Option<Vec<u8>>, Error> {
+        let path = self.state_path(parts)?;
+        match self.inner.get(&path).await {
+            Ok(r) => Ok(Some(r.bytes().await.map_err(|e| self.store_error(e))?.to_vec())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.store_error(e)),
+        }
+    }
+
     /// Model `name`'s manifest, as stored (not yet authenticated: that
     /// needs the data key).
     pub async fn manifest(&self, name: &str) -> Result<SealedManifest, Error> {

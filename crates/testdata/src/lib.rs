@@ -8,7 +8,8 @@
 //! Also builds hand-made event logs byte for byte ([`eventlog`]), for
 //! tests that need a log no sample has (H-CRTM, CC event logs), and TDX
 //! quotes signed by a generated key chain ([`tdx`]); runs a fast stand-in
-//! for a GPU inference server ([`standin`]).
+//! for a GPU inference server ([`standin`]) and a real S3-compatible server
+//! ([`s3`]).
 //!
 //! What it is **not**: a place for expected values or parsing (tests read
 //! the samples' own `expected*.json`); it is a dev-dependency only.
@@ -17,6 +18,7 @@
 
 pub mod eventlog;
 pub mod generation;
+pub mod s3;
 pub mod standin;
 pub mod tdx;
 

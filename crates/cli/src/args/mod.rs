@@ -8,9 +8,11 @@ use clap::{Args, Parser, Subcommand};
 
 mod build;
 mod evidence;
+mod model;
 
 pub use build::*;
 pub use evidence::*;
+pub use model::*;
 
 /// Blindfold: confidential AI serving you can verify.
 ///
@@ -53,6 +55,13 @@ pub enum Command {
     /// Write the enclave's configuration (enclave.json, measured into PCR
     /// 15) for an app disk and, optionally, the model it serves.
     EnclaveConfig(EnclaveConfigArgs),
+    /// The model owner's sealed models: seal a file into a store (file://
+    /// or S3), list, show, delete.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// The key broker that keeps the owners' data keys.
+    #[command(subcommand)]
+    Kbs(KbsCommand),
     /// Make a publisher key pair (ECDSA P-256) for signing reference values.
     Keygen(KeygenArgs),
     /// Compute reference values (expected PCRs) from build artefacts.

@@ -1,0 +1,184 @@
+//! The model owner's commands: a KEK, sealing into a directory store and
+//! into a real S3 server, memory that stays flat for a 256 MiB model, and
+//! a canary in the weights that never appears outside the sealed chunks.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
+
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use blindfold_testdata::s3::{self, S3Server};
+use common::*;
+
+const CANARY: &[u8] = b"CANARY-owner-weights-51d7";
+
+/// A sparse file of `len` bytes with the canary written at `at`.
+fn weights(dir: &Path, len: u64, at: u64) -> PathBuf {
+    let path = dir.join("weights.gguf");
+    let mut f = std::fs::File::create(&path).unwrap();
+    f.set_len(len).unwrap();
+    f.seek(SeekFrom::Start(at)).unwrap();
+    f.write_all(CANARY).unwrap();
+    path
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn holds_canary(bytes: &[u8]) -> bool {
+    bytes.windows(CANARY.len()).any(|w| w == CANARY)
+}
+
+#[test]
+fn a_large_model_seals_in_flat_memory_and_never_in_the_clear() {
+    require_tool("time");
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let kek = d.join("kek.hex");
+    let out = run(blindfold().args(["kbs", "kek", "-o"]).arg(&kek));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // A second one does not overwrite it.
+    let again = run(blindfold().args(["kbs", "kek", "-o"]).arg(&kek));
+    assert_eq!(again.status.code(), Some(2));
+
+    let size = 256u64 << 20;
+    let file = weights(d, size, 100 << 20);
+    let store = format!("file://{}", d.join("store").display());
+    let out = run(Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(env!("CARGO_BIN_EXE_blindfold"))
+        .args(["model", "seal"])
+        .arg(&file)
+        .args(["--name", "big", "--store", &store, "--kek-file"])
+        .arg(&kek));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let peak_kb: u64 = stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes): "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Chunks of 4 MiB and at most five 16 MiB upload parts: the model's
+    // size does not show.
+    assert!(peak_kb < 160 * 1024, "peak {peak_kb} KiB sealing 256 MiB");
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("sealed big into") && stdout.contains("in 64 chunks"),
+        "{stdout}"
+    );
+    assert!(!holds_canary(stdout.as_bytes()) && !holds_canary(stderr.as_bytes()));
+    for f in files_under(&d.join("store")) {
+        assert!(
+            !holds_canary(&std::fs::read(&f).unwrap()),
+            "{} holds plaintext",
+            f.display()
+        );
+    }
+
+    let list = run(blindfold().args(["model", "list", "--store", &store]));
+    assert_eq!(text(&list.stdout).trim(), "big");
+    let show = run(blindfold().args(["model", "show", "big", "--store", &store]));
+    let manifest: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(manifest["manifest"]["plaintext_size"], size);
+    assert_eq!(manifest["manifest"]["chunk_count"], 64);
+    let delete = run(blindfold().args(["model", "delete", "big", "--store", &store]));
+    assert!(delete.status.success(), "{}", text(&delete.stderr));
+    let show = run(blindfold().args(["model", "show", "big", "--store", &store]));
+    assert_eq!(show.status.code(), Some(2));
+    assert!(
+        text(&show.stderr).contains("no model big in"),
+        "{}",
+        text(&show.stderr)
+    );
+}
+
+#[test]
+fn a_model_seals_into_a_real_s3_server_and_a_wrong_secret_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let server = S3Server::start(&d.join("s3"));
+    let kek = d.join("kek.hex");
+    assert!(run(blindfold().args(["kbs", "kek", "-o"]).arg(&kek))
+        .status
+        .success());
+    let file = weights(d, 9 << 20, 5 << 20);
+    let store = format!("s3://{}/owner-a", s3::BUCKET);
+    let seal = |secret: &str| {
+        run(blindfold()
+            .args(["model", "seal"])
+            .arg(&file)
+            .args(["--name", "smollm2", "--store", &store, "--kek-file"])
+            .arg(&kek)
+            .envs(server.env(secret)))
+    };
+    let out = seal(s3::SECRET_ACCESS_KEY);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("in 3 chunks"), "{}", text(&out.stdout));
+    let list = run(blindfold()
+        .args(["model", "list", "--store", &store])
+        .envs(server.env(s3::SECRET_ACCESS_KEY)));
+    assert_eq!(text(&list.stdout).trim(), "smollm2");
+    // The server keeps objects as files: no plaintext among them.
+    for f in files_under(&d.join("s3")) {
+        assert!(
+            !holds_canary(&std::fs::read(&f).unwrap()),
+            "{} holds plaintext",
+            f.display()
+        );
+    }
+    // Requests signed with another secret: refused by the server.
+    let list = run(blindfold()
+        .args(["model", "list", "--store", &store])
+        .envs(server.env("not-the-secret")));
+    assert_eq!(list.status.code(), Some(1), "{}", text(&list.stderr));
+    assert!(text(&list.stderr).contains(&store), "{}", text(&list.stderr));
+}
+
+#[test]
+fn sealing_needs_a_key_encryption_key_and_a_usable_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = weights(tmp.path(), 1000, 10);
+    let store = format!("file://{}", tmp.path().join("store").display());
+    let out = run(blindfold()
+        .args(["model", "seal"])
+        .arg(&file)
+        .args(["--name", "m", "--store", &store])
+        .env_remove("BLINDFOLD_KEK"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no key-encryption key"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(blindfold()
+        .args(["model", "seal"])
+        .arg(&file)
+        .args(["--name", "Not/A/Name", "--store", &store])
+        .env("BLINDFOLD_KEK", "11".repeat(32)));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("model name"), "{}", text(&out.stderr));
+    let out = run(blindfold()
+        .args(["model", "seal"])
+        .arg(&file)
+        .args(["--name", "m", "--store", &store])
+        .env("BLINDFOLD_KEK", "not hex"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("64 hex digits"),
+        "{}",
+        text(&out.stderr)
+    );
+}

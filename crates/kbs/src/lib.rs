@@ -1,0 +1,74 @@
+//! # blindfold-kbs
+//!
+//! The key broker, run by the model owner: it keeps each sealed model's
+//! data key wrapped under the owner's key-encryption key (KEK) in the
+//! owner's store, so several brokers can serve the same models and the
+//! store never holds a data key in the clear.
+//!
+//! A wrapped key is AES-256-GCM under the KEK with a fresh random nonce;
+//! its associated data is a label, the model's name and the key id, so a
+//! wrapped key copied into another model's (or another key id's) slot
+//! does not unwrap. State layout in the store: `kbs/keys/MODEL/KEY_ID`
+//! ([`WrappedKey`] as JSON).
+//!
+//! What it is **not** (yet): the release service. Appraising an enclave's
+//! evidence and sealing the data key to it (HPKE) come with the release
+//! protocol; this crate holds the keys it will release.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod keys;
+
+pub use keys::{unwrap_key, wrap_key, Kek, KeyStore, WrappedKey, WRAPPED_KEY_FORMAT};
+
+/// Why a key could not be kept or read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The key-encryption key file is not 32 bytes of hex.
+    #[error("the key-encryption key is not 64 hex digits (32 bytes)")]
+    KekFormat,
+    /// A wrapped key's JSON is not one this broker reads.
+    #[error("the wrapped key for {model} is unusable: {why}")]
+    WrappedFormat {
+        /// The model.
+        model: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// A wrapped key names another model or key id than its slot.
+    #[error("the wrapped key in the slot of {model} key {key_id} names {other}")]
+    OtherSlot {
+        /// The slot's model.
+        model: String,
+        /// The slot's key id.
+        key_id: String,
+        /// What the wrapped key names.
+        other: String,
+    },
+    /// The wrapped key does not authenticate under this KEK for its slot.
+    #[error("the wrapped key for {model} key {key_id} does not unwrap: another key-encryption key, or moved from another model's slot")]
+    Unwrap {
+        /// The model.
+        model: String,
+        /// The key id.
+        key_id: String,
+    },
+    /// No wrapped key for that model and key id.
+    #[error("no key for {model} key {key_id} in the broker's store")]
+    NoKey {
+        /// The model.
+        model: String,
+        /// The key id.
+        key_id: String,
+    },
+    /// The operating system's random source failed.
+    #[error("no randomness: {0}")]
+    Random(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] blindfold_model_store::Error),
+    /// The cipher refused.
+    #[error(transparent)]
+    Crypto(#[from] blindfold_crypto::CryptoError),
+}
