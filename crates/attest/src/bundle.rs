@@ -81,11 +81,16 @@ pub struct EnvelopeSignature {
 }
 
 impl Envelope {
-    /// Wraps a payload and its DER ECDSA signature over [`pae`].
+    /// Wraps a reference bundle's payload and its DER ECDSA signature over [`pae`].
     pub fn new(payload: &[u8], key_id: &str, der_signature: &[u8]) -> Envelope {
+        Envelope::typed(PAYLOAD_TYPE, payload, key_id, der_signature)
+    }
+
+    /// Wraps a payload of `payload_type` and its DER ECDSA signature over [`pae`].
+    pub fn typed(payload_type: &str, payload: &[u8], key_id: &str, der_signature: &[u8]) -> Envelope {
         let b64 = base64::engine::general_purpose::STANDARD;
         Envelope {
-            payload_type: PAYLOAD_TYPE.into(),
+            payload_type: payload_type.into(),
             payload: b64.encode(payload),
             signatures: vec![EnvelopeSignature {
                 keyid: key_id.into(),
@@ -104,6 +109,64 @@ impl Envelope {
 /// True when `bytes` hold a DSSE envelope.
 pub fn is_envelope(bytes: &[u8]) -> bool {
     Envelope::parse(bytes).is_some()
+}
+
+/// Why an envelope did not verify ([`verify_envelope`]).
+#[derive(Debug)]
+pub enum EnvelopeError {
+    /// Not a DSSE envelope of the expected payload type.
+    Format(String),
+    /// No signature verifies under the key.
+    NotSigned {
+        /// The key's [`key_id`].
+        key_id: String,
+        /// Signatures in the envelope.
+        signatures: usize,
+    },
+    /// The key cannot be encoded for its id.
+    Key(Error),
+}
+
+/// Checks that `bytes` hold a DSSE envelope of `payload_type` with an ECDSA
+/// P-256 / SHA-256 signature by `key` over the PAE; returns the payload
+/// and the key's id. The one signature check behind reference bundles and
+/// the key broker's owner policies.
+pub fn verify_envelope(
+    bytes: &[u8],
+    payload_type: &str,
+    key: &PublicKey,
+) -> Result<(Vec<u8>, String), EnvelopeError> {
+    let env: Envelope = serde_json::from_slice(bytes).map_err(|e| EnvelopeError::Format(e.to_string()))?;
+    if env.payload_type != payload_type {
+        return Err(EnvelopeError::Format(format!(
+            "payloadType is {:?}, expected {payload_type}",
+            env.payload_type
+        )));
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let body = b64
+        .decode(&env.payload)
+        .map_err(|e| EnvelopeError::Format(format!("payload: {e}")))?;
+    let message = pae(payload_type, &body);
+    let want_id = key_id(key).map_err(EnvelopeError::Key)?;
+    let verified = env
+        .signatures
+        .iter()
+        .filter(|s| s.keyid.is_empty() || s.keyid == want_id)
+        .filter_map(|s| b64.decode(&s.sig).ok())
+        .filter_map(|der| Signature::ecdsa_from_der(&der).ok())
+        .any(|sig| {
+            default_provider()
+                .verify_signature(key, SignatureScheme::Ecdsa(HashAlg::Sha256), &message, &sig)
+                .is_ok()
+        });
+    if !verified {
+        return Err(EnvelopeError::NotSigned {
+            key_id: want_id,
+            signatures: env.signatures.len(),
+        });
+    }
+    Ok((body, want_id))
 }
 
 /// A verified bundle.
@@ -139,36 +202,13 @@ pub fn verify_bundle(
     check: &BundleCheck,
 ) -> Result<VerifiedBundle, Error> {
     let bad = |why: String| Error::Input(InputError::ReferenceFormat(format!("signed bundle: {why}")));
-    let env: Envelope = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
-    if env.payload_type != PAYLOAD_TYPE {
-        return Err(bad(format!(
-            "payloadType is {:?}, expected {PAYLOAD_TYPE}",
-            env.payload_type
-        )));
-    }
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let body = b64
-        .decode(&env.payload)
-        .map_err(|e| bad(format!("payload: {e}")))?;
-    let message = pae(PAYLOAD_TYPE, &body);
-    let want_id = key_id(publisher)?;
-    let verified = env
-        .signatures
-        .iter()
-        .filter(|s| s.keyid.is_empty() || s.keyid == want_id)
-        .filter_map(|s| b64.decode(&s.sig).ok())
-        .filter_map(|der| Signature::ecdsa_from_der(&der).ok())
-        .any(|sig| {
-            default_provider()
-                .verify_signature(publisher, SignatureScheme::Ecdsa(HashAlg::Sha256), &message, &sig)
-                .is_ok()
-        });
-    if !verified {
-        return Err(Error::Bundle(BundleError::NotSignedByPublisher {
-            key_id: want_id,
-            signatures: env.signatures.len(),
-        }));
-    }
+    let (body, want_id) = verify_envelope(bytes, PAYLOAD_TYPE, publisher).map_err(|e| match e {
+        EnvelopeError::Format(why) => bad(why),
+        EnvelopeError::NotSigned { key_id, signatures } => {
+            Error::Bundle(BundleError::NotSignedByPublisher { key_id, signatures })
+        }
+        EnvelopeError::Key(e) => e,
+    })?;
     /// The payload's format version alone, read before the rest.
     #[derive(Deserialize)]
     struct VersionOnly {

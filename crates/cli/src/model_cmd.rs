@@ -7,7 +7,10 @@ use blindfold_kbs::{Kek, KeyStore};
 use blindfold_model_store::ModelStore;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::args::{KbsKekArgs, KekArgs, ModelCommand, ModelNameArgs, ModelSealArgs, StoreArgs};
+use crate::args::{
+    KbsKekArgs, KekArgs, ModelCommand, ModelNameArgs, ModelRotateArgs, ModelSealArgs, PolicyCommand,
+    PolicySetArgs, PolicyShowArgs, StoreArgs,
+};
 use crate::eventlog_cmd::pretty;
 use crate::exit::{say, unusable, Failure};
 use crate::verify_cmd::runtime;
@@ -19,6 +22,9 @@ pub fn model(cmd: &ModelCommand) -> Result<(), Failure> {
         ModelCommand::List(a) => rt.block_on(list(a)),
         ModelCommand::Show(a) => rt.block_on(show(a)),
         ModelCommand::Delete(a) => rt.block_on(delete(a)),
+        ModelCommand::RotateKey(a) => rt.block_on(rotate_key(a)),
+        ModelCommand::Policy(PolicyCommand::Set(a)) => rt.block_on(policy_set(a)),
+        ModelCommand::Policy(PolicyCommand::Show(a)) => rt.block_on(policy_show(a)),
     }
 }
 
@@ -145,6 +151,147 @@ pub fn kbs_kek(args: &KbsKekArgs) -> Result<(), Failure> {
     eprintln!(
         "wrote {} (mode 0600): the key-encryption key; keep it where the key broker runs",
         args.output.display()
+    );
+    Ok(())
+}
+
+async fn policy_set(args: &PolicySetArgs) -> Result<(), Failure> {
+    use blindfold_kbs::{KeyPolicy, POLICY_PAYLOAD_TYPE, POLICY_VERSION};
+    let store = open(&args.store)?;
+    let key_store = match &args.key_store {
+        Some(url) => ModelStore::open(url).map_err(store_failure)?,
+        None => store.clone(),
+    };
+    let manifest = store.manifest(&args.name).await.map_err(store_failure)?;
+    // The reference must verify under the publisher key now, as the broker
+    // will check it at each release.
+    let publisher_pem = String::from_utf8(crate::inputs::read(&args.publisher_key)?)
+        .map_err(|e| unusable(e, args.publisher_key.display()))?;
+    let publisher = crate::inputs::publisher_key(&args.publisher_key)?;
+    let reference_bytes = crate::inputs::read(&args.reference)?;
+    let now = std::time::SystemTime::now();
+    blindfold_attest::bundle::verify_bundle(
+        &reference_bytes,
+        &publisher,
+        &blindfold_attest::bundle::BundleCheck {
+            min_version: 0,
+            at: now,
+        },
+    )
+    .map_err(|e| {
+        unusable(
+            e,
+            format!(
+                "{} under {}",
+                args.reference.display(),
+                args.publisher_key.display()
+            ),
+        )
+    })?;
+    let reference = blindfold_attest::bundle::Envelope::parse(&reference_bytes)
+        .ok_or_else(|| Failure::Unusable(anyhow!("{} is not a signed bundle", args.reference.display())))?;
+    // One above the stored policy's version (verified under this owner).
+    let owner_public = crate::sign_cmd::signing_public_key(&args.owner_key)?;
+    let previous = match blindfold_kbs::load_policy(&key_store, &args.name).await {
+        Ok(bytes) => blindfold_kbs::verify_policy(&bytes, &owner_public, &args.name, now, 0)
+            .map(|p| p.policy.version)
+            .unwrap_or(0),
+        Err(blindfold_kbs::Error::NoPolicy { .. }) => 0,
+        Err(e) => return Err(kbs_failure(e)),
+    };
+    let expires = now + *args.expires_in;
+    let policy = KeyPolicy {
+        blindfold_key_policy: POLICY_VERSION,
+        model: args.name.clone(),
+        key_id: manifest.manifest.key_id.clone(),
+        version: previous + 1,
+        expires: humantime::format_rfc3339_seconds(expires).to_string(),
+        publisher_key: publisher_pem.trim().to_string(),
+        reference,
+        allow_development: args.allow_development,
+    };
+    let body = serde_json::to_vec(&policy).map_err(|e| Failure::Unusable(anyhow!(e)))?;
+    let envelope = crate::sign_cmd::sign_typed(POLICY_PAYLOAD_TYPE, &body, &args.owner_key)?;
+    let bytes = serde_json::to_vec_pretty(&envelope).map_err(|e| Failure::Unusable(anyhow!(e)))?;
+    blindfold_kbs::store_policy(&key_store, &args.name, bytes)
+        .await
+        .map_err(kbs_failure)?;
+    say!(
+        "policy v{} for {} (key {}) in {}: releases to the build in {}{}, until {}",
+        policy.version,
+        policy.model,
+        policy.key_id,
+        key_store.url(),
+        args.reference.display(),
+        if policy.allow_development {
+            " (development platform allowed)"
+        } else {
+            ""
+        },
+        policy.expires
+    );
+    Ok(())
+}
+
+async fn policy_show(args: &PolicyShowArgs) -> Result<(), Failure> {
+    let store = ModelStore::open(&args.key_store).map_err(store_failure)?;
+    let bytes = blindfold_kbs::load_policy(&store, &args.name)
+        .await
+        .map_err(kbs_failure)?;
+    let owner = crate::inputs::publisher_key(&args.owner_public_key)?;
+    let verified = blindfold_kbs::verify_policy(&bytes, &owner, &args.name, std::time::SystemTime::now(), 0)
+        .map_err(|e| Failure::CheckFailed(anyhow!(e)))?;
+    let p = &verified.policy;
+    say!(
+        "{}",
+        pretty(&serde_json::json!({
+            "model": p.model,
+            "key_id": p.key_id,
+            "version": p.version,
+            "expires": p.expires,
+            "allow_development": p.allow_development,
+            "reference_version": verified.reference.version,
+            "publisher_key_id": verified.reference.key_id,
+        }))
+    );
+    Ok(())
+}
+
+async fn rotate_key(args: &ModelRotateArgs) -> Result<(), Failure> {
+    let kek = kek(&args.kek)?;
+    let store = open(&args.store)?;
+    let key_store = match &args.key_store {
+        Some(url) => ModelStore::open(url).map_err(store_failure)?,
+        None => store.clone(),
+    };
+    let keys = KeyStore::new(key_store, kek);
+    let old = store.manifest(&args.name).await.map_err(store_failure)?;
+    let old_key = keys
+        .get(&args.name, &old.manifest.key_id)
+        .await
+        .map_err(kbs_failure)?;
+    let bar = ProgressBar::new(old.manifest.plaintext_size);
+    bar.set_style(
+        ProgressStyle::with_template("re-sealing {msg} [{bar:30}] {bytes}/{total_bytes} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(args.name.clone());
+    let resealed = store
+        .reseal(&args.name, old_key, &mut |done, _| bar.set_position(done))
+        .await;
+    bar.finish_and_clear();
+    let (manifest, new_key, old_id) = resealed.map_err(store_failure)?;
+    let new_id = &manifest.manifest.key_id;
+    keys.put(&args.name, new_id, &new_key)
+        .await
+        .map_err(kbs_failure)?;
+    drop(new_key);
+    keys.delete(&args.name, &old_id).await.map_err(kbs_failure)?;
+    say!("rotated {}: key {old_id} -> {new_id}", args.name);
+    eprintln!(
+        "the stored policy names the old key: set a new one (blindfold model policy set {} ...)",
+        args.name
     );
     Ok(())
 }

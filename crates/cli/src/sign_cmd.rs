@@ -91,6 +91,12 @@ pub fn api_key(args: &ApiKeyArgs) -> Result<(), Failure> {
 
 /// Signs `payload` into a DSSE envelope with the key at `key_path`.
 pub fn sign(payload: &BundlePayload, key_path: &Path) -> Result<Envelope, Failure> {
+    let body = serde_json::to_vec(payload).map_err(|e| Failure::Unusable(anyhow!(e)))?;
+    sign_typed(bundle::PAYLOAD_TYPE, &body, key_path)
+}
+
+/// The ECDSA P-256 key pair `keygen` wrote at `key_path`.
+fn signing_key(key_path: &Path) -> Result<EcdsaKeyPair, Failure> {
     let text = String::from_utf8(inputs::read(key_path)?).map_err(|e| unusable(e, key_path.display()))?;
     let (label, der) = pem_rfc7468::decode_vec(text.trim().as_bytes())
         .map_err(|e| Failure::Unusable(anyhow!("{}: {e}", key_path.display())))?;
@@ -100,17 +106,25 @@ pub fn sign(payload: &BundlePayload, key_path: &Path) -> Result<Envelope, Failur
             key_path.display()
         )));
     }
-    let rng = SystemRandom::new();
-    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &der, &rng).map_err(|_| {
+    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &der, &SystemRandom::new()).map_err(|_| {
         Failure::Unusable(anyhow!(
             "{}: not an ECDSA P-256 key from blindfold keygen",
             key_path.display()
         ))
-    })?;
-    let body = serde_json::to_vec(payload).map_err(|e| Failure::Unusable(anyhow!(e)))?;
+    })
+}
+
+/// The public half of the key at `key_path`.
+pub fn signing_public_key(key_path: &Path) -> Result<PublicKey, Failure> {
+    public_key(&signing_key(key_path)?)
+}
+
+/// Signs `body` as a DSSE envelope of `payload_type` with the key at `key_path`.
+pub fn sign_typed(payload_type: &str, body: &[u8], key_path: &Path) -> Result<Envelope, Failure> {
+    let pair = signing_key(key_path)?;
     let sig = pair
-        .sign(&rng, &bundle::pae(bundle::PAYLOAD_TYPE, &body))
+        .sign(&SystemRandom::new(), &bundle::pae(payload_type, body))
         .map_err(|_| Failure::Unusable(anyhow!("signing failed")))?;
     let id = bundle::key_id(&public_key(&pair)?).map_err(|e| Failure::Unusable(anyhow!(e)))?;
-    Ok(Envelope::new(&body, &id, sig.as_ref()))
+    Ok(Envelope::typed(payload_type, body, &id, sig.as_ref()))
 }

@@ -182,3 +182,115 @@ fn sealing_needs_a_key_encryption_key_and_a_usable_name() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn an_owner_policy_wraps_a_signed_build_and_only_grows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let store = format!("file://{}", d.join("store").display());
+    for key in ["owner", "publisher", "intruder"] {
+        assert!(run(blindfold().args(["keygen", "-o"]).arg(d.join(key)))
+            .status
+            .success());
+    }
+    // A signed development reference, as `measure --sign` makes it.
+    std::fs::write(d.join("app.img"), vec![1u8; 4096]).unwrap();
+    let f = run(blindfold()
+        .args(["verity", "format", "--json", "--salt", "-"])
+        .arg(d.join("app.img"))
+        .arg(d.join("app.hash")));
+    std::fs::write(d.join("app.json"), &f.stdout).unwrap();
+    let m = run(blindfold()
+        .args(["measure", "--app-disk"])
+        .arg(d.join("app.json"))
+        .arg("--sign")
+        .arg(d.join("publisher.key"))
+        .arg("-o")
+        .arg(d.join("build.json")));
+    assert!(m.status.success(), "{}", text(&m.stderr));
+    let file = weights(d, 1 << 20, 10);
+    let seal = run(blindfold()
+        .args(["model", "seal"])
+        .arg(&file)
+        .args(["--name", "smollm2", "--store", &store])
+        .env("BLINDFOLD_KEK", "33".repeat(32)));
+    assert!(seal.status.success(), "{}", text(&seal.stderr));
+
+    let set = |publisher: &str| {
+        run(blindfold()
+            .args(["model", "policy", "set", "smollm2", "--reference"])
+            .arg(d.join("build.json"))
+            .arg("--publisher-key")
+            .arg(d.join(format!("{publisher}.pub")))
+            .arg("--owner-key")
+            .arg(d.join("owner.key"))
+            .args(["--store", &store, "--allow-development"]))
+    };
+    let out = set("publisher");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("policy v1 for smollm2"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = set("publisher");
+    assert!(
+        text(&out.stdout).starts_with("policy v2 for smollm2"),
+        "{}",
+        text(&out.stdout)
+    );
+    // A bundle that does not verify under the named publisher key: refused now.
+    let out = set("intruder");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+
+    let show = |owner: &str| {
+        run(blindfold()
+            .args(["model", "policy", "show", "smollm2", "--owner-public-key"])
+            .arg(d.join(format!("{owner}.pub")))
+            .args(["--key-store", &store]))
+    };
+    let out = show("owner");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["version"], 2);
+    assert_eq!(v["allow_development"], true);
+    let out = show("intruder");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("not signed by the owner key"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Rotation: a new key id, the old wrapped key gone, the same plaintext.
+    let before = v_key_id(&store);
+    let rotate = run(blindfold()
+        .args(["model", "rotate-key", "smollm2", "--store", &store])
+        .env("BLINDFOLD_KEK", "33".repeat(32)));
+    assert!(rotate.status.success(), "{}", text(&rotate.stderr));
+    let after = v_key_id(&store);
+    assert_ne!(before, after);
+    assert_eq!(
+        text(&rotate.stdout).trim(),
+        format!("rotated smollm2: key {before} -> {after}")
+    );
+    assert!(!d.join("store/kbs/keys/smollm2").join(&before).exists());
+    assert!(d.join("store/kbs/keys/smollm2").join(&after).exists());
+    // Under another KEK the old key does not unwrap: nothing changes.
+    let rotate = run(blindfold()
+        .args(["model", "rotate-key", "smollm2", "--store", &store])
+        .env("BLINDFOLD_KEK", "44".repeat(32)));
+    assert_eq!(rotate.status.code(), Some(2), "{}", text(&rotate.stderr));
+    assert!(
+        text(&rotate.stderr).contains("does not unwrap"),
+        "{}",
+        text(&rotate.stderr)
+    );
+    assert_eq!(v_key_id(&store), after);
+}
+
+fn v_key_id(store: &str) -> String {
+    let show = run(blindfold().args(["model", "show", "smollm2", "--store", store]));
+    let manifest: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    manifest["manifest"]["key_id"].as_str().unwrap().to_string()
+}

@@ -129,6 +129,12 @@ impl KeyStore {
         Ok(())
     }
 
+    /// Forgets model `model`'s data key `key_id` (after a rotation).
+    pub async fn delete(&self, model: &str, key_id: &str) -> Result<(), Error> {
+        self.store.delete_state(&["keys", model, key_id]).await?;
+        Ok(())
+    }
+
     /// Model `model`'s data key `key_id`.
     pub async fn get(&self, model: &str, key_id: &str) -> Result<AeadKey, Error> {
         let bytes = self

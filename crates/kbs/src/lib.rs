@@ -11,6 +11,11 @@
 //! does not unwrap. State layout in the store: `kbs/keys/MODEL/KEY_ID`
 //! ([`WrappedKey`] as JSON).
 //!
+//! The owner's key-release policies ([`KeyPolicy`]) are signed by the
+//! owner and wrap the publisher's signed reference bundle; a broker checks
+//! them ([`verify_policy`]) against its own high-water mark of versions
+//! ([`PolicyVersions`]). Stored at `kbs/policies/MODEL`.
+//!
 //! What it is **not** (yet): the release service. Appraising an enclave's
 //! evidence and sealing the data key to it (HPKE) come with the release
 //! protocol; this crate holds the keys it will release.
@@ -18,8 +23,13 @@
 #![warn(missing_docs)]
 
 mod keys;
+mod policy;
 
 pub use keys::{unwrap_key, wrap_key, Kek, KeyStore, WrappedKey, WRAPPED_KEY_FORMAT};
+pub use policy::{
+    load_policy, store_policy, verify_policy, KeyPolicy, PolicyVersions, VerifiedPolicy, POLICY_PAYLOAD_TYPE,
+    POLICY_VERSION,
+};
 
 /// Why a key could not be kept or read.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +71,46 @@ pub enum Error {
         model: String,
         /// The key id.
         key_id: String,
+    },
+    /// A key-release policy that cannot be used.
+    #[error("the key-release policy for {model} is refused: {why}")]
+    Policy {
+        /// The model.
+        model: String,
+        /// Why.
+        why: String,
+    },
+    /// A policy older than one this broker has seen.
+    #[error("the key-release policy for {model} is version {version}, older than version {seen} this broker has seen (rollback)")]
+    PolicyRolledBack {
+        /// The model.
+        model: String,
+        /// The policy's version.
+        version: u64,
+        /// The highest seen.
+        seen: u64,
+    },
+    /// An expired policy.
+    #[error("the key-release policy for {model} expired at {expired}")]
+    PolicyExpired {
+        /// The model.
+        model: String,
+        /// When.
+        expired: String,
+    },
+    /// No policy for the model in the store.
+    #[error("no key-release policy for {model} in the broker's store")]
+    NoPolicy {
+        /// The model.
+        model: String,
+    },
+    /// The broker's local state file cannot be used.
+    #[error("broker state {path}: {why}")]
+    State {
+        /// The file.
+        path: String,
+        /// Why.
+        why: String,
     },
     /// The operating system's random source failed.
     #[error("no randomness: {0}")]

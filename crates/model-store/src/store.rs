@@ -219,6 +219,15 @@ impl ModelStore {
             .map_err(|e| self.store_error(e))
     }
 
+    /// Deletes a key broker's state object (gone already is fine).
+    pub async fn delete_state(&self, parts: &[&str]) -> Result<(), Error> {
+        let path = self.state_path(parts)?;
+        match self.inner.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.store_error(e)),
+        }
+    }
+
     /// Reads a key broker's state object; `None` when it is not there.
     pub async fn get_state(&self, parts: &[&str]) -> Result<Option<Vec<u8>>, Error> {
         let path = self.state_path(parts)?;
@@ -308,38 +317,150 @@ impl ModelStore {
         sink: &mut dyn FnMut(&[u8]),
     ) -> Result<[u8; 32], Error> {
         let sealed = self.manifest(name).await?;
-        let mut opener = Opener::new(&sealed, key, name)?;
-        let m = opener.manifest().clone();
+        let mut reader = self.reader(name, &sealed, key).await?;
+        while reader.next_chunk().await? {
+            sink(&reader.buf);
+        }
+        Ok(reader.opener.finish()?)
+    }
+
+    async fn reader(&self, name: &str, sealed: &SealedManifest, key: AeadKey) -> Result<ChunkReader, Error> {
+        let opener = Opener::new(sealed, key, name)?;
+        let m = opener.manifest();
         let data = self.data_path(name, &m.key_id)?;
         let stride = (m.chunk_size + AEAD_TAG_LEN as u64) as usize;
-        // One streamed GET: chunks are cut from the body as it arrives, so
-        // memory holds one chunk whatever the model's size.
-        let unreadable = |index: u64, e: &dyn std::fmt::Display| blindfold_sealed::Error::Chunk {
-            index,
-            reason: format!("cannot be read from {}: {e}", self.url),
-        };
-        let body = self.inner.get(&data).await.map_err(|e| unreadable(0, &e))?;
-        let mut stream = body.into_stream();
-        let mut buf = Zeroizing::new(Vec::with_capacity(stride));
-        let mut index = 0u64;
-        loop {
-            let piece = stream.try_next().await.map_err(|e| unreadable(index, &e))?;
-            let at_end = piece.is_none();
-            let mut piece = piece.unwrap_or_default();
-            while !piece.is_empty() || (at_end && !buf.is_empty()) {
-                let take = (stride - buf.len()).min(piece.len());
-                buf.extend_from_slice(&piece.split_to(take));
-                if buf.len() == stride || (at_end && piece.is_empty()) {
-                    opener.open_next(index, &mut buf)?;
-                    sink(&buf);
-                    buf.clear();
-                    index += 1;
-                }
+        let body = self
+            .inner
+            .get(&data)
+            .await
+            .map_err(|e| unreadable(&self.url, 0, &e))?;
+        Ok(ChunkReader {
+            opener,
+            stream: body.into_stream(),
+            pending: bytes::Bytes::new(),
+            ended: false,
+            buf: Zeroizing::new(Vec::with_capacity(stride)),
+            stride,
+            index: 0,
+            url: self.url.clone(),
+        })
+    }
+
+    /// Re-seals model `name` under a new data key (key rotation): its
+    /// chunks are opened under `old_key` and sealed again as they stream,
+    /// the new manifest replaces the old one only when every new chunk is
+    /// stored and the plaintext's digest is unchanged, then the old data is
+    /// deleted. Returns the new manifest and key, and the old key id.
+    pub async fn reseal(
+        &self,
+        name: &str,
+        old_key: AeadKey,
+        progress: SealProgress<'_>,
+    ) -> Result<(SealedManifest, AeadKey, String), Error> {
+        let old = self.manifest(name).await?;
+        let mut reader = self.reader(name, &old, old_key).await?;
+        let (size, chunk_size) = (
+            reader.opener.manifest().plaintext_size,
+            reader.opener.manifest().chunk_size,
+        );
+        let mut sealer = Sealer::new(name, size, chunk_size)?;
+        let new_data = self.data_path(name, &sealer.manifest().key_id)?;
+        let upload = self
+            .inner
+            .put_multipart(&new_data)
+            .await
+            .map_err(|e| self.store_error(e))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let mut done = 0u64;
+        let step = async {
+            while reader.next_chunk().await? {
+                let mut buf = Zeroizing::new(reader.buf.to_vec());
+                sealer.seal_next(&mut buf)?;
+                writer
+                    .wait_for_capacity(PARTS_IN_FLIGHT)
+                    .await
+                    .map_err(|e| self.store_error(e))?;
+                writer.write(&buf);
+                done += (buf.len() - AEAD_TAG_LEN) as u64;
+                progress(done, size);
             }
-            if at_end {
-                break;
+            reader.opener.finish()?;
+            Ok::<(), Error>(())
+        };
+        if let Err(e) = step.await {
+            let _ = writer.abort().await;
+            return Err(e);
+        }
+        writer.finish().await.map_err(|e| self.store_error(e))?;
+        let (manifest, key) = sealer.finish()?;
+        if manifest.manifest.plaintext_sha256 != old.manifest.plaintext_sha256 {
+            return Err(blindfold_sealed::Error::InputChanged(
+                "the re-sealed model differs from the old one".into(),
+            )
+            .into());
+        }
+        self.inner
+            .put(&self.manifest_path(name)?, manifest.to_bytes().into())
+            .await
+            .map_err(|e| self.store_error(e))?;
+        let old_data = self.data_path(name, &old.manifest.key_id)?;
+        self.inner
+            .delete(&old_data)
+            .await
+            .map_err(|e| self.store_error(e))?;
+        Ok((manifest, key, old.manifest.key_id))
+    }
+}
+
+fn unreadable(url: &str, index: u64, e: &dyn std::fmt::Display) -> Error {
+    blindfold_sealed::Error::Chunk {
+        index,
+        reason: format!("cannot be read from {url}: {e}"),
+    }
+    .into()
+}
+
+/// A sealed model's data, streamed and cut into chunks as it arrives, each
+/// authenticated before it is handed on: memory holds one chunk.
+struct ChunkReader {
+    opener: Opener,
+    stream: futures_util::stream::BoxStream<'static, object_store::Result<bytes::Bytes>>,
+    pending: bytes::Bytes,
+    ended: bool,
+    /// The last chunk opened.
+    buf: Zeroizing<Vec<u8>>,
+    stride: usize,
+    index: u64,
+    url: String,
+}
+
+impl ChunkReader {
+    /// Opens the next chunk into `buf`; false when the data has ended.
+    async fn next_chunk(&mut self) -> Result<bool, Error> {
+        self.buf.clear();
+        loop {
+            if self.pending.is_empty() && !self.ended {
+                match self
+                    .stream
+                    .try_next()
+                    .await
+                    .map_err(|e| unreadable(&self.url, self.index, &e))?
+                {
+                    Some(piece) => self.pending = piece,
+                    None => self.ended = true,
+                }
+                continue;
+            }
+            let take = (self.stride - self.buf.len()).min(self.pending.len());
+            self.buf.extend_from_slice(&self.pending.split_to(take));
+            if self.buf.len() == self.stride || (self.ended && !self.buf.is_empty()) {
+                self.opener.open_next(self.index, &mut self.buf)?;
+                self.index += 1;
+                return Ok(true);
+            }
+            if self.ended {
+                return Ok(false);
             }
         }
-        Ok(opener.finish()?)
     }
 }

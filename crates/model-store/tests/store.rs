@@ -213,3 +213,34 @@ async fn an_s3_server_round_trips_and_checks_the_signature() {
     let wrong = s3_store(&server, "not-the-secret");
     assert!(matches!(wrong.list().await, Err(Error::Store { .. })));
 }
+
+#[tokio::test]
+async fn a_rotated_model_opens_only_under_its_new_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store_dir = tmp.path().join("store");
+    let store = ModelStore::open(&format!("file://{}", store_dir.display())).unwrap();
+    let (path, data) = model_file(tmp.path(), 3 * CHUNK as usize + 7);
+    let (old, old_key) = store.seal_file(&path, "m", CHUNK, &mut |_, _| {}).await.unwrap();
+    let (new, new_key, old_id) = store.reseal("m", old_key.clone(), &mut |_, _| {}).await.unwrap();
+    assert_eq!(old_id, old.manifest.key_id);
+    assert_ne!(new.manifest.key_id, old.manifest.key_id);
+    assert_eq!(new.manifest.plaintext_sha256, old.manifest.plaintext_sha256);
+    let mut out = Vec::new();
+    store
+        .open_model("m", new_key, &mut |c| out.extend_from_slice(c))
+        .await
+        .unwrap();
+    assert_eq!(out, data);
+    // The old key no longer opens anything, and the old data is gone.
+    assert!(matches!(
+        store.open_model("m", old_key.clone(), &mut |_| {}).await,
+        Err(Error::Sealed(blindfold_sealed::Error::ManifestTag))
+    ));
+    assert!(!store_dir
+        .join("models/m")
+        .join(format!("{}.sealed", old.manifest.key_id))
+        .exists());
+    // Rotating with a wrong key leaves the model as it was.
+    assert!(store.reseal("m", old_key, &mut |_, _| {}).await.is_err());
+    assert_eq!(store.manifest("m").await.unwrap(), new);
+}

@@ -18,6 +18,77 @@ pub enum ModelCommand {
     Show(ModelNameArgs),
     /// Delete a sealed model from a store (its manifest first).
     Delete(ModelNameArgs),
+    /// Re-seal a model under a new data key as it streams (the old key
+    /// unwrapped with the KEK, the new one wrapped); the old data and key
+    /// are deleted, and the model's policy must then be set again for the
+    /// new key id.
+    RotateKey(ModelRotateArgs),
+    /// The owner's key-release policy: which build may get the model's key.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ModelRotateArgs {
+    /// The model's name.
+    pub name: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The key broker's store (default: the model's store).
+    #[arg(long, value_name = "URL")]
+    pub key_store: Option<String>,
+    #[command(flatten)]
+    pub kek: KekArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Sign a new policy for the model's current key: the publisher's
+    /// signed reference bundle (from `measure --sign`), a version one above
+    /// the stored policy's, and an expiry; written to the key broker's store.
+    Set(PolicySetArgs),
+    /// Verify the stored policy under the owner's public key and print it.
+    Show(PolicyShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicySetArgs {
+    /// The model's name.
+    pub name: String,
+    /// The publisher's signed reference bundle: what an enclave must measure.
+    #[arg(long, value_name = "BUNDLE")]
+    pub reference: PathBuf,
+    /// The publisher key the bundle verifies under (checked now, and by
+    /// the broker at each release).
+    #[arg(long, value_name = "FILE")]
+    pub publisher_key: PathBuf,
+    /// The owner's signing key (`keygen` makes one; PEM PKCS#8).
+    #[arg(long, value_name = "FILE")]
+    pub owner_key: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The key broker's store (default: the model's store).
+    #[arg(long, value_name = "URL")]
+    pub key_store: Option<String>,
+    /// How long the policy releases keys (e.g. 90d, 12h).
+    #[arg(long, value_name = "DURATION", default_value = "90d")]
+    pub expires_in: humantime::Duration,
+    /// Release to the development platform (local swtpm, process mode) as
+    /// well: for demos and tests only.
+    #[arg(long)]
+    pub allow_development: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyShowArgs {
+    /// The model's name.
+    pub name: String,
+    /// The owner's public key the policy must verify under.
+    #[arg(long, value_name = "FILE")]
+    pub owner_public_key: PathBuf,
+    /// The key broker's store.
+    #[arg(long, value_name = "URL")]
+    pub key_store: String,
 }
 
 #[derive(Debug, Args)]
