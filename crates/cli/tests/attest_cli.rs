@@ -194,12 +194,7 @@ fn signed_references_need_the_pinned_publisher_key() {
             .status
             .success());
     }
-    std::fs::write(d.join("app.img"), vec![1u8; 8192]).unwrap();
-    let f = run(blindfold()
-        .args(["verity", "format", "--json", "--salt", "-"])
-        .arg(d.join("app.img"))
-        .arg(d.join("app.hash")));
-    std::fs::write(d.join("app.json"), &f.stdout).unwrap();
+    app_disk_manifest(d, 8192);
     let m = run(blindfold()
         .args(["measure", "--uki"])
         .arg(sample.join("uki.efi"))
@@ -264,12 +259,7 @@ fn verify_refuses_bad_references_before_asking_for_evidence() {
             .status
             .success());
     }
-    std::fs::write(d.join("app.img"), vec![1u8; 4096]).unwrap();
-    let f = run(blindfold()
-        .args(["verity", "format", "--json", "--salt", "-"])
-        .arg(d.join("app.img"))
-        .arg(d.join("app.hash")));
-    std::fs::write(d.join("app.json"), &f.stdout).unwrap();
+    app_disk_manifest(d, 4096);
     for (out, sign) in [("signed.json", true), ("plain.json", false)] {
         let mut cmd = blindfold();
         cmd.args(["measure", "--app-disk"])

@@ -194,12 +194,7 @@ fn an_owner_policy_wraps_a_signed_build_and_only_grows() {
             .success());
     }
     // A signed development reference, as `measure --sign` makes it.
-    std::fs::write(d.join("app.img"), vec![1u8; 4096]).unwrap();
-    let f = run(blindfold()
-        .args(["verity", "format", "--json", "--salt", "-"])
-        .arg(d.join("app.img"))
-        .arg(d.join("app.hash")));
-    std::fs::write(d.join("app.json"), &f.stdout).unwrap();
+    app_disk_manifest(d, 4096);
     let m = run(blindfold()
         .args(["measure", "--app-disk"])
         .arg(d.join("app.json"))

@@ -116,6 +116,28 @@ impl ModelStore {
         Ok(self.model_dir(name)?.join(format!("{key_id}.sealed").as_str()))
     }
 
+    /// A multipart upload of the sealed data `sealer` will produce.
+    async fn upload_for(&self, name: &str, sealer: &Sealer) -> Result<WriteMultipart, Error> {
+        let path = self.data_path(name, &sealer.manifest().key_id)?;
+        let upload = self
+            .inner
+            .put_multipart(&path)
+            .await
+            .map_err(|e| self.store_error(e))?;
+        Ok(WriteMultipart::new_with_chunk_size(upload, PART_SIZE))
+    }
+
+    /// Hands a sealed chunk to the upload, waiting while too many parts
+    /// are in flight (so memory stays flat).
+    async fn push(&self, writer: &mut WriteMultipart, sealed_chunk: &[u8]) -> Result<(), Error> {
+        writer
+            .wait_for_capacity(PARTS_IN_FLIGHT)
+            .await
+            .map_err(|e| self.store_error(e))?;
+        writer.write(sealed_chunk);
+        Ok(())
+    }
+
     /// Seals the file at `path` as model `name` in chunks of `chunk_size`,
     /// under a new data key: the chunks first (multipart), the manifest
     /// last. Returns the manifest and the data key, which the caller hands
@@ -145,13 +167,7 @@ impl ModelStore {
         let mut file = std::fs::File::open(path).map_err(read_error)?;
         let size = file.metadata().map_err(read_error)?.len();
         let mut sealer = Sealer::new(name, size, chunk_size)?;
-        let data_path = self.data_path(name, &sealer.manifest().key_id)?;
-        let upload = self
-            .inner
-            .put_multipart(&data_path)
-            .await
-            .map_err(|e| self.store_error(e))?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let mut writer = self.upload_for(name, &sealer).await?;
         let mut buf = Zeroizing::new(Vec::with_capacity(chunk_size as usize + AEAD_TAG_LEN));
         let mut done = 0u64;
         let sealed = loop {
@@ -161,12 +177,7 @@ impl ModelStore {
                 buf.resize(len as usize, 0);
                 file.read_exact(&mut buf).map_err(read_error)?;
                 sealer.seal_next(&mut buf)?;
-                writer
-                    .wait_for_capacity(PARTS_IN_FLIGHT)
-                    .await
-                    .map_err(|e| self.store_error(e))?;
-                writer.write(&buf);
-                Ok::<(), Error>(())
+                self.push(&mut writer, &buf).await
             };
             if let Err(e) = step.await {
                 let _ = writer.abort().await;
@@ -364,23 +375,13 @@ impl ModelStore {
             reader.opener.manifest().chunk_size,
         );
         let mut sealer = Sealer::new(name, size, chunk_size)?;
-        let new_data = self.data_path(name, &sealer.manifest().key_id)?;
-        let upload = self
-            .inner
-            .put_multipart(&new_data)
-            .await
-            .map_err(|e| self.store_error(e))?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let mut writer = self.upload_for(name, &sealer).await?;
         let mut done = 0u64;
         let step = async {
             while reader.next_chunk().await? {
                 let mut buf = Zeroizing::new(reader.buf.to_vec());
                 sealer.seal_next(&mut buf)?;
-                writer
-                    .wait_for_capacity(PARTS_IN_FLIGHT)
-                    .await
-                    .map_err(|e| self.store_error(e))?;
-                writer.write(&buf);
+                self.push(&mut writer, &buf).await?;
                 done += (buf.len() - AEAD_TAG_LEN) as u64;
                 progress(done, size);
             }

@@ -106,3 +106,18 @@ impl Drop for StopPlatformOnDrop {
         let _ = blindfold().args(["platform", "stop"]).arg(&self.0).output();
     }
 }
+
+/// A stand-in app disk's manifest for `measure --app-disk`: `dir/app.img`
+/// (`len` bytes) formatted with `verity format --json`, written to
+/// `dir/app.json`.
+pub fn app_disk_manifest(dir: &Path, len: usize) -> PathBuf {
+    std::fs::write(dir.join("app.img"), vec![1u8; len]).unwrap();
+    let f = run(blindfold()
+        .args(["verity", "format", "--json", "--salt", "-"])
+        .arg(dir.join("app.img"))
+        .arg(dir.join("app.hash")));
+    assert!(f.status.success(), "{}", text(&f.stderr));
+    let path = dir.join("app.json");
+    std::fs::write(&path, &f.stdout).unwrap();
+    path
+}
