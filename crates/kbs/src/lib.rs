@@ -16,20 +16,25 @@
 //! them ([`verify_policy`]) against its own high-water mark of versions
 //! ([`PolicyVersions`]). Stored at `kbs/policies/MODEL`.
 //!
-//! What it is **not** (yet): the release service. Appraising an enclave's
-//! evidence and sealing the data key to it (HPKE) come with the release
-//! protocol; this crate holds the keys it will release.
+//! A release ([`decide`]) appraises an enclave's request, answering a
+//! single-use challenge ([`Challenges`]), against the policy and seals the
+//! data key to the enclave's HPKE key (`blindfold_protocol::release`).
+//!
+//! What it is **not** (yet): the HTTPS service around [`decide`] (`kbs
+//! serve`), its audit log, and the enclave's side of the exchange.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod keys;
 mod policy;
+mod release;
 
 pub use keys::{unwrap_key, wrap_key, Kek, KeyStore, WrappedKey, WRAPPED_KEY_FORMAT};
 pub use policy::{
     load_policy, store_policy, verify_policy, KeyPolicy, PolicyVersions, VerifiedPolicy, POLICY_PAYLOAD_TYPE,
     POLICY_VERSION,
 };
+pub use release::{decide, Challenges, ReleaseSession, Released, CHALLENGE_TTL};
 
 /// Why a key could not be kept or read.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +76,17 @@ pub enum Error {
         model: String,
         /// The key id.
         key_id: String,
+    },
+    /// A challenge that cannot be used.
+    #[error("challenge refused: {0}")]
+    Challenge(String),
+    /// A release refused: what differed.
+    #[error("key release for {model} refused: {why}")]
+    Refused {
+        /// The model asked for.
+        model: String,
+        /// What differed.
+        why: String,
     },
     /// A key-release policy that cannot be used.
     #[error("the key-release policy for {model} is refused: {why}")]

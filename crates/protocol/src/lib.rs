@@ -8,6 +8,8 @@
 //! - [`runtime_log`]: the runtime events measured into PCR 15, the recipe
 //!   that lists them ([`runtime_events`]), and their CEL-JSON records;
 //! - [`evidence`]: the evidence document, version 1 ([`EvidenceV1`]);
+//! - [`release`]: the key-release messages between an enclave and the key
+//!   broker, their binding, and the HPKE sealing of the released key;
 //! - [`api_keys`]: API keys as the enclave's configuration lists them;
 //! - [`api_error`]: the OpenAI-shaped error body every server here answers;
 //! - [`wellknown`]: the paths, names and labels both sides must agree on;
@@ -20,8 +22,8 @@
 //! What it is **not**: it verifies nothing (a parsed [`EvidenceV1`] is a
 //! claim until `blindfold-attest` checks it), talks to no TPM and does no
 //! I/O. It depends on `blindfold-crypto` (hashes), `blindfold-tpm` (PCR
-//! values) and RustCrypto's HMAC only, so the enclave can link it without
-//! the verifier.
+//! values), RustCrypto's HMAC and `hpke` only, so the enclave can link it
+//! without the verifier.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -31,6 +33,7 @@ pub mod binding;
 mod encoding;
 mod error;
 pub mod evidence;
+pub mod release;
 pub mod runtime_log;
 mod untrusted;
 pub mod wellknown;
