@@ -20,14 +20,19 @@
 //! single-use challenge ([`Challenges`]), against the policy and seals the
 //! data key to the enclave's HPKE key (`blindfold_protocol::release`).
 //!
-//! What it is **not** (yet): the HTTPS service around [`decide`] (`kbs
-//! serve`), its audit log, and the enclave's side of the exchange.
+//! [`serve`] runs it as an HTTPS service (TLS 1.3, the broker's key pinned
+//! by enclaves) and appends every decision to an audit log
+//! ([`AuditRecord`]: time, model, platform, verdict, reason; never a key).
+//!
+//! What it is **not** (yet): the enclave's side of the exchange, which
+//! lives with the enclave.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod keys;
 mod policy;
 mod release;
+mod serve;
 
 pub use keys::{unwrap_key, wrap_key, Kek, KeyStore, WrappedKey, WRAPPED_KEY_FORMAT};
 pub use policy::{
@@ -35,6 +40,7 @@ pub use policy::{
     POLICY_VERSION,
 };
 pub use release::{decide, Challenges, ReleaseSession, Released, CHALLENGE_TTL};
+pub use serve::{serve, tls_spki, AuditRecord, BrokerConfig, CHALLENGE_PATH, RELEASE_PATH};
 
 /// Why a key could not be kept or read.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +83,9 @@ pub enum Error {
         /// The key id.
         key_id: String,
     },
+    /// The broker's TLS set-up failed.
+    #[error("broker TLS: {0}")]
+    Tls(String),
     /// A challenge that cannot be used.
     #[error("challenge refused: {0}")]
     Challenge(String),

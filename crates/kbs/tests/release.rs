@@ -5,154 +5,16 @@
 //! the policy does not allow is refused with what differed.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod common;
+
 use std::time::SystemTime;
 
-use blindfold_attest::bundle::{Envelope, VerifiedBundle};
-use blindfold_attest::{PcrReference, ReferenceFormat, ReferenceKind, ReferenceValues};
-use blindfold_attester::{AkAlgorithm, Tpm, AK_CERT_NV_INDEX};
-use blindfold_crypto::{AeadKey, HashAlg};
-use blindfold_dev_platform::{init, start, RunningSwtpm};
-use blindfold_kbs::{decide, Error, KeyPolicy, ReleaseSession, VerifiedPolicy};
+use blindfold_crypto::AeadKey;
+use blindfold_kbs::{decide, Error, ReleaseSession};
 use blindfold_protocol::binding::{qualifying_data, Purpose};
-use blindfold_protocol::release::{release_nonce, release_qualifying_data, ReleaseKeyPair, ReleaseRequestV1};
-use blindfold_protocol::{runtime_events, EvidenceV1, QuoteV1, RuntimeEvent, RuntimeLog};
-use blindfold_tpm::PcrIndex;
-use blindfold_x509::{parse_certificates, Certificate};
-
-const BANKS: [HashAlg; 2] = [HashAlg::Sha256, HashAlg::Sha384];
-const BROKER_SPKI: &[u8] = b"the broker's SPKI";
-const EXPORTER: [u8; 32] = [5; 32];
-const CHALLENGE: [u8; 32] = [6; 32];
-
-/// A local platform whose PCR 15 holds `events`.
-struct Enclave {
-    _tmp: tempfile::TempDir,
-    _swtpm: RunningSwtpm,
-    tpm: Tpm,
-    events: Vec<RuntimeEvent>,
-    ca: Vec<Certificate>,
-}
-
-impl Enclave {
-    fn with(events: &[RuntimeEvent]) -> Enclave {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("platform");
-        let info = init(&dir, AkAlgorithm::EccP256).unwrap();
-        let swtpm = start(&dir).unwrap();
-        let mut tpm = Tpm::open(swtpm.tcti()).unwrap();
-        for e in events {
-            tpm.extend(15, &BANKS.map(|b| e.digest(b))).unwrap();
-        }
-        Enclave {
-            ca: parse_certificates(&std::fs::read(&info.ca_pem).unwrap()).unwrap(),
-            _tmp: tmp,
-            _swtpm: swtpm,
-            tpm,
-            events: events.to_vec(),
-        }
-    }
-
-    fn evidence(&mut self, qualifying: &[u8]) -> EvidenceV1 {
-        let pcrs: Vec<u32> = (0..16).collect();
-        let quote = self.tpm.quote(qualifying, &BANKS, &pcrs).unwrap();
-        EvidenceV1 {
-            blindfold_evidence: EvidenceV1::VERSION,
-            platform: "local".into(),
-            quote: QuoteV1 {
-                message: quote.message,
-                signature: quote.signature,
-            },
-            pcrs: self.tpm.read_pcrs(&BANKS, &pcrs).unwrap(),
-            ak_public: self.tpm.ak_public().unwrap(),
-            ak_cert_chain: vec![self.tpm.read_nv(AK_CERT_NV_INDEX).unwrap()],
-            firmware_log: None,
-            runtime_log: RuntimeLog {
-                events: self.events.clone(),
-                banks: BANKS.to_vec(),
-            }
-            .to_records(),
-        }
-    }
-
-    /// A request for `model`, its evidence bound as the protocol says.
-    fn request(&mut self, pair: &ReleaseKeyPair, model: &str) -> ReleaseRequestV1 {
-        let qualifying = release_qualifying_data(
-            &CHALLENGE,
-            model,
-            KEY_ID,
-            &pair.public_key(),
-            BROKER_SPKI,
-            &EXPORTER,
-        );
-        ReleaseRequestV1 {
-            blindfold_release: 1,
-            challenge: hex::encode(CHALLENGE),
-            model: model.into(),
-            key_id: KEY_ID.into(),
-            hpke_public_key: hex::encode(pair.public_key()),
-            evidence: self.evidence(&qualifying),
-        }
-    }
-}
-
-const KEY_ID: &str = "00112233445566778899aabbccddeeff";
-
-fn built_events(config: &[u8]) -> Vec<RuntimeEvent> {
-    runtime_events(&[0xab; 32], config)
-}
-
-/// The owner's policy for `smollm2`: the build whose runtime is
-/// `built_events(b"config")` followed by the model's event.
-fn policy(allow_development: bool) -> VerifiedPolicy {
-    let mut events = built_events(b"config");
-    events.push(RuntimeEvent::model("smollm2", &[0x77; 32]));
-    let replayed = RuntimeLog {
-        events: events.clone(),
-        banks: BANKS.to_vec(),
-    }
-    .replay();
-    let reference = ReferenceValues {
-        format: ReferenceFormat::Blindfold,
-        kind: ReferenceKind::Development,
-        pcrs: BANKS
-            .iter()
-            .map(|b| {
-                let value = *replayed.get(*b, PcrIndex(15)).unwrap();
-                (
-                    (*b, PcrIndex(15)),
-                    PcrReference {
-                        allowed: vec![value],
-                        revoked: vec![],
-                    },
-                )
-            })
-            .collect(),
-        app_disk_root_hash: None,
-        hardware_measurements: vec![],
-        snp_minimum_tcb: None,
-        snp_allow_migration_agent: false,
-        runtime_events: events,
-    };
-    VerifiedPolicy {
-        policy: KeyPolicy {
-            blindfold_key_policy: 1,
-            model: "smollm2".into(),
-            key_id: KEY_ID.into(),
-            version: 4,
-            expires: "2099-01-01T00:00:00Z".into(),
-            publisher_key: String::new(),
-            reference: Envelope::typed("x", b"", "", b""),
-            allow_development,
-        },
-        reference: VerifiedBundle {
-            reference,
-            version: 1,
-            expires: None,
-            inputs: Default::default(),
-            key_id: String::new(),
-        },
-    }
-}
+use blindfold_protocol::release::{release_nonce, ReleaseKeyPair};
+use blindfold_protocol::RuntimeEvent;
+use common::*;
 
 fn session() -> ReleaseSession<'static> {
     ReleaseSession {
