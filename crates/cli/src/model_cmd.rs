@@ -8,8 +8,8 @@ use blindfold_model_store::ModelStore;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::{
-    KbsKekArgs, KekArgs, ModelCommand, ModelNameArgs, ModelRotateArgs, ModelSealArgs, PolicyCommand,
-    PolicySetArgs, PolicyShowArgs, StoreArgs,
+    KbsAuditArgs, KbsKekArgs, KbsServeArgs, KekArgs, ModelCommand, ModelNameArgs, ModelRotateArgs,
+    ModelSealArgs, PolicyCommand, PolicySetArgs, PolicyShowArgs, StoreArgs,
 };
 use crate::eventlog_cmd::pretty;
 use crate::exit::{say, unusable, Failure};
@@ -293,5 +293,82 @@ async fn rotate_key(args: &ModelRotateArgs) -> Result<(), Failure> {
         "the stored policy names the old key: set a new one (blindfold model policy set {} ...)",
         args.name
     );
+    Ok(())
+}
+
+const AUDIT_LOG: &str = "audit.jsonl";
+
+pub fn kbs_serve(args: &KbsServeArgs) -> Result<(), Failure> {
+    let kek = kek(&args.kek)?;
+    let store = ModelStore::open(&args.key_store).map_err(store_failure)?;
+    let owner_key = crate::inputs::publisher_key(&args.owner_public_key)?;
+    let text = zeroize::Zeroizing::new(crate::inputs::read(&args.tls_key)?);
+    let (label, der) = pem_rfc7468::decode_vec(text.trim_ascii())
+        .map_err(|e| Failure::Unusable(anyhow!("{}: {e}", args.tls_key.display())))?;
+    let der = zeroize::Zeroizing::new(der);
+    if label != "PRIVATE KEY" {
+        return Err(Failure::Unusable(anyhow!(
+            "{}: not a PRIVATE KEY PEM (blindfold keygen makes one)",
+            args.tls_key.display()
+        )));
+    }
+    let spki = blindfold_kbs::tls_spki(&der).map_err(kbs_failure)?;
+    let platform_ca = match &args.platform_ca {
+        Some(path) => Some(
+            blindfold_x509::parse_certificates(&crate::inputs::read(path)?)
+                .map_err(|e| unusable(e, path.display()))?,
+        ),
+        None => None,
+    };
+    std::fs::create_dir_all(&args.state_dir)
+        .map_err(|e| unusable(e, format!("cannot make {}", args.state_dir.display())))?;
+    let config = blindfold_kbs::BrokerConfig {
+        store,
+        kek,
+        owner_key,
+        tls_key_pkcs8: der,
+        platform_ca,
+        policy_versions: args.state_dir.join("policy-versions.json"),
+        audit_log: args.state_dir.join(AUDIT_LOG),
+    };
+    let rt = runtime()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| unusable(e, format!("listening on {}", args.listen)))?;
+        let local = listener.local_addr().map_err(|e| Failure::Unusable(anyhow!(e)))?;
+        let spki_sha256 = blindfold_crypto::default_provider().hash(blindfold_crypto::HashAlg::Sha256, &[&spki]);
+        eprintln!(
+            "blindfold kbs: listening on https://{local} (TLS 1.3); its key's SPKI SHA-256 is {}; audit log {}",
+            spki_sha256.to_hex(),
+            args.state_dir.join(AUDIT_LOG).display()
+        );
+        blindfold_kbs::serve(listener, config).await.map_err(kbs_failure)
+    })
+}
+
+pub fn kbs_audit(args: &KbsAuditArgs) -> Result<(), Failure> {
+    let path = args.state_dir.join(AUDIT_LOG);
+    let text = String::from_utf8(crate::inputs::read(&path)?).map_err(|e| unusable(e, path.display()))?;
+    for (n, line) in text.lines().enumerate() {
+        let record: blindfold_kbs::AuditRecord = serde_json::from_str(line)
+            .map_err(|e| Failure::CheckFailed(anyhow!("{} line {}: {e}", path.display(), n + 1)))?;
+        if args.json {
+            say!(
+                "{}",
+                serde_json::to_string(&record).map_err(|e| Failure::Unusable(anyhow!(e)))?
+            );
+        } else {
+            say!(
+                "{} {} key {} from {}: {}: {}",
+                record.time,
+                record.model,
+                record.key_id,
+                record.platform.as_deref().unwrap_or("an unverified enclave"),
+                record.verdict,
+                record.reason
+            );
+        }
+    }
     Ok(())
 }

@@ -289,3 +289,98 @@ fn v_key_id(store: &str) -> String {
     let manifest: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
     manifest["manifest"]["key_id"].as_str().unwrap().to_string()
 }
+
+#[test]
+fn the_broker_says_which_key_to_pin_and_its_audit_log_reads_back() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    for key in ["owner", "broker-tls"] {
+        assert!(run(blindfold().args(["keygen", "-o"]).arg(d.join(key)))
+            .status
+            .success());
+    }
+    assert!(run(blindfold().args(["kbs", "kek", "-o"]).arg(d.join("kek.hex")))
+        .status
+        .success());
+    let store = format!("file://{}", d.join("store").display());
+    let serve = |owner: &str| {
+        let mut cmd = blindfold();
+        cmd.args(["kbs", "serve", "--key-store", &store, "--kek-file"])
+            .arg(d.join("kek.hex"))
+            .arg("--owner-public-key")
+            .arg(d.join(owner))
+            .arg("--tls-key")
+            .arg(d.join("broker-tls.key"))
+            .args(["--listen", "127.0.0.1:0", "--state-dir"])
+            .arg(d.join("state"));
+        cmd
+    };
+    let missing = run(&mut serve("nobody.pub"));
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        text(&missing.stderr).contains("nobody.pub"),
+        "{}",
+        text(&missing.stderr)
+    );
+
+    let mut child = serve("owner.pub")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let _broker = KillOnDrop(child);
+    assert!(line.contains("listening on https://127.0.0.1:"), "{line}");
+    // The SPKI it names is the TLS key's, as OpenSSL computes it.
+    let oracle = run(Command::new("bash").arg("-c").arg(format!(
+        "openssl pkey -pubin -in {} -outform DER | sha256sum | cut -d' ' -f1",
+        d.join("broker-tls.pub").display()
+    )));
+    let want = text(&oracle.stdout).trim().to_string();
+    assert_eq!(want.len(), 64, "{}", text(&oracle.stderr));
+    assert!(line.contains(&format!("SPKI SHA-256 is {want}")), "{line}");
+
+    // The audit log, as the broker writes it, reads back one line each.
+    let records = [
+        blindfold_kbs::AuditRecord {
+            time: "2026-12-05T10:00:00Z".into(),
+            connection: 1,
+            model: "smollm2".into(),
+            key_id: "aa".into(),
+            platform: Some("local".into()),
+            verdict: "released".into(),
+            reason: "policy version 2, trust basis development".into(),
+        },
+        blindfold_kbs::AuditRecord {
+            time: "2026-12-05T10:01:00Z".into(),
+            connection: 2,
+            model: "smollm2".into(),
+            key_id: "aa".into(),
+            platform: None,
+            verdict: "refused".into(),
+            reason: "challenge refused: unknown, or already used".into(),
+        },
+    ];
+    let log: String = records
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap() + "\n")
+        .collect();
+    std::fs::write(d.join("state/audit.jsonl"), log).unwrap();
+    let audit = run(blindfold()
+        .args(["kbs", "audit", "--state-dir"])
+        .arg(d.join("state")));
+    let out = text(&audit.stdout);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(
+        out.contains("smollm2 key aa from local: released: policy version 2"),
+        "{out}"
+    );
+    assert!(
+        out.contains("from an unverified enclave: refused: challenge refused"),
+        "{out}"
+    );
+}

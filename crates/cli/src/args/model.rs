@@ -144,6 +144,49 @@ pub enum KbsCommand {
     /// Make a key-encryption key: 32 random bytes as hex in a new file
     /// (mode 0600, never printed). Keep it where the key broker runs.
     Kek(KbsKekArgs),
+    /// Run the key broker (HTTPS, TLS 1.3): it releases a model's data key
+    /// only to an enclave whose evidence matches the owner's policy for
+    /// the model, sealed to a key made inside that enclave, and logs every
+    /// decision. Run it in the model owner's trust domain.
+    Serve(KbsServeArgs),
+    /// Print the broker's audit log: every release and refusal, with why.
+    Audit(KbsAuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KbsServeArgs {
+    /// The owner's store holding policies and wrapped keys (file:// or s3://).
+    #[arg(long, value_name = "URL")]
+    pub key_store: String,
+    #[command(flatten)]
+    pub kek: KekArgs,
+    /// The owner's public key: every policy must be signed by it.
+    #[arg(long, value_name = "FILE")]
+    pub owner_public_key: PathBuf,
+    /// The broker's TLS key (`keygen` makes one): enclaves pin its public key.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: PathBuf,
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:8444")]
+    pub listen: std::net::SocketAddr,
+    /// The broker's own state: the policy versions it has seen (so a store
+    /// rolled back to an older policy is refused) and the audit log.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: PathBuf,
+    /// (Danger, development) the local platform's CA, anchoring its AKs;
+    /// used only for policies that allow the development platform.
+    #[arg(long, value_name = "FILE")]
+    pub platform_ca: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct KbsAuditArgs {
+    /// The broker's state directory.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: PathBuf,
+    /// Print the records as JSON lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
