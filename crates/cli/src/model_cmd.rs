@@ -8,8 +8,8 @@ use blindfold_model_store::ModelStore;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::{
-    KbsAuditArgs, KbsKekArgs, KbsServeArgs, KekArgs, ModelCommand, ModelNameArgs, ModelRotateArgs,
-    ModelSealArgs, PolicyCommand, PolicySetArgs, PolicyShowArgs, StoreArgs,
+    KbsAuditArgs, KbsKekArgs, KbsServeArgs, KekArgs, KmsPolicyArgs, ModelCommand, ModelNameArgs,
+    ModelRotateArgs, ModelSealArgs, PolicyCommand, PolicySetArgs, PolicyShowArgs, StoreArgs,
 };
 use crate::eventlog_cmd::pretty;
 use crate::exit::{say, unusable, Failure};
@@ -23,6 +23,7 @@ pub fn model(cmd: &ModelCommand) -> Result<(), Failure> {
         ModelCommand::Show(a) => rt.block_on(show(a)),
         ModelCommand::Delete(a) => rt.block_on(delete(a)),
         ModelCommand::RotateKey(a) => rt.block_on(rotate_key(a)),
+        ModelCommand::KmsPolicy(a) => kms_policy(a),
         ModelCommand::Policy(PolicyCommand::Set(a)) => rt.block_on(policy_set(a)),
         ModelCommand::Policy(PolicyCommand::Show(a)) => rt.block_on(policy_show(a)),
     }
@@ -370,5 +371,24 @@ pub fn kbs_audit(args: &KbsAuditArgs) -> Result<(), Failure> {
             );
         }
     }
+    Ok(())
+}
+
+fn kms_policy(args: &KmsPolicyArgs) -> Result<(), Failure> {
+    let doc: blindfold_attest::NitroPcrMeasurements =
+        serde_json::from_slice(&crate::inputs::read(&args.measurements)?).map_err(|e| {
+            unusable(
+                e,
+                format!("{} is not a pcr_measurements.json", args.measurements.display()),
+            )
+        })?;
+    let policy = blindfold_kbs::kms_key_policy(&blindfold_kbs::KmsPolicyInput {
+        measurements: &doc.measurements,
+        instance_role_arn: &args.role,
+        owner_account: &args.owner_account,
+        include_pcr7: args.with_pcr7,
+    })
+    .map_err(|e| Failure::Unusable(anyhow!(e)))?;
+    say!("{}", pretty(&policy));
     Ok(())
 }

@@ -384,3 +384,100 @@ fn the_broker_says_which_key_to_pin_and_its_audit_log_reads_back() {
         "{out}"
     );
 }
+
+/// Findings parliament may report on our KMS key policy: `Resource: "*"`
+/// (in a key policy it means this key) and the NitroTPM condition keys,
+/// which its action database predates. Anything else fails.
+fn unexpected_findings(policy: &str) -> Vec<String> {
+    let venv = std::env::var_os("BLINDFOLD_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/blindfold"))
+        .join("venv/bin/parliament");
+    assert!(
+        venv.exists(),
+        "{} is missing: scripts/setup.sh installs it",
+        venv.display()
+    );
+    let mut child = Command::new(venv)
+        .arg("--json")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(policy.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    text(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter(|l| {
+            let f: serde_json::Value = serde_json::from_str(l).unwrap();
+            let known_gap = f["issue"] == "UNKNOWN_CONDITION_FOR_ACTION"
+                && f["detail"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("kms:RecipientAttestation:NitroTPMPCR");
+            !(f["issue"] == "RESOURCE_STAR" || known_gap)
+        })
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_kms_key_policy_for_the_build_passes_parliament() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let sample = shared_testdata().join("local-ovmf-boot/stub252");
+    app_disk_manifest(d, 4096);
+    let m = run(blindfold()
+        .args(["measure", "--format", "nitro", "--uki"])
+        .arg(sample.join("uki.efi"))
+        .arg("--firmware-log")
+        .arg(sample.join("eventlog.bin"))
+        .arg("--app-disk")
+        .arg(d.join("app.json"))
+        .arg("-o")
+        .arg(d.join("pcr_measurements.json")));
+    assert!(m.status.success(), "{}", text(&m.stderr));
+    let measured: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("pcr_measurements.json")).unwrap()).unwrap();
+    let policy = |owner: &str| {
+        run(blindfold()
+            .args(["model", "kms-policy", "--measurements"])
+            .arg(d.join("pcr_measurements.json"))
+            .args([
+                "--role",
+                "arn:aws:iam::444455556666:role/enclave",
+                "--owner-account",
+                owner,
+            ]))
+    };
+    let out = policy("111122223333");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let allow = &doc["Statement"][1];
+    assert_eq!(allow["Action"], "kms:Decrypt");
+    for pcr in ["4", "12"] {
+        assert_eq!(
+            allow["Condition"]["StringEqualsIgnoreCase"]
+                [format!("kms:RecipientAttestation:NitroTPMPCR{pcr}")],
+            measured["Measurements"][format!("PCR{pcr}")]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+        );
+    }
+    let findings = unexpected_findings(&text(&out.stdout));
+    assert!(findings.is_empty(), "{findings:?}");
+    // parliament does flag what we must never write (its check works here).
+    let mut loose = doc.clone();
+    loose["Statement"][1]["Action"] = "kms:Decript".into();
+    assert!(!unexpected_findings(&loose.to_string()).is_empty());
+
+    let same = policy("444455556666");
+    assert_eq!(same.status.code(), Some(2));
+    assert!(
+        text(&same.stderr).contains("operator would administer the key"),
+        "{}",
+        text(&same.stderr)
+    );
+}

@@ -24,17 +24,23 @@
 //! by enclaves) and appends every decision to an audit log
 //! ([`AuditRecord`]: time, model, platform, verdict, reason; never a key).
 //!
+//! For owners on AWS, [`kms_key_policy`] writes a KMS key policy that only
+//! an instance booted from the measured image can decrypt under (KMS checks
+//! the NitroTPM attestation itself).
+//!
 //! What it is **not** (yet): the enclave's side of the exchange, which
 //! lives with the enclave.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod keys;
+mod kms;
 mod policy;
 mod release;
 mod serve;
 
 pub use keys::{unwrap_key, wrap_key, Kek, KeyStore, WrappedKey, WRAPPED_KEY_FORMAT};
+pub use kms::{kms_key_policy, KmsPolicyInput};
 pub use policy::{
     load_policy, store_policy, verify_policy, KeyPolicy, PolicyVersions, VerifiedPolicy, POLICY_PAYLOAD_TYPE,
     POLICY_VERSION,
@@ -83,6 +89,9 @@ pub enum Error {
         /// The key id.
         key_id: String,
     },
+    /// A KMS key policy cannot be made from these inputs.
+    #[error("KMS key policy: {0}")]
+    KmsPolicy(String),
     /// The broker's TLS set-up failed.
     #[error("broker TLS: {0}")]
     Tls(String),

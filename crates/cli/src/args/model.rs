@@ -26,6 +26,30 @@ pub enum ModelCommand {
     /// The owner's key-release policy: which build may get the model's key.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// For owners on AWS: print a KMS key policy under which only an
+    /// instance booted from the measured image decrypts (KMS checks the
+    /// NitroTPM attestation document's PCR 4 and 12 itself), no Decrypt
+    /// without an attestation, and the instance role can neither
+    /// re-encrypt, grant nor change the policy.
+    KmsPolicy(KmsPolicyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KmsPolicyArgs {
+    /// The build's NitroTPM pcr_measurements.json (`measure --format nitro`).
+    #[arg(long, value_name = "FILE")]
+    pub measurements: PathBuf,
+    /// The instance role the enclave's instance runs as
+    /// (arn:aws:iam::ACCOUNT:role/NAME; the operator's account).
+    #[arg(long, value_name = "ARN")]
+    pub role: String,
+    /// The owner's AWS account (12 digits): it administers the key.
+    #[arg(long, value_name = "ACCOUNT")]
+    pub owner_account: String,
+    /// Condition on PCR 7 too: only when the measurements' PCR 7 comes from
+    /// the image's UEFI data or a captured reference boot.
+    #[arg(long)]
+    pub with_pcr7: bool,
 }
 
 #[derive(Debug, Args)]
