@@ -5,43 +5,13 @@
 
 use std::time::{Duration, SystemTime};
 
+mod common;
+
 use blindfold_attest::bundle::{self, BundlePayload, Envelope};
-use blindfold_crypto::{EccCurve, PublicKey};
 use blindfold_kbs::{verify_policy, Error, KeyPolicy, PolicyVersions, POLICY_PAYLOAD_TYPE, POLICY_VERSION};
-use ring::rand::SystemRandom;
-use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+use common::SigningKey;
 
-struct Key(EcdsaKeyPair);
-
-impl Key {
-    fn new() -> Key {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
-        Key(EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap())
-    }
-    fn public(&self) -> PublicKey {
-        let p = self.0.public_key().as_ref();
-        PublicKey::ecc(EccCurve::NistP256, &p[1..33], &p[33..65]).unwrap()
-    }
-    fn pem(&self) -> String {
-        let der = self.public().to_spki_der().unwrap();
-        pem_rfc7468::encode_string("PUBLIC KEY", pem_rfc7468::LineEnding::LF, &der).unwrap()
-    }
-    fn sign(&self, payload_type: &str, body: &[u8]) -> Envelope {
-        let sig = self
-            .0
-            .sign(&SystemRandom::new(), &bundle::pae(payload_type, body))
-            .unwrap();
-        Envelope::typed(
-            payload_type,
-            body,
-            &bundle::key_id(&self.public()).unwrap(),
-            sig.as_ref(),
-        )
-    }
-}
-
-fn reference(publisher: &Key) -> Envelope {
+fn reference(publisher: &SigningKey) -> Envelope {
     let payload: BundlePayload = serde_json::from_value(serde_json::json!({
         "blindfold_bundle": 1,
         "version": 1,
@@ -55,7 +25,7 @@ fn reference(publisher: &Key) -> Envelope {
     publisher.sign(bundle::PAYLOAD_TYPE, &serde_json::to_vec(&payload).unwrap())
 }
 
-fn policy(owner: &Key, publisher: &Key, edit: impl FnOnce(&mut KeyPolicy)) -> Vec<u8> {
+fn policy(owner: &SigningKey, publisher: &SigningKey, edit: impl FnOnce(&mut KeyPolicy)) -> Vec<u8> {
     let mut p = KeyPolicy {
         blindfold_key_policy: POLICY_VERSION,
         model: "smollm2".into(),
@@ -72,7 +42,7 @@ fn policy(owner: &Key, publisher: &Key, edit: impl FnOnce(&mut KeyPolicy)) -> Ve
 
 #[test]
 fn a_policy_verifies_only_as_signed_current_and_for_its_model() {
-    let (owner, publisher, intruder) = (Key::new(), Key::new(), Key::new());
+    let (owner, publisher, intruder) = (SigningKey::new(), SigningKey::new(), SigningKey::new());
     let now = SystemTime::now();
     let good = policy(&owner, &publisher, |_| {});
     let v = verify_policy(&good, &owner.public(), "smollm2", now, 0).unwrap();

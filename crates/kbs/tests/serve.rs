@@ -8,8 +8,8 @@ mod common;
 
 use std::sync::Arc;
 
-use blindfold_attest::bundle::{self, BundlePayload, Envelope};
-use blindfold_crypto::{AeadKey, EccCurve, PublicKey};
+use blindfold_attest::bundle::{self, BundlePayload};
+use blindfold_crypto::AeadKey;
 use blindfold_kbs::{
     serve, store_policy, tls_spki, AuditRecord, BrokerConfig, Kek, KeyPolicy, KeyStore, CHALLENGE_PATH,
     POLICY_PAYLOAD_TYPE, RELEASE_PATH,
@@ -21,36 +21,8 @@ use common::*;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use ring::rand::SystemRandom;
-use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-
-struct Signer(EcdsaKeyPair);
-
-impl Signer {
-    fn new() -> Signer {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
-        Signer(EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap())
-    }
-    fn public(&self) -> PublicKey {
-        let p = self.0.public_key().as_ref();
-        PublicKey::ecc(EccCurve::NistP256, &p[1..33], &p[33..65]).unwrap()
-    }
-    fn sign(&self, payload_type: &str, body: &[u8]) -> Envelope {
-        let sig = self
-            .0
-            .sign(&SystemRandom::new(), &bundle::pae(payload_type, body))
-            .unwrap();
-        Envelope::typed(
-            payload_type,
-            body,
-            &bundle::key_id(&self.public()).unwrap(),
-            sig.as_ref(),
-        )
-    }
-}
 
 /// Accepts the broker's certificate only if it carries the pinned SPKI.
 #[derive(Debug)]
@@ -155,7 +127,7 @@ async fn challenge(sender: &mut Sender) -> Vec<u8> {
 async fn a_broker_over_https_releases_to_the_build_and_audits_each_decision() {
     let tmp = tempfile::tempdir().unwrap();
     let store = ModelStore::open(&format!("file://{}", tmp.path().join("store").display())).unwrap();
-    let (owner, publisher) = (Signer::new(), Signer::new());
+    let (owner, publisher) = (SigningKey::new(), SigningKey::new());
     // The owner's policy around the publisher's signed build.
     let built = policy(true);
     let payload = BundlePayload {
@@ -166,10 +138,9 @@ async fn a_broker_over_https_releases_to_the_build_and_audits_each_decision() {
         measurements: built.reference.reference.to_measurements().unwrap(),
     };
     let reference = publisher.sign(bundle::PAYLOAD_TYPE, &serde_json::to_vec(&payload).unwrap());
-    let der = publisher.public().to_spki_der().unwrap();
     let key_policy = KeyPolicy {
         reference,
-        publisher_key: pem_rfc7468::encode_string("PUBLIC KEY", pem_rfc7468::LineEnding::LF, &der).unwrap(),
+        publisher_key: publisher.pem(),
         ..built.policy.clone()
     };
     let envelope = owner.sign(POLICY_PAYLOAD_TYPE, &serde_json::to_vec(&key_policy).unwrap());

@@ -55,18 +55,21 @@ impl Purpose {
 /// leaf key is `leaf_spki_der` and whose exported keying material is
 /// `exporter`, answering `nonce`.
 pub fn qualifying_data(purpose: Purpose, nonce: &[u8], leaf_spki_der: &[u8], exporter: &[u8]) -> [u8; 32] {
-    let p = default_provider();
-    let spki_hash = p.hash(HashAlg::Sha256, &[leaf_spki_der]);
-    let fields: [&[u8]; 4] = [purpose.label().as_bytes(), nonce, spki_hash.as_bytes(), exporter];
+    let spki_hash = default_provider().hash(HashAlg::Sha256, &[leaf_spki_der]);
+    length_prefixed_sha256(&[purpose.label().as_bytes(), nonce, spki_hash.as_bytes(), exporter])
+}
+
+/// SHA-256 over each field preceded by its length as a big-endian `u32`:
+/// no two different field lists hash the same bytes.
+pub(crate) fn length_prefixed_sha256(fields: &[&[u8]]) -> [u8; 32] {
     let lens: Vec<[u8; 4]> = fields.iter().map(|f| (f.len() as u32).to_be_bytes()).collect();
-    let mut parts: Vec<&[u8]> = Vec::with_capacity(8);
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(2 * fields.len());
     for (f, l) in fields.iter().zip(&lens) {
         parts.push(l);
         parts.push(f);
     }
-    let d = p.hash(HashAlg::Sha256, &parts);
     let mut out = [0u8; 32];
-    out.copy_from_slice(d.as_bytes());
+    out.copy_from_slice(default_provider().hash(HashAlg::Sha256, &parts).as_bytes());
     out
 }
 

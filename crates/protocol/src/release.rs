@@ -17,12 +17,11 @@
 //! Extension rule: each message carries its version; a reader refuses
 //! other versions and unknown fields.
 
-use blindfold_crypto::{default_provider, HashAlg};
 use hpke::{Deserializable, Kem as _, Serializable};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::binding::{qualifying_data, Purpose};
+use crate::binding::{length_prefixed_sha256, qualifying_data, Purpose};
 use crate::evidence::EvidenceV1;
 
 /// The HPKE suite: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM.
@@ -83,22 +82,13 @@ pub struct ReleaseResponseV1 {
 /// The nonce a release request's evidence answers: SHA-256 over the
 /// length-prefixed label, challenge, model, key id and HPKE public key.
 pub fn release_nonce(challenge: &[u8], model: &str, key_id: &str, hpke_public_key: &[u8]) -> [u8; 32] {
-    let fields: [&[u8]; 5] = [
+    length_prefixed_sha256(&[
         RELEASE_LABEL.as_bytes(),
         challenge,
         model.as_bytes(),
         key_id.as_bytes(),
         hpke_public_key,
-    ];
-    let lens: Vec<[u8; 4]> = fields.iter().map(|f| (f.len() as u32).to_be_bytes()).collect();
-    let mut parts: Vec<&[u8]> = Vec::with_capacity(10);
-    for (f, l) in fields.iter().zip(&lens) {
-        parts.push(l);
-        parts.push(f);
-    }
-    let mut out = [0u8; 32];
-    out.copy_from_slice(default_provider().hash(HashAlg::Sha256, &parts).as_bytes());
-    out
+    ])
 }
 
 /// The qualifying data of a key-release quote: the [`Purpose::KeyRelease`]

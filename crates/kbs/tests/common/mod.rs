@@ -2,16 +2,18 @@
 //! release requests; and the owner policy for the build the tests use.
 #![allow(dead_code, clippy::unwrap_used, missing_docs)]
 
-use blindfold_attest::bundle::{Envelope, VerifiedBundle};
+use blindfold_attest::bundle::{self, Envelope, VerifiedBundle};
 use blindfold_attest::{PcrReference, ReferenceFormat, ReferenceKind, ReferenceValues};
 use blindfold_attester::{AkAlgorithm, Tpm, AK_CERT_NV_INDEX};
-use blindfold_crypto::HashAlg;
+use blindfold_crypto::{EccCurve, HashAlg, PublicKey};
 use blindfold_dev_platform::{init, start, RunningSwtpm};
 use blindfold_kbs::{KeyPolicy, VerifiedPolicy};
 use blindfold_protocol::release::{release_qualifying_data, ReleaseKeyPair, ReleaseRequestV1};
 use blindfold_protocol::{runtime_events, EvidenceV1, QuoteV1, RuntimeEvent, RuntimeLog};
 use blindfold_tpm::PcrIndex;
 use blindfold_x509::{parse_certificates, Certificate};
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 
 pub const BANKS: [HashAlg; 2] = [HashAlg::Sha256, HashAlg::Sha384];
 pub const BROKER_SPKI: &[u8] = b"the broker's SPKI";
@@ -159,5 +161,37 @@ pub fn policy(allow_development: bool) -> VerifiedPolicy {
             inputs: Default::default(),
             key_id: String::new(),
         },
+    }
+}
+
+/// An ECDSA P-256 signing key, as `blindfold keygen` makes (owner and
+/// publisher keys in tests).
+pub struct SigningKey(EcdsaKeyPair);
+
+impl SigningKey {
+    pub fn new() -> SigningKey {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        SigningKey(EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap())
+    }
+    pub fn public(&self) -> PublicKey {
+        let p = self.0.public_key().as_ref();
+        PublicKey::ecc(EccCurve::NistP256, &p[1..33], &p[33..65]).unwrap()
+    }
+    pub fn pem(&self) -> String {
+        let der = self.public().to_spki_der().unwrap();
+        pem_rfc7468::encode_string("PUBLIC KEY", pem_rfc7468::LineEnding::LF, &der).unwrap()
+    }
+    pub fn sign(&self, payload_type: &str, body: &[u8]) -> Envelope {
+        let sig = self
+            .0
+            .sign(&SystemRandom::new(), &bundle::pae(payload_type, body))
+            .unwrap();
+        Envelope::typed(
+            payload_type,
+            body,
+            &bundle::key_id(&self.public()).unwrap(),
+            sig.as_ref(),
+        )
     }
 }
