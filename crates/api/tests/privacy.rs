@@ -124,7 +124,7 @@ fn canary() -> String {
 #[test]
 fn the_canary_stays_out_of_logs_and_disk_with_the_embedded_engine() {
     let engine = blindfold_engine::EngineConfig::Embedded(blindfold_engine::EmbeddedConfig {
-        gguf: common::packaged_model(),
+        gguf: Some(common::packaged_model()),
         model_id: "canary-model".into(),
         max_batch: None,
         queue_capacity: None,

@@ -186,7 +186,7 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
         disk.hash_offset,
     );
     config.engine = Some(EngineConfig::Embedded(EmbeddedConfig {
-        gguf: app.join(&model_name),
+        gguf: Some(app.join(&model_name)),
         model_id: MODEL_ID.into(),
         max_batch: None,
         queue_capacity: None,

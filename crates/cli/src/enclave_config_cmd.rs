@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context};
-use blindfold_enclave_config::EnclaveConfig;
+use blindfold_enclave_config::{EnclaveConfig, SealedModelConfig};
 use blindfold_engine::{EmbeddedConfig, EngineConfig};
 use blindfold_measure::app_disk::AppDiskManifest;
 
@@ -24,12 +24,42 @@ pub fn enclave_config(args: &EnclaveConfigArgs) -> Result<(), Failure> {
     let mut config = EnclaveConfig::new(args.platform.clone(), image, root_hash, manifest.hash_offset);
     if let (Some(model), Some(model_id)) = (&args.model, &args.model_id) {
         config.engine = Some(EngineConfig::Embedded(EmbeddedConfig {
-            gguf: absolute(model)?,
+            gguf: Some(absolute(model)?),
             model_id: model_id.clone(),
             max_batch: None,
             queue_capacity: None,
             default_max_tokens: None,
         }));
+    }
+    if let (Some(name), Some(store), Some(broker), Some(spki)) = (
+        &args.sealed_model,
+        &args.store,
+        &args.broker,
+        &args.broker_spki_sha256,
+    ) {
+        let broker_spki_sha256 = hex::decode(spki).ok().filter(|d| d.len() == 32).ok_or_else(|| {
+            Failure::Unusable(anyhow!("the broker's SPKI SHA-256 {spki} is not 64 hex digits"))
+        })?;
+        let manifest = crate::model_cmd::stored_manifest(store, name)?;
+        let plaintext_sha256 = hex::decode(&manifest.plaintext_sha256).map_err(|_| {
+            Failure::Unusable(anyhow!(
+                "the stored manifest of {name} has a digest that is not hex"
+            ))
+        })?;
+        config.engine = Some(EngineConfig::Embedded(EmbeddedConfig {
+            gguf: None,
+            model_id: name.clone(),
+            max_batch: None,
+            queue_capacity: None,
+            default_max_tokens: None,
+        }));
+        config.sealed_model = Some(SealedModelConfig {
+            store: store.clone(),
+            name: name.clone(),
+            plaintext_sha256,
+            broker: broker.clone(),
+            broker_spki_sha256,
+        });
     }
     let bytes = config
         .to_bytes()

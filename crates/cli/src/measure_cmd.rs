@@ -189,13 +189,26 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
                     hex::encode(root)
                 )));
             }
-            if let Some(blindfold_engine::EngineConfig::Embedded(embedded)) = parsed.engine {
-                let bytes = inputs::read(&embedded.gguf)?;
-                let sha256: [u8; 32] = default_provider()
-                    .hash(HashAlg::Sha256, &[&bytes])
-                    .as_bytes()
-                    .try_into()
-                    .map_err(|_| Failure::Unusable(anyhow!("SHA-256 is 32 bytes")))?;
+            // A sealed model's digest is the one its configuration names
+            // (from the owner's manifest): the enclave refuses any other.
+            if let Some(blindfold_engine::EngineConfig::Embedded(embedded)) = &parsed.engine {
+                let sha256: [u8; 32] = match (&parsed.sealed_model, &embedded.gguf) {
+                    (Some(sealed), _) => sealed.plaintext_sha256.as_slice().try_into(),
+                    (None, Some(gguf)) => {
+                        let bytes = inputs::read(gguf)?;
+                        default_provider()
+                            .hash(HashAlg::Sha256, &[&bytes])
+                            .as_bytes()
+                            .try_into()
+                    }
+                    (None, None) => {
+                        return Err(Failure::Unusable(anyhow!(
+                            "{}: the embedded engine names no weights",
+                            path.display()
+                        )))
+                    }
+                }
+                .map_err(|_| Failure::Unusable(anyhow!("SHA-256 is 32 bytes")))?;
                 events.push(RuntimeEvent::model(&embedded.model_id, &sha256));
             }
         }

@@ -29,6 +29,14 @@ pub fn model(cmd: &ModelCommand) -> Result<(), Failure> {
     }
 }
 
+/// Model `name`'s manifest as stored in `store` (for `enclave-config`,
+/// which pins its plaintext digest).
+pub fn stored_manifest(store: &str, name: &str) -> Result<blindfold_sealed::Manifest, Failure> {
+    let store = ModelStore::open(store).map_err(store_failure)?;
+    let sealed = runtime()?.block_on(store.manifest(name)).map_err(store_failure)?;
+    Ok(sealed.manifest)
+}
+
 fn open(args: &StoreArgs) -> Result<ModelStore, Failure> {
     ModelStore::open(&args.store).map_err(store_failure)
 }

@@ -48,8 +48,39 @@ fn hex_text<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
 
 /// Why a configuration file was refused.
 #[derive(Debug, thiserror::Error)]
-#[error("enclave configuration: {0}")]
-pub struct ConfigError(#[from] serde_json::Error);
+pub enum ConfigError {
+    /// Not JSON of this type (unknown fields included).
+    #[error("enclave configuration: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Well-formed, but its parts do not fit together.
+    #[error("enclave configuration: {0}")]
+    Inconsistent(String),
+}
+
+/// A model sealed by its owner (`docs/sealed-models.md`): where the
+/// enclave fetches it, what it must turn out to be, and which broker may
+/// release its key. All of it is measured: a client's reference names the
+/// store, the model, its digest and the broker the enclave trusts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealedModelConfig {
+    /// The store (`file://DIR` or `s3://BUCKET/PREFIX`; S3 endpoint and
+    /// credentials come from the environment: they are not identity).
+    pub store: String,
+    /// The model's name in the store; also the name clients use (the
+    /// embedded engine's `model_id`).
+    pub name: String,
+    /// SHA-256 of the plaintext weights (the manifest's; hex): anything
+    /// else is refused before it is loaded.
+    #[serde(deserialize_with = "hex_bytes", serialize_with = "hex_text")]
+    pub plaintext_sha256: Vec<u8>,
+    /// The key broker, `https://HOST:PORT`.
+    pub broker: String,
+    /// SHA-256 of the broker's TLS SubjectPublicKeyInfo (hex, as `blindfold
+    /// kbs serve` prints it): the one key the enclave talks to.
+    #[serde(deserialize_with = "hex_bytes", serialize_with = "hex_text")]
+    pub broker_spki_sha256: Vec<u8>,
+}
 
 /// How the enclave reaches its TPM and where it listens: the launch
 /// configuration, **not measured** (restarting the platform on another
@@ -105,6 +136,10 @@ pub struct EnclaveConfig {
     /// The API's settings (body limit, API keys).
     #[serde(default)]
     pub api: blindfold_api::ApiConfig,
+    /// The sealed model the embedded engine serves, if its weights come
+    /// from the owner's store rather than a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_model: Option<SealedModelConfig>,
 }
 
 impl EnclaveConfig {
@@ -125,18 +160,64 @@ impl EnclaveConfig {
             idle_timeout_s: DEFAULT_IDLE_TIMEOUT_S,
             engine: None,
             api: blindfold_api::ApiConfig::default(),
+            sealed_model: None,
         }
     }
 
     /// Parses the configuration.
+    /// The weights come from exactly one place: an embedded engine names a
+    /// model file or the configuration names a sealed model whose name is
+    /// the engine's `model_id`, never both.
     pub fn parse(raw: &[u8]) -> Result<EnclaveConfig, ConfigError> {
-        Ok(serde_json::from_slice(raw)?)
+        let config: EnclaveConfig = serde_json::from_slice(raw)?;
+        config.check()?;
+        Ok(config)
     }
 
     /// The bytes to write (what the enclave measures is exactly the file).
-    /// Fails only on a path that is not UTF-8.
+    /// Fails on a path that is not UTF-8 or parts that do not fit together
+    /// (as [`Self::parse`]).
     pub fn to_bytes(&self) -> Result<Vec<u8>, ConfigError> {
+        self.check()?;
         Ok(serde_json::to_vec_pretty(self)?)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let bad = |why: String| Err(ConfigError::Inconsistent(why));
+        let embedded = match &self.engine {
+            Some(blindfold_engine::EngineConfig::Embedded(e)) => Some(e),
+            _ => None,
+        };
+        match (&self.sealed_model, embedded) {
+            (Some(sealed), Some(e)) => {
+                if e.gguf.is_some() {
+                    return bad(
+                        "the embedded engine names a model file and a sealed model is named too: keep one"
+                            .into(),
+                    );
+                }
+                if e.model_id != sealed.name {
+                    return bad(format!(
+                        "the sealed model is `{}` but the embedded engine serves `{}`: they must be the same name",
+                        sealed.name, e.model_id
+                    ));
+                }
+                if sealed.plaintext_sha256.len() != 32 || sealed.broker_spki_sha256.len() != 32 {
+                    return bad("the sealed model's plaintext_sha256 and broker_spki_sha256 are SHA-256 digests (32 bytes)".into());
+                }
+                if !sealed.broker.starts_with("https://") {
+                    return bad(format!("the key broker {} is not an https:// URL", sealed.broker));
+                }
+                Ok(())
+            }
+            (Some(_), None) => {
+                bad("a sealed model is named but there is no embedded engine to serve it".into())
+            }
+            (None, Some(e)) if e.gguf.is_none() => {
+                bad("the embedded engine names no model file and no sealed model is named".into())
+            }
+            (None, _) => Ok(()),
+        }
     }
 
     /// [`Self::idle_timeout_s`] as a duration.
@@ -166,7 +247,7 @@ mod tests {
         let mut c = EnclaveConfig::parse(MINIMAL.as_bytes()).unwrap();
         c.engine = Some(blindfold_engine::EngineConfig::Embedded(
             blindfold_engine::EmbeddedConfig {
-                gguf: "/m.gguf".into(),
+                gguf: Some("/m.gguf".into()),
                 model_id: "m".into(),
                 max_batch: None,
                 queue_capacity: None,
@@ -178,6 +259,57 @@ mod tests {
         assert!(String::from_utf8(c.to_bytes().unwrap())
             .unwrap()
             .contains("\"00ff\""));
+    }
+
+    fn sealed() -> EnclaveConfig {
+        let mut c = EnclaveConfig::parse(MINIMAL.as_bytes()).unwrap();
+        c.engine = Some(blindfold_engine::EngineConfig::Embedded(
+            blindfold_engine::EmbeddedConfig {
+                gguf: None,
+                model_id: "m".into(),
+                max_batch: None,
+                queue_capacity: None,
+                default_max_tokens: None,
+            },
+        ));
+        c.sealed_model = Some(SealedModelConfig {
+            store: "file:///s".into(),
+            name: "m".into(),
+            plaintext_sha256: vec![1; 32],
+            broker: "https://127.0.0.1:8443".into(),
+            broker_spki_sha256: vec![2; 32],
+        });
+        c
+    }
+
+    #[test]
+    fn a_sealed_model_round_trips_and_its_parts_must_fit() {
+        let c = sealed();
+        assert_eq!(EnclaveConfig::parse(&c.to_bytes().unwrap()).unwrap(), c);
+        let refused = |c: &EnclaveConfig| format!("{}", c.to_bytes().unwrap_err());
+        let mut other_name = c.clone();
+        other_name.sealed_model.as_mut().unwrap().name = "n".into();
+        assert!(refused(&other_name).contains("sealed model is `n` but the embedded engine serves `m`"));
+        let mut both = c.clone();
+        if let Some(blindfold_engine::EngineConfig::Embedded(e)) = &mut both.engine {
+            e.gguf = Some("/m.gguf".into());
+        }
+        assert!(refused(&both).contains("names a model file and a sealed model"));
+        let mut neither = both.clone();
+        neither.sealed_model = None;
+        if let Some(blindfold_engine::EngineConfig::Embedded(e)) = &mut neither.engine {
+            e.gguf = None;
+        }
+        assert!(refused(&neither).contains("names no model file and no sealed model"));
+        let mut plain_http = c.clone();
+        plain_http.sealed_model.as_mut().unwrap().broker = "http://127.0.0.1:1".into();
+        assert!(refused(&plain_http).contains("not an https:// URL"));
+        let mut short = c.clone();
+        short.sealed_model.as_mut().unwrap().broker_spki_sha256 = vec![2; 20];
+        assert!(refused(&short).contains("32 bytes"));
+        let mut no_engine = c;
+        no_engine.engine = None;
+        assert!(refused(&no_engine).contains("no embedded engine"));
     }
 
     #[test]

@@ -61,21 +61,30 @@ pub struct StartedEmbedded {
     pub weights_sha256: [u8; 32],
 }
 
-/// Loads the model `config` names. The weights are read into memory,
+/// Loads the model file `config` names. The weights are read into memory,
 /// hashed, loaded, and the buffer wiped.
 pub async fn start(config: &EmbeddedConfig) -> Result<StartedEmbedded, EngineError> {
-    let path = config.gguf.clone();
-    let mut bytes = tokio::fs::read(&path)
+    let path = config.gguf.clone().ok_or_else(|| {
+        EngineError::Model(
+            "the configuration names no model file (a sealed model is loaded from its bytes)".into(),
+        )
+    })?;
+    let bytes = tokio::fs::read(&path)
         .await
         .map_err(|e| EngineError::Model(format!("reading {}: {e}", path.display())))?;
+    start_from_bytes(config, zeroize::Zeroizing::new(bytes)).await
+}
+
+/// Loads a model from GGUF bytes already in memory (a sealed model the
+/// enclave opened): hashed and loaded, then the buffer is wiped.
+pub async fn start_from_bytes(
+    config: &EmbeddedConfig,
+    bytes: zeroize::Zeroizing<Vec<u8>>,
+) -> Result<StartedEmbedded, EngineError> {
     let device = device()?;
-    let loaded = tokio::task::spawn_blocking(move || {
-        let loaded = ModelSource::Gguf(&bytes).load(&device);
-        bytes.iter_mut().for_each(|b| *b = 0);
-        loaded
-    })
-    .await
-    .map_err(|e| EngineError::Internal(e.to_string()))??;
+    let loaded = tokio::task::spawn_blocking(move || ModelSource::Gguf(&bytes).load(&device))
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))??;
     // Hashed by the loader, over the same bytes.
     let weights_sha256 = loaded.weights_sha256;
     let defaults = EmbeddedOptions::default();

@@ -32,8 +32,11 @@ impl EngineConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddedConfig {
-    /// The GGUF file.
-    pub gguf: PathBuf,
+    /// The GGUF file; absent when the enclave's configuration names a
+    /// sealed model instead (the enclave then gets the weights from the
+    /// owner's store and their key from the owner's broker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gguf: Option<PathBuf>,
     /// The name clients use.
     pub model_id: String,
     /// Most sequences per batch (default 16).

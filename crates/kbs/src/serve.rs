@@ -24,10 +24,7 @@ use crate::{
     decide, load_policy, verify_policy, Challenges, Error, Kek, KeyStore, PolicyVersions, ReleaseSession,
 };
 
-/// The challenge route.
-pub const CHALLENGE_PATH: &str = "/v1/challenge";
-/// The release route.
-pub const RELEASE_PATH: &str = "/v1/release";
+pub use blindfold_protocol::release::{CHALLENGE_PATH, RELEASE_PATH};
 /// Largest request body (evidence included).
 const MAX_BODY: usize = 1 << 20;
 /// Time allowed for a TLS handshake.
@@ -92,7 +89,7 @@ pub async fn serve(listener: TcpListener, config: BrokerConfig) -> Result<(), Er
     let spki = tls_spki(&config.tls_key_pkcs8)?;
     let pair =
         rcgen::KeyPair::try_from(config.tls_key_pkcs8.as_slice()).map_err(|e| Error::Tls(e.to_string()))?;
-    let cert = rcgen::CertificateParams::new(vec!["blindfold-kbs".into()])
+    let cert = rcgen::CertificateParams::new(vec![blindfold_protocol::release::BROKER_SERVER_NAME.into()])
         .and_then(|p| p.self_signed(&pair))
         .map_err(|e| Error::Tls(e.to_string()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -31,6 +31,13 @@ type Aead = hpke::aead::AesGcm256;
 
 /// The label that starts the HPKE `info` and the release nonce.
 pub const RELEASE_LABEL: &str = "blindfold/kbs/key-release/v1";
+/// The broker's challenge route (POST, empty body).
+pub const CHALLENGE_PATH: &str = "/v1/challenge";
+/// The broker's release route (POST, a [`ReleaseRequestV1`]).
+pub const RELEASE_PATH: &str = "/v1/release";
+/// The name in the broker's self-signed certificate (the enclave pins its
+/// key, not its name).
+pub const BROKER_SERVER_NAME: &str = "blindfold-kbs";
 /// Bytes of a broker challenge.
 pub const CHALLENGE_LEN: usize = 32;
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use blindfold_engine::{Engine, EngineConfig, EngineError};
 use blindfold_engine_upstream::UpstreamProcess;
+use zeroize::Zeroizing;
 
 /// A started engine and what the enclave measures about it.
 pub struct StartedEngine {
@@ -18,11 +19,18 @@ pub struct StartedEngine {
     pub upstream_process: Option<UpstreamProcess>,
 }
 
-/// Loads the model or connects the upstream.
-pub async fn start(config: &EngineConfig) -> Result<StartedEngine, EngineError> {
+/// Loads the model (from `weights` when the enclave opened a sealed model,
+/// else from the file the configuration names) or connects the upstream.
+pub async fn start(
+    config: &EngineConfig,
+    weights: Option<Zeroizing<Vec<u8>>>,
+) -> Result<StartedEngine, EngineError> {
     match config {
         EngineConfig::Embedded(embedded) => {
-            let started = blindfold_engine_candle::start(embedded).await?;
+            let started = match weights {
+                Some(bytes) => blindfold_engine_candle::start_from_bytes(embedded, bytes).await?,
+                None => blindfold_engine_candle::start(embedded).await?,
+            };
             Ok(StartedEngine {
                 engine: Arc::new(started.engine),
                 weights_sha256: Some(started.weights_sha256),

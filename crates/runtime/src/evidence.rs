@@ -18,7 +18,18 @@ pub fn evidence(
     spki: &[u8],
     exporter: &[u8],
 ) -> anyhow::Result<EvidenceV1> {
-    let qualifying = qualifying_data(Purpose::ClientSession, nonce, spki, exporter);
+    quoted(
+        tpm,
+        state,
+        &qualifying_data(Purpose::ClientSession, nonce, spki, exporter),
+    )
+}
+
+/// Quotes PCRs 0-15 in every active bank over `qualifying` (the caller's
+/// purpose binding: a client session's or a key release's) and returns
+/// the evidence document.
+pub fn quoted(tpm: &mut Tpm, state: &StartState, qualifying: &[u8; 32]) -> anyhow::Result<EvidenceV1> {
+    let qualifying = *qualifying;
     // Read, quote, read again: an extend in between (firmware-side PCRs may
     // move) would make the values disagree with the quote; retry then.
     let mut attempt = 0;

@@ -4,8 +4,9 @@
 //! TPM, checks the app disk against its dm-verity root hash before reading
 //! anything from it, measures the app disk and its configuration into PCR
 //! 15 of every active bank (recorded in the runtime event log), extends the
-//! `ready` separator, loads the model named in its configuration (if any)
-//! and measures its name and weights digest, makes a fresh TLS key that never leaves memory, and
+//! `ready` separator, loads the model named in its configuration (if any;
+//! a sealed model's key comes from the owner's broker by attestation,
+//! `docs/sealed-models.md`) and measures its name and weights digest, makes a fresh TLS key that never leaves memory, and
 //! serves TLS 1.3 only. `GET /.well-known/blindfold/evidence?nonce=HEX`
 //! answers with a quote whose qualifying data binds the nonce, the TLS leaf
 //! key and this very session (`blindfold_attest::binding`); every other
@@ -20,8 +21,10 @@
 mod engines;
 mod evidence;
 mod idle;
+mod key_release;
 mod measure;
 mod peer_cap;
+mod sealed_model;
 mod server;
 mod tls_key;
 
@@ -118,8 +121,18 @@ fn run(config_path: &std::path::Path, launch_path: &std::path::Path) -> anyhow::
     let mut upstream_process = None;
     let api = match &config.engine {
         Some(engine) => {
+            // A sealed model: fetched, its key released by attestation
+            // (after `ready`, before any model event), opened in memory.
+            let weights = match &config.sealed_model {
+                Some(sealed) => Some(
+                    runtime
+                        .block_on(sealed_model::open(&mut tpm, &state, sealed))
+                        .context("loading the sealed model (serving nothing)")?,
+                ),
+                None => None,
+            };
             let started = runtime
-                .block_on(engines::start(engine))
+                .block_on(engines::start(engine, weights))
                 .context("starting the inference engine (serving nothing)")?;
             if let Some(sha256) = &started.weights_sha256 {
                 measure::measure_model(&mut tpm, &mut state, engine.model_id(), sha256)

@@ -221,7 +221,7 @@ async fn the_enclave_measures_its_model_and_serves_the_api() {
     let mut config = blindfold_enclave_config::EnclaveConfig::parse(&setup.config).unwrap();
     config.engine = Some(blindfold_engine::EngineConfig::Embedded(
         blindfold_engine::EmbeddedConfig {
-            gguf: model.clone(),
+            gguf: Some(model.clone()),
             model_id: "smollm2".into(),
             max_batch: None,
             queue_capacity: None,

@@ -209,6 +209,25 @@ pub struct EnclaveConfigArgs {
     /// "model" of each request).
     #[arg(long, value_name = "NAME", requires = "model")]
     pub model_id: Option<String>,
+    /// Instead of a model file: a model its owner sealed (`blindfold model
+    /// seal`), served under its store name. The enclave fetches it from the
+    /// store, gets its key from the broker by attestation, and refuses
+    /// weights other than the manifest's digest, read from the store now.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["model", "model_id"],
+          requires_all = ["store", "broker", "broker_spki_sha256"])]
+    pub sealed_model: Option<String>,
+    /// The sealed model's store (`file://DIR` or `s3://BUCKET/PREFIX`; S3
+    /// endpoint and credentials from the AWS_* environment variables).
+    #[arg(long, value_name = "URL", requires = "sealed_model")]
+    pub store: Option<String>,
+    /// The key broker that releases the sealed model's key
+    /// (`https://HOST:PORT`).
+    #[arg(long, value_name = "URL", requires = "sealed_model")]
+    pub broker: Option<String>,
+    /// SHA-256 of the broker's TLS public key, as `blindfold kbs serve`
+    /// prints it: the only broker key the enclave accepts.
+    #[arg(long, value_name = "HEX", requires = "sealed_model")]
+    pub broker_spki_sha256: Option<String>,
     /// The platform the evidence will name.
     #[arg(long, default_value = "local", value_parser = ["local", "azure-vtpm", "gcp-vtpm"])]
     pub platform: String,

@@ -79,7 +79,7 @@ pub fn write_enclave_config(
 /// The embedded engine on `gguf`, with default tuning.
 pub fn embedded(gguf: PathBuf, model_id: &str) -> blindfold_engine::EngineConfig {
     blindfold_engine::EngineConfig::Embedded(blindfold_engine::EmbeddedConfig {
-        gguf,
+        gguf: Some(gguf),
         model_id: model_id.into(),
         max_batch: None,
         queue_capacity: None,
