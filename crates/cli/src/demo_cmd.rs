@@ -1,11 +1,15 @@
 //! `blindfold demo`: the whole promise in one command.
 //!
 //! Steps (each named if it fails): a local platform (swtpm playing the
-//! cloud), a publisher key, an app disk holding the packaged model, the
-//! enclave configuration, signed measurements (`measure --sign`), the
-//! enclave, verification (local platform CA, development platform and
+//! cloud), the publisher's and the model owner's keys, the packaged model
+//! sealed by its owner into a local store, the owner's key broker, an app
+//! disk, the enclave configuration naming the sealed model and the broker,
+//! signed measurements (`measure --sign`), the owner's key policy around
+//! them, the enclave (which gets the model's key by attestation),
+//! verification (local platform CA, development platform and
 //! development reference allowed: the report says development), and one prompt answered over the attested session
-//! with tokens/s. The enclave and swtpm are stopped and the working
+//! with tokens/s, and the broker's record of the key release. The enclave,
+//! the broker and swtpm are stopped and the working
 //! directory deleted at the end, whatever happened.
 
 use std::io::{BufRead, BufReader};
@@ -16,8 +20,7 @@ use std::time::Duration;
 use anyhow::anyhow;
 use blindfold_attest::AcceptPolicy;
 use blindfold_client::{Client, Trust, TrustFiles};
-use blindfold_enclave_config::{EnclaveConfig, LaunchConfig};
-use blindfold_engine::{EmbeddedConfig, EngineConfig};
+use blindfold_enclave_config::LaunchConfig;
 use blindfold_measure::app_disk::AppDiskManifest;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -33,12 +36,13 @@ struct Cleanup {
     dir: PathBuf,
     keep: bool,
     enclave: Option<Child>,
+    broker: Option<Child>,
     swtpm: Option<blindfold_dev_platform::RunningSwtpm>,
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        if let Some(mut child) = self.enclave.take() {
+        for mut child in [self.enclave.take(), self.broker.take()].into_iter().flatten() {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -115,6 +119,7 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
         dir: dir.clone(),
         keep,
         enclave: None,
+        broker: None,
         swtpm: None,
     };
     eprintln!(
@@ -138,28 +143,59 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
         "local platform (development: swtpm plays the cloud TPM)".into(),
     );
 
-    let bar = step("publisher key");
+    let bar = step("keys: publisher, model owner, key broker TLS, key-encryption key");
     in_step(
-        "publisher key",
+        "keys",
+        (|| {
+            for key in ["publisher", "owner", "broker-tls"] {
+                blindfold(&["keygen".as_ref(), "-o".as_ref(), dir.join(key).as_os_str()])?;
+            }
+            blindfold(&[
+                "kbs".as_ref(),
+                "kek".as_ref(),
+                "-o".as_ref(),
+                dir.join("kek.hex").as_os_str(),
+            ])
+        })(),
+    )?;
+    done(
+        bar,
+        "keys: publisher, model owner and broker (ECDSA P-256), KEK".into(),
+    );
+
+    let bar = step("the model owner seals the model (AES-256-GCM, streamed)");
+    let store = format!("file://{}", dir.join("store").display());
+    in_step(
+        "sealing",
         blindfold(&[
-            "keygen".as_ref(),
-            "-o".as_ref(),
-            dir.join("publisher").as_os_str(),
+            "model".as_ref(),
+            "seal".as_ref(),
+            model.as_os_str(),
+            "--name".as_ref(),
+            MODEL_ID.as_ref(),
+            "--store".as_ref(),
+            store.as_ref(),
+            "--kek-file".as_ref(),
+            dir.join("kek.hex").as_os_str(),
         ]),
     )?;
-    done(bar, "publisher key (ECDSA P-256)".into());
+    done(bar, format!("model sealed into {store}"));
 
-    let bar = step("app disk with the model (erofs + dm-verity)");
+    let bar = step("key broker (the owner's side)");
+    let (broker, broker_url, broker_pin) = in_step("key broker", start_broker(&dir, &store))?;
+    cleanup.broker = Some(broker);
+    done(
+        bar,
+        format!("key broker on {broker_url} (TLS 1.3, key pinned by the enclave)"),
+    );
+
+    let bar = step("app disk (erofs + dm-verity; the model stays sealed outside it)");
     let app = dir.join("app");
-    let model_name = model
-        .file_name()
-        .map(|n| n.to_owned())
-        .unwrap_or_else(|| "model.gguf".into());
     let disk = in_step(
         "app disk",
         (|| {
             std::fs::create_dir_all(&app)?;
-            std::fs::copy(&model, app.join(&model_name))?;
+            std::fs::write(app.join("README"), "The model is sealed in its owner's store.\n")?;
             blindfold(&[
                 "disk".as_ref(),
                 "build".as_ref(),
@@ -178,27 +214,26 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
         format!("app disk, root hash {}…", &root_hash[..root_hash.len().min(16)]),
     );
 
-    let root_hash_bytes = in_step("app disk", disk.root_hash_bytes().map_err(Into::into))?;
-    let mut config = EnclaveConfig::new(
-        "local".into(),
-        dir.join("app.img"),
-        root_hash_bytes,
-        disk.hash_offset,
-    );
-    config.engine = Some(EngineConfig::Embedded(EmbeddedConfig {
-        gguf: Some(app.join(&model_name)),
-        model_id: MODEL_ID.into(),
-        max_batch: None,
-        queue_capacity: None,
-        default_max_tokens: None,
-    }));
+    // What the enclave is (measured): the app disk, the sealed model, the
+    // broker and its key.
     let config_path = dir.join("enclave.json");
     in_step(
         "enclave configuration",
-        config
-            .to_bytes()
-            .map_err(Into::into)
-            .and_then(|bytes| std::fs::write(&config_path, bytes).map_err(Into::into)),
+        blindfold(&[
+            "enclave-config".as_ref(),
+            "--app-disk".as_ref(),
+            dir.join("app.img.json").as_os_str(),
+            "--sealed-model".as_ref(),
+            MODEL_ID.as_ref(),
+            "--store".as_ref(),
+            store.as_ref(),
+            "--broker".as_ref(),
+            broker_url.as_ref(),
+            "--broker-spki-sha256".as_ref(),
+            broker_pin.as_ref(),
+            "-o".as_ref(),
+            config_path.as_os_str(),
+        ]),
     )?;
     // How the enclave reaches this TPM: not measured.
     let launch = LaunchConfig {
@@ -231,7 +266,31 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
     )?;
     done(bar, "measurements.json signed by the publisher key".into());
 
-    let bar = step("enclave: verifying the app disk, loading and measuring the model");
+    let bar = step("the owner's key policy: release only to this signed build");
+    in_step(
+        "key policy",
+        blindfold(&[
+            "model".as_ref(),
+            "policy".as_ref(),
+            "set".as_ref(),
+            MODEL_ID.as_ref(),
+            "--reference".as_ref(),
+            measurements.as_os_str(),
+            "--publisher-key".as_ref(),
+            dir.join("publisher.pub").as_os_str(),
+            "--owner-key".as_ref(),
+            dir.join("owner.key").as_os_str(),
+            "--store".as_ref(),
+            store.as_ref(),
+            "--allow-development".as_ref(),
+        ]),
+    )?;
+    done(
+        bar,
+        "key policy v1 signed by the owner (development platform allowed)".into(),
+    );
+
+    let bar = step("enclave: app disk verified, key released by attestation, model opened and measured");
     let (child, addr) = in_step("enclave", start_enclave(&enclave_bin, &config_path))?;
     cleanup.enclave = Some(child);
     done(bar, format!("enclave listening on {addr} (TLS 1.3)"));
@@ -255,6 +314,7 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
         done(bar, "verified".into());
         say!("");
         print_report(&client.report());
+        print_key_release(&dir.join("kbs"));
         say!("");
         let model = model_id(&client)
             .await
@@ -278,7 +338,7 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
     }
     drop(cleanup);
     eprintln!(
-        "✓ stopped the enclave and swtpm{}",
+        "✓ stopped the enclave, the key broker and swtpm{}",
         if keep {
             ""
         } else {
@@ -297,7 +357,7 @@ fn print_serve_commands(dir: &Path, addr: &str, model: &str) {
     let python = blindfold_python();
     say!("");
     say!(
-        "The enclave stays up until Ctrl-C (then it and swtpm stop; {} is kept).",
+        "The enclave stays up until Ctrl-C (then it, the key broker and swtpm stop; {} is kept).",
         dir.display()
     );
     say!("In another terminal:");
@@ -319,6 +379,61 @@ fn blindfold_python() -> String {
     match venv {
         Some(p) if p.exists() => p.display().to_string(),
         _ => "python3".into(),
+    }
+}
+
+/// Starts `blindfold kbs serve` on a free loopback port with its state in
+/// `dir/kbs`; returns it, its URL and the SHA-256 of its key's SPKI.
+fn start_broker(dir: &Path, store: &str) -> anyhow::Result<(Child, String, String)> {
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(["kbs", "serve", "--key-store", store, "--kek-file"])
+        .arg(dir.join("kek.hex"))
+        .arg("--owner-public-key")
+        .arg(dir.join("owner.pub"))
+        .arg("--tls-key")
+        .arg(dir.join("broker-tls.key"))
+        .args(["--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(dir.join("kbs"))
+        .arg("--platform-ca")
+        .arg(dir.join("platform/ca.pem"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stderr = child.stderr.take().ok_or_else(|| anyhow!("no stderr"))?;
+    let mut lines = BufReader::new(stderr).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    // Its later lines are not read: keep the pipe drained.
+    std::thread::spawn(move || lines.for_each(drop));
+    let url = first
+        .split("listening on ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next());
+    let pin = first.split("SPKI SHA-256 is ").nth(1).and_then(|r| r.get(..64));
+    match (url, pin) {
+        (Some(url), Some(pin)) => Ok((child, url.to_string(), pin.to_string())),
+        _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(anyhow!("the key broker did not start: {first}"))
+        }
+    }
+}
+
+/// The broker's audit of the release the enclave just got.
+fn print_key_release(state_dir: &Path) {
+    let records = std::fs::read_to_string(state_dir.join("audit.jsonl")).unwrap_or_default();
+    for record in records
+        .lines()
+        .filter_map(|l| serde_json::from_str::<blindfold_kbs::AuditRecord>(l).ok())
+    {
+        say!(
+            "key release: {} key {} {} to the {} enclave ({}; broker audit log)",
+            record.model,
+            &record.key_id[..record.key_id.len().min(12)],
+            record.verdict,
+            record.platform.as_deref().unwrap_or("unverified"),
+            record.reason
+        );
     }
 }
 

@@ -8,7 +8,7 @@ use blindfold_model_store::ModelStore;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::{
-    KbsAuditArgs, KbsKekArgs, KbsServeArgs, KekArgs, KmsPolicyArgs, ModelCommand, ModelNameArgs,
+    KbsAuditArgs, KbsKekArgs, KbsPinArgs, KbsServeArgs, KekArgs, KmsPolicyArgs, ModelCommand, ModelNameArgs,
     ModelRotateArgs, ModelSealArgs, PolicyCommand, PolicySetArgs, PolicyShowArgs, StoreArgs,
 };
 use crate::eventlog_cmd::pretty;
@@ -307,21 +307,39 @@ async fn rotate_key(args: &ModelRotateArgs) -> Result<(), Failure> {
 
 const AUDIT_LOG: &str = "audit.jsonl";
 
-pub fn kbs_serve(args: &KbsServeArgs) -> Result<(), Failure> {
-    let kek = kek(&args.kek)?;
-    let store = ModelStore::open(&args.key_store).map_err(store_failure)?;
-    let owner_key = crate::inputs::publisher_key(&args.owner_public_key)?;
-    let text = zeroize::Zeroizing::new(crate::inputs::read(&args.tls_key)?);
+/// The broker TLS key in `path` (PKCS#8 DER) and its SPKI.
+fn broker_tls_key(path: &std::path::Path) -> Result<(zeroize::Zeroizing<Vec<u8>>, Vec<u8>), Failure> {
+    let text = zeroize::Zeroizing::new(crate::inputs::read(path)?);
     let (label, der) = pem_rfc7468::decode_vec(text.trim_ascii())
-        .map_err(|e| Failure::Unusable(anyhow!("{}: {e}", args.tls_key.display())))?;
+        .map_err(|e| Failure::Unusable(anyhow!("{}: {e}", path.display())))?;
     let der = zeroize::Zeroizing::new(der);
     if label != "PRIVATE KEY" {
         return Err(Failure::Unusable(anyhow!(
             "{}: not a PRIVATE KEY PEM (blindfold keygen makes one)",
-            args.tls_key.display()
+            path.display()
         )));
     }
     let spki = blindfold_kbs::tls_spki(&der).map_err(kbs_failure)?;
+    Ok((der, spki))
+}
+
+fn spki_sha256(spki: &[u8]) -> String {
+    blindfold_crypto::default_provider()
+        .hash(blindfold_crypto::HashAlg::Sha256, &[spki])
+        .to_hex()
+}
+
+pub fn kbs_pin(args: &KbsPinArgs) -> Result<(), Failure> {
+    let (_, spki) = broker_tls_key(&args.tls_key)?;
+    say!("{}", spki_sha256(&spki));
+    Ok(())
+}
+
+pub fn kbs_serve(args: &KbsServeArgs) -> Result<(), Failure> {
+    let kek = kek(&args.kek)?;
+    let store = ModelStore::open(&args.key_store).map_err(store_failure)?;
+    let owner_key = crate::inputs::publisher_key(&args.owner_public_key)?;
+    let (der, spki) = broker_tls_key(&args.tls_key)?;
     let platform_ca = match &args.platform_ca {
         Some(path) => Some(
             blindfold_x509::parse_certificates(&crate::inputs::read(path)?)
@@ -346,10 +364,9 @@ pub fn kbs_serve(args: &KbsServeArgs) -> Result<(), Failure> {
             .await
             .map_err(|e| unusable(e, format!("listening on {}", args.listen)))?;
         let local = listener.local_addr().map_err(|e| Failure::Unusable(anyhow!(e)))?;
-        let spki_sha256 = blindfold_crypto::default_provider().hash(blindfold_crypto::HashAlg::Sha256, &[&spki]);
         eprintln!(
             "blindfold kbs: listening on https://{local} (TLS 1.3); its key's SPKI SHA-256 is {}; audit log {}",
-            spki_sha256.to_hex(),
+            spki_sha256(&spki),
             args.state_dir.join(AUDIT_LOG).display()
         );
         blindfold_kbs::serve(listener, config).await.map_err(kbs_failure)

@@ -29,6 +29,11 @@ fn the_readme_demo_command_answers_and_cleans_up() {
         stdout.contains("\"type\":\"model\""),
         "the model is not in the report: {stdout}"
     );
+    assert!(
+        stdout.contains("key release: smollm2-135m-instruct key ")
+            && stdout.contains(" released to the local enclave"),
+        "the key release is not in the report: {stdout}"
+    );
     let answer = stdout
         .lines()
         .find(|l| l.starts_with("answer:"))
@@ -120,6 +125,41 @@ fn a_served_demo_answers_its_printed_commands_and_restarts_from_its_directory() 
         String::from_utf8_lossy(&start.stderr)
     );
     let tcti = String::from_utf8_lossy(&start.stdout).trim().to_string();
+    // The owner's broker, back at the address the configuration names.
+    let config =
+        blindfold_enclave_config::EnclaveConfig::parse(&std::fs::read(d.join("enclave.json")).unwrap())
+            .unwrap();
+    let sealed = config.sealed_model.expect("the demo serves a sealed model");
+    let mut broker = Command::new(blindfold)
+        .args([
+            "kbs",
+            "serve",
+            "--key-store",
+            &format!("file://{}", d.join("store").display()),
+        ])
+        .arg("--kek-file")
+        .arg(d.join("kek.hex"))
+        .arg("--owner-public-key")
+        .arg(d.join("owner.pub"))
+        .arg("--tls-key")
+        .arg(d.join("broker-tls.key"))
+        .args([
+            "--listen",
+            sealed.broker.trim_start_matches("https://"),
+            "--state-dir",
+        ])
+        .arg(d.join("kbs"))
+        .arg("--platform-ca")
+        .arg(d.join("platform/ca.pem"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first = BufReader::new(broker.stderr.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    assert!(first.contains("listening on"), "{first}");
     std::fs::write(
         d.join("launch.json"),
         format!("{{\"tcti\": \"{tcti}\", \"listen\": \"127.0.0.1:0\"}}"),
@@ -143,8 +183,10 @@ fn a_served_demo_answers_its_printed_commands_and_restarts_from_its_directory() 
     std::thread::spawn(move || for _ in lines {});
     let old_addr = verify_line.split_whitespace().next().unwrap().to_string();
     let out = verify(&verify_line.replacen(&old_addr, &format!("https://{addr}"), 1));
-    let _ = child.kill();
-    let _ = child.wait();
+    for c in [&mut child, &mut broker] {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
     let _ = Command::new(blindfold)
         .args(["platform", "stop"])
         .arg(d.join("platform"))

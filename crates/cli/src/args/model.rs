@@ -175,6 +175,16 @@ pub enum KbsCommand {
     Serve(KbsServeArgs),
     /// Print the broker's audit log: every release and refusal, with why.
     Audit(KbsAuditArgs),
+    /// Print the SHA-256 of a broker TLS key's public key (SPKI), the value
+    /// an enclave configuration pins (`enclave-config --broker-spki-sha256`).
+    Pin(KbsPinArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KbsPinArgs {
+    /// The broker's TLS key (the private key PEM `kbs serve` uses).
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: PathBuf,
 }
 
 #[derive(Debug, Args)]
