@@ -45,8 +45,17 @@ fn platform(dir: &Path) -> (String, StopPlatformOnDrop) {
 /// Starts the enclave on `config` and returns its address once it serves,
 /// or its whole stderr and exit status if it exits first.
 fn start_enclave(config: &Path, launch: &Path) -> Result<(String, KillOnDrop), (Option<i32>, String)> {
+    start_enclave_with(config, launch, &[])
+}
+
+fn start_enclave_with(
+    config: &Path,
+    launch: &Path,
+    env: &[(&str, String)],
+) -> Result<(String, KillOnDrop), (Option<i32>, String)> {
     let mut child = KillOnDrop(
         Command::new(enclave_binary())
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .arg("--config")
             .arg(config)
             .arg("--launch")
@@ -304,4 +313,52 @@ fn a_sealed_model_reaches_only_the_enclave_its_owner_approved() {
         "{err}"
     );
     assert!(!err.contains("tries"), "a wrong key is not retried: {err}");
+
+    // A store that cannot be reached: the store's bounded retries, then
+    // an error naming it.
+    let tcti = restart(&d.join("plat"));
+    let nowhere = edited(d, "nowhere.json", |c| {
+        c.sealed_model.as_mut().unwrap().store = "s3://models-bucket".into();
+    });
+    let env = [
+        ("AWS_ENDPOINT_URL", format!("http://{closed}")),
+        ("AWS_ACCESS_KEY_ID", "k".into()),
+        ("AWS_SECRET_ACCESS_KEY", "s".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ALLOW_HTTP", "true".into()),
+    ];
+    let (code, err) = start_enclave_with(&nowhere, &launch(d, &tcti), &env)
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("reading the sealed model's manifest") && err.contains("store s3://models-bucket"),
+        "{err}"
+    );
+
+    // One byte flipped in the stored chunks: the key is released (the
+    // build is right), the chunk is named, nothing is loaded or served.
+    let tcti = restart(&d.join("plat"));
+    let data = std::fs::read_dir(d.join("store/models/smollm2"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "sealed"))
+        .unwrap();
+    let mut bytes = std::fs::read(&data).unwrap();
+    let at = 2 * ((4 << 20) + 16) + 1000; // inside chunk 2 (4 MiB chunks, each with its 16-byte tag)
+    bytes[at] ^= 1;
+    std::fs::write(&data, bytes).unwrap();
+    let (code, err) = start_enclave(&d.join("enclave.json"), &launch(d, &tcti))
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("chunk 2:") && err.contains("nothing loaded"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("listening on") && !err.contains("model `smollm2` loaded"),
+        "{err}"
+    );
 }
