@@ -57,13 +57,13 @@ done
 ((demo_only)) || with_openai=1
 
 need_cmds=(tpm2_quote tpm2_checkquote tpm2_eventlog tpm2_createak swtpm swtpm_setup openssl veritysetup
-  pesign objdump qemu-system-x86_64 mcopy mkfs.vfat mkfs.erofs fsck.erofs socat)
+  pesign objdump qemu-system-x86_64 mcopy mkfs.vfat mkfs.erofs fsck.erofs socat curl)
 need_cmds+=(pkg-config python3 g++ make)
 need_files=(/usr/lib/systemd/boot/efi/linuxx64.efi.stub /usr/share/OVMF/OVMF_CODE_4M.fd
   /usr/include/tss2/tss2_esys.h /usr/bin/time)
 pkgs=(tpm2-tools swtpm swtpm-tools openssl cryptsetup-bin pesign binutils systemd-boot-efi
   qemu-system-x86 ovmf mtools dosfstools erofs-utils libtss2-dev pkg-config python3 python3-venv
-  python3-pip g++ make socat time)
+  python3-pip g++ make socat time curl)
 if ((demo_only)); then
   need_cmds=(swtpm swtpm_setup mkfs.erofs pkg-config python3 g++ make)
   need_files=(/usr/include/tss2/tss2_esys.h)

@@ -60,6 +60,7 @@ fn main() -> std::process::ExitCode {
         args::Command::Kbs(args::KbsCommand::Serve(a)) => model_cmd::kbs_serve(&a),
         args::Command::Kbs(args::KbsCommand::Audit(a)) => model_cmd::kbs_audit(&a),
         args::Command::Kbs(args::KbsCommand::Pin(a)) => model_cmd::kbs_pin(&a),
+        args::Command::Kbs(args::KbsCommand::Token(a)) => model_cmd::kbs_token(&a),
         args::Command::Keygen(a) => sign_cmd::keygen(&a),
         args::Command::ApiKey(a) => sign_cmd::api_key(&a),
         args::Command::Platform(args::PlatformCommand::Init(a)) => platform_cmd::init(&a),

@@ -329,6 +329,39 @@ fn spki_sha256(spki: &[u8]) -> String {
         .to_hex()
 }
 
+pub fn kbs_token(args: &KbsKekArgs) -> Result<(), Failure> {
+    let (token, digest) =
+        blindfold_kbs::generate_owner_token().map_err(|e| Failure::Unusable(anyhow!("randomness: {e}")))?;
+    let mut hash_file = args.output.clone().into_os_string();
+    hash_file.push(".sha256");
+    let hash_file = std::path::PathBuf::from(hash_file);
+    if hash_file.exists() {
+        return Err(Failure::Unusable(anyhow!(
+            "{} exists: not overwritten",
+            hash_file.display()
+        )));
+    }
+    crate::sign_cmd::write_private(&args.output, &format!("{}\n", token.as_str()))
+        .map_err(|e| unusable(e, format!("cannot create {}", args.output.display())))?;
+    std::fs::write(&hash_file, format!("{}\n", hex::encode(digest)))
+        .map_err(|e| unusable(e, format!("cannot create {}", hash_file.display())))?;
+    eprintln!(
+        "wrote {} (mode 0600): the owner's bearer token, for the owner's calls to the broker; and {} (its SHA-256, for kbs serve)",
+        args.output.display(),
+        hash_file.display()
+    );
+    Ok(())
+}
+
+/// The owner token digest a broker is given: 64 hex digits in a file.
+fn owner_token_sha256(path: &std::path::Path) -> Result<[u8; 32], Failure> {
+    let text = crate::inputs::read(path)?;
+    hex::decode(text.trim_ascii())
+        .ok()
+        .and_then(|d| <[u8; 32]>::try_from(d).ok())
+        .ok_or_else(|| Failure::Unusable(anyhow!("{}: not a SHA-256 (64 hex digits)", path.display())))
+}
+
 pub fn kbs_pin(args: &KbsPinArgs) -> Result<(), Failure> {
     let (_, spki) = broker_tls_key(&args.tls_key)?;
     say!("{}", spki_sha256(&spki));
@@ -357,6 +390,11 @@ pub fn kbs_serve(args: &KbsServeArgs) -> Result<(), Failure> {
         platform_ca,
         policy_versions: args.state_dir.join("policy-versions.json"),
         audit_log: args.state_dir.join(AUDIT_LOG),
+        owner_token_sha256: args
+            .owner_token_sha256_file
+            .as_deref()
+            .map(owner_token_sha256)
+            .transpose()?,
     };
     let rt = runtime()?;
     rt.block_on(async {
@@ -383,6 +421,14 @@ pub fn kbs_audit(args: &KbsAuditArgs) -> Result<(), Failure> {
             say!(
                 "{}",
                 serde_json::to_string(&record).map_err(|e| Failure::Unusable(anyhow!(e)))?
+            );
+        } else if record.verdict.starts_with("policy") {
+            say!(
+                "{} {}: {}: {}",
+                record.time,
+                record.model,
+                record.verdict,
+                record.reason
             );
         } else {
             say!(

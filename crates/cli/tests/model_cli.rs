@@ -304,6 +304,36 @@ fn the_broker_says_which_key_to_pin_and_its_audit_log_reads_back() {
         .status
         .success());
     let store = format!("file://{}", d.join("store").display());
+    // The owner's bearer token: the token in a 0600 file, its SHA-256 (all
+    // the broker keeps) beside it.
+    assert!(run(blindfold()
+        .args(["kbs", "token", "-o"])
+        .arg(d.join("owner.token")))
+    .status
+    .success());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(d.join("owner.token"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let token = std::fs::read_to_string(d.join("owner.token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let digest = run(Command::new("bash")
+        .arg("-c")
+        .arg(format!("printf %s {token} | sha256sum | cut -d' ' -f1")));
+    assert_eq!(
+        std::fs::read_to_string(d.join("owner.token.sha256"))
+            .unwrap()
+            .trim(),
+        text(&digest.stdout).trim()
+    );
+    let again = run(blindfold()
+        .args(["kbs", "token", "-o"])
+        .arg(d.join("owner.token")));
+    assert_eq!(again.status.code(), Some(2), "never overwritten");
     let serve = |owner: &str| {
         let mut cmd = blindfold();
         cmd.args(["kbs", "serve", "--key-store", &store, "--kek-file"])
@@ -313,7 +343,9 @@ fn the_broker_says_which_key_to_pin_and_its_audit_log_reads_back() {
             .arg("--tls-key")
             .arg(d.join("broker-tls.key"))
             .args(["--listen", "127.0.0.1:0", "--state-dir"])
-            .arg(d.join("state"));
+            .arg(d.join("state"))
+            .arg("--owner-token-sha256-file")
+            .arg(d.join("owner.token.sha256"));
         cmd
     };
     let missing = run(&mut serve("nobody.pub"));
@@ -343,6 +375,36 @@ fn the_broker_says_which_key_to_pin_and_its_audit_log_reads_back() {
     let want = text(&oracle.stdout).trim().to_string();
     assert_eq!(want.len(), 64, "{}", text(&oracle.stderr));
     assert!(line.contains(&format!("SPKI SHA-256 is {want}")), "{line}");
+    let pin = run(blindfold()
+        .args(["kbs", "pin", "--tls-key"])
+        .arg(d.join("broker-tls.key")));
+    assert_eq!(text(&pin.stdout).trim(), want);
+
+    // The owner's call with curl, the broker's key pinned: only with the
+    // owner's token.
+    require_tool("curl");
+    let url = line
+        .split("listening on ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let pinned = run(Command::new("bash").arg("-c").arg(format!(
+        "openssl pkey -pubin -in {} -outform DER | openssl dgst -sha256 -binary | base64",
+        d.join("broker-tls.pub").display()
+    )));
+    let curl = |token: &str| {
+        let out = run(Command::new("curl")
+            .args(["-sS", "-k", "--pinnedpubkey"])
+            .arg(format!("sha256//{}", text(&pinned.stdout).trim()))
+            .args(["-o", "/dev/null", "-w", "%{http_code}", "-H"])
+            .arg(format!("Authorization: Bearer {token}"))
+            .arg(format!("{url}/v1/owner/audit")));
+        text(&out.stdout)
+    };
+    assert_eq!(curl(&token), "200");
+    assert_eq!(curl("bfo_not-the-owner"), "401");
 
     // The audit log, as the broker writes it, reads back one line each.
     let records = [

@@ -35,12 +35,17 @@
 
 mod keys;
 mod kms;
+mod owner;
 mod policy;
 mod release;
 mod serve;
 
 pub use keys::{unwrap_key, wrap_key, Kek, KeyStore, WrappedKey, WRAPPED_KEY_FORMAT};
 pub use kms::{kms_key_policy, KmsPolicyInput};
+pub use owner::{
+    check_owner_token, generate_owner_token, owner_token_sha256, OwnerAuth, OWNER_AUDIT_PATH,
+    OWNER_POLICY_PREFIX,
+};
 pub use policy::{
     load_policy, store_policy, verify_policy, KeyPolicy, PolicyVersions, VerifiedPolicy, POLICY_PAYLOAD_TYPE,
     POLICY_VERSION,

@@ -1,5 +1,7 @@
 //! The broker as an HTTPS service (TLS 1.3 only): `POST /v1/challenge`,
-//! then `POST /v1/release` on the same connection. Every decision is
+//! then `POST /v1/release` on the same connection; and, behind the owner's
+//! bearer token, `GET /v1/owner/audit` and `POST /v1/owner/policies/NAME`.
+//! Every decision (releases, refusals, policies taken or refused) is
 //! appended to the audit log.
 
 use std::path::PathBuf;
@@ -20,8 +22,10 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use zeroize::Zeroizing;
 
+use crate::owner::{check_owner_token, OwnerAuth, OWNER_AUDIT_PATH, OWNER_POLICY_PREFIX};
 use crate::{
-    decide, load_policy, verify_policy, Challenges, Error, Kek, KeyStore, PolicyVersions, ReleaseSession,
+    decide, load_policy, store_policy, verify_policy, Challenges, Error, Kek, KeyStore, PolicyVersions,
+    ReleaseSession,
 };
 
 pub use blindfold_protocol::release::{CHALLENGE_PATH, RELEASE_PATH};
@@ -47,6 +51,9 @@ pub struct BrokerConfig {
     pub policy_versions: PathBuf,
     /// The audit log (JSON lines, appended).
     pub audit_log: PathBuf,
+    /// SHA-256 of the owner's bearer token (`generate_owner_token`); none
+    /// turns the owner routes off.
+    pub owner_token_sha256: Option<[u8; 32]>,
 }
 
 /// One line of the audit log: a decision, never a key or a prompt.
@@ -203,8 +210,106 @@ async fn handle(
             });
             response
         }
+        (&Method::GET, OWNER_AUDIT_PATH) => match owner_allowed(broker, &req) {
+            Err(response) => response,
+            Ok(()) => {
+                let _guard = broker.audit.lock().unwrap_or_else(|p| p.into_inner());
+                let log = std::fs::read(&broker.config.audit_log).unwrap_or_default();
+                let mut response = Response::new(Full::new(Bytes::from(log)));
+                response.headers_mut().insert(
+                    hyper::header::CONTENT_TYPE,
+                    hyper::header::HeaderValue::from_static("application/x-ndjson"),
+                );
+                response
+            }
+        },
+        (&Method::POST, path) if path.starts_with(OWNER_POLICY_PREFIX) => {
+            let model = path[OWNER_POLICY_PREFIX.len()..].to_string();
+            if let Err(response) = owner_allowed(broker, &req) {
+                return response;
+            }
+            if !blindfold_model_store::valid_name(&model) {
+                return refused(StatusCode::BAD_REQUEST, "not a model name");
+            }
+            let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => return refused(StatusCode::PAYLOAD_TOO_LARGE, "the request is larger than 1 MiB"),
+            };
+            let (verdict, reason, response) = match take_policy(broker, &model, body.to_vec()).await {
+                Ok((version, key_id)) => (
+                    "policy-set",
+                    format!("policy version {version} for key {key_id}"),
+                    json(
+                        StatusCode::OK,
+                        &serde_json::json!({ "model": model, "version": version }),
+                    ),
+                ),
+                Err(e) => {
+                    let why = e.to_string();
+                    ("policy-refused", why.clone(), refused(StatusCode::CONFLICT, &why))
+                }
+            };
+            broker.audit(AuditRecord {
+                time: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+                connection,
+                model,
+                key_id: String::new(),
+                platform: None,
+                verdict: verdict.into(),
+                reason,
+            });
+            response
+        }
         _ => refused(StatusCode::NOT_FOUND, "no such route"),
     }
+}
+
+/// Lets an owner call through, or answers 401 (missing or wrong token) or
+/// 404 (owner routes off).
+fn owner_allowed(broker: &Broker, req: &Request<Incoming>) -> Result<(), Response<Full<Bytes>>> {
+    let header = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match check_owner_token(header, broker.config.owner_token_sha256.as_ref()) {
+        OwnerAuth::Allowed => Ok(()),
+        OwnerAuth::Missing => Err(refused(
+            StatusCode::UNAUTHORIZED,
+            "an owner call needs the owner's bearer token",
+        )),
+        OwnerAuth::Wrong => Err(refused(
+            StatusCode::UNAUTHORIZED,
+            "the owner token does not match",
+        )),
+        OwnerAuth::Off => Err(refused(
+            StatusCode::NOT_FOUND,
+            "owner calls are off: this broker has no owner token",
+        )),
+    }
+}
+
+/// An uploaded policy: signed by the owner, for `model`, its version above
+/// every version this broker has seen; then stored and recorded.
+async fn take_policy(broker: &Broker, model: &str, envelope: Vec<u8>) -> Result<(u64, String), Error> {
+    let highest = broker
+        .versions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .highest(model);
+    let policy = verify_policy(
+        &envelope,
+        &broker.config.owner_key,
+        model,
+        SystemTime::now(),
+        highest + 1,
+    )?;
+    store_policy(&broker.config.store, model, envelope).await?;
+    broker
+        .versions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .record(model, policy.policy.version)?;
+    Ok((policy.policy.version, policy.policy.key_id))
 }
 
 async fn release(

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use blindfold_attest::bundle::{self, BundlePayload};
 use blindfold_crypto::AeadKey;
 use blindfold_kbs::{
-    serve, store_policy, tls_spki, AuditRecord, BrokerConfig, Kek, KeyPolicy, KeyStore, CHALLENGE_PATH,
-    POLICY_PAYLOAD_TYPE, RELEASE_PATH,
+    generate_owner_token, serve, store_policy, tls_spki, AuditRecord, BrokerConfig, Kek, KeyPolicy, KeyStore,
+    CHALLENGE_PATH, OWNER_AUDIT_PATH, OWNER_POLICY_PREFIX, POLICY_PAYLOAD_TYPE, RELEASE_PATH,
 };
 use blindfold_model_store::ModelStore;
 use blindfold_protocol::binding::{EXPORTER_LABEL, EXPORTER_LEN};
@@ -116,6 +116,30 @@ async fn post(sender: &mut Sender, path: &str, body: Vec<u8>) -> (u16, Vec<u8>) 
     )
 }
 
+/// An owner call with `token` (if any) as its bearer token.
+async fn owner_call(
+    sender: &mut Sender,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, String) {
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "blindfold-kbs");
+    if let Some(token) = token {
+        req = req.header("authorization", format!("Bearer {token}"));
+    }
+    let response = sender
+        .send_request(req.body(Full::new(Bytes::from(body))).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
 async fn challenge(sender: &mut Sender) -> Vec<u8> {
     let (status, body) = post(sender, CHALLENGE_PATH, Vec::new()).await;
     assert_eq!(status, 200);
@@ -160,10 +184,12 @@ async fn a_broker_over_https_releases_to_the_build_and_audits_each_decision() {
     let audit_log = tmp.path().join("audit.jsonl");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
+    let (owner_token, owner_token_sha256) = generate_owner_token().unwrap();
     tokio::spawn(serve(
         listener,
         BrokerConfig {
-            store,
+            owner_token_sha256: Some(owner_token_sha256),
+            store: store.clone(),
             kek,
             owner_key: owner.public(),
             tls_key_pkcs8: zeroize::Zeroizing::new(tls_key),
@@ -207,4 +233,80 @@ async fn a_broker_over_https_releases_to_the_build_and_audits_each_decision() {
         records[0].reason
     );
     assert!(!log.contains(&"5c".repeat(32)), "no key in the audit log");
+
+    // The owner's calls: only with the owner's token.
+    let (status, body) = owner_call(&mut conn, "GET", OWNER_AUDIT_PATH, None, Vec::new()).await;
+    assert_eq!(
+        (status, body.contains("needs the owner's bearer token")),
+        (401, true),
+        "{body}"
+    );
+    let (wrong, _) = generate_owner_token().unwrap();
+    let (status, body) = owner_call(&mut conn, "GET", OWNER_AUDIT_PATH, Some(&wrong), Vec::new()).await;
+    assert_eq!(
+        (status, body.contains("the owner token does not match")),
+        (401, true),
+        "{body}"
+    );
+    let (status, body) = owner_call(&mut conn, "GET", OWNER_AUDIT_PATH, Some(&owner_token), Vec::new()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, log, "the owner reads the audit log as written");
+
+    // A policy uploaded through the broker: an older version, or one
+    // signed by another key, is refused; the next version is stored.
+    let path = format!("{OWNER_POLICY_PREFIX}smollm2");
+    let upload = |policy: &KeyPolicy, signer: &SigningKey| {
+        serde_json::to_vec(&signer.sign(POLICY_PAYLOAD_TYPE, &serde_json::to_vec(policy).unwrap())).unwrap()
+    };
+    let (status, body) = owner_call(
+        &mut conn,
+        "POST",
+        &path,
+        Some(&owner_token),
+        upload(&key_policy, &owner),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("version"), "{body}");
+    let next = KeyPolicy {
+        version: key_policy.version + 1,
+        ..key_policy.clone()
+    };
+    let (status, body) = owner_call(&mut conn, "POST", &path, Some(&wrong), upload(&next, &owner)).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = owner_call(
+        &mut conn,
+        "POST",
+        &path,
+        Some(&owner_token),
+        upload(&next, &publisher),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = owner_call(
+        &mut conn,
+        "POST",
+        &path,
+        Some(&owner_token),
+        upload(&next, &owner),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let stored = blindfold_kbs::load_policy(&store, "smollm2").await.unwrap();
+    let stored = blindfold_kbs::verify_policy(
+        &stored,
+        &owner.public(),
+        "smollm2",
+        std::time::SystemTime::now(),
+        0,
+    )
+    .unwrap();
+    assert_eq!(stored.policy.version, key_policy.version + 1);
+    let log = std::fs::read_to_string(&audit_log).unwrap();
+    let verdicts: Vec<String> = log
+        .lines()
+        .map(|l| serde_json::from_str::<AuditRecord>(l).unwrap().verdict)
+        .collect();
+    assert_eq!(verdicts[3..], ["policy-refused", "policy-refused", "policy-set"]);
+    assert!(!log.contains(owner_token.as_str()), "no token in the audit log");
 }

@@ -175,6 +175,11 @@ pub enum KbsCommand {
     Serve(KbsServeArgs),
     /// Print the broker's audit log: every release and refusal, with why.
     Audit(KbsAuditArgs),
+    /// Make the owner's bearer token for the broker's owner calls (reading
+    /// the audit log, uploading a policy): the token goes to a new file
+    /// (mode 0600, never printed), its SHA-256 — all a broker keeps — to
+    /// FILE.sha256 (`kbs serve --owner-token-sha256-file`).
+    Token(KbsKekArgs),
     /// Print the SHA-256 of a broker TLS key's public key (SPKI), the value
     /// an enclave configuration pins (`enclave-config --broker-spki-sha256`).
     Pin(KbsPinArgs),
@@ -211,6 +216,11 @@ pub struct KbsServeArgs {
     /// used only for policies that allow the development platform.
     #[arg(long, value_name = "FILE")]
     pub platform_ca: Option<PathBuf>,
+    /// The SHA-256 of the owner's bearer token (the FILE.sha256 `kbs token`
+    /// writes): turns on the owner calls (GET /v1/owner/audit, POST
+    /// /v1/owner/policies/NAME). Without it they answer 404.
+    #[arg(long, value_name = "FILE")]
+    pub owner_token_sha256_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
