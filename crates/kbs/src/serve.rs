@@ -210,9 +210,9 @@ async fn handle(
             });
             response
         }
-        (&Method::GET, OWNER_AUDIT_PATH) => match owner_allowed(broker, &req) {
-            Err(response) => response,
-            Ok(()) => {
+        (&Method::GET, OWNER_AUDIT_PATH) => match owner_refusal(broker, &req) {
+            Some(response) => response,
+            None => {
                 let _guard = broker.audit.lock().unwrap_or_else(|p| p.into_inner());
                 let log = std::fs::read(&broker.config.audit_log).unwrap_or_default();
                 let mut response = Response::new(Full::new(Bytes::from(log)));
@@ -225,7 +225,7 @@ async fn handle(
         },
         (&Method::POST, path) if path.starts_with(OWNER_POLICY_PREFIX) => {
             let model = path[OWNER_POLICY_PREFIX.len()..].to_string();
-            if let Err(response) = owner_allowed(broker, &req) {
+            if let Some(response) = owner_refusal(broker, &req) {
                 return response;
             }
             if !blindfold_model_store::valid_name(&model) {
@@ -264,24 +264,24 @@ async fn handle(
     }
 }
 
-/// Lets an owner call through, or answers 401 (missing or wrong token) or
-/// 404 (owner routes off).
-fn owner_allowed(broker: &Broker, req: &Request<Incoming>) -> Result<(), Response<Full<Bytes>>> {
+/// Lets an owner call through (`None`), or answers 401 (missing or wrong
+/// token) or 404 (owner routes off).
+fn owner_refusal(broker: &Broker, req: &Request<Incoming>) -> Option<Response<Full<Bytes>>> {
     let header = req
         .headers()
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     match check_owner_token(header, broker.config.owner_token_sha256.as_ref()) {
-        OwnerAuth::Allowed => Ok(()),
-        OwnerAuth::Missing => Err(refused(
+        OwnerAuth::Allowed => None,
+        OwnerAuth::Missing => Some(refused(
             StatusCode::UNAUTHORIZED,
             "an owner call needs the owner's bearer token",
         )),
-        OwnerAuth::Wrong => Err(refused(
+        OwnerAuth::Wrong => Some(refused(
             StatusCode::UNAUTHORIZED,
             "the owner token does not match",
         )),
-        OwnerAuth::Off => Err(refused(
+        OwnerAuth::Off => Some(refused(
             StatusCode::NOT_FOUND,
             "owner calls are off: this broker has no owner token",
         )),
