@@ -221,6 +221,15 @@ impl Tpm {
         })?)
     }
 
+    /// TPM2_Shutdown(CLEAR): the platform is going down in order. The
+    /// next TPM2_Startup is then orderly; an unorderly one counts against
+    /// dictionary-attack protection, and a few lock the TPM out.
+    pub fn shutdown(&mut self) -> Result<(), Error> {
+        self.ctx
+            .shutdown(tss_esapi::constants::StartupType::Clear)
+            .map_err(Error::from)
+    }
+
     /// Extends `pcr` with one digest per bank (every active bank must be given).
     pub fn extend(&mut self, pcr: u32, digests: &[BfDigest]) -> Result<(), Error> {
         let mut values = DigestValues::new();

@@ -39,6 +39,9 @@ pub fn stop(args: &PlatformDirArgs) -> Result<(), Failure> {
     let pid_file = args.dir.join("swtpm.pid");
     let pid = std::fs::read_to_string(&pid_file)
         .map_err(|e| unusable(e, format!("{} (not started?)", pid_file.display())))?;
+    if let Ok(tcti) = std::fs::read_to_string(args.dir.join("tcti")) {
+        platform::orderly_shutdown(tcti.trim());
+    }
     let out = std::process::Command::new("kill")
         .arg(pid.trim())
         .output()

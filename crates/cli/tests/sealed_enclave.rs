@@ -361,4 +361,75 @@ fn a_sealed_model_reaches_only_the_enclave_its_owner_approved() {
         !err.contains("listening on") && !err.contains("model `smollm2` loaded"),
         "{err}"
     );
+
+    // A canary in sealed weights that are no model: the key is released
+    // and the weights opened, the engine refuses them — and the canary is
+    // in no log, no error and no file outside the store.
+    let canary = b"CANARY-sealed-weights-3f9a";
+    let mut weights = vec![0u8; 1 << 20];
+    weights[4096..4096 + canary.len()].copy_from_slice(canary);
+    std::fs::write(d.join("canary.bin"), &weights).unwrap();
+    ok(blindfold()
+        .args(["model", "seal"])
+        .arg(d.join("canary.bin"))
+        .args(["--name", "canary", "--store", &store, "--kek-file"])
+        .arg(d.join("kek.hex")));
+    std::fs::remove_file(d.join("canary.bin")).unwrap();
+    ok(blindfold()
+        .args(["enclave-config", "--app-disk"])
+        .arg(d.join("app.img.json"))
+        .args(["--sealed-model", "canary", "--store", &store, "--broker", &url])
+        .args(["--broker-spki-sha256", &spki, "-o"])
+        .arg(d.join("canary.json")));
+    ok(blindfold()
+        .args(["measure", "--app-disk"])
+        .arg(d.join("app.img.json"))
+        .arg("--enclave-config")
+        .arg(d.join("canary.json"))
+        .arg("--sign")
+        .arg(d.join("publisher.key"))
+        .arg("-o")
+        .arg(d.join("canary-measurements.json")));
+    ok(blindfold()
+        .args(["model", "policy", "set", "canary", "--reference"])
+        .arg(d.join("canary-measurements.json"))
+        .arg("--publisher-key")
+        .arg(d.join("publisher.pub"))
+        .arg("--owner-key")
+        .arg(d.join("owner.key"))
+        .args(["--store", &store, "--allow-development"]));
+    let tcti = restart(&d.join("plat"));
+    let (code, err) = start_enclave(&d.join("canary.json"), &launch(d, &tcti))
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("starting the inference engine (serving nothing)"),
+        "{err}"
+    );
+    let holds = |bytes: &[u8]| bytes.windows(canary.len()).any(|w| w == canary);
+    assert!(
+        !holds(err.as_bytes()),
+        "the canary is in the enclave's error: {err}"
+    );
+    let audit = ok(blindfold()
+        .args(["kbs", "audit", "--state-dir"])
+        .arg(d.join("kbs")));
+    assert!(
+        audit.contains("canary key") && !holds(audit.as_bytes()),
+        "{audit}"
+    );
+    let mut dirs = vec![d.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for path in std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()) {
+            if path == d.join("store") {
+                continue;
+            }
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                assert!(!holds(&bytes), "the canary is in {}", path.display());
+            }
+        }
+    }
 }

@@ -88,8 +88,24 @@ impl RunningSwtpm {
 
 impl Drop for RunningSwtpm {
     fn drop(&mut self) {
+        orderly_shutdown(&self.tcti);
         let _ = Command::new("kill").arg(self.pid.to_string()).output();
     }
+}
+
+/// Sends TPM2_Shutdown(CLEAR) before swtpm is stopped, as a machine going
+/// down does: an unorderly stop counts against the TPM's dictionary-attack
+/// protection, and after a few the AK cannot quote ("DA lockout mode").
+/// Gives up after 2 s (another client still holding swtpm's one
+/// connection); the stop goes on either way.
+pub fn orderly_shutdown(tcti: &str) {
+    let tcti = tcti.to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let done = Tpm::open(&tcti).and_then(|mut tpm| tpm.shutdown());
+        let _ = tx.send(done.is_ok());
+    });
+    let _ = rx.recv_timeout(std::time::Duration::from_secs(2));
 }
 
 /// Starts swtpm on a free loopback port pair (the swtpm TCTI expects the
