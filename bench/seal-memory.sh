@@ -7,11 +7,16 @@
 # the sealed copy; everything is deleted at the end.
 #
 #   bench/seal-memory.sh [SIZE]      # SIZE for truncate(1): 10G, 1G, 256M
+#   BLINDFOLD_BIN_DIR=DIR bench/seal-memory.sh   # use DIR/blindfold, build nothing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-10G}
-cargo build -q --release -p blindfold-cli
-bin=${CARGO_TARGET_DIR:-target}/release/blindfold
+if [[ -n ${BLINDFOLD_BIN_DIR:-} ]]; then
+  bin=$BLINDFOLD_BIN_DIR/blindfold
+else
+  cargo build -q --release -p blindfold-cli
+  bin=${CARGO_TARGET_DIR:-target}/release/blindfold
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 truncate -s "$size" "$work/weights.gguf"
