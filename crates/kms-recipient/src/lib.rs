@@ -8,7 +8,10 @@
 //! EnvelopedData, RSAES-OAEP-SHA-256 key transport, AES-256-CBC content,
 //! BER as KMS sends it: [`open_for_recipient`]), and building the KMS
 //! `Decrypt` request with a `Recipient` and the IMDSv2 requests for the
-//! instance role's credentials, as bytes ([`kms_decrypt_request`]).
+//! instance role's credentials, as bytes ([`kms_decrypt_request`]); and the
+//! whole release in order ([`release_data_key`]) behind two seams the
+//! AWS deployment fills: a [`Transport`] and the attester for AWS
+//! ([`RecipientAttester`]).
 //!
 //! What it is not: a network client (no I/O: the caller sends the bytes),
 //! an attester (the NitroTPM attestation document comes from the attester
@@ -22,10 +25,12 @@
 
 mod ber;
 mod envelope;
+mod release;
 mod request;
 
 pub use ber::{to_der as ber_to_der, MAX_DEPTH};
 pub use envelope::{open_for_recipient, RecipientKey};
+pub use release::{release_data_key, release_data_key_with, KmsRelease, RecipientAttester, Transport};
 pub use request::{
     imds_credentials_request, imds_token_request, kms_decrypt_request, parse_imds_credentials,
     parse_kms_decrypt_answer, sign_v4, signing_key, Credentials, HttpRequest, IMDS_HOST, IMDS_TOKEN_TTL_S,
