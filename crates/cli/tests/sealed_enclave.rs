@@ -107,6 +107,49 @@ fn edited(d: &Path, name: &str, edit: impl FnOnce(&mut EnclaveConfig)) -> PathBu
     path
 }
 
+/// The owner's broker as an enclave configuration names it.
+struct Broker<'a> {
+    store: &'a str,
+    url: &'a str,
+    spki: &'a str,
+}
+
+/// The publisher's build serving sealed model `name` (configuration
+/// `d/config`, signed measurements `d/measurements`), and the owner's
+/// policy releasing its key to that build.
+fn build_and_approve(d: &Path, broker: &Broker<'_>, name: &str, config: &str, measurements: &str) {
+    ok(blindfold()
+        .args(["enclave-config", "--app-disk"])
+        .arg(d.join("app.img.json"))
+        .args([
+            "--sealed-model",
+            name,
+            "--store",
+            broker.store,
+            "--broker",
+            broker.url,
+        ])
+        .args(["--broker-spki-sha256", broker.spki, "-o"])
+        .arg(d.join(config)));
+    ok(blindfold()
+        .args(["measure", "--app-disk"])
+        .arg(d.join("app.img.json"))
+        .arg("--enclave-config")
+        .arg(d.join(config))
+        .arg("--sign")
+        .arg(d.join("publisher.key"))
+        .arg("-o")
+        .arg(d.join(measurements)));
+    ok(blindfold()
+        .args(["model", "policy", "set", name, "--reference"])
+        .arg(d.join(measurements))
+        .arg("--publisher-key")
+        .arg(d.join("publisher.pub"))
+        .arg("--owner-key")
+        .arg(d.join("owner.key"))
+        .args(["--store", broker.store, "--allow-development"]));
+}
+
 #[test]
 fn a_sealed_model_reaches_only_the_enclave_its_owner_approved() {
     require_tool("swtpm");
@@ -169,30 +212,13 @@ fn a_sealed_model_reaches_only_the_enclave_its_owner_approved() {
         .arg(d.join("app"))
         .arg("-o")
         .arg(d.join("app.img")));
-    ok(blindfold()
-        .args(["enclave-config", "--app-disk"])
-        .arg(d.join("app.img.json"))
-        .args(["--sealed-model", "smollm2", "--store", &store, "--broker", &url])
-        .args(["--broker-spki-sha256", &spki, "-o"])
-        .arg(d.join("enclave.json")));
-    ok(blindfold()
-        .args(["measure", "--app-disk"])
-        .arg(d.join("app.img.json"))
-        .arg("--enclave-config")
-        .arg(d.join("enclave.json"))
-        .arg("--sign")
-        .arg(d.join("publisher.key"))
-        .arg("-o")
-        .arg(d.join("measurements.json")));
     // The owner approves that build for the model.
-    ok(blindfold()
-        .args(["model", "policy", "set", "smollm2", "--reference"])
-        .arg(d.join("measurements.json"))
-        .arg("--publisher-key")
-        .arg(d.join("publisher.pub"))
-        .arg("--owner-key")
-        .arg(d.join("owner.key"))
-        .args(["--store", &store, "--allow-development"]));
+    let kbs = Broker {
+        store: &store,
+        url: &url,
+        spki: &spki,
+    };
+    build_and_approve(d, &kbs, "smollm2", "enclave.json", "measurements.json");
 
     // The enclave of that build gets the key, loads and serves the model,
     // and verifies against the same signed measurements (model event
@@ -375,29 +401,7 @@ fn a_sealed_model_reaches_only_the_enclave_its_owner_approved() {
         .args(["--name", "canary", "--store", &store, "--kek-file"])
         .arg(d.join("kek.hex")));
     std::fs::remove_file(d.join("canary.bin")).unwrap();
-    ok(blindfold()
-        .args(["enclave-config", "--app-disk"])
-        .arg(d.join("app.img.json"))
-        .args(["--sealed-model", "canary", "--store", &store, "--broker", &url])
-        .args(["--broker-spki-sha256", &spki, "-o"])
-        .arg(d.join("canary.json")));
-    ok(blindfold()
-        .args(["measure", "--app-disk"])
-        .arg(d.join("app.img.json"))
-        .arg("--enclave-config")
-        .arg(d.join("canary.json"))
-        .arg("--sign")
-        .arg(d.join("publisher.key"))
-        .arg("-o")
-        .arg(d.join("canary-measurements.json")));
-    ok(blindfold()
-        .args(["model", "policy", "set", "canary", "--reference"])
-        .arg(d.join("canary-measurements.json"))
-        .arg("--publisher-key")
-        .arg(d.join("publisher.pub"))
-        .arg("--owner-key")
-        .arg(d.join("owner.key"))
-        .args(["--store", &store, "--allow-development"]));
+    build_and_approve(d, &kbs, "canary", "canary.json", "canary-measurements.json");
     let tcti = restart(&d.join("plat"));
     let (code, err) = start_enclave(&d.join("canary.json"), &launch(d, &tcti))
         .map(|_| ())
