@@ -328,7 +328,20 @@ impl ModelStore {
         sink: &mut dyn FnMut(&[u8]),
     ) -> Result<[u8; 32], Error> {
         let sealed = self.manifest(name).await?;
-        let mut reader = self.reader(name, &sealed, key).await?;
+        self.open_with_manifest(name, &sealed, key, sink).await
+    }
+
+    /// As [`ModelStore::open_model`], with the manifest the caller already
+    /// read ([`ModelStore::manifest`]): authenticated here under `key`
+    /// before any chunk is read, not fetched again.
+    pub async fn open_with_manifest(
+        &self,
+        name: &str,
+        sealed: &SealedManifest,
+        key: AeadKey,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<[u8; 32], Error> {
+        let mut reader = self.reader(name, sealed, key).await?;
         while reader.next_chunk().await? {
             sink(&reader.buf);
         }

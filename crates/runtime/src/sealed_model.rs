@@ -53,7 +53,7 @@ pub async fn open(
     let mut plaintext = Zeroizing::new(Vec::with_capacity(size));
     let mut overflow = false;
     let digest = store
-        .open_model(&sealed.name, AeadKey::from_bytes(*key), &mut |chunk| {
+        .open_with_manifest(&sealed.name, &stored, AeadKey::from_bytes(*key), &mut |chunk| {
             if plaintext.len() + chunk.len() > plaintext.capacity() {
                 overflow = true;
             } else {
