@@ -10,6 +10,7 @@
 //! tried a bounded number of times; a refusal is final and its reason is
 //! passed on.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,6 +64,9 @@ fn sha256(bytes: &[u8]) -> Vec<u8> {
 struct PinnedSpki {
     spki_sha256: Vec<u8>,
     provider: Arc<rustls::crypto::CryptoProvider>,
+    /// Set when the broker showed another key: the handshake's failure is
+    /// then a refusal, not a network hiccup to retry.
+    other_key: Arc<AtomicBool>,
 }
 
 impl ServerCertVerifier for PinnedSpki {
@@ -79,6 +83,7 @@ impl ServerCertVerifier for PinnedSpki {
         if got == self.spki_sha256 {
             Ok(ServerCertVerified::assertion())
         } else {
+            self.other_key.store(true, Ordering::Relaxed);
             Err(rustls::Error::General(format!(
                 "the broker's key has SPKI SHA-256 {}, the configuration pins {}",
                 hex::encode(got),
@@ -139,32 +144,50 @@ fn authority(url: &str) -> anyhow::Result<&str> {
     Ok(authority)
 }
 
-async fn connect(sealed: &SealedModelConfig) -> anyhow::Result<Connection> {
+async fn connect(sealed: &SealedModelConfig) -> Result<Connection, Failure> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let other_key = Arc::new(AtomicBool::new(false));
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| Failure::Refused(e.into()))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(PinnedSpki {
             spki_sha256: sealed.broker_spki_sha256.clone(),
             provider,
+            other_key: other_key.clone(),
         }))
         .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(authority(&sealed.broker)?)
+    let authority = authority(&sealed.broker).map_err(Failure::Refused)?;
+    let tcp = tokio::net::TcpStream::connect(authority)
         .await
-        .with_context(|| format!("connecting to the key broker {}", sealed.broker))?;
+        .with_context(|| format!("connecting to the key broker {}", sealed.broker))
+        .map_err(Failure::Unreachable)?;
+    let server_name = ServerName::try_from(BROKER_SERVER_NAME).map_err(|e| Failure::Refused(e.into()))?;
     let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(ServerName::try_from(BROKER_SERVER_NAME)?, tcp)
+        .connect(server_name, tcp)
         .await
-        .with_context(|| format!("TLS with the key broker {}", sealed.broker))?;
+        .with_context(|| format!("TLS with the key broker {}", sealed.broker))
+        .map_err(|e| {
+            // A key that is not the pinned one is not a network hiccup.
+            if other_key.load(Ordering::Relaxed) {
+                Failure::Refused(e)
+            } else {
+                Failure::Unreachable(e)
+            }
+        })?;
     let (_, session) = tls.get_ref();
     let leaf = session
         .peer_certificates()
         .and_then(|c| c.first())
-        .ok_or_else(|| anyhow!("the key broker sent no certificate"))?;
-    let broker_spki = spki_der(leaf).map_err(|e| anyhow!(e))?;
+        .ok_or_else(|| Failure::Refused(anyhow!("the key broker sent no certificate")))?;
+    let broker_spki = spki_der(leaf).map_err(|e| Failure::Refused(anyhow!(e)))?;
     let mut exporter = [0u8; EXPORTER_LEN];
-    session.export_keying_material(&mut exporter, EXPORTER_LABEL, None)?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await?;
+    session
+        .export_keying_material(&mut exporter, EXPORTER_LABEL, None)
+        .map_err(|e| Failure::Refused(e.into()))?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .map_err(|e| Failure::Unreachable(e.into()))?;
     tokio::spawn(conn);
     Ok(Connection {
         sender,
@@ -223,15 +246,7 @@ async fn try_release(
         .await
         .map_err(|_| {
             Failure::Unreachable(anyhow!("the key broker {} did not answer in time", sealed.broker))
-        })?
-        .map_err(|e| {
-            // A key that is not the pinned one is not a network hiccup.
-            if format!("{e:#}").contains("configuration pins") {
-                Failure::Refused(e)
-            } else {
-                Failure::Unreachable(e)
-            }
-        })?;
+        })??;
     let challenge: ChallengeV1 =
         serde_json::from_slice(&post(&mut conn.sender, CHALLENGE_PATH, Vec::new()).await?)
             .map_err(|e| Failure::Refused(anyhow!("the broker's challenge is not one: {e}")))?;
