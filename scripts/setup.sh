@@ -10,6 +10,9 @@
 #   scripts/setup.sh --demo --openai   that, and the `openai` package in
 #                             its virtual environment (the README's by-hand
 #                             path drives the proxy with it)
+#   scripts/setup.sh --demo --vm   that, and what `blindfold demo --vm`
+#                             needs: QEMU, OVMF, the UKI stub, and Debian's
+#                             kernel package for the enclave image
 #
 # Debian packages: tpm2-tools (tpm2_quote, tpm2_checkquote, tpm2_eventlog:
 # the oracles our verifier is checked against), swtpm + swtpm-tools (the
@@ -44,17 +47,19 @@
 set -euo pipefail
 demo_only=0
 with_openai=0
+with_vm=0
 for arg in "$@"; do
   case $arg in
     --demo) demo_only=1 ;;
     --openai) with_openai=1 ;;
+    --vm) with_vm=1 ;;
     *)
-      echo "setup: unknown argument $arg (--demo, --openai, or nothing)" >&2
+      echo "setup: unknown argument $arg (--demo, --openai, --vm, or nothing)" >&2
       exit 2
       ;;
   esac
 done
-((demo_only)) || with_openai=1
+((demo_only)) || { with_openai=1; with_vm=1; }
 
 need_cmds=(tpm2_quote tpm2_checkquote tpm2_eventlog tpm2_createak swtpm swtpm_setup openssl veritysetup
   pesign objdump qemu-system-x86_64 mcopy mkfs.vfat mkfs.erofs fsck.erofs socat curl)
@@ -69,6 +74,11 @@ if ((demo_only)); then
   need_files=(/usr/include/tss2/tss2_esys.h)
   pkgs=(swtpm swtpm-tools erofs-utils libtss2-dev pkg-config python3 python3-pip g++ make)
   if ((with_openai)); then pkgs+=(python3-venv); fi
+  if ((with_vm)); then
+    need_cmds+=(qemu-system-x86_64)
+    need_files+=(/usr/lib/systemd/boot/efi/linuxx64.efi.stub /usr/share/OVMF/OVMF_CODE_4M.fd)
+    pkgs+=(qemu-system-x86 ovmf systemd-boot-efi curl)
+  fi
 fi
 
 missing=()
@@ -138,6 +148,39 @@ fi
 if ((!demo_only)) && ! "$cache/venv/bin/python" -c 'import parliament' 2>/dev/null; then
   echo "setup: installing parliament into $cache/venv" >&2
   "$cache/venv/bin/pip" install -q "parliament==1.6.4"
+fi
+
+# The enclave image's kernel and its modules (`blindfold image build`):
+# Debian's signed kernel package, pinned by version and SHA-256, unpacked
+# (never installed) into $cache/kernel/VERSION/ (vmlinuz and lib/modules).
+# apt fetches it from the configured mirror; once the archive has moved on,
+# snapshot.debian.org still serves the pinned file.
+kernel_abi=6.1.0-57-amd64
+kernel_version=6.1.192-3
+kernel_sha256=14d219d01e1283261817d961dbb3895cb5b4288d0de10e0ba0632a0d993e15bf
+kernel_deb="linux-image-${kernel_abi}_${kernel_version}_amd64.deb"
+if ((with_vm)) && [[ ! -f $cache/kernel/$kernel_abi/ready ]]; then
+  echo "setup: fetching Debian's kernel $kernel_abi ($kernel_version, ~71 MB) for the enclave image" >&2
+  if [[ ! -f $cache/dl/$kernel_deb ]]; then
+    (cd "$cache/dl" && apt-get download -q "linux-image-${kernel_abi}=${kernel_version}" 2>/dev/null) ||
+      curl -fsSL -o "$cache/dl/$kernel_deb" \
+        "https://snapshot.debian.org/archive/debian-security/20261201T000000Z/pool/updates/main/l/linux-signed-amd64/$kernel_deb"
+  fi
+  got=$(sha256sum "$cache/dl/$kernel_deb" | cut -d' ' -f1)
+  if [[ $got != "$kernel_sha256" ]]; then
+    rm -f "$cache/dl/$kernel_deb"
+    echo "setup: the kernel package's SHA-256 is $got, expected $kernel_sha256: refusing it" >&2
+    exit 2
+  fi
+  rm -rf "$cache/kernel/$kernel_abi" "$cache/kernel/unpack"
+  mkdir -p "$cache/kernel/unpack"
+  dpkg-deb -x "$cache/dl/$kernel_deb" "$cache/kernel/unpack"
+  mkdir -p "$cache/kernel/$kernel_abi"
+  mv "$cache/kernel/unpack/boot/vmlinuz-$kernel_abi" "$cache/kernel/$kernel_abi/vmlinuz"
+  mv "$cache/kernel/unpack/boot/config-$kernel_abi" "$cache/kernel/$kernel_abi/config"
+  mv "$cache/kernel/unpack/lib/modules/$kernel_abi" "$cache/kernel/$kernel_abi/modules"
+  rm -rf "$cache/kernel/unpack"
+  printf '%s %s\n' "$kernel_version" "$kernel_sha256" >"$cache/kernel/$kernel_abi/ready"
 fi
 
 if ((demo_only)); then

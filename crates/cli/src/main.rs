@@ -28,6 +28,7 @@ mod enclave_config_cmd;
 mod eventlog_cmd;
 mod exit;
 mod hints;
+mod image_cmd;
 mod inputs;
 mod measure_cmd;
 mod model_cmd;
@@ -54,6 +55,7 @@ fn main() -> std::process::ExitCode {
         args::Command::Uki(args::UkiCommand::Build(a)) => measure_cmd::uki_build(&a),
         args::Command::Measure(a) => measure_cmd::measure(&a),
         args::Command::Disk(args::DiskCommand::Build(a)) => measure_cmd::disk_build(&a),
+        args::Command::Image(args::ImageCommand::Build(a)) => image_cmd::build(&a),
         args::Command::EnclaveConfig(a) => enclave_config_cmd::enclave_config(&a),
         args::Command::Model(c) => model_cmd::model(&c),
         args::Command::Kbs(args::KbsCommand::Kek(a)) => model_cmd::kbs_kek(&a),

@@ -181,7 +181,9 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
             // An embedded engine's model, as the enclave measures it after
             // `ready`: its name and the SHA-256 of the weights file.
             let parsed = EnclaveConfig::parse(&config).map_err(|e| unusable(e, path.display()))?;
-            if parsed.app_disk_root_hash != *root {
+            // A process-mode configuration names its app disk's root hash;
+            // an image's lives on the app disk and names none.
+            if !parsed.is_image() && parsed.app_disk_root_hash != *root {
                 return Err(Failure::Unusable(anyhow!(
                     "{}: its app disk root hash {} differs from the app disk's {}; the enclave would refuse to start",
                     path.display(),

@@ -37,6 +37,10 @@ fn default_idle_timeout_s() -> u64 {
     DEFAULT_IDLE_TIMEOUT_S
 }
 
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
 fn hex_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
     let text = String::deserialize(d)?;
     hex::decode(&text).map_err(|e| serde::de::Error::custom(format!("not hex: {e}")))
@@ -107,19 +111,92 @@ impl LaunchConfig {
     }
 }
 
+/// The measured image's network: one interface with a static address,
+/// inbound only to the API port, outbound only to the listed
+/// destinations (the key broker, the model store), nothing else — no DNS
+/// unless a resolver is listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// The interface's IPv4 address with its prefix length (`10.0.2.15/24`).
+    pub address: String,
+    /// The default gateway, if destinations lie beyond the local network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    /// The TCP port the enclave serves on (the only inbound port).
+    pub listen_port: u16,
+    /// Outbound destinations allowed, `IPv4:PORT` (TCP).
+    #[serde(default)]
+    pub allow_outbound: Vec<String>,
+}
+
+impl NetworkConfig {
+    /// The address and prefix length.
+    pub fn address(&self) -> Result<(std::net::Ipv4Addr, u8), ConfigError> {
+        let bad =
+            || ConfigError::Inconsistent(format!("network address {} is not IPv4/PREFIX", self.address));
+        let (ip, prefix) = self.address.split_once('/').ok_or_else(bad)?;
+        let prefix: u8 = prefix.parse().map_err(|_| bad())?;
+        if prefix > 32 {
+            return Err(bad());
+        }
+        Ok((ip.parse().map_err(|_| bad())?, prefix))
+    }
+
+    /// The gateway's address.
+    pub fn gateway(&self) -> Result<Option<std::net::Ipv4Addr>, ConfigError> {
+        self.gateway
+            .as_deref()
+            .map(|g| {
+                g.parse().map_err(|_| {
+                    ConfigError::Inconsistent(format!("network gateway {g} is not an IPv4 address"))
+                })
+            })
+            .transpose()
+    }
+
+    /// The outbound destinations.
+    pub fn allowed(&self) -> Result<Vec<std::net::SocketAddrV4>, ConfigError> {
+        self.allow_outbound
+            .iter()
+            .map(|a| {
+                a.parse().map_err(|_| {
+                    ConfigError::Inconsistent(format!("outbound destination {a} is not IPv4:PORT"))
+                })
+            })
+            .collect()
+    }
+}
+
 /// What the enclave is: the measured configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnclaveConfig {
     /// The platform name reported in evidence (`local`, `azure-vtpm`, ...).
     pub platform: String,
-    /// App disk image (erofs + verity tree appended).
-    pub app_disk: PathBuf,
-    /// Its expected dm-verity root hash (hex).
-    #[serde(deserialize_with = "hex_bytes", serialize_with = "hex_text")]
+    /// Process mode: the app disk image (erofs + verity tree appended),
+    /// checked in user space before anything is read from it. Absent in a
+    /// measured image, where this file lives *on* the app disk, which the
+    /// kernel's dm-verity opens with the root hash from the measured
+    /// command line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_disk: Option<PathBuf>,
+    /// Process mode: the app disk's expected dm-verity root hash (hex).
+    #[serde(
+        default,
+        deserialize_with = "hex_bytes",
+        serialize_with = "hex_text",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub app_disk_root_hash: Vec<u8>,
-    /// Where the verity tree starts in the image.
+    /// Process mode: where the verity tree starts in the image.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub app_disk_hash_offset: u64,
+    /// Measured image: the network the enclave sets up itself, default
+    /// deny (`docs/image.md`). Absent in process mode, where the host's
+    /// network is not the enclave's to set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkConfig>,
     /// Evidence requests allowed per second and client address (then 429
     /// with `Retry-After`). A verifying proxy is one address for all its
     /// users, and opens sessions at a bounded rate itself.
@@ -153,9 +230,10 @@ impl EnclaveConfig {
     ) -> EnclaveConfig {
         EnclaveConfig {
             platform,
-            app_disk,
+            app_disk: Some(app_disk),
             app_disk_root_hash,
             app_disk_hash_offset,
+            network: None,
             evidence_per_second: DEFAULT_EVIDENCE_PER_SECOND,
             idle_timeout_s: DEFAULT_IDLE_TIMEOUT_S,
             engine: None,
@@ -182,8 +260,42 @@ impl EnclaveConfig {
         Ok(serde_json::to_vec_pretty(self)?)
     }
 
+    /// A measured image's configuration (no app disk path: the kernel opens
+    /// the disk this file is on), with the defaults for everything optional.
+    pub fn for_image(platform: String, network: NetworkConfig) -> EnclaveConfig {
+        EnclaveConfig {
+            app_disk: None,
+            app_disk_root_hash: Vec::new(),
+            app_disk_hash_offset: 0,
+            network: Some(network),
+            ..EnclaveConfig::new(platform, PathBuf::new(), Vec::new(), 0)
+        }
+    }
+
+    /// Whether this is a measured image's configuration (no app disk path).
+    pub fn is_image(&self) -> bool {
+        self.app_disk.is_none()
+    }
+
     fn check(&self) -> Result<(), ConfigError> {
         let bad = |why: String| Err(ConfigError::Inconsistent(why));
+        match (&self.app_disk, &self.network) {
+            (Some(_), Some(_)) => {
+                return bad("a process-mode configuration (with an app disk path) cannot set the network: the host's network is not the enclave's".into())
+            }
+            (None, None) => {
+                return bad("a measured image's configuration (no app disk path) must set the network".into())
+            }
+            (None, Some(net)) => {
+                if !self.app_disk_root_hash.is_empty() || self.app_disk_hash_offset != 0 {
+                    return bad("app_disk_root_hash and app_disk_hash_offset belong with an app disk path".into());
+                }
+                net.address()?;
+                net.gateway()?;
+                net.allowed()?;
+            }
+            (Some(_), None) => {}
+        }
         let embedded = match &self.engine {
             Some(blindfold_engine::EngineConfig::Embedded(e)) => Some(e),
             _ => None,
@@ -330,5 +442,41 @@ mod tests {
         assert_eq!(LaunchConfig::parse(&launch.to_bytes().unwrap()).unwrap(), launch);
         let e = LaunchConfig::parse(br#"{"tcti": "t", "listen": "l", "engine": null}"#).unwrap_err();
         assert!(format!("{e:#}").contains("unknown field `engine`"), "{e:#}");
+    }
+
+    fn image() -> EnclaveConfig {
+        EnclaveConfig::for_image(
+            "local".into(),
+            NetworkConfig {
+                address: "10.0.2.15/24".into(),
+                gateway: Some("10.0.2.2".into()),
+                listen_port: 8443,
+                allow_outbound: vec!["10.0.2.100:9000".into()],
+            },
+        )
+    }
+
+    #[test]
+    fn a_measured_image_names_its_network_and_no_app_disk_path() {
+        let c = image();
+        let bytes = c.to_bytes().unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains("app_disk"));
+        assert_eq!(EnclaveConfig::parse(&bytes).unwrap(), c);
+        let net = c.network.as_ref().unwrap();
+        assert_eq!(net.address().unwrap(), ("10.0.2.15".parse().unwrap(), 24));
+        assert_eq!(net.allowed().unwrap(), vec!["10.0.2.100:9000".parse().unwrap()]);
+        let refused = |c: &EnclaveConfig| format!("{}", c.to_bytes().unwrap_err());
+        let mut both = c.clone();
+        both.app_disk = Some("app.img".into());
+        assert!(refused(&both).contains("cannot set the network"));
+        let mut neither = c.clone();
+        neither.network = None;
+        assert!(refused(&neither).contains("must set the network"));
+        let mut bad = c.clone();
+        bad.network.as_mut().unwrap().allow_outbound = vec!["broker:443".into()];
+        assert!(refused(&bad).contains("broker:443 is not IPv4:PORT"));
+        let mut bad = c;
+        bad.network.as_mut().unwrap().address = "10.0.2.15".into();
+        assert!(refused(&bad).contains("not IPv4/PREFIX"));
     }
 }

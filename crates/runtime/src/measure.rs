@@ -36,8 +36,11 @@ fn extend(tpm: &mut Tpm, log: &mut RuntimeLog, event: RuntimeEvent) -> anyhow::R
 /// Checks the app disk against its root hash in user space (nothing is
 /// read from it before this succeeds).
 fn check_app_disk(config: &EnclaveConfig) -> anyhow::Result<()> {
-    let mut image =
-        File::open(&config.app_disk).with_context(|| format!("app disk {}", config.app_disk.display()))?;
+    let path = config
+        .app_disk
+        .as_ref()
+        .ok_or_else(|| anyhow!("the configuration names no app disk (it is a measured image's)"))?;
+    let mut image = File::open(path).with_context(|| format!("app disk {}", path.display()))?;
     let mut sb = vec![0u8; 512];
     image.seek(SeekFrom::Start(config.app_disk_hash_offset))?;
     image
@@ -49,7 +52,7 @@ fn check_app_disk(config: &EnclaveConfig) -> anyhow::Result<()> {
     params.data_block_size = sb.data_block_size;
     params.hash_block_size = sb.hash_block_size;
     params.hash_offset = config.app_disk_hash_offset;
-    let data = BufReader::new(File::open(&config.app_disk)?);
+    let data = BufReader::new(File::open(path)?);
     verity::verify(
         data,
         config.app_disk_hash_offset,

@@ -5,20 +5,23 @@
 //! levels stored top level first, optional 512-byte superblock in its own
 //! hash block): [`format`] builds one, [`verify`] checks data against a
 //! root hash in user space (the enclave does, before it reads its app
-//! disk).
+//! disk). [`AppDiskTable`] is the app disk's table as a measured image
+//! carries it on the kernel command line and as the device mapper takes it.
 //!
 //! What it is **not**: it does not build file systems (`blindfold-measure`
 //! makes erofs app disks with it) and it does not talk to the kernel's
-//! device mapper.
+//! device mapper (the enclave does, with the table written here).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod error;
 mod superblock;
+mod table;
 mod tree;
 
 pub use error::Error;
 pub use superblock::{Superblock, SUPERBLOCK_SIZE};
+pub use table::{AppDiskTable, APP_PARTITION_NAME, CMDLINE_KEY};
 pub use tree::{format, verify, Geometry, VerityParams, VerityTree};
 
 /// Formats a 16-byte UUID as `8-4-4-4-12` hex.

@@ -12,6 +12,37 @@ pub enum DiskCommand {
     Build(DiskBuildArgs),
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Build a measured enclave image from image.toml: a UKI (systemd-stub,
+    /// the kernel, an initrd with blindfold-enclave as PID 1 and only the
+    /// libraries and modules it needs, a command line carrying the app
+    /// disk's dm-verity table), the app disk (erofs + dm-verity: the
+    /// enclave configuration and the listed files), and one GPT disk
+    /// holding both. Writes OUT/disk.img, uki.efi, app.img.json,
+    /// enclave.json and image.json; the same inputs and SOURCE_DATE_EPOCH
+    /// give the same bytes (docs/image.md).
+    Build(ImageBuildArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageBuildArgs {
+    /// The image description (TOML: kernel, stub, enclave binary and
+    /// configuration, app disk files; docs/image.md).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The output directory (created if needed).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Timestamp for every file in the initrd and app disk (default:
+    /// $SOURCE_DATE_EPOCH, else 0).
+    #[arg(long, env = "SOURCE_DATE_EPOCH", default_value_t = 0)]
+    pub source_date_epoch: u64,
+    /// Print image.json as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct DiskBuildArgs {
     /// The directory to pack (runtime config, tokenizer, weights or references).

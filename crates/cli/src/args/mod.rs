@@ -69,6 +69,10 @@ pub enum Command {
     /// App disks: reproducible erofs images with a dm-verity tree.
     #[command(subcommand)]
     Disk(DiskCommand),
+    /// Measured enclave images: a UKI with the enclave as PID 1 and its
+    /// app disk on one GPT disk.
+    #[command(subcommand)]
+    Image(ImageCommand),
     /// The local platform: a swtpm playing "the cloud" (development only).
     #[command(subcommand)]
     Platform(PlatformCommand),

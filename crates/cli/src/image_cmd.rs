@@ -1,0 +1,57 @@
+//! `blindfold image build`: a measured enclave image from `image.toml`
+//! (`blindfold-image`), with a spinner on each slow step.
+
+use std::time::Duration;
+
+use anyhow::anyhow;
+use blindfold_image::{ImageSpec, Step};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::args::ImageBuildArgs;
+use crate::exit::{say, unusable, Failure};
+
+fn spinner(message: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message.to_string());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+pub fn build(args: &ImageBuildArgs) -> Result<(), Failure> {
+    let spec = ImageSpec::read(&args.config).map_err(|e| unusable(e, args.config.display()))?;
+    let mut bar: Option<ProgressBar> = None;
+    let mut on_step = |step: Step| {
+        if let Some(b) = bar.take() {
+            b.finish_and_clear();
+        }
+        bar = Some(spinner(match step {
+            Step::AppDisk => "app disk (erofs + dm-verity)",
+            Step::Initrd => "initrd (enclave, libraries, modules)",
+            Step::Uki => "UKI",
+            Step::Disk => "ESP and GPT disk",
+        }));
+    };
+    let built = blindfold_image::build(&spec, &args.output, args.source_date_epoch, &mut on_step);
+    if let Some(b) = bar.take() {
+        b.finish_and_clear();
+    }
+    let image = built.map_err(|e| unusable(e, "building the image"))?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&image).map_err(|e| Failure::Unusable(anyhow!(e)))?;
+        say!("{text}");
+    } else {
+        say!(
+            "wrote {} (disk.img {} MiB, UKI {} MiB); app disk root hash {}; modules: {}",
+            args.output.display(),
+            image.sizes.get("disk").copied().unwrap_or(0) >> 20,
+            image.sizes.get("uki").copied().unwrap_or(0) >> 20,
+            image.app_disk_root_hash,
+            image.modules.join(" ")
+        );
+    }
+    Ok(())
+}
