@@ -23,6 +23,8 @@
 # UKI stub), qemu-system-x86 + ovmf + mtools + dosfstools (booting a UKI to
 # check PCR predictions; this replaces a backports qemu-utils if present),
 # libtss2-dev + pkg-config (the attester side links tpm2-tss via tss-esapi),
+# libdevmapper-dev + libclang-dev (the enclave's device-mapper bindings are
+# generated from the kernel's dm-ioctl.h at build time; nothing is linked),
 # socat (a TLS-terminating relay between a client and an enclave, which
 # the client must refuse), time (GNU time: peak memory of a seal).
 # python3 + python3-venv: the model comes from PyPI (pip), the tests drive
@@ -65,19 +67,20 @@ need_cmds=(tpm2_quote tpm2_checkquote tpm2_eventlog tpm2_createak swtpm swtpm_se
   pesign objdump qemu-system-x86_64 mcopy mkfs.vfat mkfs.erofs fsck.erofs socat curl)
 need_cmds+=(pkg-config python3 g++ make)
 need_files=(/usr/lib/systemd/boot/efi/linuxx64.efi.stub /usr/share/OVMF/OVMF_CODE_4M.fd
-  /usr/include/tss2/tss2_esys.h /usr/bin/time)
+  /usr/include/tss2/tss2_esys.h /usr/include/libdevmapper.h /usr/lib/llvm-14/lib/libclang.so /usr/bin/time)
 pkgs=(tpm2-tools swtpm swtpm-tools openssl cryptsetup-bin pesign binutils systemd-boot-efi
-  qemu-system-x86 ovmf mtools dosfstools erofs-utils libtss2-dev pkg-config python3 python3-venv
+  qemu-system-x86 ovmf mtools dosfstools erofs-utils libtss2-dev libdevmapper-dev libclang-dev pkg-config python3 python3-venv
   python3-pip g++ make socat time curl)
 if ((demo_only)); then
   need_cmds=(swtpm swtpm_setup mkfs.erofs pkg-config python3 g++ make)
-  need_files=(/usr/include/tss2/tss2_esys.h)
-  pkgs=(swtpm swtpm-tools erofs-utils libtss2-dev pkg-config python3 python3-pip g++ make)
+  need_files=(/usr/include/tss2/tss2_esys.h /usr/include/libdevmapper.h /usr/lib/llvm-14/lib/libclang.so)
+  pkgs=(swtpm swtpm-tools erofs-utils libtss2-dev libdevmapper-dev libclang-dev pkg-config python3 python3-pip g++ make)
   if ((with_openai)); then pkgs+=(python3-venv); fi
   if ((with_vm)); then
     need_cmds+=(qemu-system-x86_64)
     need_files+=(/usr/lib/systemd/boot/efi/linuxx64.efi.stub /usr/share/OVMF/OVMF_CODE_4M.fd)
-    pkgs+=(qemu-system-x86 ovmf systemd-boot-efi curl)
+    need_cmds+=(mformat mcopy)
+    pkgs+=(qemu-system-x86 ovmf systemd-boot-efi mtools curl)
   fi
 fi
 

@@ -52,7 +52,7 @@ pub fn quoted(tpm: &mut Tpm, state: &StartState, qualifying: &[u8; 32]) -> anyho
         pcrs,
         ak_public: state.ak_public.clone(),
         ak_cert_chain: vec![state.ak_cert.clone()],
-        firmware_log: None,
+        firmware_log: state.firmware_log.clone(),
         runtime_log: state.log.to_records(),
     })
 }

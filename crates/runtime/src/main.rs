@@ -21,6 +21,8 @@
 mod engines;
 mod evidence;
 mod idle;
+mod image_init;
+mod image_net;
 mod key_release;
 mod measure;
 mod peer_cap;
@@ -67,6 +69,9 @@ Runs the enclave runtime (docs/enclave.md).
                   nothing a verifier compares)";
 
 fn main() -> std::process::ExitCode {
+    if image_init::running_as_init() {
+        run_as_init();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!("{USAGE}");
@@ -98,10 +103,9 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn run(config_path: &std::path::Path, launch_path: &std::path::Path) -> anyhow::Result<()> {
-    harden()?;
-    // Request ids, routes, statuses, token counts and timings; never bodies
-    // (`docs/engine.md`, Privacy). RUST_LOG filters (default: info).
+/// Request ids, routes, statuses, token counts and timings; never bodies
+/// (`docs/engine.md`, Privacy). RUST_LOG filters (default: info).
+fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -110,14 +114,84 @@ fn run(config_path: &std::path::Path, launch_path: &std::path::Path) -> anyhow::
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();
+}
+
+/// PID 1 of a measured image (`docs/image.md`): never returns. Any failure,
+/// a panic included, powers the machine off: nothing half-started serves.
+fn run_as_init() -> ! {
+    std::panic::set_hook(Box::new(|info| {
+        // The location only: a panic message could carry request data.
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("blindfold-enclave: panic{at}; powering off");
+        image_init::power_off();
+    }));
+    if let Err(e) = run_image() {
+        eprintln!("blindfold-enclave: {e:#}; powering off");
+    }
+    image_init::power_off()
+}
+
+/// The TPM inside a measured image (the kernel's resource manager).
+const IMAGE_TCTI: &str = "device:/dev/tpmrm0";
+
+fn run_image() -> anyhow::Result<()> {
+    harden()?;
+    init_logging();
+    let boot = image_init::boot()?;
+    let net = boot
+        .config
+        .network
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("the image's configuration sets no network"))?;
+    let mut tpm = blindfold_attester::Tpm::open(IMAGE_TCTI).context("opening the TPM")?;
+    let state = measure::measure_verified(
+        &mut tpm,
+        &boot.config,
+        &boot.root_hash,
+        &boot.raw_config,
+        Some(boot.firmware_log),
+    )
+    .context("measuring at start (serving nothing)")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let interface = runtime
+        .block_on(image_net::configure(&net))
+        .context("setting up the network")?;
+    eprintln!("blindfold-enclave: network up on {interface} ({})", net.address);
+    serve(
+        runtime,
+        tpm,
+        state,
+        &boot.config,
+        format!("0.0.0.0:{}", net.listen_port),
+    )
+}
+
+fn run(config_path: &std::path::Path, launch_path: &std::path::Path) -> anyhow::Result<()> {
+    harden()?;
+    init_logging();
     let raw = std::fs::read(config_path).with_context(|| format!("reading {}", config_path.display()))?;
     let config = blindfold_enclave_config::EnclaveConfig::parse(&raw)?;
     let launch = std::fs::read(launch_path).with_context(|| format!("reading {}", launch_path.display()))?;
     let launch = blindfold_enclave_config::LaunchConfig::parse(&launch).context("launch configuration")?;
     let mut tpm = blindfold_attester::Tpm::open(&launch.tcti).context("opening the TPM")?;
-    let mut state =
+    let state =
         measure::measure_at_start(&mut tpm, &config, &raw).context("measuring at start (serving nothing)")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    serve(runtime, tpm, state, &config, launch.listen)
+}
+
+/// Loads the model (if any), measures it, and serves until the server
+/// stops.
+fn serve(
+    runtime: tokio::runtime::Runtime,
+    mut tpm: blindfold_attester::Tpm,
+    mut state: measure::StartState,
+    config: &blindfold_enclave_config::EnclaveConfig,
+    listen: String,
+) -> anyhow::Result<()> {
     let mut upstream_process = None;
     let api = match &config.engine {
         Some(engine) => {
@@ -156,7 +230,7 @@ fn run(config_path: &std::path::Path, launch_path: &std::path::Path) -> anyhow::
         idle_timeout: config.idle_timeout(),
         api,
     });
-    let served = runtime.block_on(server::serve(launch.listen.clone(), shared));
+    let served = runtime.block_on(server::serve(listen, shared));
     drop(upstream_process);
     served
 }

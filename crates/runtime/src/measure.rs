@@ -24,6 +24,8 @@ pub struct StartState {
     pub ak_cert: Vec<u8>,
     /// Platform name for evidence.
     pub platform: String,
+    /// The firmware's event log (a measured image; none in process mode).
+    pub firmware_log: Option<Vec<u8>>,
 }
 
 fn extend(tpm: &mut Tpm, log: &mut RuntimeLog, event: RuntimeEvent) -> anyhow::Result<()> {
@@ -71,6 +73,19 @@ pub fn measure_at_start(
     raw_config: &[u8],
 ) -> anyhow::Result<StartState> {
     check_app_disk(config)?;
+    measure_verified(tpm, config, &config.app_disk_root_hash, raw_config, None)
+}
+
+/// Extends app disk (`root_hash`, already verified: by [`check_app_disk`]
+/// in process mode, by the kernel's dm-verity in an image), configuration
+/// and the ready separator.
+pub fn measure_verified(
+    tpm: &mut Tpm,
+    config: &EnclaveConfig,
+    root_hash: &[u8],
+    raw_config: &[u8],
+    firmware_log: Option<Vec<u8>>,
+) -> anyhow::Result<StartState> {
     let banks = tpm.active_banks()?;
     if banks.is_empty() {
         return Err(anyhow!("the TPM has no active PCR bank"));
@@ -89,7 +104,7 @@ pub fn measure_at_start(
         events: Vec::new(),
         banks: banks.clone(),
     };
-    for event in runtime_events(&config.app_disk_root_hash, raw_config) {
+    for event in runtime_events(root_hash, raw_config) {
         extend(tpm, &mut log, event)?;
     }
     Ok(StartState {
@@ -100,6 +115,7 @@ pub fn measure_at_start(
             .read_nv(AK_CERT_NV_INDEX)
             .context("reading the AK certificate from NV 0x01C101D0")?,
         platform: config.platform.clone(),
+        firmware_log,
     })
 }
 

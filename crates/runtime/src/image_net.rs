@@ -1,0 +1,86 @@
+//! The measured image's network, set up by the enclave itself over
+//! rtnetlink: loopback up (an upstream engine listens there), the one
+//! ethernet interface with the configured static address, and the default
+//! route. No DHCP, no DNS: every address the enclave talks to is in its
+//! measured configuration.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use blindfold_enclave_config::NetworkConfig;
+use futures_util::TryStreamExt;
+use rtnetlink::{LinkUnspec, RouteMessageBuilder};
+
+/// How long the network interface may take to appear.
+const LINK_WAIT: Duration = Duration::from_secs(30);
+
+/// Brings up loopback and the interface, with the configured address and
+/// gateway. Returns the interface's name.
+pub async fn configure(net: &NetworkConfig) -> anyhow::Result<String> {
+    let (address, prefix) = net.address()?;
+    let gateway = net.gateway()?;
+    let (connection, handle, _) = rtnetlink::new_connection().context("opening rtnetlink")?;
+    tokio::spawn(connection);
+
+    let start = Instant::now();
+    let (lo, eth) = loop {
+        let mut links = handle.link().get().execute();
+        let (mut lo, mut eth) = (None, None);
+        while let Some(link) = links.try_next().await.context("listing network links")? {
+            let name = link
+                .attributes
+                .iter()
+                .find_map(|a| match a {
+                    rtnetlink::packet_route::link::LinkAttribute::IfName(n) => Some(n.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            if name == "lo" {
+                lo = Some(link.header.index);
+            } else if eth.is_none() {
+                eth = Some((link.header.index, name));
+            }
+        }
+        if let (Some(lo), Some(eth)) = (lo, eth) {
+            break (lo, eth);
+        }
+        if start.elapsed() > LINK_WAIT {
+            return Err(anyhow!(
+                "no network interface appeared within {} s",
+                LINK_WAIT.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    handle
+        .link()
+        .set(LinkUnspec::new_with_index(lo).up().build())
+        .execute()
+        .await
+        .context("bringing loopback up")?;
+    let (index, name) = eth;
+    handle
+        .address()
+        .add(index, address.into(), prefix)
+        .execute()
+        .await
+        .with_context(|| format!("adding {address}/{prefix} to {name}"))?;
+    handle
+        .link()
+        .set(LinkUnspec::new_with_index(index).up().build())
+        .execute()
+        .await
+        .with_context(|| format!("bringing {name} up"))?;
+    if let Some(gw) = gateway {
+        let route = RouteMessageBuilder::<std::net::Ipv4Addr>::new()
+            .gateway(gw)
+            .build();
+        handle
+            .route()
+            .add(route)
+            .execute()
+            .await
+            .with_context(|| format!("adding the default route via {gw}"))?;
+    }
+    Ok(name)
+}
