@@ -131,6 +131,64 @@ async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSess
         // quote could leave PCRs out to silence it: Blindfold references only.
         return Err(Error::ForeignReference(policy.reference.format.name()));
     }
+    // One expected platform picks the trust anchor; with several (or
+    // none), the acceptance rule checks the one that verified.
+    let platform = match policy.accept.platforms.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    };
+    let (mut sender, _, verified, spki) =
+        verified_session(addr, platform, policy.platform_ca.clone()).await?;
+    let appraisal = appraise(
+        &verified,
+        Some(&policy.reference),
+        &AppraisalOptions {
+            development_reference: policy.accept.development_reference,
+            policy: None,
+        },
+    )?;
+    appraisal.accept(&policy.accept).map_err(Error::Refused)?;
+    // Hand out a sender that can take the next request right away.
+    sender
+        .ready()
+        .await
+        .map_err(|e| Error::Evidence(format!("session closed after the evidence: {e}")))?;
+    let spki_hash = blindfold_crypto::default_provider().hash(blindfold_crypto::HashAlg::Sha256, &[&spki]);
+    Ok(AttestedSession {
+        sender,
+        verified,
+        appraisal,
+        leaf_spki_sha256: spki_hash.to_hex(),
+    })
+}
+
+/// For a reference boot only (`blindfold platform reference`): the
+/// evidence of the enclave at `addr`, verified (quote, AK chain to
+/// `platform_ca`, the session binding, the firmware and runtime logs
+/// replayed to the quote) but appraised against nothing. What it returns
+/// is what the platform measured, to be taken as reference values by
+/// whoever controls this boot; never a reason to trust the machine.
+pub async fn reference_evidence(
+    addr: &str,
+    platform_ca: Vec<Certificate>,
+) -> Result<(Evidence, VerifiedEvidence), Error> {
+    tokio::time::timeout(DEADLINE, async {
+        let (_, evidence, verified, _) = verified_session(addr, None, Some(platform_ca)).await?;
+        Ok((evidence, verified))
+    })
+    .await
+    .map_err(|_| Error::Connect(format!("{addr}: no evidence within {} s", DEADLINE.as_secs())))?
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// A TLS 1.3 session to `addr` and the evidence bound to it, verified
+/// (not appraised).
+async fn verified_session(
+    addr: &str,
+    platform: Option<blindfold_attest::Platform>,
+    platform_ca: Option<Vec<Certificate>>,
+) -> Result<(Sender, Evidence, VerifiedEvidence, Vec<u8>), Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(AttestationBound {
         algorithms: provider.signature_verification_algorithms,
@@ -213,17 +271,12 @@ async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSess
         ));
     }
     let options = VerifyOptions {
-        // One expected platform picks the trust anchor; with several (or
-        // none), the acceptance rule checks the one that verified.
-        platform: match policy.accept.platforms.as_slice() {
-            [one] => Some(*one),
-            _ => None,
-        },
+        platform,
         freshness: Some(Freshness::Nonce(
             qualifying_data(Purpose::ClientSession, &nonce, &spki, &exporter).to_vec(),
         )),
         at: SystemTime::now(),
-        tpm_anchor: policy.platform_ca.clone().map(TpmAnchor::DangerPlatformCa),
+        tpm_anchor: platform_ca.map(TpmAnchor::DangerPlatformCa),
         replay: Default::default(),
         hardware: Default::default(),
     };
@@ -233,25 +286,5 @@ async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSess
             "the runtime has not logged its ready separator".into(),
         ));
     }
-    let appraisal = appraise(
-        &verified,
-        Some(&policy.reference),
-        &AppraisalOptions {
-            development_reference: policy.accept.development_reference,
-            policy: None,
-        },
-    )?;
-    appraisal.accept(&policy.accept).map_err(Error::Refused)?;
-    // Hand out a sender that can take the next request right away.
-    sender
-        .ready()
-        .await
-        .map_err(|e| Error::Evidence(format!("session closed after the evidence: {e}")))?;
-    let spki_hash = blindfold_crypto::default_provider().hash(blindfold_crypto::HashAlg::Sha256, &[&spki]);
-    Ok(AttestedSession {
-        sender,
-        verified,
-        appraisal,
-        leaf_spki_sha256: spki_hash.to_hex(),
-    })
+    Ok((sender, evidence, verified, spki))
 }

@@ -38,6 +38,7 @@ mod quote_cmd;
 mod sign_cmd;
 mod verify_cmd;
 mod verity_cmd;
+mod vm_cmd;
 
 use clap::Parser;
 
@@ -56,6 +57,8 @@ fn main() -> std::process::ExitCode {
         args::Command::Measure(a) => measure_cmd::measure(&a),
         args::Command::Disk(args::DiskCommand::Build(a)) => measure_cmd::disk_build(&a),
         args::Command::Image(args::ImageCommand::Build(a)) => image_cmd::build(&a),
+        args::Command::Vm(args::VmCommand::Run(a)) => vm_cmd::run(&a),
+        args::Command::Platform(args::PlatformCommand::Reference(a)) => vm_cmd::reference(&a),
         args::Command::EnclaveConfig(a) => enclave_config_cmd::enclave_config(&a),
         args::Command::Model(c) => model_cmd::model(&c),
         args::Command::Kbs(args::KbsCommand::Kek(a)) => model_cmd::kbs_kek(&a),

@@ -144,7 +144,34 @@ struct AppDiskRoot {
     root_hash: String,
 }
 
+/// The SHA-256 of a file an image's configuration names on its app disk
+/// (`/app/NAME`), as the image's `image.json` records it.
+fn image_file_sha256(image: &std::path::Path, in_vm: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    let manifest: blindfold_image::ImageManifest =
+        serde_json::from_slice(&inputs::read(&image.join(blindfold_image::outputs::MANIFEST))?)
+            .map_err(|e| unusable(e, image.join(blindfold_image::outputs::MANIFEST).display()))?;
+    let name = in_vm.strip_prefix(blindfold_image::APP_MOUNT).map_err(|_| {
+        Failure::Unusable(anyhow!(
+            "{} is not on the app disk ({})",
+            in_vm.display(),
+            blindfold_image::APP_MOUNT
+        ))
+    })?;
+    let digest = manifest
+        .inputs
+        .get(&format!("app/{}", name.display()))
+        .ok_or_else(|| Failure::Unusable(anyhow!("the image's app disk has no file {}", name.display())))?;
+    inputs::hex_arg(digest).map_err(Failure::Unusable)
+}
+
 pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
+    let mut args = args.clone();
+    if let Some(dir) = &args.image {
+        args.uki = Some(dir.join(blindfold_image::outputs::UKI));
+        args.app_disk = Some(dir.join(blindfold_image::outputs::APP_DISK_MANIFEST));
+        args.enclave_config = Some(dir.join(blindfold_image::outputs::CONFIG));
+    }
+    let args = &args;
     let format = args.format.as_str();
     let banks: Vec<HashAlg> = match format {
         "blindfold" => vec![HashAlg::Sha256, HashAlg::Sha384],
@@ -196,6 +223,15 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
             if let Some(blindfold_engine::EngineConfig::Embedded(embedded)) = &parsed.engine {
                 let sha256: [u8; 32] = match (&parsed.sealed_model, &embedded.gguf) {
                     (Some(sealed), _) => sealed.plaintext_sha256.as_slice().try_into(),
+                    (None, Some(gguf)) if parsed.is_image() => {
+                        let image = args.image.as_deref().ok_or_else(|| {
+                            Failure::Unusable(anyhow!(
+                                "{}: an image's configuration names files on its app disk: measure with --image",
+                                path.display()
+                            ))
+                        })?;
+                        image_file_sha256(image, gguf)?.as_slice().try_into()
+                    }
                     (None, Some(gguf)) => {
                         let bytes = inputs::read(gguf)?;
                         default_provider()

@@ -117,8 +117,14 @@ pub struct UkiInspectArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct MeasureArgs {
+    /// An image built by `blindfold image build`: stands for --uki
+    /// DIR/uki.efi --app-disk DIR/app.img.json --enclave-config
+    /// DIR/enclave.json, and the app disk's files are hashed as
+    /// DIR/image.json records them.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["uki", "app_disk", "enclave_config"])]
+    pub image: Option<PathBuf>,
     /// The UKI that will boot (predicts PCR 4, 9, 11, 12, 13). Without it
     /// (process mode: no measured boot) a development reference is written.
     #[arg(long)]

@@ -73,6 +73,10 @@ pub enum Command {
     /// app disk on one GPT disk.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Measured images booted under QEMU + OVMF with the local platform's
+    /// swtpm.
+    #[command(subcommand)]
+    Vm(VmCommand),
     /// The local platform: a swtpm playing "the cloud" (development only).
     #[command(subcommand)]
     Platform(PlatformCommand),
@@ -307,6 +311,66 @@ pub enum PlatformCommand {
     Start(PlatformDirArgs),
     /// Stop the swtpm started for DIR.
     Stop(PlatformDirArgs),
+    /// Boot an image on this platform under QEMU + OVMF (as `vm run` does,
+    /// same command line: PCR 1 depends on it) and write the firmware's
+    /// event log from the enclave's verified evidence: the reference for
+    /// PCRs 0-3 and 7 (`blindfold measure --firmware-log`). Take it on a
+    /// platform you control; it is what this boot measured, not a verdict.
+    Reference(PlatformReferenceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlatformReferenceArgs {
+    #[command(flatten)]
+    pub vm: VmArgs,
+    /// Where to write the event log.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VmCommand {
+    /// Boot an image (`blindfold image build`) under QEMU + OVMF with the
+    /// platform's swtpm: KVM when a guest really runs on it, else TCG; the
+    /// API forwarded to 127.0.0.1 only; the guest reaches nothing but the
+    /// --forward listeners. Prints the `blindfold verify` line; runs until
+    /// the VM powers off or Ctrl-C.
+    Run(VmRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VmRunArgs {
+    #[command(flatten)]
+    pub vm: VmArgs,
+}
+
+/// What a boot of an image needs (`vm run`, `platform reference`).
+#[derive(Debug, Args)]
+pub struct VmArgs {
+    /// The image's directory (`blindfold image build -o DIR`).
+    pub image: PathBuf,
+    /// The platform whose TPM state the VM uses (`blindfold platform
+    /// init`; not running in process mode).
+    #[arg(long, value_name = "DIR")]
+    pub platform: PathBuf,
+    /// The host port (on 127.0.0.1 only) forwarded to the enclave's API.
+    #[arg(long, default_value_t = 8443)]
+    pub port: u16,
+    /// Keep the serial console (kernel messages and the enclave's log
+    /// lines, which never hold prompts, answers or weights) in FILE.
+    #[arg(long, value_name = "FILE")]
+    pub console: Option<PathBuf>,
+    /// Let the guest reach GUEST_IP:PORT, forwarded to 127.0.0.1:HOST_PORT
+    /// (the key broker, the model store). Repeatable; nothing else is
+    /// reachable from the guest.
+    #[arg(long, value_name = "GUEST_IP:PORT=HOST_PORT")]
+    pub forward: Vec<String>,
+    /// Guest memory in MiB.
+    #[arg(long, default_value_t = 2048)]
+    pub memory: u32,
+    /// Guest CPUs.
+    #[arg(long, default_value_t = 2)]
+    pub cpus: u32,
 }
 
 #[derive(Debug, Args)]
