@@ -79,8 +79,8 @@ if ((demo_only)); then
   if ((with_vm)); then
     need_cmds+=(qemu-system-x86_64)
     need_files+=(/usr/lib/systemd/boot/efi/linuxx64.efi.stub /usr/share/OVMF/OVMF_CODE_4M.fd)
-    need_cmds+=(mformat mcopy)
-    pkgs+=(qemu-system-x86 ovmf systemd-boot-efi mtools curl)
+    need_cmds+=(mformat mcopy socat)
+    pkgs+=(qemu-system-x86 ovmf systemd-boot-efi mtools socat curl)
   fi
 fi
 

@@ -59,6 +59,7 @@ pub fn enclave_config(args: &EnclaveConfigArgs) -> Result<(), Failure> {
             plaintext_sha256,
             broker: broker.clone(),
             broker_spki_sha256,
+            store_settings: Default::default(),
         });
     }
     let bytes = config

@@ -124,7 +124,8 @@ fn listen_port(image: &Path) -> anyhow::Result<u16> {
 }
 
 /// One `guestfwd`: the guest's `IP:PORT` reaches the host's
-/// `127.0.0.1:HOSTPORT` (nothing else is reachable from the guest).
+/// `127.0.0.1:HOSTPORT` through socat, one per connection (nothing else is
+/// reachable from the guest).
 fn guestfwd(spec: &str) -> anyhow::Result<String> {
     let (guest, host) = spec
         .split_once('=')
@@ -135,13 +136,20 @@ fn guestfwd(spec: &str) -> anyhow::Result<String> {
     let host: u16 = host
         .parse()
         .map_err(|_| anyhow!("forward {spec}: {host} is not a port"))?;
-    Ok(format!(",guestfwd=tcp:{guest}-tcp:127.0.0.1:{host}"))
+    // A `tcp:` chardev would connect once, at start; `cmd:` runs socat for
+    // each connection the guest opens.
+    Ok(format!(
+        ",guestfwd=tcp:{guest}-cmd:socat STDIO TCP:127.0.0.1:{host}"
+    ))
 }
 
 /// Boots `args.image` on `args.platform`'s TPM.
 pub async fn boot(args: &VmArgs) -> anyhow::Result<RunningVm> {
     for tool in ["qemu-system-x86_64", "swtpm"] {
         which(tool)?;
+    }
+    if !args.forward.is_empty() {
+        which("socat")?;
     }
     let disk = args.image.join(blindfold_image::outputs::DISK);
     if !disk.is_file() {

@@ -242,7 +242,7 @@ fn the_image_boots_to_the_enclave_as_pid_1_which_opens_the_app_disk_and_powers_o
         "{serial}"
     );
     assert!(
-        serial.contains("blindfold-enclave: PID 1, 16 kernel modules loaded"),
+        serial.contains("blindfold-enclave: PID 1, 18 kernel modules loaded"),
         "{serial}"
     );
     assert!(

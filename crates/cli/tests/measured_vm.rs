@@ -272,3 +272,278 @@ fn one_changed_byte_on_the_app_disk_stops_the_machine_before_anything_is_served(
     );
     assert!(!log.contains("ready, listening"), "{log}");
 }
+
+fn ok(cmd: &mut Command) -> String {
+    let o = run(cmd);
+    assert!(o.status.success(), "{cmd:?}: {}", text(&o.stderr));
+    text(&o.stdout)
+}
+
+/// An image description from an enclave configuration (JSON text), with
+/// one small app file.
+fn spec_with_config(dir: &Path, enclave: &Path, config: &str, note: &str) -> PathBuf {
+    std::fs::write(dir.join("enclave.json"), config).unwrap();
+    std::fs::write(dir.join("note.txt"), note).unwrap();
+    let toml = format!(
+        "[kernel]\ndir = \"{}\"\n[boot]\nstub = \"/usr/lib/systemd/boot/efi/linuxx64.efi.stub\"\n\
+         [enclave]\nbinary = \"{}\"\nconfig = \"enclave.json\"\n[app.files]\n\"note.txt\" = \"note.txt\"\n",
+        blindfold_image::default_kernel_dir().display(),
+        enclave.display(),
+    );
+    std::fs::write(dir.join("image.toml"), toml).unwrap();
+    dir.join("image.toml")
+}
+
+/// Waits for `vm run` to end by itself (the guest powered off).
+fn wait_powered_off(mut vm: Child, within: std::time::Duration) {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = vm.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            return;
+        }
+        if start.elapsed() > within {
+            stop(vm);
+            panic!("the machine kept running");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn inside_the_vm_a_sealed_model_comes_from_s3_and_its_key_only_to_the_approved_measured_boot() {
+    let _one = ONE_VM_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for tool in ["qemu-system-x86_64", "swtpm", "strip", "sha256sum"] {
+        require_tool(tool);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let enclave = stripped_enclave(d);
+    let model = blindfold_testdata::packaged_model();
+    let s3 = blindfold_testdata::s3::S3Server::start(&d.join("s3"));
+    let env = s3.env(blindfold_testdata::s3::SECRET_ACCESS_KEY);
+    let store = format!("s3://{}", blindfold_testdata::s3::BUCKET);
+    let with_env = |mut c: Command| {
+        for (k, v) in &env {
+            c.env(k, v);
+        }
+        c
+    };
+
+    // The owner seals the model into S3 and runs the broker on the host.
+    for key in ["owner", "publisher", "broker-tls"] {
+        ok(blindfold().args(["keygen", "-o"]).arg(d.join(key)));
+    }
+    ok(blindfold().args(["kbs", "kek", "-o"]).arg(d.join("kek.hex")));
+    ok(with_env(blindfold())
+        .args(["model", "seal"])
+        .arg(&model)
+        .args(["--name", "smollm2", "--store", &store, "--kek-file"])
+        .arg(d.join("kek.hex")));
+    let platform = d.join("platform");
+    ok(blindfold().args(["platform", "init"]).arg(&platform));
+    let mut broker = with_env(blindfold());
+    let mut broker = KillOnDrop(
+        broker
+            .args(["kbs", "serve", "--key-store", &store, "--kek-file"])
+            .arg(d.join("kek.hex"))
+            .arg("--owner-public-key")
+            .arg(d.join("owner.pub"))
+            .arg("--tls-key")
+            .arg(d.join("broker-tls.key"))
+            .args(["--listen", "127.0.0.1:0", "--state-dir"])
+            .arg(d.join("kbs"))
+            .arg("--platform-ca")
+            .arg(platform.join("ca.pem"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    use std::io::BufRead;
+    let first = std::io::BufReader::new(broker.0.stderr.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let broker_port = first
+        .split("127.0.0.1:")
+        .nth(1)
+        .unwrap()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .to_string();
+    let spki = first.split("SPKI SHA-256 is ").nth(1).unwrap()[..64].to_string();
+    let sha = ok(Command::new("sha256sum").arg(&model));
+    let sha = sha.split_whitespace().next().unwrap();
+
+    // PCRs 0-3 and 7 of this platform, from a small plain image.
+    let plain = d.join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    let plain_config =
+        r#"{"platform": "local", "network": {"address": "10.0.2.15/24", "listen_port": 8443}}"#;
+    build_image(
+        &spec_with_config(&plain, &enclave, plain_config, "plain\n"),
+        &plain.join("image"),
+    );
+    let firmware = d.join("firmware.log");
+    ok(blindfold()
+        .args(["platform", "reference"])
+        .arg(plain.join("image"))
+        .arg("--platform")
+        .arg(&platform)
+        .args(["--port", &free_port().to_string(), "-o"])
+        .arg(&firmware)
+        .env("BLINDFOLD_VM_ACCEL", "tcg"));
+
+    // The publisher's image: the sealed model from the store at
+    // 10.0.2.100:9000 and the broker at 10.0.2.101:8443 (guest addresses,
+    // forwarded to the host's listeners), signed measured-boot reference.
+    let sealed_config = |note: &str, dir: &Path| {
+        let config = format!(
+            r#"{{"platform": "local",
+                "network": {{"address": "10.0.2.15/24", "gateway": "10.0.2.2", "listen_port": 8443,
+                             "allow_outbound": ["10.0.2.100:9000", "10.0.2.101:8443"],
+                             "test_probe_connect": ["10.0.2.102:7000"]}},
+                "engine": {{"embedded": {{"model_id": "smollm2", "default_max_tokens": 8}}}},
+                "sealed_model": {{"store": "{store}", "name": "smollm2", "plaintext_sha256": "{sha}",
+                    "broker": "https://10.0.2.101:8443", "broker_spki_sha256": "{spki}",
+                    "store_settings": {{"aws_endpoint": "http://10.0.2.100:9000", "aws_region": "us-east-1",
+                        "aws_allow_http": "true", "disable_system_certificates": "true", "aws_access_key_id": "{}", "aws_secret_access_key": "{}"}}}}}}"#,
+            blindfold_testdata::s3::ACCESS_KEY_ID,
+            blindfold_testdata::s3::SECRET_ACCESS_KEY
+        );
+        std::fs::create_dir_all(dir).unwrap();
+        build_image(
+            &spec_with_config(dir, &enclave, &config, note),
+            &dir.join("image"),
+        );
+        dir.join("image")
+    };
+    let approved = sealed_config("approved\n", &d.join("approved"));
+    let measurements = d.join("measurements.json");
+    ok(blindfold()
+        .args(["measure", "--image"])
+        .arg(&approved)
+        .arg("--firmware-log")
+        .arg(&firmware)
+        .arg("--sign")
+        .arg(d.join("publisher.key"))
+        .arg("-o")
+        .arg(&measurements));
+    ok(with_env(blindfold())
+        .args(["model", "policy", "set", "smollm2", "--reference"])
+        .arg(&measurements)
+        .arg("--publisher-key")
+        .arg(d.join("publisher.pub"))
+        .arg("--owner-key")
+        .arg(d.join("owner.key"))
+        .args(["--store", &store, "--allow-development"]));
+    // A listener the guest can be forwarded to but is not allowed to reach:
+    // the enclave's test probe tries it after its firewall is up.
+    let forbidden = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    forbidden.set_nonblocking(true).unwrap();
+    let forbidden_port = forbidden.local_addr().unwrap().port();
+    let forwards = |c: &mut Command| {
+        c.args(["--forward", &format!("10.0.2.100:9000={}", s3.port)])
+            .args(["--forward", &format!("10.0.2.101:8443={broker_port}")])
+            .args(["--forward", &format!("10.0.2.102:7000={forbidden_port}")]);
+    };
+
+    // Its boot: the key released against the measured-boot reference, the
+    // model served, the boot verified with the same signed reference.
+    let port = free_port();
+    let console = d.join("console.log");
+    let mut run_vm = blindfold();
+    run_vm
+        .args(["vm", "run"])
+        .arg(&approved)
+        .arg("--platform")
+        .arg(&platform)
+        .args(["--port", &port.to_string(), "--console"])
+        .arg(&console)
+        .env("BLINDFOLD_VM_ACCEL", "tcg")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    forwards(&mut run_vm);
+    let vm = run_vm.spawn().unwrap();
+    let o = run(blindfold()
+        .args([
+            "verify",
+            &format!("https://127.0.0.1:{port}"),
+            "--json",
+            "--wait",
+            "240",
+            "--reference",
+        ])
+        .arg(&measurements)
+        .arg("--publisher-key")
+        .arg(d.join("publisher.pub"))
+        .arg("--platform-ca")
+        .arg(platform.join("ca.pem"))
+        .arg("--allow-dev"));
+    stop(vm);
+    assert!(
+        o.status.success(),
+        "verify: {}{}\nconsole:\n{}",
+        text(&o.stdout),
+        text(&o.stderr),
+        std::fs::read_to_string(&console).unwrap_or_default()
+    );
+    let report = text(&o.stdout);
+    // The signed measured-boot reference: the model event and the boot
+    // PCRs (both banks) were appraised; no development reference was offered.
+    for needle in [
+        "smollm2",
+        "\"reference\": \"signed\"",
+        "pcr.sha384.4",
+        "pcr.sha256.11",
+    ] {
+        assert!(report.contains(needle), "no {needle} in {report}");
+    }
+    let log = std::fs::read_to_string(&console).unwrap();
+    assert!(log.contains("model `smollm2` loaded"), "{log}");
+    // Default deny: the allowed store and broker were reached (the model
+    // is served), the forwarded but unlisted port saw nothing.
+    assert!(
+        log.contains("default deny: inbound TCP 8443 only, outbound 2 destination(s)"),
+        "{log}"
+    );
+    assert!(log.contains("test probe: 10.0.2.102:7000: no answer"), "{log}");
+    assert!(
+        matches!(forbidden.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "a connection reached a destination the configuration does not allow"
+    );
+
+    // An image with one changed byte of input: the broker refuses its key,
+    // the enclave serves nothing and powers off.
+    let changed = sealed_config("changed\n", &d.join("changed"));
+    let console = d.join("console-changed.log");
+    let mut run_vm = blindfold();
+    run_vm
+        .args(["vm", "run"])
+        .arg(&changed)
+        .arg("--platform")
+        .arg(&platform)
+        .args(["--port", &free_port().to_string(), "--console"])
+        .arg(&console)
+        .env("BLINDFOLD_VM_ACCEL", "tcg")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    forwards(&mut run_vm);
+    wait_powered_off(run_vm.spawn().unwrap(), std::time::Duration::from_secs(240));
+    let log = std::fs::read_to_string(&console).unwrap();
+    assert!(log.contains("getting the model's key"), "{log}");
+    assert!(!log.contains("ready, listening"), "{log}");
+    drop(broker);
+}
+
+/// A child killed when the test ends, failed or not.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -84,6 +84,14 @@ pub struct SealedModelConfig {
     /// kbs serve` prints it): the one key the enclave talks to.
     #[serde(deserialize_with = "hex_bytes", serialize_with = "hex_text")]
     pub broker_spki_sha256: Vec<u8>,
+    /// S3 settings for the store, as `object_store` names them
+    /// (`aws_endpoint`, `aws_region`, `aws_allow_http`,
+    /// `aws_access_key_id`, ...), taking precedence over the environment.
+    /// A measured image has no environment: its store is reached with these
+    /// only. They are measured and readable by the operator: a key here
+    /// must grant reading ciphertext and nothing more.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub store_settings: std::collections::BTreeMap<String, String>,
 }
 
 /// How the enclave reaches its TPM and where it listens: the launch
@@ -128,6 +136,13 @@ pub struct NetworkConfig {
     /// Outbound destinations allowed, `IPv4:PORT` (TCP).
     #[serde(default)]
     pub allow_outbound: Vec<String>,
+    /// Test builds only (compiled out of release builds, which refuse the
+    /// field): after the firewall is up, try to connect to each of these
+    /// `IPv4:PORT` and log whether it went through — the negative control
+    /// of the network tests.
+    #[cfg(debug_assertions)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test_probe_connect: Vec<String>,
 }
 
 impl NetworkConfig {
@@ -390,6 +405,7 @@ mod tests {
             plaintext_sha256: vec![1; 32],
             broker: "https://127.0.0.1:8443".into(),
             broker_spki_sha256: vec![2; 32],
+            store_settings: Default::default(),
         });
         c
     }
@@ -452,6 +468,7 @@ mod tests {
                 gateway: Some("10.0.2.2".into()),
                 listen_port: 8443,
                 allow_outbound: vec!["10.0.2.100:9000".into()],
+                test_probe_connect: Vec::new(),
             },
         )
     }

@@ -14,15 +14,18 @@ use crate::error::Error;
 /// The modules a Blindfold image loads on Debian's 6.1 kernel, in order:
 /// the virtio PCI transport, disk and network; `crc32c` (which
 /// `libcrc32c` asks for by name at load time, something `depends=` does
-/// not show); dm-verity; erofs. TPM TIS/CRB, securityfs, devtmpfs, SHA-256
+/// not show); dm-verity; erofs; nf_tables (the enclave's firewall: the
+/// `inet` family, filter chains, meta/payload/cmp/immediate are built into
+/// it). TPM TIS/CRB, securityfs, devtmpfs, SHA-256
 /// and packet sockets are built in.
-pub const DEFAULT_MODULES: [&str; 6] = [
+pub const DEFAULT_MODULES: [&str; 7] = [
     "virtio_pci",
     "virtio_blk",
     "virtio_net",
     "crc32c_generic",
     "dm_verity",
     "erofs",
+    "nf_tables",
 ];
 
 /// A module placed in the initrd.

@@ -15,8 +15,8 @@ use rtnetlink::{LinkUnspec, RouteMessageBuilder};
 const LINK_WAIT: Duration = Duration::from_secs(30);
 
 /// Brings up loopback and the interface, with the configured address and
-/// gateway. Returns the interface's name.
-pub async fn configure(net: &NetworkConfig) -> anyhow::Result<String> {
+/// gateway. Returns the interface's name and loopback's index.
+pub async fn configure(net: &NetworkConfig) -> anyhow::Result<(String, u32)> {
     let (address, prefix) = net.address()?;
     let gateway = net.gateway()?;
     let (connection, handle, _) = rtnetlink::new_connection().context("opening rtnetlink")?;
@@ -82,5 +82,22 @@ pub async fn configure(net: &NetworkConfig) -> anyhow::Result<String> {
             .await
             .with_context(|| format!("adding the default route via {gw}"))?;
     }
-    Ok(name)
+    Ok((name, lo))
+}
+
+/// Test builds only: tries each `test_probe_connect` destination once and
+/// logs whether a connection went through (the firewall should stop every
+/// one that is not allowed).
+#[cfg(debug_assertions)]
+pub async fn probe(net: &NetworkConfig) {
+    for dest in &net.test_probe_connect {
+        let outcome =
+            tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect(dest)).await;
+        let said = match outcome {
+            Ok(Ok(_)) => "connected",
+            Ok(Err(_)) => "refused",
+            Err(_) => "no answer",
+        };
+        eprintln!("blindfold-enclave: test probe: {dest}: {said}");
+    }
 }

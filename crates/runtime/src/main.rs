@@ -21,6 +21,7 @@
 mod engines;
 mod evidence;
 mod idle;
+mod image_firewall;
 mod image_init;
 mod image_net;
 mod key_release;
@@ -156,10 +157,23 @@ fn run_image() -> anyhow::Result<()> {
     )
     .context("measuring at start (serving nothing)")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let interface = runtime
+    let (interface, loopback) = runtime
         .block_on(image_net::configure(&net))
         .context("setting up the network")?;
-    eprintln!("blindfold-enclave: network up on {interface} ({})", net.address);
+    image_firewall::apply(&image_firewall::Policy {
+        loopback,
+        listen_port: net.listen_port,
+        allowed: net.allowed()?,
+    })
+    .context("setting the firewall")?;
+    eprintln!(
+        "blindfold-enclave: network up on {interface} ({}), default deny: inbound TCP {} only, outbound {} destination(s)",
+        net.address,
+        net.listen_port,
+        net.allow_outbound.len()
+    );
+    #[cfg(debug_assertions)]
+    runtime.block_on(image_net::probe(&net));
     serve(
         runtime,
         tpm,

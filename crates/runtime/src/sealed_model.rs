@@ -23,7 +23,12 @@ pub async fn open(
     state: &StartState,
     sealed: &SealedModelConfig,
 ) -> anyhow::Result<Zeroizing<Vec<u8>>> {
-    let store = ModelStore::open(&sealed.store).context("the model store")?;
+    let settings: Vec<(&str, &str)> = sealed
+        .store_settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let store = ModelStore::open_with(&sealed.store, &settings).context("the model store")?;
     let stored = store
         .manifest(&sealed.name)
         .await
