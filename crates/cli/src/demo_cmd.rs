@@ -53,7 +53,9 @@ impl Drop for Cleanup {
     }
 }
 
-fn step(message: &str) -> ProgressBar {
+/// A spinner with a message and the elapsed time (slow steps of `demo`
+/// and `image build`).
+pub(crate) fn step(message: &str) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template("{spinner} {msg} {elapsed}")

@@ -1,25 +1,12 @@
 //! `blindfold image build`: a measured enclave image from `image.toml`
 //! (`blindfold-image`), with a spinner on each slow step.
 
-use std::time::Duration;
-
 use anyhow::anyhow;
 use blindfold_image::{ImageSpec, Step};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 use crate::args::ImageBuildArgs;
 use crate::exit::{say, unusable, Failure};
-
-fn spinner(message: &str) -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.set_message(message.to_string());
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
-}
 
 pub fn build(args: &ImageBuildArgs) -> Result<(), Failure> {
     let spec = ImageSpec::read(&args.config).map_err(|e| unusable(e, args.config.display()))?;
@@ -28,7 +15,7 @@ pub fn build(args: &ImageBuildArgs) -> Result<(), Failure> {
         if let Some(b) = bar.take() {
             b.finish_and_clear();
         }
-        bar = Some(spinner(match step {
+        bar = Some(crate::demo_cmd::step(match step {
             Step::AppDisk => "app disk (erofs + dm-verity)",
             Step::Initrd => "initrd (enclave, libraries, modules)",
             Step::Uki => "UKI",

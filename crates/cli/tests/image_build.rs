@@ -24,20 +24,6 @@ fn kernel_dir() -> PathBuf {
     dir
 }
 
-/// The enclave binary, stripped of its debug information as an image's
-/// binary is (the enclave profile strips it).
-fn stripped_enclave(dir: &Path) -> PathBuf {
-    let built = Path::new(env!("CARGO_BIN_EXE_blindfold")).with_file_name("blindfold-enclave");
-    assert!(
-        built.is_file(),
-        "build blindfold-enclave first (cargo build -p blindfold-runtime)"
-    );
-    let out = dir.join("blindfold-enclave");
-    let o = run(Command::new("strip").arg("-o").arg(&out).arg(&built));
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    out
-}
-
 /// An image description with a small app file instead of a model.
 fn spec(dir: &Path) -> PathBuf {
     std::fs::write(

@@ -29,18 +29,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn stripped_enclave(dir: &Path) -> PathBuf {
-    let built = Path::new(env!("CARGO_BIN_EXE_blindfold")).with_file_name("blindfold-enclave");
-    assert!(
-        built.is_file(),
-        "build blindfold-enclave first (cargo build -p blindfold-runtime)"
-    );
-    let out = dir.join("blindfold-enclave");
-    let o = run(Command::new("strip").arg("-o").arg(&out).arg(&built));
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    out
-}
-
 /// image.toml serving the packaged model, with one extra app file whose
 /// contents the caller picks (a changed input changes the image).
 fn write_spec(dir: &Path, enclave: &Path, note: &str) -> PathBuf {

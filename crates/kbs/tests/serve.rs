@@ -108,6 +108,9 @@ async fn post(sender: &mut Sender, path: &str, body: Vec<u8>) -> (u16, Vec<u8>) 
         .header("host", "blindfold-kbs")
         .body(Full::new(Bytes::from(body)))
         .unwrap();
+    // The previous answer's connection may still be finishing: wait until
+    // it can take the next request.
+    sender.ready().await.unwrap();
     let response = sender.send_request(req).await.unwrap();
     let status = response.status().as_u16();
     (

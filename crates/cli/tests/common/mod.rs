@@ -121,3 +121,17 @@ pub fn app_disk_manifest(dir: &Path, len: usize) -> PathBuf {
     std::fs::write(&path, &f.stdout).unwrap();
     path
 }
+
+/// The enclave binary, stripped of its debug information as an image's
+/// binary is, written into `dir` (for `blindfold image build`).
+pub fn stripped_enclave(dir: &Path) -> PathBuf {
+    let built = Path::new(env!("CARGO_BIN_EXE_blindfold")).with_file_name("blindfold-enclave");
+    assert!(
+        built.is_file(),
+        "build blindfold-enclave first (cargo build -p blindfold-runtime)"
+    );
+    let out = dir.join("blindfold-enclave");
+    let o = run(Command::new("strip").arg("-o").arg(&out).arg(&built));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    out
+}
