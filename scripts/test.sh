@@ -5,7 +5,8 @@
 #
 # Phases: set-up (scripts/setup.sh), formatting, clippy with warnings as
 # errors, what each binary links (the enclave no verifier, the CLI no model
-# runner), then `cargo test` for the whole workspace (unit tests, shared
+# runner), the enclave binary's reproducibility across checkout paths
+# (scripts/check-reproducible.sh), then `cargo test` for the whole workspace (unit tests, shared
 # test vectors, property tests, and the oracle tests against swtpm,
 # tpm2_checkquote, tpm2_eventlog and llama.cpp). Every test binary runs even
 # when one fails (--no-fail-fast), so one failure does not hide the state
@@ -54,6 +55,9 @@ forbidden_in blindfold-runtime "regorus|prost|blindfold-attest|blindfold-nitro|b
 forbidden_in blindfold-cli "candle-core|candle-nn|tokenizers"
 echo "test: blindfold-enclave links $(links blindfold-runtime | wc -l) crates, blindfold $(links blindfold-cli | wc -l)" >&2
 phase_done links
+# The enclave as it ships, built from two checkout paths: the same bytes.
+scripts/check-reproducible.sh
+phase_done reproducible
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

@@ -43,6 +43,7 @@ fn the_openai_package_works_through_an_upstream_llama_server() {
         model_id: common::MODEL.into(),
         context_length: 2048,
         command: Some(argv),
+        weights: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

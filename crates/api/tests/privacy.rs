@@ -147,6 +147,7 @@ fn the_canary_stays_out_of_logs_and_disk_through_an_upstream_llama_server() {
         model_id: "canary-model".into(),
         context_length: 2048,
         command: Some(argv),
+        weights: None,
     });
     run_canary(engine, &canary());
     // The server was killed with SIGKILL, so the llama-server it started

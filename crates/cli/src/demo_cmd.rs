@@ -29,7 +29,7 @@ use crate::exit::{say, Failure};
 use crate::verify_cmd::{failure, model_id, print_report, runtime, stream_answer};
 
 /// The model id the demo serves.
-const MODEL_ID: &str = "smollm2-135m-instruct";
+pub(crate) const MODEL_ID: &str = "smollm2-135m-instruct";
 
 /// Stops what the demo started, in every case.
 struct Cleanup {
@@ -66,13 +66,13 @@ pub(crate) fn step(message: &str) -> ProgressBar {
     bar
 }
 
-fn done(bar: ProgressBar, message: String) {
+pub(crate) fn done(bar: ProgressBar, message: String) {
     bar.finish_and_clear();
     eprintln!("✓ {message}");
 }
 
 /// Runs `blindfold ARGS` (this same binary), quietly; its error if it fails.
-fn blindfold(args: &[&std::ffi::OsStr]) -> anyhow::Result<String> {
+pub(crate) fn blindfold(args: &[&std::ffi::OsStr]) -> anyhow::Result<String> {
     let out = Command::new(std::env::current_exe()?).args(args).output()?;
     if !out.status.success() {
         return Err(anyhow!("{}", String::from_utf8_lossy(&out.stderr).trim()));
@@ -80,16 +80,21 @@ fn blindfold(args: &[&std::ffi::OsStr]) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn default_model() -> PathBuf {
-    let cache = std::env::var_os("BLINDFOLD_CACHE")
+/// Blindfold's cache (`BLINDFOLD_CACHE`, else `~/.cache/blindfold`): the
+/// packaged model, and `demo --vm`'s platform.
+pub(crate) fn cache_dir() -> PathBuf {
+    std::env::var_os("BLINDFOLD_CACHE")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cache/blindfold")
-        });
-    cache.join("model/SmolLM2-135M-Instruct.Q4_1.gguf")
+        })
 }
 
-fn in_step<T>(name: &str, r: anyhow::Result<T>) -> Result<T, Failure> {
+fn default_model() -> PathBuf {
+    cache_dir().join("model/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+pub(crate) fn in_step<T>(name: &str, r: anyhow::Result<T>) -> Result<T, Failure> {
     r.map_err(|e| Failure::CheckFailed(e.context(format!("demo step \"{name}\" failed"))))
 }
 
@@ -108,6 +113,9 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
             "{} is missing: build it beside blindfold (cargo build --release -p blindfold-runtime)",
             enclave_bin.display()
         )));
+    }
+    if args.vm {
+        return crate::demo_vm::demo_vm(args, &model, &enclave_bin);
     }
     // A fresh directory only this user can enter, with a random name
     // (mkdtemp): nobody can plant files or links in it beforehand.
@@ -250,7 +258,7 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
             .and_then(|bytes| std::fs::write(dir.join("launch.json"), bytes).map_err(Into::into)),
     )?;
 
-    let bar = step("signed measurements (PCR 15: app disk, configuration, ready, model)");
+    let bar = step("signed measurements (PCR 15: enclave binary, app disk, configuration, ready, model)");
     let measurements = dir.join("measurements.json");
     in_step(
         "measurements",

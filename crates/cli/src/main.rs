@@ -24,6 +24,7 @@ mod attest_cmd;
 mod attest_report;
 mod ccel_cmd;
 mod demo_cmd;
+mod demo_vm;
 mod enclave_config_cmd;
 mod eventlog_cmd;
 mod exit;

@@ -1,6 +1,7 @@
 //! `blindfold pe hash`, `blindfold uki inspect`, `blindfold measure`.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use anyhow::{anyhow, Context};
 use blindfold_attest::bundle::{BundlePayload, BUNDLE_VERSION};
@@ -164,6 +165,62 @@ fn image_file_sha256(image: &std::path::Path, in_vm: &std::path::Path) -> Result
     inputs::hex_arg(digest).map_err(Failure::Unusable)
 }
 
+/// SHA-256 of a file a configuration (`config`) names: on the image's app
+/// disk for an image's configuration (as the image's manifest records it),
+/// else on this machine.
+fn file_sha256(
+    image: Option<&Path>,
+    in_image: bool,
+    file: &Path,
+    config: &Path,
+) -> Result<[u8; 32], Failure> {
+    let digest = if in_image {
+        let image = image.ok_or_else(|| {
+            Failure::Unusable(anyhow!(
+                "{}: the configuration names {} on an image's app disk: measure the image",
+                config.display(),
+                file.display()
+            ))
+        })?;
+        image_file_sha256(image, file)?
+    } else {
+        default_provider()
+            .hash(HashAlg::Sha256, &[&inputs::read(file)?])
+            .as_bytes()
+            .to_vec()
+    };
+    digest
+        .as_slice()
+        .try_into()
+        .map_err(|_| Failure::Unusable(anyhow!("SHA-256 is 32 bytes")))
+}
+
+/// SHA-256 of the `blindfold-enclave` that will run a process-mode
+/// configuration: `given`, else the one beside this program.
+fn enclave_binary_sha256(given: Option<&Path>) -> Result<[u8; 32], Failure> {
+    let path = match given {
+        Some(path) => path.to_path_buf(),
+        None => {
+            let beside = std::env::current_exe()
+                .map_err(|e| Failure::Unusable(anyhow!("finding this program: {e}")))?
+                .with_file_name("blindfold-enclave");
+            if !beside.is_file() {
+                return Err(Failure::Unusable(anyhow!(
+                    "a process-mode enclave measures its own executable first, and there is no blindfold-enclave at {}: name the one that will run",
+                    beside.display()
+                )));
+            }
+            beside
+        }
+    };
+    let bytes = inputs::read(&path)?;
+    Ok(default_provider()
+        .hash(HashAlg::Sha256, &[&bytes])
+        .as_bytes()
+        .try_into()
+        .expect("SHA-256 is 32 bytes"))
+}
+
 pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
     let mut args = args.clone();
     if let Some(dir) = &args.image {
@@ -204,10 +261,17 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
         }];
         if let Some(path) = &args.enclave_config {
             let config = inputs::read(path)?;
-            events = runtime_events(root, &config);
             // An embedded engine's model, as the enclave measures it after
             // `ready`: its name and the SHA-256 of the weights file.
             let parsed = EnclaveConfig::parse(&config).map_err(|e| unusable(e, path.display()))?;
+            // In process mode the enclave measures its own executable first
+            // (an image's is in its initrd, PCR 4).
+            let binary = if parsed.is_image() {
+                None
+            } else {
+                Some(enclave_binary_sha256(args.enclave_binary.as_deref())?)
+            };
+            events = runtime_events(binary.as_ref(), root, &config);
             // A process-mode configuration names its app disk's root hash;
             // an image's lives on the app disk and names none.
             if !parsed.is_image() && parsed.app_disk_root_hash != *root {
@@ -220,24 +284,19 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
             }
             // A sealed model's digest is the one its configuration names
             // (from the owner's manifest): the enclave refuses any other.
+            // An upstream's weights file, hashed by the enclave before it
+            // starts the server.
+            if let Some(blindfold_engine::EngineConfig::Upstream(upstream)) = &parsed.engine {
+                if let Some(weights) = &upstream.weights {
+                    let sha256 = file_sha256(args.image.as_deref(), parsed.is_image(), weights, path)?;
+                    events.push(RuntimeEvent::model(&upstream.model_id, &sha256));
+                }
+            }
             if let Some(blindfold_engine::EngineConfig::Embedded(embedded)) = &parsed.engine {
                 let sha256: [u8; 32] = match (&parsed.sealed_model, &embedded.gguf) {
                     (Some(sealed), _) => sealed.plaintext_sha256.as_slice().try_into(),
-                    (None, Some(gguf)) if parsed.is_image() => {
-                        let image = args.image.as_deref().ok_or_else(|| {
-                            Failure::Unusable(anyhow!(
-                                "{}: an image's configuration names files on its app disk: measure with --image",
-                                path.display()
-                            ))
-                        })?;
-                        image_file_sha256(image, gguf)?.as_slice().try_into()
-                    }
                     (None, Some(gguf)) => {
-                        let bytes = inputs::read(gguf)?;
-                        default_provider()
-                            .hash(HashAlg::Sha256, &[&bytes])
-                            .as_bytes()
-                            .try_into()
+                        Ok(file_sha256(args.image.as_deref(), parsed.is_image(), gguf, path)?)
                     }
                     (None, None) => {
                         return Err(Failure::Unusable(anyhow!(

@@ -143,6 +143,23 @@ fn guestfwd(spec: &str) -> anyhow::Result<String> {
     ))
 }
 
+/// One more `hostfwd`: the host's `127.0.0.1:HOST_PORT` to the guest's
+/// `GUEST_PORT`.
+fn hostfwd(spec: &str) -> anyhow::Result<String> {
+    let parse = |p: &str| {
+        p.parse::<u16>()
+            .map_err(|_| anyhow!("inbound {spec}: {p} is not a port"))
+    };
+    let (host, guest) = spec
+        .split_once('=')
+        .ok_or_else(|| anyhow!("inbound {spec} is not HOST_PORT=GUEST_PORT"))?;
+    Ok(format!(
+        ",hostfwd=tcp:127.0.0.1:{}-:{}",
+        parse(host)?,
+        parse(guest)?
+    ))
+}
+
 /// Boots `args.image` on `args.platform`'s TPM.
 pub async fn boot(args: &VmArgs) -> anyhow::Result<RunningVm> {
     for tool in ["qemu-system-x86_64", "swtpm"] {
@@ -180,6 +197,9 @@ pub async fn boot(args: &VmArgs) -> anyhow::Result<RunningVm> {
     for f in &args.forward {
         netdev.push_str(&guestfwd(f)?);
     }
+    for i in &args.inbound {
+        netdev.push_str(&hostfwd(i)?);
+    }
     let scratch = tempfile::tempdir().context("scratch directory")?;
     let sock = scratch.path().join("swtpm.sock");
     let swtpm = Command::new("swtpm")
@@ -202,7 +222,8 @@ pub async fn boot(args: &VmArgs) -> anyhow::Result<RunningVm> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let vars = scratch.path().join("OVMF_VARS.fd");
-    std::fs::copy(OVMF_VARS, &vars).with_context(|| format!("copying {OVMF_VARS} (install ovmf)"))?;
+    let source = args.efi_vars.as_deref().unwrap_or(Path::new(OVMF_VARS));
+    std::fs::copy(source, &vars).with_context(|| format!("copying {} (install ovmf)", source.display()))?;
     let accel = probe_accel().await;
     let (accel_name, cpu) = match accel {
         Accel::Kvm => ("kvm", "host"),

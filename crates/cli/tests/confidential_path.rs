@@ -64,6 +64,7 @@ fn enclave(upstream: std::net::SocketAddr, evidence_per_second: u32) -> Enclave 
         model_id: "standin".into(),
         context_length: 4096,
         command: None,
+        weights: None,
     });
     common::write_enclave_config(d, &tcti, Some(engine), |c| {
         c.evidence_per_second = evidence_per_second;

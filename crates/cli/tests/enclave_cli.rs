@@ -20,6 +20,50 @@ fn enclave_binary() -> std::path::PathBuf {
     p
 }
 
+/// Starts `binary` with `dir/enclave.json` and `dir/launch.json`; returns
+/// it and the address it listens on.
+fn start_enclave(binary: &std::path::Path, dir: &std::path::Path) -> (KillOnDrop, String) {
+    let mut enclave = KillOnDrop(
+        Command::new(binary)
+            .arg("--config")
+            .arg(dir.join("enclave.json"))
+            .arg("--launch")
+            .arg(dir.join("launch.json"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(enclave.0.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("enclave exited").unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (enclave, addr)
+}
+
+/// Restarts the platform (PCR 15 back to zero) on a new port and points
+/// `dir/launch.json` at it.
+fn restart_platform(platform: &std::path::Path, dir: &std::path::Path) {
+    assert!(run(blindfold().args(["platform", "stop"]).arg(platform))
+        .status
+        .success());
+    start_platform(platform, dir);
+}
+
+/// Starts the platform on a free port and points `dir/launch.json` at it.
+fn start_platform(platform: &std::path::Path, dir: &std::path::Path) {
+    let start = run(blindfold().args(["platform", "start"]).arg(platform));
+    assert!(start.status.success(), "{}", text(&start.stderr));
+    let launch = blindfold_enclave_config::LaunchConfig {
+        tcti: text(&start.stdout).trim().to_string(),
+        listen: "127.0.0.1:0".into(),
+    };
+    std::fs::write(dir.join("launch.json"), launch.to_bytes().unwrap()).unwrap();
+}
+
 #[test]
 fn blindfold_verify_passes_against_a_local_enclave() {
     require_tool("swtpm");
@@ -52,24 +96,7 @@ fn blindfold_verify_passes_against_a_local_enclave() {
         .arg(d.join("measurements.json")));
     assert!(m.status.success(), "{}", text(&m.stderr));
 
-    let mut enclave = KillOnDrop(
-        Command::new(enclave_binary())
-            .arg("--config")
-            .arg(d.join("enclave.json"))
-            .arg("--launch")
-            .arg(d.join("launch.json"))
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = BufReader::new(enclave.0.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("enclave exited").unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (enclave, addr) = start_enclave(&enclave_binary(), d);
 
     let verify = |extra: &[&str]| {
         let out = run(blindfold()
@@ -86,7 +113,8 @@ fn blindfold_verify_passes_against_a_local_enclave() {
     assert_eq!(report["platform"], "local");
     assert_eq!(report["trust_basis"], "development");
     assert_eq!(report["binding"]["fresh"], true);
-    assert_eq!(report["runtime_events"].as_array().unwrap().len(), 3);
+    assert_eq!(report["runtime_events"].as_array().unwrap().len(), 4);
+    assert_eq!(report["runtime_events"][0]["type"], "enclave-binary", "{out}");
 
     // A stale reference (measured from another configuration): PCR 15
     // differs, and the error names the runtime event that does.
@@ -214,39 +242,12 @@ fn blindfold_verify_passes_against_a_local_enclave() {
     assert!(err.contains("weaker than the required cvm"), "{err}");
 
     drop(enclave);
-    assert!(run(blindfold().args(["platform", "stop"]).arg(&platform))
-        .status
-        .success());
 
     // The platform restarted elsewhere (a new port, so a new TCTI): only the
     // unmeasured launch configuration changes, and the same measurements
     // still verify the restarted enclave.
-    let start = run(blindfold().args(["platform", "start"]).arg(&platform));
-    assert!(start.status.success(), "{}", text(&start.stderr));
-    let new_tcti = text(&start.stdout).trim().to_string();
-    let launch = blindfold_enclave_config::LaunchConfig {
-        tcti: new_tcti,
-        listen: "127.0.0.1:0".into(),
-    };
-    std::fs::write(d.join("launch.json"), launch.to_bytes().unwrap()).unwrap();
-    let mut enclave = KillOnDrop(
-        Command::new(enclave_binary())
-            .arg("--config")
-            .arg(d.join("enclave.json"))
-            .arg("--launch")
-            .arg(d.join("launch.json"))
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = BufReader::new(enclave.0.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("enclave exited").unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    restart_platform(&platform, d);
+    let (enclave, addr) = start_enclave(&enclave_binary(), d);
     let out = run(blindfold()
         .args(["verify", &format!("https://{addr}"), "--reference"])
         .arg(d.join("measurements.json"))
@@ -255,9 +256,149 @@ fn blindfold_verify_passes_against_a_local_enclave() {
         .args(["--allow-dev", "--allow-dev-reference"]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     drop(enclave);
+
+    // Another blindfold-enclave executable (one byte appended: it still
+    // runs) measures another digest first: PCR 15 differs, and the error
+    // names the enclave binary.
+    restart_platform(&platform, d);
+    let mut swapped = std::fs::read(enclave_binary()).unwrap();
+    swapped.push(0);
+    let swapped_path = d.join("blindfold-enclave");
+    std::fs::write(&swapped_path, swapped).unwrap();
+    std::fs::set_permissions(&swapped_path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (enclave, addr) = start_enclave(&swapped_path, d);
+    let out = run(blindfold()
+        .args(["verify", &format!("https://{addr}"), "--reference"])
+        .arg(d.join("measurements.json"))
+        .args(["--reference-unsigned", "--platform-ca"])
+        .arg(platform.join("ca.pem"))
+        .args(["--allow-dev", "--allow-dev-reference"]));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("PCR 15 (sha256): expected")
+            && err.contains("runtime events: enclave binary sha256 differs: expected"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("config sha256 differs"),
+        "only the binary changed: {err}"
+    );
+    // measure --enclave-binary predicts the swapped one.
+    let m = run(blindfold()
+        .args(["measure", "--app-disk"])
+        .arg(d.join("app.img.json"))
+        .arg("--enclave-config")
+        .arg(d.join("enclave.json"))
+        .arg("--enclave-binary")
+        .arg(&swapped_path)
+        .arg("-o")
+        .arg(d.join("swapped-measurements.json")));
+    assert!(m.status.success(), "{}", text(&m.stderr));
+    let out = run(blindfold()
+        .args(["verify", &format!("https://{addr}"), "--reference"])
+        .arg(d.join("swapped-measurements.json"))
+        .args(["--reference-unsigned", "--platform-ca"])
+        .arg(platform.join("ca.pem"))
+        .args(["--allow-dev", "--allow-dev-reference"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    drop(enclave);
     assert!(run(blindfold().args(["platform", "stop"]).arg(&platform))
         .status
         .success());
+}
+
+/// `blindfold verify` of the enclave at `addr` against an unsigned
+/// development `reference`, with the platform's CA.
+fn dev_verify(addr: &str, reference: &std::path::Path, platform: &std::path::Path) -> std::process::Output {
+    run(blindfold()
+        .args(["verify", &format!("https://{addr}"), "--json", "--reference"])
+        .arg(reference)
+        .args(["--reference-unsigned", "--platform-ca"])
+        .arg(platform.join("ca.pem"))
+        .args(["--allow-dev", "--allow-dev-reference"]))
+}
+
+/// An upstream engine's weights are outside the app disk in process mode:
+/// the enclave hashes the file its configuration names before it starts
+/// the server and measures it as the model, so a swapped file changes
+/// PCR 15 and the verifier names the model event.
+#[test]
+fn an_upstream_weights_file_is_measured_and_a_swapped_one_fails_naming_the_model() {
+    require_tool("swtpm");
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let platform = d.join("platform");
+    assert!(run(blindfold().args(["platform", "init"]).arg(&platform))
+        .status
+        .success());
+    let _stop = StopPlatformOnDrop(platform.clone());
+    start_platform(&platform, d);
+    std::fs::create_dir(d.join("app")).unwrap();
+    std::fs::write(d.join("app/runtime.json"), "{}").unwrap();
+    let b = run(blindfold()
+        .args(["disk", "build"])
+        .arg(d.join("app"))
+        .arg("-o")
+        .arg(d.join("app.img")));
+    assert!(b.status.success(), "{}", text(&b.stderr));
+    let weights = d.join("upstream.gguf");
+    std::fs::write(&weights, b"the weights the owner published").unwrap();
+    let standin = blindfold_testdata::standin::StandIn {
+        token_interval: std::time::Duration::from_millis(1),
+    }
+    .spawn();
+    let tcti = blindfold_enclave_config::LaunchConfig::parse(&std::fs::read(d.join("launch.json")).unwrap())
+        .unwrap()
+        .tcti;
+    let engine = blindfold_engine::EngineConfig::Upstream(blindfold_engine::UpstreamConfig {
+        address: standin,
+        upstream_model: "standin".into(),
+        model_id: "standin".into(),
+        context_length: 4096,
+        command: None,
+        weights: Some(weights.clone()),
+    });
+    common::write_enclave_config(d, &tcti, Some(engine), |_| {});
+    let m = run(blindfold()
+        .args(["measure", "--app-disk"])
+        .arg(d.join("app.img.json"))
+        .arg("--enclave-config")
+        .arg(d.join("enclave.json"))
+        .arg("-o")
+        .arg(d.join("measurements.json")));
+    assert!(m.status.success(), "{}", text(&m.stderr));
+
+    let (enclave, addr) = start_enclave(&enclave_binary(), d);
+    let out = dev_verify(&addr, &d.join("measurements.json"), &platform);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let model = &report["runtime_events"][4];
+    assert_eq!(model["type"], "model", "{report}");
+    assert_eq!(model["name"], "standin");
+    assert_eq!(
+        model["sha256"],
+        blindfold_crypto::default_provider()
+            .hash(
+                blindfold_crypto::HashAlg::Sha256,
+                &[&std::fs::read(&weights).unwrap()]
+            )
+            .to_hex()
+    );
+    drop(enclave);
+
+    // The operator swaps the file and restarts: the evidence changes.
+    std::fs::write(&weights, b"other weights, same size and name!").unwrap();
+    restart_platform(&platform, d);
+    let (_enclave, addr) = start_enclave(&enclave_binary(), d);
+    let out = dev_verify(&addr, &d.join("measurements.json"), &platform);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("PCR 15 (sha256): expected")
+            && err.contains("runtime events: model \"standin\" sha256 differs: expected"),
+        "{err}"
+    );
 }
 
 /// `blindfold-enclave --help` explains both files and exits 0; a missing

@@ -135,12 +135,15 @@ fn the_configured_model_extends_pcr15_after_the_ready_separator() {
     enclave.engine = Some(common::embedded(d.join("model.gguf"), "m1"));
     let config = enclave.to_bytes().unwrap();
     std::fs::write(d.join("enclave.json"), &config).unwrap();
+    std::fs::write(d.join("enclave-binary"), b"the enclave").unwrap();
     let out = d.join("m.json");
     let (code, err) = measure(&[
         "--app-disk".as_ref(),
         json.as_os_str(),
         "--enclave-config".as_ref(),
         d.join("enclave.json").as_os_str(),
+        "--enclave-binary".as_ref(),
+        d.join("enclave-binary").as_os_str(),
         "-o".as_ref(),
         out.as_os_str(),
     ]);
@@ -148,6 +151,9 @@ fn the_configured_model_extends_pcr15_after_the_ready_separator() {
     let p = default_provider();
     let log = RuntimeLog {
         events: vec![
+            RuntimeEvent::EnclaveBinary {
+                sha256: p.hash(HashAlg::Sha256, &[b"the enclave"]).as_bytes().to_vec(),
+            },
             RuntimeEvent::AppDisk { root_hash: root },
             RuntimeEvent::Config {
                 sha256: p.hash(HashAlg::Sha256, &[&config]).as_bytes().to_vec(),

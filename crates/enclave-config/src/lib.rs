@@ -22,6 +22,20 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Where things are in a measured image: written by the image builder
+/// (`blindfold-image`), read by the enclave as PID 1 — one definition for
+/// both sides.
+pub mod image_layout {
+    /// Where the app disk is mounted.
+    pub const APP_MOUNT: &str = "/app";
+    /// The enclave's configuration's name on the app disk.
+    pub const CONFIG_NAME: &str = "config.json";
+    /// The modules to load, one name per line, in order (in the initrd).
+    pub const MODULE_LIST: &str = "/etc/blindfold/modules";
+    /// Where each module's `NAME.ko` is in the initrd.
+    pub const MODULE_DIR: &str = "/lib/modules";
+}
+
 /// Evidence requests per second and client address when the configuration
 /// says nothing.
 pub const DEFAULT_EVIDENCE_PER_SECOND: u32 = 100;
@@ -143,6 +157,13 @@ pub struct NetworkConfig {
     #[cfg(debug_assertions)]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub test_probe_connect: Vec<String>,
+    /// Test builds only, as `test_probe_connect`: listen on this TCP port
+    /// on every address, answer each connection with one line, and check
+    /// over loopback that the listener answers — the inbound negative
+    /// control (the firewall must keep it unreachable from outside).
+    #[cfg(debug_assertions)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_probe_listen: Option<u16>,
 }
 
 impl NetworkConfig {
@@ -308,6 +329,21 @@ impl EnclaveConfig {
                 net.address()?;
                 net.gateway()?;
                 net.allowed()?;
+                // Nothing an engine reads may come from outside what is
+                // measured: an upstream's weights are on the app disk.
+                if let Some(blindfold_engine::EngineConfig::Upstream(u)) = &self.engine {
+                    if let Some(weights) = &u.weights {
+                        let on_app_disk = weights.starts_with(image_layout::APP_MOUNT)
+                            && !weights.components().any(|c| c == std::path::Component::ParentDir);
+                        if !on_app_disk {
+                            return bad(format!(
+                                "the upstream's weights {} are not on the app disk ({}): in an image nothing an engine reads may come from outside what is measured",
+                                weights.display(),
+                                image_layout::APP_MOUNT
+                            ));
+                        }
+                    }
+                }
             }
             (Some(_), None) => {}
         }
@@ -469,6 +505,7 @@ mod tests {
                 listen_port: 8443,
                 allow_outbound: vec!["10.0.2.100:9000".into()],
                 test_probe_connect: Vec::new(),
+                test_probe_listen: None,
             },
         )
     }
@@ -495,5 +532,28 @@ mod tests {
         let mut bad = c;
         bad.network.as_mut().unwrap().address = "10.0.2.15".into();
         assert!(refused(&bad).contains("not IPv4/PREFIX"));
+    }
+
+    #[test]
+    fn in_an_image_an_upstream_reads_its_weights_from_the_app_disk_only() {
+        let with_weights = |path: &str| {
+            let mut c = image();
+            c.engine = Some(blindfold_engine::EngineConfig::Upstream(
+                blindfold_engine::UpstreamConfig {
+                    address: "127.0.0.1:8081".parse().unwrap(),
+                    upstream_model: "m".into(),
+                    model_id: "m".into(),
+                    context_length: 2048,
+                    command: Some(vec!["/usr/bin/llama-server".into()]),
+                    weights: Some(path.into()),
+                },
+            ));
+            c
+        };
+        assert!(with_weights("/app/model.gguf").to_bytes().is_ok());
+        for outside in ["/tmp/model.gguf", "/app/../tmp/model.gguf", "/application/m.gguf"] {
+            let err = with_weights(outside).to_bytes().unwrap_err().to_string();
+            assert!(err.contains("are not on the app disk (/app)"), "{outside}: {err}");
+        }
     }
 }

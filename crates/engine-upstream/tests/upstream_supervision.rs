@@ -26,6 +26,7 @@ fn config(port: u16, command: Vec<String>) -> UpstreamConfig {
         model_id: "m".into(),
         context_length: 2048,
         command: Some(command),
+        weights: None,
     }
 }
 

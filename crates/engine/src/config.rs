@@ -67,6 +67,12 @@ pub struct UpstreamConfig {
     /// serves).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
+    /// The weights file the server loads. The enclave hashes it before it
+    /// starts the server and measures it as the model (PCR 15), so a
+    /// swapped file changes the evidence. In a measured image the file
+    /// must be on the app disk (dm-verity checks every block it reads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<PathBuf>,
 }
 
 #[cfg(test)]

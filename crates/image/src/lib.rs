@@ -32,14 +32,9 @@ use serde::{Deserialize, Serialize};
 pub use error::Error;
 pub use spec::ImageSpec;
 
-/// Where the app disk is mounted in the image.
-pub const APP_MOUNT: &str = "/app";
-/// The enclave's configuration on the app disk.
-pub const CONFIG_NAME: &str = "config.json";
-/// The list of modules to load, in order, in the initrd.
-pub const MODULE_LIST: &str = "/etc/blindfold/modules";
-/// Where module files are in the initrd.
-pub const MODULE_DIR: &str = "/lib/modules";
+pub use blindfold_enclave_config::image_layout::{APP_MOUNT, CONFIG_NAME, MODULE_DIR, MODULE_LIST};
+/// Where the image description's other programs are in the initrd.
+pub const PROGRAM_DIR: &str = "/usr/bin";
 /// The kernel parameters every image has, before the verity table: the
 /// serial console (kernel messages only: the enclave never logs
 /// prompts), a panic or oops stops the machine (`panic=-1` with QEMU's
@@ -92,8 +87,8 @@ pub struct ImageManifest {
     pub modules: Vec<String>,
     /// Libraries in the initrd (target paths).
     pub libraries: Vec<String>,
-    /// SHA-256 of each input (`stub`, `vmlinuz`, `enclave`, `config`, and
-    /// each app file as `app/NAME`).
+    /// SHA-256 of each input (`stub`, `vmlinuz`, `enclave`, `config`, each
+    /// app file as `app/NAME` and each other program as `program/NAME`).
     pub inputs: std::collections::BTreeMap<String, String>,
     /// The app disk's dm-verity root hash.
     pub app_disk_root_hash: String,
@@ -181,7 +176,19 @@ pub fn build(
     let binary = read(&spec.enclave.binary)?;
     inputs.insert("enclave".to_string(), sha256_hex(&binary));
     let dirs: Vec<&Path> = libs::LIBRARY_DIRS.iter().map(Path::new).collect();
-    let libraries = libs::closure(&binary, &libs::RUNTIME_LOADED, &dirs)?;
+    let mut libraries = libs::closure(&binary, &libs::RUNTIME_LOADED, &dirs)?;
+    let mut programs = Vec::new();
+    for (name, source) in &spec.programs {
+        let bytes = read(source)?;
+        inputs.insert(format!("program/{name}"), sha256_hex(&bytes));
+        for lib in libs::closure(&bytes, &[], &dirs)? {
+            if !libraries.iter().any(|l| l.target == lib.target) {
+                libraries.push(lib);
+            }
+        }
+        programs.push((format!("{PROGRAM_DIR}/{name}"), bytes));
+    }
+    libraries.sort_by(|a, b| a.target.cmp(&b.target));
     let wanted: Vec<&str> = match &spec.kernel.modules {
         Some(list) => list.iter().map(String::as_str).collect(),
         None => modules::DEFAULT_MODULES.to_vec(),
@@ -195,6 +202,9 @@ pub fn build(
             data: binary,
         },
     );
+    for (path, data) in programs {
+        initrd.insert(&path, cpio::Entry::File { mode: 0o755, data });
+    }
     for lib in &libraries {
         initrd.insert(
             &lib.target,

@@ -37,6 +37,13 @@ pub struct ImageSpec {
     /// Files for the app disk.
     #[serde(default)]
     pub app: AppSpec,
+    /// Other programs in the initrd, measured with it (PCR 4): name (a file
+    /// name, installed as `/usr/bin/NAME`) to the file on this machine,
+    /// with the libraries each needs. An upstream engine such as
+    /// llama.cpp's `llama-server` ships this way and the enclave starts it
+    /// (its configuration's `command`).
+    #[serde(default)]
+    pub programs: BTreeMap<String, PathBuf>,
 }
 
 /// `[kernel]`.
@@ -93,6 +100,15 @@ impl ImageSpec {
         spec.boot.stub = resolve(base, &spec.boot.stub);
         spec.enclave.binary = resolve(base, &spec.enclave.binary);
         spec.enclave.config = resolve(base, &spec.enclave.config);
+        for (name, path) in spec.programs.iter_mut() {
+            let ok = !name.is_empty() && !name.contains('/') && name != "." && name != "..";
+            if !ok {
+                return Err(Error::Spec(format!(
+                    "program name `{name}` must be a file name (it is installed as /usr/bin/NAME)"
+                )));
+            }
+            *path = resolve(base, path);
+        }
         for (name, path) in spec.app.files.iter_mut() {
             let ok = !name.is_empty()
                 && name != "config.json"
@@ -141,6 +157,19 @@ config = "enclave.json"
             Path::new("/usr/lib/systemd/boot/efi/linuxx64.efi.stub")
         );
         assert_eq!(s.app.files["model.gguf"], Path::new("/m.gguf"));
+        assert!(s.programs.is_empty());
+        let s = ImageSpec::parse(
+            &format!("{SPEC}[programs]\n\"llama-server\" = \"bin/llama-server\"\n"),
+            Path::new("/x"),
+        )
+        .unwrap();
+        assert_eq!(s.programs["llama-server"], Path::new("/x/bin/llama-server"));
+        let e = ImageSpec::parse(
+            &format!("{SPEC}[programs]\n\"../sbin/init\" = \"x\"\n"),
+            Path::new("/x"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("must be a file name"), "{e}");
     }
 
     #[test]

@@ -9,12 +9,20 @@
 //!
 //! | content | measured bytes (`lp` = `u32` big-endian length, then the bytes) |
 //! |---|---|
+//! | `{"type": "enclave-binary", "sha256": "<hex>"}` | `blindfold/runtime/enclave-binary/v1` `lp(SHA-256 of the running executable)` |
 //! | `{"type": "app-disk", "root_hash": "<hex>"}` | `blindfold/runtime/app-disk/v1` `lp(root hash)` |
 //! | `{"type": "config", "sha256": "<hex>"}` | `blindfold/runtime/config/v1` `lp(SHA-256 of the configuration)` |
 //! | `{"type": "model", "name": "...", "sha256": "<hex>"}` | `blindfold/runtime/model/v1` `lp(name)` `lp(SHA-256 of the model)` |
 //! | `{"type": "ready"}` | `blindfold/runtime/ready/v1` |
 //!
 //! After `ready`, only `model` events may follow.
+//!
+//! `enclave-binary` comes first, in process mode only: the enclave hashes
+//! its own executable (`/proc/self/exe`). It is a consistency check, not a
+//! measurement an operator cannot fake: a modified binary could report the
+//! original's digest. In a measured image the binary is part of the initrd,
+//! measured by the firmware into PCR 4 before it runs, and there is no such
+//! event.
 //!
 //! Extension rule: a new kind of event is a new `type` with its own
 //! versioned label; a reader that does not know a type refuses the log (it
@@ -38,6 +46,13 @@ pub const READY_MARKER: &[u8] = b"blindfold/runtime/ready/v1";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum RuntimeEvent {
+    /// The SHA-256 of the enclave's own executable, as it read it (process
+    /// mode only; see the module documentation for what it does not prove).
+    EnclaveBinary {
+        /// SHA-256 of `/proc/self/exe`.
+        #[serde(with = "hex_bytes")]
+        sha256: Vec<u8>,
+    },
     /// The app disk's dm-verity root hash.
     AppDisk {
         /// Root hash bytes.
@@ -85,6 +100,9 @@ impl RuntimeEvent {
             out
         };
         match self {
+            RuntimeEvent::EnclaveBinary { sha256 } => {
+                labelled(b"blindfold/runtime/enclave-binary/v1", &[sha256])
+            }
             RuntimeEvent::AppDisk { root_hash } => labelled(b"blindfold/runtime/app-disk/v1", &[root_hash]),
             RuntimeEvent::Config { sha256 } => labelled(b"blindfold/runtime/config/v1", &[sha256]),
             RuntimeEvent::Model { name, sha256 } => {
@@ -102,20 +120,32 @@ impl RuntimeEvent {
 
 /// The events the enclave measures at start, in order, for an app disk
 /// with `app_disk_root_hash` and the configuration file `config` (its exact
-/// bytes): app disk, configuration, `ready`. A model, if the configuration
-/// names one, follows as [`RuntimeEvent::model`]. The enclave extends
-/// exactly these, and `blindfold measure` predicts PCR 15 from them.
-pub fn runtime_events(app_disk_root_hash: &[u8], config: &[u8]) -> Vec<RuntimeEvent> {
+/// bytes): in process mode the enclave's own digest (`enclave_binary`, the
+/// SHA-256 of its executable; `None` in a measured image, whose PCR 4
+/// covers it), app disk, configuration, `ready`. A model, if the
+/// configuration names one, follows as [`RuntimeEvent::model`]. The enclave
+/// extends exactly these, and `blindfold measure` predicts PCR 15 from them.
+pub fn runtime_events(
+    enclave_binary: Option<&[u8; 32]>,
+    app_disk_root_hash: &[u8],
+    config: &[u8],
+) -> Vec<RuntimeEvent> {
     let config_sha256 = default_provider().hash(HashAlg::Sha256, &[config]);
-    vec![
-        RuntimeEvent::AppDisk {
-            root_hash: app_disk_root_hash.to_vec(),
-        },
-        RuntimeEvent::Config {
-            sha256: config_sha256.as_bytes().to_vec(),
-        },
-        RuntimeEvent::Ready,
-    ]
+    let binary = enclave_binary.map(|sha256| RuntimeEvent::EnclaveBinary {
+        sha256: sha256.to_vec(),
+    });
+    binary
+        .into_iter()
+        .chain([
+            RuntimeEvent::AppDisk {
+                root_hash: app_disk_root_hash.to_vec(),
+            },
+            RuntimeEvent::Config {
+                sha256: config_sha256.as_bytes().to_vec(),
+            },
+            RuntimeEvent::Ready,
+        ])
+        .collect()
 }
 
 /// What differs between the runtime events a reference was computed from
@@ -145,6 +175,9 @@ fn event_difference(expected: &RuntimeEvent, measured: &RuntimeEvent) -> String 
         format!("{what} differs: expected {}, measured {}", short(e), short(m))
     };
     match (expected, measured) {
+        (RuntimeEvent::EnclaveBinary { sha256: e }, RuntimeEvent::EnclaveBinary { sha256: m }) => {
+            differs("enclave binary sha256", e, m)
+        }
         (RuntimeEvent::AppDisk { root_hash: e }, RuntimeEvent::AppDisk { root_hash: m }) => {
             differs("app-disk root hash", e, m)
         }
@@ -167,6 +200,7 @@ impl RuntimeEvent {
     /// The event in a few words: `config 7ba5eea7b4416693…`.
     pub fn summary(&self) -> String {
         match self {
+            RuntimeEvent::EnclaveBinary { sha256 } => format!("enclave-binary {}", short(sha256)),
             RuntimeEvent::AppDisk { root_hash } => format!("app-disk {}", short(root_hash)),
             RuntimeEvent::Config { sha256 } => format!("config {}", short(sha256)),
             RuntimeEvent::Model { name, sha256 } => format!("model \"{name}\" {}", short(sha256)),
@@ -325,9 +359,9 @@ mod tests {
 
     #[test]
     fn the_event_that_differs_is_named() {
-        let expected = runtime_events(&[1; 32], b"{\"a\": 1}");
+        let expected = runtime_events(Some(&[7; 32]), &[1; 32], b"{\"a\": 1}");
         assert_eq!(describe_differences(&expected, &expected), None);
-        let measured = runtime_events(&[1; 32], b"{\"a\": 2}");
+        let measured = runtime_events(Some(&[7; 32]), &[1; 32], b"{\"a\": 2}");
         let why = describe_differences(&expected, &measured).unwrap_or_default();
         assert!(why.starts_with("config sha256 differs: expected "), "{why}");
         assert!(!why.contains("app-disk"), "{why}");
@@ -342,7 +376,7 @@ mod tests {
         let why = describe_differences(&with_model, &other_model).unwrap_or_default();
         assert_eq!(why, "model name differs: expected \"m\", measured \"n\"");
 
-        let other_disk = runtime_events(&[3; 32], b"{\"a\": 1}");
+        let other_disk = runtime_events(Some(&[7; 32]), &[3; 32], b"{\"a\": 1}");
         let why = describe_differences(&expected, &other_disk).unwrap_or_default();
         assert!(
             why.starts_with(
@@ -350,5 +384,19 @@ mod tests {
             ),
             "{why}"
         );
+
+        // Process mode's first event: another executable is named as such.
+        let other_binary = runtime_events(Some(&[8; 32]), &[1; 32], b"{\"a\": 1}");
+        let why = describe_differences(&expected, &other_binary).unwrap_or_default();
+        assert_eq!(
+            why,
+            "enclave binary sha256 differs: expected 0707070707070707…, measured 0808080808080808…"
+        );
+        // A measured image has no such event (PCR 4 holds the binary).
+        let image = runtime_events(None, &[1; 32], b"{\"a\": 1}");
+        assert_eq!(image.len(), 3);
+        assert!(!image
+            .iter()
+            .any(|e| matches!(e, RuntimeEvent::EnclaveBinary { .. })));
     }
 }

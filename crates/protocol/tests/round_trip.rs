@@ -7,7 +7,7 @@ use blindfold_protocol::{runtime_events, CelRecord, Error, EvidenceV1, QuoteV1, 
 use blindfold_tpm::{PcrIndex, PcrValues};
 
 fn log() -> RuntimeLog {
-    let mut events = runtime_events(&[1; 32], b"{\"listen\": \"127.0.0.1:0\"}");
+    let mut events = runtime_events(None, &[1; 32], b"{\"listen\": \"127.0.0.1:0\"}");
     events.push(RuntimeEvent::model("smollm2", &[3; 32]));
     RuntimeLog {
         events,
@@ -37,7 +37,7 @@ fn evidence() -> EvidenceV1 {
 
 #[test]
 fn the_recipe_is_app_disk_config_ready() {
-    let events = runtime_events(&[1; 32], b"config bytes");
+    let events = runtime_events(None, &[1; 32], b"config bytes");
     let sha = default_provider().hash(HashAlg::Sha256, &[b"config bytes"]);
     assert_eq!(
         events,

@@ -11,8 +11,9 @@ use zeroize::Zeroizing;
 pub struct StartedEngine {
     /// The engine.
     pub engine: Arc<dyn Engine>,
-    /// SHA-256 of the weights (embedded engine only: an upstream server's
-    /// weights are its own disk's, measured with the app disk).
+    /// SHA-256 of the weights: the embedded engine's, or the file an
+    /// upstream server's configuration names (hashed before the server
+    /// starts); `None` for an upstream that names none.
     pub weights_sha256: Option<[u8; 32]>,
     /// The upstream process, if the enclave started it; dropping it kills
     /// the process.
@@ -38,10 +39,26 @@ pub async fn start(
             })
         }
         EngineConfig::Upstream(upstream) => {
+            let weights_sha256 = match &upstream.weights {
+                Some(path) => {
+                    let file = path.clone();
+                    let digest = tokio::task::spawn_blocking(move || crate::measure::file_sha256(&file))
+                        .await
+                        .map_err(|e| EngineError::Model(format!("hashing the upstream's weights: {e}")))?
+                        .map_err(|e| {
+                            EngineError::Model(format!(
+                                "hashing the upstream's weights {}: {e}",
+                                path.display()
+                            ))
+                        })?;
+                    Some(digest)
+                }
+                None => None,
+            };
             let started = blindfold_engine_upstream::start(upstream).await?;
             Ok(StartedEngine {
                 engine: Arc::new(started.engine),
-                weights_sha256: None,
+                weights_sha256,
                 upstream_process: started.process,
             })
         }

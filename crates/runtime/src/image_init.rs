@@ -16,13 +16,8 @@ use blindfold_enclave_config::EnclaveConfig;
 use blindfold_verity::AppDiskTable;
 use rustix::mount::{mount, MountFlags};
 
-/// Where the app disk is mounted (`blindfold_image::APP_MOUNT`).
-pub const APP_MOUNT: &str = "/app";
-/// The configuration on the app disk.
-pub const CONFIG_PATH: &str = "/app/config.json";
-/// The modules to load, in order (written by the image builder).
-const MODULE_LIST: &str = "/etc/blindfold/modules";
-const MODULE_DIR: &str = "/lib/modules";
+use blindfold_enclave_config::image_layout::{APP_MOUNT, CONFIG_NAME, MODULE_DIR, MODULE_LIST};
+
 /// The device-mapper name of the app disk.
 const DM_NAME: &str = "blindfold-app";
 /// The firmware's event log, once securityfs is mounted.
@@ -170,11 +165,12 @@ pub fn boot() -> anyhow::Result<ImageBoot> {
         table.partition,
         hex::encode(&table.root_hash)
     );
-    let raw_config = std::fs::read(CONFIG_PATH).with_context(|| format!("reading {CONFIG_PATH}"))?;
+    let config_path = format!("{APP_MOUNT}/{CONFIG_NAME}");
+    let raw_config = std::fs::read(&config_path).with_context(|| format!("reading {config_path}"))?;
     let config = EnclaveConfig::parse(&raw_config)?;
     if !config.is_image() {
         return Err(anyhow!(
-            "{CONFIG_PATH} names an app disk path: an image's configuration must not (the kernel opened this disk)"
+            "{config_path} names an app disk path: an image's configuration must not (the kernel opened this disk)"
         ));
     }
     let firmware_log = match std::fs::read(FIRMWARE_LOG) {

@@ -100,4 +100,43 @@ pub async fn probe(net: &NetworkConfig) {
         };
         eprintln!("blindfold-enclave: test probe: {dest}: {said}");
     }
+    if let Some(port) = net.test_probe_listen {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+        let listener = match tokio::net::TcpListener::bind(("0.0.0.0", port)).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("blindfold-enclave: test probe: listening on {port}: {e}");
+                return;
+            }
+        };
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let _ = stream.write_all(PROBE_ANSWER).await;
+            }
+        });
+        let mut line = String::new();
+        let answered = match tokio::time::timeout(
+            Duration::from_secs(3),
+            tokio::net::TcpStream::connect(("127.0.0.1", port)),
+        )
+        .await
+        {
+            Ok(Ok(stream)) => {
+                let mut reader = tokio::io::BufReader::new(stream);
+                matches!(
+                    tokio::time::timeout(Duration::from_secs(3), reader.read_line(&mut line)).await,
+                    Ok(Ok(n)) if n > 0
+                )
+            }
+            _ => false,
+        };
+        eprintln!(
+            "blindfold-enclave: test probe: listener on port {port} {} over loopback",
+            if answered { "answers" } else { "does not answer" }
+        );
+    }
 }
+
+/// What the test probe's listener says to each connection.
+#[cfg(debug_assertions)]
+const PROBE_ANSWER: &[u8] = b"blindfold-enclave test probe: reachable\n";

@@ -151,6 +151,7 @@ fn run_image() -> anyhow::Result<()> {
     let state = measure::measure_verified(
         &mut tpm,
         &boot.config,
+        None,
         &boot.root_hash,
         &boot.raw_config,
         Some(boot.firmware_log),

@@ -2,12 +2,14 @@
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
 
 use anyhow::{anyhow, Context};
 use blindfold_attester::{Tpm, AK_CERT_NV_INDEX};
 use blindfold_crypto::HashAlg;
 use blindfold_protocol::{runtime_events, RuntimeEvent, RuntimeLog, RUNTIME_PCR};
 use blindfold_verity::{self as verity, Superblock, VerityParams};
+use sha2::{Digest as _, Sha256};
 
 use blindfold_enclave_config::EnclaveConfig;
 
@@ -65,23 +67,44 @@ fn check_app_disk(config: &EnclaveConfig) -> anyhow::Result<()> {
     .map_err(|e| anyhow!("app disk does not match its root hash: {e}"))
 }
 
-/// Verifies the app disk, then extends app disk, configuration and the
-/// ready separator. Any failure is fatal: the enclave serves nothing.
+/// SHA-256 of a file, read in pieces.
+pub fn file_sha256(path: &Path) -> anyhow::Result<[u8; 32]> {
+    let mut file = BufReader::with_capacity(1 << 20, File::open(path)?);
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(hasher.finalize().into())
+}
+
+/// Process mode: verifies the app disk, then extends the enclave's own
+/// digest (read from `/proc/self/exe`: a consistency check only, a
+/// modified binary could report another digest), app disk, configuration
+/// and the ready separator. Any failure is fatal: the enclave serves
+/// nothing.
 pub fn measure_at_start(
     tpm: &mut Tpm,
     config: &EnclaveConfig,
     raw_config: &[u8],
 ) -> anyhow::Result<StartState> {
     check_app_disk(config)?;
-    measure_verified(tpm, config, &config.app_disk_root_hash, raw_config, None)
+    let binary = file_sha256(Path::new("/proc/self/exe")).context("hashing the enclave's own executable")?;
+    measure_verified(
+        tpm,
+        config,
+        Some(&binary),
+        &config.app_disk_root_hash,
+        raw_config,
+        None,
+    )
 }
 
-/// Extends app disk (`root_hash`, already verified: by [`check_app_disk`]
-/// in process mode, by the kernel's dm-verity in an image), configuration
-/// and the ready separator.
+/// Extends the enclave's digest (process mode; `None` in an image, whose
+/// PCR 4 holds it), app disk (`root_hash`, already verified: by
+/// [`check_app_disk`] in process mode, by the kernel's dm-verity in an
+/// image), configuration and the ready separator.
 pub fn measure_verified(
     tpm: &mut Tpm,
     config: &EnclaveConfig,
+    enclave_binary: Option<&[u8; 32]>,
     root_hash: &[u8],
     raw_config: &[u8],
     firmware_log: Option<Vec<u8>>,
@@ -104,7 +127,7 @@ pub fn measure_verified(
         events: Vec::new(),
         banks: banks.clone(),
     };
-    for event in runtime_events(root_hash, raw_config) {
+    for event in runtime_events(enclave_binary, root_hash, raw_config) {
         extend(tpm, &mut log, event)?;
     }
     Ok(StartState {

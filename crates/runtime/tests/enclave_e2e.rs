@@ -45,7 +45,7 @@ async fn an_attested_session_on_the_local_platform() {
         .await
         .unwrap();
     assert_eq!(session.verified.platform(), Platform::Local);
-    assert_eq!(session.verified.runtime_log().unwrap().events.len(), 3);
+    assert_eq!(session.verified.runtime_log().unwrap().events, setup.events());
 
     // The endpoint takes exactly a 32-byte nonce.
     let req = hyper::Request::get("/.well-known/blindfold/evidence?nonce=00ff")
@@ -123,6 +123,7 @@ async fn an_attested_session_on_the_local_platform() {
 
     // Another configuration (or app disk) is another PCR 15.
     let other = reference(vec![
+        common::enclave_binary_event(),
         RuntimeEvent::AppDisk {
             root_hash: setup.disk.root_hash.clone(),
         },

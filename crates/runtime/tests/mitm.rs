@@ -265,13 +265,15 @@ async fn attacks_on_the_session_are_refused() {
         blindfold_attest::Verifier::new().verify(&evidence, &options)
     };
     check(&|_| {}).unwrap();
-    let err = check(&|v| v["runtime_log"][1]["content"]["sha256"] = serde_json::json!("00".repeat(32)))
+    // (Record 0 is the enclave's own digest, 1 the app disk, 2 the
+    // configuration.)
+    let err = check(&|v| v["runtime_log"][2]["content"]["sha256"] = serde_json::json!("00".repeat(32)))
         .unwrap_err();
     assert!(
         matches!(
             err,
             AttestError::Verify(VerifyError::Protocol(ProtocolError::RuntimeEventDigest {
-                record: 1,
+                record: 2,
                 ..
             }))
         ),
@@ -297,15 +299,16 @@ async fn attacks_on_the_session_are_refused() {
         }
         .to_records();
         let mut record = serde_json::to_value(&extra[0]).unwrap();
-        record["recnum"] = serde_json::json!(3);
-        v["runtime_log"].as_array_mut().unwrap().push(record);
+        let log = v["runtime_log"].as_array_mut().unwrap();
+        record["recnum"] = serde_json::json!(log.len());
+        log.push(record);
     })
     .unwrap_err();
     assert!(
         matches!(
             err,
             AttestError::Verify(VerifyError::Protocol(ProtocolError::RuntimeEventAfterReady {
-                record: 3
+                record: 4
             }))
         ),
         "after ready: {err:?}"

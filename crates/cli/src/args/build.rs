@@ -149,6 +149,11 @@ pub struct MeasureArgs {
     /// the ready separator, as blindfold-enclave extends them.
     #[arg(long, value_name = "FILE")]
     pub enclave_config: Option<PathBuf>,
+    /// The `blindfold-enclave` executable that will run a process-mode
+    /// configuration (it measures its own SHA-256 first into PCR 15).
+    /// Default: the one installed beside this program.
+    #[arg(long, value_name = "FILE", conflicts_with = "image")]
+    pub enclave_binary: Option<PathBuf>,
     /// Sign the measurements with this publisher key (from `blindfold
     /// keygen`): writes a DSSE envelope instead of plain JSON.
     #[arg(long, value_name = "KEY")]

@@ -298,6 +298,13 @@ pub struct DemoArgs {
     /// --keep).
     #[arg(long)]
     pub serve: bool,
+    /// Run the enclave as a measured VM image instead of a process: build
+    /// the image (UKI + app disk with the model), boot it under QEMU + OVMF
+    /// with the platform's swtpm, verify the measured boot against the
+    /// build-time prediction, and ask it. The first run also boots once to
+    /// record the firmware's reference (kept in ~/.cache/blindfold/demo-vm).
+    #[arg(long, conflicts_with = "serve")]
+    pub vm: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -365,6 +372,17 @@ pub struct VmArgs {
     /// reachable from the guest.
     #[arg(long, value_name = "GUEST_IP:PORT=HOST_PORT")]
     pub forward: Vec<String>,
+    /// Forward another host port (127.0.0.1:HOST_PORT) into the guest's
+    /// GUEST_PORT, besides the API. Repeatable. The enclave's firewall
+    /// lets only its API port in: this shows it.
+    #[arg(long, value_name = "HOST_PORT=GUEST_PORT")]
+    pub inbound: Vec<String>,
+    /// Start from this OVMF variable store (a copy is used) instead of a
+    /// fresh one: the boot entries an operator could set. A boot entry
+    /// whose load options replace the image's command line changes PCR 12
+    /// and 9, and verification fails.
+    #[arg(long, value_name = "FILE")]
+    pub efi_vars: Option<PathBuf>,
     /// Guest memory in MiB.
     #[arg(long, default_value_t = 2048)]
     pub memory: u32,

@@ -108,7 +108,7 @@ impl Enclave {
 pub const KEY_ID: &str = "00112233445566778899aabbccddeeff";
 
 pub fn built_events(config: &[u8]) -> Vec<RuntimeEvent> {
-    runtime_events(&[0xab; 32], config)
+    runtime_events(None, &[0xab; 32], config)
 }
 
 /// The owner's policy for `smollm2`: the build whose runtime is

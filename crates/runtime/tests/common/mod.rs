@@ -90,6 +90,7 @@ impl Setup {
     /// The events the enclave logs at start.
     pub fn events(&self) -> Vec<RuntimeEvent> {
         vec![
+            enclave_binary_event(),
             RuntimeEvent::AppDisk {
                 root_hash: self.disk.root_hash.clone(),
             },
@@ -106,6 +107,17 @@ impl Setup {
     /// The platform CA, as the client's explicit anchor.
     pub fn ca(&self) -> Vec<blindfold_x509::Certificate> {
         blindfold_x509::parse_certificates(&std::fs::read(&self.info.ca_pem).unwrap()).unwrap()
+    }
+}
+
+/// The enclave's own digest, its first event in process mode.
+pub fn enclave_binary_event() -> RuntimeEvent {
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_blindfold-enclave")).unwrap();
+    RuntimeEvent::EnclaveBinary {
+        sha256: default_provider()
+            .hash(HashAlg::Sha256, &[&binary])
+            .as_bytes()
+            .to_vec(),
     }
 }
 
