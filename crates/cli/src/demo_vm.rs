@@ -219,48 +219,11 @@ pub fn demo_vm(args: &DemoArgs, model: &Path, enclave_bin: &Path) -> Result<(), 
             })
             .await,
         )?;
-        let accel = if vm.accel == crate::vm_cmd::Accel::Kvm {
-            "KVM"
-        } else {
-            "TCG"
-        };
-        let started = Instant::now();
-        let client = loop {
-            match Client::connect(&vm.addr, trust.clone()).await {
-                Ok(client) => break client,
-                Err(ClientError::Attestation(blindfold_atls::Error::Connect(_)))
-                    if started.elapsed() < BOOT_WAIT && !vm.exited() =>
-                {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-                Err(e) => return Err(failure(e).context("demo step \"verification\" failed")),
-            }
-        };
-        done(
-            bar,
-            format!(
-                "booted and verified in {:.0} s ({accel}): measured boot, no development reference",
-                started.elapsed().as_secs_f64()
-            ),
-        );
-        say!("");
-        print_report(&client.report());
-        say!("");
-        let model = model_id(&client)
-            .await
-            .map_err(|e| failure(e).context("demo step \"answer\" failed"))?;
-        say!("prompt:      {}", args.prompt);
-        print!("answer:      ");
-        let messages = [blindfold_client::openai::ChatMessage::user(args.prompt.clone())];
-        let (_, tokens, seconds) = stream_answer(&client, &model, &messages, args.max_tokens, 0.0)
-            .await
-            .map_err(|e| failure(e).context("demo step \"answer\" failed"))?;
-        say!(
-            "             {tokens} tokens in {seconds:.2} s ({:.1} tokens/s), over the attested session",
-            tokens as f64 / seconds.max(1e-9)
-        );
-        drop(vm);
-        Ok::<(), Failure>(())
+        // Whatever happens next, the VM is powered off in order (an
+        // unorderly stop counts against the kept platform's TPM).
+        let result = ask(&mut vm, bar, trust, args).await;
+        vm.power_off().await;
+        result
     })?;
     eprintln!(
         "✓ stopped the VM and its swtpm{}",
@@ -269,6 +232,57 @@ pub fn demo_vm(args: &DemoArgs, model: &Path, enclave_bin: &Path) -> Result<(), 
         } else {
             ", removed the working directory"
         }
+    );
+    Ok(())
+}
+
+/// Waits for the booted image's evidence, then prints the report and one
+/// answer over the attested session.
+async fn ask(
+    vm: &mut crate::vm_cmd::RunningVm,
+    bar: indicatif::ProgressBar,
+    trust: Trust,
+    args: &DemoArgs,
+) -> Result<(), Failure> {
+    let accel = if vm.accel == crate::vm_cmd::Accel::Kvm {
+        "KVM"
+    } else {
+        "TCG"
+    };
+    let started = Instant::now();
+    let client = loop {
+        match Client::connect(&vm.addr, trust.clone()).await {
+            Ok(client) => break client,
+            Err(ClientError::Attestation(blindfold_atls::Error::Connect(_)))
+                if started.elapsed() < BOOT_WAIT && !vm.exited() =>
+            {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(failure(e).context("demo step \"verification\" failed")),
+        }
+    };
+    done(
+        bar,
+        format!(
+            "booted and verified in {:.0} s ({accel}): measured boot, no development reference",
+            started.elapsed().as_secs_f64()
+        ),
+    );
+    say!("");
+    print_report(&client.report());
+    say!("");
+    let model = model_id(&client)
+        .await
+        .map_err(|e| failure(e).context("demo step \"answer\" failed"))?;
+    say!("prompt:      {}", args.prompt);
+    print!("answer:      ");
+    let messages = [blindfold_client::openai::ChatMessage::user(args.prompt.clone())];
+    let (_, tokens, seconds) = stream_answer(&client, &model, &messages, args.max_tokens, 0.0)
+        .await
+        .map_err(|e| failure(e).context("demo step \"answer\" failed"))?;
+    say!(
+        "             {tokens} tokens in {seconds:.2} s ({:.1} tokens/s), over the attested session",
+        tokens as f64 / seconds.max(1e-9)
     );
     Ok(())
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use blindfold_enclave_config::EnclaveConfig;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
 use crate::args::{PlatformReferenceArgs, VmArgs, VmRunArgs};
@@ -81,6 +81,7 @@ pub async fn probe_accel() -> Accel {
 pub struct RunningVm {
     qemu: Child,
     _swtpm: Child,
+    monitor: std::path::PathBuf,
     _scratch: tempfile::TempDir,
     /// The API on the host.
     pub addr: String,
@@ -97,6 +98,36 @@ impl RunningVm {
     /// Whether QEMU has exited (the guest powered off).
     pub fn exited(&mut self) -> bool {
         matches!(self.qemu.try_wait(), Ok(Some(_)))
+    }
+
+    /// Stops the guest in order: Ctrl-Alt-Del through QEMU's monitor, on
+    /// which the enclave powers off and the kernel sends TPM2_Shutdown (an
+    /// unorderly stop counts against the TPM's dictionary-attack
+    /// protection, and after a few the AK can no longer quote). Waits up
+    /// to 30 s, then kills QEMU. Returns whether the stop was orderly.
+    pub async fn power_off(&mut self) -> bool {
+        if self.exited() {
+            return true;
+        }
+        // The monitor connection stays open until QEMU exits: a monitor
+        // that sees its client go at once may drop the command unread.
+        let monitor = async {
+            let mut monitor = tokio::net::UnixStream::connect(&self.monitor).await?;
+            monitor.write_all(b"sendkey ctrl-alt-delete\n").await?;
+            monitor.flush().await?;
+            Ok::<_, std::io::Error>(monitor)
+        }
+        .await;
+        if let Ok(_open) = monitor {
+            if tokio::time::timeout(Duration::from_secs(30), self.qemu.wait())
+                .await
+                .is_ok()
+            {
+                return true;
+            }
+        }
+        let _ = self.qemu.kill().await;
+        false
     }
 }
 
@@ -233,8 +264,11 @@ pub async fn boot(args: &VmArgs) -> anyhow::Result<RunningVm> {
         Some(path) => format!("file:{}", path.display()),
         None => "null".to_string(),
     };
+    let monitor = scratch.path().join("monitor.sock");
     let qemu = Command::new("qemu-system-x86_64")
         .args(["-machine", "q35", "-accel", accel_name, "-cpu", cpu])
+        .arg("-monitor")
+        .arg(format!("unix:{},server=on,wait=off", monitor.display()))
         .args(["-m", &args.memory.to_string(), "-smp", &args.cpus.to_string()])
         .args([
             "-display",
@@ -274,6 +308,7 @@ pub async fn boot(args: &VmArgs) -> anyhow::Result<RunningVm> {
     Ok(RunningVm {
         qemu,
         _swtpm: swtpm,
+        monitor,
         _scratch: scratch,
         addr: format!("127.0.0.1:{}", args.port),
         accel,
@@ -324,16 +359,24 @@ pub fn run(args: &VmRunArgs) -> Result<(), Failure> {
         );
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|e| Failure::Unusable(anyhow!(e)))?;
-        tokio::select! {
-            status = vm.wait() => {
-                let status = status.map_err(|e| Failure::Unusable(anyhow!(e)))?;
-                say!("the VM stopped ({status})");
-            }
-            _ = tokio::signal::ctrl_c() => say!("stopping the VM"),
-            _ = term.recv() => say!("stopping the VM"),
+        let stopped = tokio::select! {
+            status = vm.wait() => Some(status.map_err(|e| Failure::Unusable(anyhow!(e)))?),
+            _ = tokio::signal::ctrl_c() => None,
+            _ = term.recv() => None,
+        };
+        match stopped {
+            Some(status) => say!("the VM stopped ({status})"),
+            None => stop(&mut vm).await,
         }
         Ok(())
     })
+}
+
+async fn stop(vm: &mut RunningVm) {
+    say!("stopping the VM (Ctrl-Alt-Del: the enclave powers off)");
+    if !vm.power_off().await {
+        say!("the VM did not power off within 30 s; stopped it (the TPM counts an unorderly stop)");
+    }
 }
 
 /// Boots the image on the platform, takes the firmware's event log from
@@ -351,9 +394,10 @@ pub fn reference(args: &PlatformReferenceArgs) -> Result<(), Failure> {
         loop {
             match blindfold_atls::reference_evidence(&vm.addr, ca.clone()).await {
                 Ok((evidence, _verified)) => {
+                    vm.power_off().await;
                     break evidence.event_log.ok_or_else(|| {
                         Failure::Unusable(anyhow!("the enclave's evidence carries no firmware event log"))
-                    })
+                    });
                 }
                 Err(e) => {
                     if vm.exited() {

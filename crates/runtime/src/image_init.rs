@@ -192,6 +192,23 @@ pub fn boot() -> anyhow::Result<ImageBoot> {
 
 /// Stops the machine: PID 1 must not exit (the kernel would panic with
 /// whatever state it has), and nothing is left to serve.
+/// Has the kernel send SIGINT to PID 1 on Ctrl-Alt-Del instead of
+/// rebooting at once, and powers off in order when it comes.
+pub async fn power_off_on_ctrl_alt_del() -> anyhow::Result<()> {
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("handling SIGINT")?;
+    rustix::system::reboot(rustix::system::RebootCommand::CadOff).context("Ctrl-Alt-Del to SIGINT")?;
+    tokio::spawn(async move {
+        if interrupt.recv().await.is_some() {
+            eprintln!("blindfold-enclave: Ctrl-Alt-Del: powering off");
+            power_off();
+        }
+    });
+    Ok(())
+}
+
+/// Powers the machine off (the kernel shuts its devices down first; the
+/// TPM driver sends TPM2_Shutdown).
 pub fn power_off() -> ! {
     rustix::fs::sync();
     let _ = rustix::system::reboot(rustix::system::RebootCommand::PowerOff);
