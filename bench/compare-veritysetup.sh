@@ -11,8 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-1024} runs=${2:-3}
 scripts/setup.sh
-cargo build --release --locked -p blindfold-cli >&2
-bin=${CARGO_TARGET_DIR:-target}/release/blindfold
+cargo build --profile enclave --locked -p blindfold-cli >&2
+bin=${CARGO_TARGET_DIR:-target}/enclave/blindfold
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 head -c $((size * 1024 * 1024)) /dev/urandom >"$work/data"

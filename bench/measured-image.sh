@@ -15,7 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
 scripts/setup.sh --demo --vm >&2
-cargo build --profile enclave --locked -q -p blindfold-cli -p blindfold-runtime >&2
+cargo build --profile enclave --locked -q -p blindfold-runtime >&2
+cargo build --profile enclave --locked -q -p blindfold-cli >&2
 bin=${CARGO_TARGET_DIR:-target}/enclave
 B=$bin/blindfold
 work=$(mktemp -d)
@@ -47,7 +48,7 @@ total=0
 for ((i = 0; i < runs; i++)); do
   rm -rf "$work/image"
   start=$(now)
-  "$B" image build --config "$work/image.toml" -o "$work/image" 2>/dev/null
+  "$B" image build --config "$work/image.toml" -o "$work/image" >/dev/null 2>&1
   total=$((total + $(now) - start))
 done
 build=$((total / runs))

@@ -42,4 +42,12 @@ if [[ $first != "$second" ]]; then
   cmp "$work/first" "$work/second" | head -1 >&2 || true
   exit 1
 fi
-echo "reproducible: byte-identical ($(stat -c %s "$work/first") bytes)" >&2
+# Nothing of the build machine in the bytes: neither checkout's path nor
+# cargo's home (where dependencies' sources are).
+for leak in "$PWD" "$work/another" "${CARGO_HOME:-$HOME/.cargo}"; do
+  if grep -aqF "$leak" "$work/first"; then
+    echo "reproducible: the binary names $leak (a build path)" >&2
+    exit 1
+  fi
+done
+echo "reproducible: byte-identical ($(stat -c %s "$work/first") bytes), no build path in them" >&2

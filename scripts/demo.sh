@@ -23,7 +23,10 @@ if [[ -n ${BLINDFOLD_BIN_DIR:-} ]]; then
   bin=$BLINDFOLD_BIN_DIR
 else
   echo "demo: building blindfold and blindfold-enclave (profile enclave: optimised, stripped, reproducible; the first build takes a few minutes)" >&2
-  cargo build --profile enclave --locked -q -p blindfold-cli -p blindfold-runtime
+  # Two builds: cargo unifies features across the packages of one build,
+  # and the enclave's bytes must be those of its own build.
+  cargo build --profile enclave --locked -q -p blindfold-runtime
+  cargo build --profile enclave --locked -q -p blindfold-cli
   bin=${CARGO_TARGET_DIR:-target}/enclave
 fi
 exec "$bin/blindfold" demo "$@"

@@ -172,12 +172,16 @@ fn stream_blocks<R: Read + Send>(
     let total = geometry.data_blocks;
     std::thread::scope(|s| {
         let (tx, rx) = mpsc::sync_channel::<std::io::Result<Vec<u8>>>(2);
+        // Buffers go back to the reader once hashed: reused, they cost no
+        // fresh allocation, page faults or zeroing per chunk.
+        let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>();
         s.spawn(move || {
             let mut data = data;
             let mut left = total;
             while left > 0 {
                 let n = left.min(CHUNK_BLOCKS as u64) as usize;
-                let mut buf = vec![0u8; n * block];
+                let mut buf = spare_rx.try_recv().unwrap_or_default();
+                buf.resize(n * block, 0);
                 let r = data.read_exact(&mut buf).map(|()| buf);
                 let failed = r.is_err();
                 if tx.send(r).is_err() || failed {
@@ -194,6 +198,8 @@ fn stream_blocks<R: Read + Send>(
                 .map_err(|e| Error::Io(format!("reading data: {e}")))?;
             each(first, &buf)?;
             first += (buf.len() / block) as u64;
+            // The reader may have finished: then the buffer is dropped.
+            let _ = spare_tx.send(buf);
         }
         Ok(())
     })
