@@ -326,20 +326,7 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
         print_report(&client.report());
         print_key_release(&dir.join("kbs"));
         say!("");
-        let model = model_id(&client)
-            .await
-            .map_err(|e| failure(e).context("demo step \"answer\" failed"))?;
-        say!("prompt:      {}", args.prompt);
-        print!("answer:      ");
-        let messages = [blindfold_client::openai::ChatMessage::user(args.prompt.clone())];
-        let (_, tokens, seconds) = stream_answer(&client, &model, &messages, args.max_tokens, 0.0)
-            .await
-            .map_err(|e| failure(e).context("demo step \"answer\" failed"))?;
-        say!(
-            "             {tokens} tokens in {seconds:.2} s ({:.1} tokens/s), over the attested session",
-            tokens as f64 / seconds.max(1e-9)
-        );
-        Ok::<(), Failure>(())
+        answer(&client, args).await
     })?;
     if args.serve {
         print_serve_commands(&dir, &addr, MODEL_ID);
@@ -354,6 +341,25 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
         } else {
             ", removed the working directory"
         }
+    );
+    Ok(())
+}
+
+/// Asks the demo's prompt over the attested session and streams the
+/// answer with its tokens/s.
+pub(crate) async fn answer(client: &Client, args: &DemoArgs) -> Result<(), Failure> {
+    let model = model_id(client)
+        .await
+        .map_err(|e| failure(e).context("demo step \"answer\" failed"))?;
+    say!("prompt:      {}", args.prompt);
+    print!("answer:      ");
+    let messages = [blindfold_client::openai::ChatMessage::user(args.prompt.clone())];
+    let (_, tokens, seconds) = stream_answer(client, &model, &messages, args.max_tokens, 0.0)
+        .await
+        .map_err(|e| failure(e).context("demo step \"answer\" failed"))?;
+    say!(
+        "             {tokens} tokens in {seconds:.2} s ({:.1} tokens/s), over the attested session",
+        tokens as f64 / seconds.max(1e-9)
     );
     Ok(())
 }

@@ -24,7 +24,7 @@ use blindfold_client::{Client, ClientError, Trust, TrustFiles};
 use crate::args::{DemoArgs, VmArgs};
 use crate::demo_cmd::{blindfold, cache_dir, done, in_step, step, MODEL_ID};
 use crate::exit::{say, Failure};
-use crate::verify_cmd::{failure, model_id, print_report, runtime, stream_answer};
+use crate::verify_cmd::{failure, print_report, runtime};
 
 /// How long the boot may take to serve evidence (TCG is slow).
 const BOOT_WAIT: Duration = Duration::from_secs(300);
@@ -271,18 +271,6 @@ async fn ask(
     say!("");
     print_report(&client.report());
     say!("");
-    let model = model_id(&client)
-        .await
-        .map_err(|e| failure(e).context("demo step \"answer\" failed"))?;
-    say!("prompt:      {}", args.prompt);
-    print!("answer:      ");
-    let messages = [blindfold_client::openai::ChatMessage::user(args.prompt.clone())];
-    let (_, tokens, seconds) = stream_answer(&client, &model, &messages, args.max_tokens, 0.0)
-        .await
-        .map_err(|e| failure(e).context("demo step \"answer\" failed"))?;
-    say!(
-        "             {tokens} tokens in {seconds:.2} s ({:.1} tokens/s), over the attested session",
-        tokens as f64 / seconds.max(1e-9)
-    );
+    crate::demo_cmd::answer(&client, args).await?;
     Ok(())
 }

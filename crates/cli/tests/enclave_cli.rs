@@ -267,12 +267,7 @@ fn blindfold_verify_passes_against_a_local_enclave() {
     std::fs::write(&swapped_path, swapped).unwrap();
     std::fs::set_permissions(&swapped_path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let (enclave, addr) = start_enclave(&swapped_path, d);
-    let out = run(blindfold()
-        .args(["verify", &format!("https://{addr}"), "--reference"])
-        .arg(d.join("measurements.json"))
-        .args(["--reference-unsigned", "--platform-ca"])
-        .arg(platform.join("ca.pem"))
-        .args(["--allow-dev", "--allow-dev-reference"]));
+    let out = dev_verify(&addr, &d.join("measurements.json"), &platform);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
@@ -295,12 +290,7 @@ fn blindfold_verify_passes_against_a_local_enclave() {
         .arg("-o")
         .arg(d.join("swapped-measurements.json")));
     assert!(m.status.success(), "{}", text(&m.stderr));
-    let out = run(blindfold()
-        .args(["verify", &format!("https://{addr}"), "--reference"])
-        .arg(d.join("swapped-measurements.json"))
-        .args(["--reference-unsigned", "--platform-ca"])
-        .arg(platform.join("ca.pem"))
-        .args(["--allow-dev", "--allow-dev-reference"]));
+    let out = dev_verify(&addr, &d.join("swapped-measurements.json"), &platform);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     drop(enclave);
     assert!(run(blindfold().args(["platform", "stop"]).arg(&platform))

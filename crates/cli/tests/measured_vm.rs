@@ -90,9 +90,11 @@ fn build_image(spec: &Path, out: &Path) {
     assert!(o.status.success(), "{}", text(&o.stderr));
 }
 
-fn vm_run(image: &Path, platform: &Path, port: u16, console: &Path) -> Child {
-    blindfold()
-        .args(["vm", "run"])
+/// `blindfold vm run` of `image` under TCG, the API on `port`, the serial
+/// console in `console` (add options, then spawn).
+fn vm_command(image: &Path, platform: &Path, port: u16, console: &Path) -> Command {
+    let mut c = blindfold();
+    c.args(["vm", "run"])
         .arg(image)
         .arg("--platform")
         .arg(platform)
@@ -100,9 +102,12 @@ fn vm_run(image: &Path, platform: &Path, port: u16, console: &Path) -> Child {
         .arg(console)
         .env("BLINDFOLD_VM_ACCEL", "tcg")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+        .stderr(Stdio::null());
+    c
+}
+
+fn vm_run(image: &Path, platform: &Path, port: u16, console: &Path) -> Child {
+    vm_command(image, platform, port, console).spawn().unwrap()
 }
 
 /// Stops `vm run` as Ctrl-C or a service manager would (SIGTERM): it stops
@@ -245,18 +250,9 @@ fn a_measured_image_verifies_against_its_build_time_prediction_and_a_changed_one
         .arg(&options));
     let port = free_port();
     let console = d.join("console-load-options.log");
-    let vm = blindfold()
-        .args(["vm", "run"])
-        .arg(&image)
-        .arg("--platform")
-        .arg(&platform)
-        .args(["--port", &port.to_string(), "--console"])
-        .arg(&console)
+    let vm = vm_command(&image, &platform, port, &console)
         .arg("--efi-vars")
         .arg(&vars)
-        .env("BLINDFOLD_VM_ACCEL", "tcg")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let o = run(blindfold()
@@ -407,37 +403,47 @@ fn one_changed_byte_on_the_app_disk_stops_the_machine_before_anything_is_served(
     assert!(run(blindfold().args(["platform", "init"]).arg(&platform))
         .status
         .success());
-    // The app partition starts after the ESP; change one byte of its first
-    // block (erofs's superblock: read when the disk is mounted).
+    // The app partition starts after the ESP. One changed byte in a block
+    // read at start (erofs's superblock, read when the disk is mounted),
+    // then in one read later (the middle of the data: the model, read when
+    // the enclave loads it, after its disk is mounted and PCR 15 extended).
     let disk = image.join("disk.img");
-    let mut bytes = std::fs::read(&disk).unwrap();
-    let entry = &bytes[1024 + 128..1024 + 256];
+    let pristine = std::fs::read(&disk).unwrap();
+    let entry = &pristine[1024 + 128..1024 + 256];
     let app = u64::from_le_bytes(entry[32..40].try_into().unwrap()) as usize * 512;
-    bytes[app + 1100] ^= 0x01;
-    std::fs::write(&disk, &bytes).unwrap();
-
-    let console = d.join("console.log");
-    let mut vm = vm_run(&image, &platform, free_port(), &console);
-    // The kernel's dm-verity refuses the block and panics; the machine
-    // stops by itself (vm run returns) without ever serving.
-    let start = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = vm.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > std::time::Duration::from_secs(180) {
-            stop(vm);
-            panic!("the machine kept running on a corrupted app disk");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    };
-    assert!(status.success(), "{status}");
-    let log = std::fs::read_to_string(&console).unwrap();
-    assert!(
-        log.contains("verity") && log.to_lowercase().contains("corrupt"),
-        "{log}"
-    );
-    assert!(!log.contains("ready, listening"), "{log}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(image.join("app.img.json")).unwrap()).unwrap();
+    let data_size = manifest["data_size"].as_u64().unwrap() as usize;
+    for (what, offset) in [("at mount", 1100), ("when the model is loaded", data_size / 2)] {
+        let mut bytes = pristine.clone();
+        bytes[app + offset] ^= 0x01;
+        std::fs::write(&disk, &bytes).unwrap();
+        let console = d.join(format!("console-{offset}.log"));
+        let mut vm = vm_run(&image, &platform, free_port(), &console);
+        // The kernel's dm-verity refuses the block and panics; the machine
+        // stops by itself (vm run returns) without ever serving.
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = vm.try_wait().unwrap() {
+                break status;
+            }
+            if start.elapsed() > std::time::Duration::from_secs(180) {
+                stop(vm);
+                panic!("the machine kept running on an app disk changed in a block read {what}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        };
+        assert!(status.success(), "{status}");
+        let log = std::fs::read_to_string(&console).unwrap();
+        assert!(
+            log.contains("verity") && log.to_lowercase().contains("corrupt"),
+            "a block read {what}: {log}"
+        );
+        assert!(!log.contains("ready, listening"), "a block read {what}: {log}");
+    }
+    // The later block is read after the disk was mounted.
+    let later = std::fs::read_to_string(d.join(format!("console-{}.log", data_size / 2))).unwrap();
+    assert!(later.contains("opened through dm-verity"), "{later}");
 }
 
 fn ok(cmd: &mut Command) -> String {
@@ -615,17 +621,7 @@ fn inside_the_vm_a_sealed_model_comes_from_s3_and_its_key_only_to_the_approved_m
     // model served, the boot verified with the same signed reference.
     let port = free_port();
     let console = d.join("console.log");
-    let mut run_vm = blindfold();
-    run_vm
-        .args(["vm", "run"])
-        .arg(&approved)
-        .arg("--platform")
-        .arg(&platform)
-        .args(["--port", &port.to_string(), "--console"])
-        .arg(&console)
-        .env("BLINDFOLD_VM_ACCEL", "tcg")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let mut run_vm = vm_command(&approved, &platform, port, &console);
     forwards(&mut run_vm);
     let vm = run_vm.spawn().unwrap();
     let o = run(blindfold()
@@ -691,17 +687,7 @@ fn inside_the_vm_a_sealed_model_comes_from_s3_and_its_key_only_to_the_approved_m
     // the enclave serves nothing and powers off.
     let changed = sealed_config("changed\n", &d.join("changed"));
     let console = d.join("console-changed.log");
-    let mut run_vm = blindfold();
-    run_vm
-        .args(["vm", "run"])
-        .arg(&changed)
-        .arg("--platform")
-        .arg(&platform)
-        .args(["--port", &free_port().to_string(), "--console"])
-        .arg(&console)
-        .env("BLINDFOLD_VM_ACCEL", "tcg")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let mut run_vm = vm_command(&changed, &platform, free_port(), &console);
     forwards(&mut run_vm);
     wait_powered_off(run_vm.spawn().unwrap(), std::time::Duration::from_secs(240));
     let log = std::fs::read_to_string(&console).unwrap();

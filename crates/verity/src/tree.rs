@@ -1,15 +1,16 @@
 //! Building and checking the tree.
 
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 
 use blindfold_crypto::{default_provider, CryptoProvider, Digest, HashAlg};
 
 use crate::error::Error;
 use crate::superblock::{Superblock, SUPERBLOCK_SIZE};
 
-/// Blocks read and hashed per step (8 MiB of 4 KiB blocks).
-const CHUNK_BLOCKS: usize = 2048;
+/// Blocks read and handed to a hashing thread at a time (1 MiB of 4 KiB
+/// blocks: small enough to keep every core busy to the end).
+const CHUNK_BLOCKS: usize = 256;
 
 /// How a tree is laid out and salted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,45 +162,75 @@ fn hash_blocks(params: &VerityParams, bytes: &[u8], size: usize) -> Vec<Digest> 
     })
 }
 
-/// Reads whole data blocks in chunks on a reader thread and hands each
-/// chunk to `each`, overlapping I/O with hashing.
-fn stream_blocks<R: Read + Send>(
-    data: R,
+/// Level 0: reads the data blocks in chunks on this thread while
+/// `params.threads` long-lived workers hash them, and places each chunk's
+/// digests as it comes back. Reading (a copy out of the page cache) and
+/// hashing overlap on every core, with no barrier between chunks; the
+/// buffers go round (no allocation, page faults or zeroing per chunk).
+fn hash_data_blocks<R: Read>(
+    mut data: R,
+    params: &VerityParams,
     geometry: &Geometry,
-    block: usize,
-    mut each: impl FnMut(u64, &[u8]) -> Result<(), Error>,
+    level0: &mut [u8],
 ) -> Result<(), Error> {
+    let dbs = params.data_block_size as usize;
+    let hbs = params.hash_block_size as usize;
     let total = geometry.data_blocks;
+    let threads = params.threads.max(1);
+    let provider = default_provider();
+    type Hashed = (u64, Vec<Digest>, Vec<u8>);
+    let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(threads);
+    let work_rx = Mutex::new(work_rx);
+    let (done_tx, done_rx) = mpsc::channel::<Hashed>();
     std::thread::scope(|s| {
-        let (tx, rx) = mpsc::sync_channel::<std::io::Result<Vec<u8>>>(2);
-        // Buffers go back to the reader once hashed: reused, they cost no
-        // fresh allocation, page faults or zeroing per chunk.
-        let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>();
-        s.spawn(move || {
-            let mut data = data;
-            let mut left = total;
-            while left > 0 {
-                let n = left.min(CHUNK_BLOCKS as u64) as usize;
-                let mut buf = spare_rx.try_recv().unwrap_or_default();
-                buf.resize(n * block, 0);
-                let r = data.read_exact(&mut buf).map(|()| buf);
-                let failed = r.is_err();
-                if tx.send(r).is_err() || failed {
+        let work_tx = work_tx;
+        for _ in 0..threads {
+            let (work_rx, done_tx) = (&work_rx, done_tx.clone());
+            s.spawn(move || loop {
+                // The lock is held while waiting: one idle worker waits on
+                // the channel, the others on the lock.
+                let next = work_rx.lock().map(|rx| rx.recv());
+                let Ok(Ok((first, buf))) = next else { return };
+                let digests = buf
+                    .chunks_exact(dbs)
+                    .map(|b| salted(provider, params.hash, &params.salt, b))
+                    .collect();
+                if done_tx.send((first, digests, buf)).is_err() {
                     return;
                 }
-                left -= n as u64;
-            }
-        });
+            });
+        }
+        drop(done_tx);
+        let mut spare: Vec<Vec<u8>> = Vec::new();
+        let mut outstanding = 0usize;
+        let mut place_hashed = |(first, digests, buf): Hashed, spare: &mut Vec<Vec<u8>>| {
+            place(level0, geometry, hbs, first, &digests);
+            spare.push(buf);
+        };
         let mut first = 0u64;
         while first < total {
-            let buf = rx
-                .recv()
-                .map_err(|_| Error::Verity("data reader stopped".into()))?
+            let n = (total - first).min(CHUNK_BLOCKS as u64) as usize;
+            let mut buf = spare.pop().unwrap_or_default();
+            buf.resize(n * dbs, 0);
+            data.read_exact(&mut buf)
                 .map_err(|e| Error::Io(format!("reading data: {e}")))?;
-            each(first, &buf)?;
-            first += (buf.len() / block) as u64;
-            // The reader may have finished: then the buffer is dropped.
-            let _ = spare_tx.send(buf);
+            work_tx
+                .send((first, buf))
+                .map_err(|_| Error::Verity("the hashing threads stopped".into()))?;
+            outstanding += 1;
+            first += n as u64;
+            while let Ok(hashed) = done_rx.try_recv() {
+                place_hashed(hashed, &mut spare);
+                outstanding -= 1;
+            }
+        }
+        drop(work_tx);
+        while outstanding > 0 {
+            let hashed = done_rx
+                .recv()
+                .map_err(|_| Error::Verity("the hashing threads stopped".into()))?;
+            place_hashed(hashed, &mut spare);
+            outstanding -= 1;
         }
         Ok(())
     })
@@ -215,7 +246,7 @@ fn place(level: &mut [u8], geometry: &Geometry, hbs: usize, first: u64, digests:
 }
 
 /// Builds every level from the leaves up; returns the levels (0 = leaves) and the root.
-fn build<R: Read + Send>(
+fn build<R: Read>(
     data: R,
     params: &VerityParams,
     geometry: &Geometry,
@@ -225,24 +256,18 @@ fn build<R: Read + Send>(
     let provider = default_provider();
     if geometry.levels.is_empty() {
         // One data block: the root is its hash, and there is no tree.
-        let mut root = None;
-        stream_blocks(data, geometry, dbs, |_, buf| {
-            root = Some(salted(provider, params.hash, &params.salt, buf));
-            Ok(())
-        })?;
-        let root = root.ok_or_else(|| Error::Verity("no data block read".into()))?;
-        return Ok((Vec::new(), root));
+        let mut data = data;
+        let mut block = vec![0u8; dbs];
+        data.read_exact(&mut block)
+            .map_err(|e| Error::Io(format!("reading data: {e}")))?;
+        return Ok((Vec::new(), salted(provider, params.hash, &params.salt, &block)));
     }
     let mut levels: Vec<Vec<u8>> = geometry
         .levels
         .iter()
         .map(|(_, n)| vec![0u8; *n as usize * hbs])
         .collect();
-    stream_blocks(data, geometry, dbs, |first, buf| {
-        let digests = hash_blocks(params, buf, dbs);
-        place(&mut levels[0], geometry, hbs, first, &digests);
-        Ok(())
-    })?;
+    hash_data_blocks(data, params, geometry, &mut levels[0])?;
     for i in 1..levels.len() {
         let digests = hash_blocks(params, &levels[i - 1], hbs);
         place(&mut levels[i], geometry, hbs, 0, &digests);
