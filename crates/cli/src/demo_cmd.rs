@@ -31,13 +31,37 @@ use crate::verify_cmd::{failure, model_id, print_report, runtime, stream_answer}
 /// The model id the demo serves.
 pub(crate) const MODEL_ID: &str = "smollm2-135m-instruct";
 
-/// Stops what the demo started, in every case.
-struct Cleanup {
-    dir: PathBuf,
+/// Stops what the demo started, in every case, and removes its working
+/// directory unless it is kept.
+pub(crate) struct Cleanup {
+    pub(crate) dir: PathBuf,
     keep: bool,
     enclave: Option<Child>,
     broker: Option<Child>,
     swtpm: Option<blindfold_dev_platform::RunningSwtpm>,
+}
+
+/// A fresh working directory only this user can enter, with a random name
+/// (mkdtemp: nobody can plant files or links in it beforehand), said on
+/// stderr by `who`; removed when the returned guard drops unless `keep`.
+pub(crate) fn working_dir(who: &str, keep: bool) -> Result<Cleanup, Failure> {
+    let dir = tempfile::Builder::new()
+        .prefix("blindfold-demo-")
+        .tempdir()
+        .map_err(|e| Failure::Unusable(anyhow!(e).context("creating the demo's working directory")))?
+        .keep();
+    eprintln!(
+        "{who}: working in {}{}",
+        dir.display(),
+        if keep { " (kept)" } else { "" }
+    );
+    Ok(Cleanup {
+        dir,
+        keep,
+        enclave: None,
+        broker: None,
+        swtpm: None,
+    })
 }
 
 impl Drop for Cleanup {
@@ -117,26 +141,9 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
     if args.vm {
         return crate::demo_vm::demo_vm(args, &model, &enclave_bin);
     }
-    // A fresh directory only this user can enter, with a random name
-    // (mkdtemp): nobody can plant files or links in it beforehand.
-    let dir = tempfile::Builder::new()
-        .prefix("blindfold-demo-")
-        .tempdir()
-        .map_err(|e| Failure::Unusable(anyhow!(e).context("creating the demo's working directory")))?
-        .keep();
     let keep = args.keep || args.serve;
-    let mut cleanup = Cleanup {
-        dir: dir.clone(),
-        keep,
-        enclave: None,
-        broker: None,
-        swtpm: None,
-    };
-    eprintln!(
-        "blindfold demo: working in {}{}",
-        dir.display(),
-        if keep { " (kept)" } else { "" }
-    );
+    let mut cleanup = working_dir("blindfold demo", keep)?;
+    let dir = cleanup.dir.clone();
 
     let bar = step("local platform: swtpm, platform CA, attestation key");
     let platform = dir.join("platform");

@@ -17,12 +17,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::anyhow;
 use blindfold_attest::{AcceptPolicy, DevelopmentPlatform, DevelopmentReference};
 use blindfold_client::{Client, ClientError, Trust, TrustFiles};
 
 use crate::args::{DemoArgs, VmArgs};
-use crate::demo_cmd::{blindfold, cache_dir, done, in_step, step, MODEL_ID};
+use crate::demo_cmd::{blindfold, cache_dir, done, in_step, step, working_dir, MODEL_ID};
 use crate::exit::{say, Failure};
 use crate::verify_cmd::{failure, print_report, runtime};
 
@@ -30,20 +29,6 @@ use crate::verify_cmd::{failure, print_report, runtime};
 const BOOT_WAIT: Duration = Duration::from_secs(300);
 /// The enclave's address inside the VM (QEMU's user network) and port.
 const GUEST_NETWORK: &str = r#"{"address": "10.0.2.15/24", "gateway": "10.0.2.2", "listen_port": 8443}"#;
-
-/// Removes the working directory at the end unless it is kept.
-struct Cleanup {
-    dir: PathBuf,
-    keep: bool,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
 
 /// A free port on 127.0.0.1 for the forwarded API.
 fn free_port() -> anyhow::Result<u16> {
@@ -123,20 +108,8 @@ fn platform_and_reference(image: &Path) -> Result<(PathBuf, PathBuf), Failure> {
 }
 
 pub fn demo_vm(args: &DemoArgs, model: &Path, enclave_bin: &Path) -> Result<(), Failure> {
-    let dir = tempfile::Builder::new()
-        .prefix("blindfold-demo-vm-")
-        .tempdir()
-        .map_err(|e| Failure::Unusable(anyhow!(e).context("creating the demo's working directory")))?
-        .keep();
-    let _cleanup = Cleanup {
-        dir: dir.clone(),
-        keep: args.keep,
-    };
-    eprintln!(
-        "blindfold demo --vm: working in {}{}",
-        dir.display(),
-        if args.keep { " (kept)" } else { "" }
-    );
+    let cleanup = working_dir("blindfold demo --vm", args.keep)?;
+    let dir = cleanup.dir.clone();
 
     let bar = step("measured image: UKI (kernel, initrd with the enclave as PID 1), app disk with the model");
     let image = dir.join("image");

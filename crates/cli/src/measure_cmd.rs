@@ -183,16 +183,19 @@ fn file_sha256(
             ))
         })?;
         image_file_sha256(image, file)?
+            .as_slice()
+            .try_into()
+            .map_err(|_| Failure::Unusable(anyhow!("SHA-256 is 32 bytes")))?
     } else {
-        default_provider()
-            .hash(HashAlg::Sha256, &[&inputs::read(file)?])
-            .as_bytes()
-            .to_vec()
+        host_file_sha256(file)?
     };
-    digest
-        .as_slice()
-        .try_into()
-        .map_err(|_| Failure::Unusable(anyhow!("SHA-256 is 32 bytes")))
+    Ok(digest)
+}
+
+/// SHA-256 of a file on this machine.
+fn host_file_sha256(file: &Path) -> Result<[u8; 32], Failure> {
+    let digest = default_provider().hash(HashAlg::Sha256, &[&inputs::read(file)?]);
+    Ok(digest.as_bytes().try_into().expect("SHA-256 is 32 bytes"))
 }
 
 /// SHA-256 of the `blindfold-enclave` that will run a process-mode
@@ -213,12 +216,7 @@ fn enclave_binary_sha256(given: Option<&Path>) -> Result<[u8; 32], Failure> {
             beside
         }
     };
-    let bytes = inputs::read(&path)?;
-    Ok(default_provider()
-        .hash(HashAlg::Sha256, &[&bytes])
-        .as_bytes()
-        .try_into()
-        .expect("SHA-256 is 32 bytes"))
+    host_file_sha256(&path)
 }
 
 pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
@@ -261,8 +259,6 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
         }];
         if let Some(path) = &args.enclave_config {
             let config = inputs::read(path)?;
-            // An embedded engine's model, as the enclave measures it after
-            // `ready`: its name and the SHA-256 of the weights file.
             let parsed = EnclaveConfig::parse(&config).map_err(|e| unusable(e, path.display()))?;
             // In process mode the enclave measures its own executable first
             // (an image's is in its initrd, PCR 4).
@@ -282,8 +278,6 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
                     hex::encode(root)
                 )));
             }
-            // A sealed model's digest is the one its configuration names
-            // (from the owner's manifest): the enclave refuses any other.
             // An upstream's weights file, hashed by the enclave before it
             // starts the server.
             if let Some(blindfold_engine::EngineConfig::Upstream(upstream)) = &parsed.engine {
@@ -292,6 +286,10 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
                     events.push(RuntimeEvent::model(&upstream.model_id, &sha256));
                 }
             }
+            // An embedded engine's model, as the enclave measures it after
+            // `ready`: its name and the SHA-256 of the weights file. A
+            // sealed model's digest is the one its configuration names
+            // (from the owner's manifest): the enclave refuses any other.
             if let Some(blindfold_engine::EngineConfig::Embedded(embedded)) = &parsed.engine {
                 let sha256: [u8; 32] = match (&parsed.sealed_model, &embedded.gguf) {
                     (Some(sealed), _) => sealed.plaintext_sha256.as_slice().try_into(),

@@ -87,14 +87,7 @@ fn blindfold_verify_passes_against_a_local_enclave() {
         .arg(d.join("app.img")));
     assert!(root.status.success(), "{}", text(&root.stderr));
     common::write_enclave_config(d, &tcti, None, |_| {});
-    let m = run(blindfold()
-        .args(["measure", "--app-disk"])
-        .arg(d.join("app.img.json"))
-        .arg("--enclave-config")
-        .arg(d.join("enclave.json"))
-        .arg("-o")
-        .arg(d.join("measurements.json")));
-    assert!(m.status.success(), "{}", text(&m.stderr));
+    measure(d, "enclave.json", &[], "measurements.json");
 
     let (enclave, addr) = start_enclave(&enclave_binary(), d);
 
@@ -123,20 +116,8 @@ fn blindfold_verify_passes_against_a_local_enclave() {
             .unwrap();
     stale.evidence_per_second += 1;
     std::fs::write(d.join("stale.json"), stale.to_bytes().unwrap()).unwrap();
-    let m = run(blindfold()
-        .args(["measure", "--app-disk"])
-        .arg(d.join("app.img.json"))
-        .arg("--enclave-config")
-        .arg(d.join("stale.json"))
-        .arg("-o")
-        .arg(d.join("stale-measurements.json")));
-    assert!(m.status.success(), "{}", text(&m.stderr));
-    let out = run(blindfold()
-        .args(["verify", &format!("https://{addr}"), "--reference"])
-        .arg(d.join("stale-measurements.json"))
-        .args(["--reference-unsigned", "--platform-ca"])
-        .arg(platform.join("ca.pem"))
-        .args(["--allow-dev", "--allow-dev-reference"]));
+    measure(d, "stale.json", &[], "stale-measurements.json");
+    let out = dev_verify(&addr, &d.join("stale-measurements.json"), &platform);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
@@ -248,12 +229,7 @@ fn blindfold_verify_passes_against_a_local_enclave() {
     // still verify the restarted enclave.
     restart_platform(&platform, d);
     let (enclave, addr) = start_enclave(&enclave_binary(), d);
-    let out = run(blindfold()
-        .args(["verify", &format!("https://{addr}"), "--reference"])
-        .arg(d.join("measurements.json"))
-        .args(["--reference-unsigned", "--platform-ca"])
-        .arg(platform.join("ca.pem"))
-        .args(["--allow-dev", "--allow-dev-reference"]));
+    let out = dev_verify(&addr, &d.join("measurements.json"), &platform);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     drop(enclave);
 
@@ -280,22 +256,32 @@ fn blindfold_verify_passes_against_a_local_enclave() {
         "only the binary changed: {err}"
     );
     // measure --enclave-binary predicts the swapped one.
-    let m = run(blindfold()
-        .args(["measure", "--app-disk"])
-        .arg(d.join("app.img.json"))
-        .arg("--enclave-config")
-        .arg(d.join("enclave.json"))
-        .arg("--enclave-binary")
-        .arg(&swapped_path)
-        .arg("-o")
-        .arg(d.join("swapped-measurements.json")));
-    assert!(m.status.success(), "{}", text(&m.stderr));
+    measure(
+        d,
+        "enclave.json",
+        &["--enclave-binary".as_ref(), swapped_path.as_os_str()],
+        "swapped-measurements.json",
+    );
     let out = dev_verify(&addr, &d.join("swapped-measurements.json"), &platform);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     drop(enclave);
     assert!(run(blindfold().args(["platform", "stop"]).arg(&platform))
         .status
         .success());
+}
+
+/// `blindfold measure` of `dir/app.img.json` with the configuration
+/// `dir/CONFIG` (and `extra` options) into `dir/OUT`, which must succeed.
+fn measure(dir: &std::path::Path, config: &str, extra: &[&std::ffi::OsStr], out: &str) {
+    let m = run(blindfold()
+        .args(["measure", "--app-disk"])
+        .arg(dir.join("app.img.json"))
+        .arg("--enclave-config")
+        .arg(dir.join(config))
+        .args(extra)
+        .arg("-o")
+        .arg(dir.join(out)));
+    assert!(m.status.success(), "{}", text(&m.stderr));
 }
 
 /// `blindfold verify` of the enclave at `addr` against an unsigned
@@ -350,14 +336,7 @@ fn an_upstream_weights_file_is_measured_and_a_swapped_one_fails_naming_the_model
         weights: Some(weights.clone()),
     });
     common::write_enclave_config(d, &tcti, Some(engine), |_| {});
-    let m = run(blindfold()
-        .args(["measure", "--app-disk"])
-        .arg(d.join("app.img.json"))
-        .arg("--enclave-config")
-        .arg(d.join("enclave.json"))
-        .arg("-o")
-        .arg(d.join("measurements.json")));
-    assert!(m.status.success(), "{}", text(&m.stderr));
+    measure(d, "enclave.json", &[], "measurements.json");
 
     let (enclave, addr) = start_enclave(&enclave_binary(), d);
     let out = dev_verify(&addr, &d.join("measurements.json"), &platform);

@@ -118,6 +118,26 @@ fn stop(mut child: Child) {
     assert!(status.success(), "vm run did not stop cleanly: {status}");
 }
 
+/// `blindfold chat` of a short prompt carrying the canary (on stdin, never
+/// in argv), 4 tokens, over the attested session to `url`.
+fn chat_with_canary(url: &str, measurements: &Path, platform: &Path) -> std::process::Output {
+    use std::io::Write;
+    let mut chat = blindfold()
+        .args(["chat", url, "--prompt-file", "-", "--max-tokens", "4"])
+        .args(trust(measurements, platform))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    chat.stdin
+        .take()
+        .unwrap()
+        .write_all(format!("Say hello. {CANARY}").as_bytes())
+        .unwrap();
+    chat.wait_with_output().unwrap()
+}
+
 fn trust(reference: &Path, platform: &Path) -> Vec<String> {
     vec![
         "--reference".into(),
@@ -184,21 +204,7 @@ fn a_measured_image_verifies_against_its_build_time_prediction_and_a_changed_one
 
     // An answer through the attested session; the prompt never reaches
     // the console.
-    let mut chat = blindfold()
-        .args(["chat", &url, "--prompt-file", "-", "--max-tokens", "4"])
-        .args(trust(&measurements, &platform))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    chat.stdin
-        .take()
-        .unwrap()
-        .write_all(format!("Say hello. {CANARY}").as_bytes())
-        .unwrap();
-    let answer = chat.wait_with_output().unwrap();
+    let answer = chat_with_canary(&url, &measurements, &platform);
     assert!(answer.status.success(), "chat: {}", text(&answer.stderr));
     assert!(!text(&answer.stdout).trim().is_empty(), "no answer");
     stop(vm);
@@ -361,21 +367,7 @@ fn an_upstream_llama_server_in_the_image_is_measured_and_answers() {
         "the upstream's weights are not measured: {report}"
     );
 
-    let mut chat = blindfold()
-        .args(["chat", &url, "--prompt-file", "-", "--max-tokens", "4"])
-        .args(trust(&measurements, platform))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    chat.stdin
-        .take()
-        .unwrap()
-        .write_all(format!("Say hello. {CANARY}").as_bytes())
-        .unwrap();
-    let answer = chat.wait_with_output().unwrap();
+    let answer = chat_with_canary(&url, &measurements, platform);
     stop(vm);
     let log = std::fs::read_to_string(&console).unwrap();
     assert!(

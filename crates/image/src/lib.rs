@@ -176,19 +176,16 @@ pub fn build(
     let binary = read(&spec.enclave.binary)?;
     inputs.insert("enclave".to_string(), sha256_hex(&binary));
     let dirs: Vec<&Path> = libs::LIBRARY_DIRS.iter().map(Path::new).collect();
-    let mut libraries = libs::closure(&binary, &libs::RUNTIME_LOADED, &dirs)?;
     let mut programs = Vec::new();
     for (name, source) in &spec.programs {
         let bytes = read(source)?;
         inputs.insert(format!("program/{name}"), sha256_hex(&bytes));
-        for lib in libs::closure(&bytes, &[], &dirs)? {
-            if !libraries.iter().any(|l| l.target == lib.target) {
-                libraries.push(lib);
-            }
-        }
-        programs.push((format!("{PROGRAM_DIR}/{name}"), bytes));
+        programs.push((name.as_str(), bytes));
     }
-    libraries.sort_by(|a, b| a.target.cmp(&b.target));
+    let needing: Vec<(&str, &[u8])> = std::iter::once(("the enclave binary", binary.as_slice()))
+        .chain(programs.iter().map(|(name, bytes)| (*name, bytes.as_slice())))
+        .collect();
+    let libraries = libs::closure(&needing, &libs::RUNTIME_LOADED, &dirs)?;
     let wanted: Vec<&str> = match &spec.kernel.modules {
         Some(list) => list.iter().map(String::as_str).collect(),
         None => modules::DEFAULT_MODULES.to_vec(),
@@ -202,8 +199,11 @@ pub fn build(
             data: binary,
         },
     );
-    for (path, data) in programs {
-        initrd.insert(&path, cpio::Entry::File { mode: 0o755, data });
+    for (name, data) in programs {
+        initrd.insert(
+            &format!("{PROGRAM_DIR}/{name}"),
+            cpio::Entry::File { mode: 0o755, data },
+        );
     }
     for lib in &libraries {
         initrd.insert(

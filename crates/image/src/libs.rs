@@ -66,33 +66,36 @@ pub struct Library {
     pub source: PathBuf,
 }
 
-/// The closure of `program`'s libraries (and of `extra`, opened at run
-/// time), each placed at `/lib/x86_64-linux-gnu/NAME`; the interpreter at
-/// its own path. Sorted by target.
-pub fn closure(program: &[u8], extra: &[&str], dirs: &[&Path]) -> Result<Vec<Library>, Error> {
-    let top = needs(program, "the enclave binary")?;
+/// The closure of the libraries of `programs` (each named, for errors) and
+/// of `extra` (opened at run time), each placed once at
+/// `/lib/x86_64-linux-gnu/NAME`; each program's interpreter at its own
+/// path. Sorted by target.
+pub fn closure(programs: &[(&str, &[u8])], extra: &[&str], dirs: &[&Path]) -> Result<Vec<Library>, Error> {
     let mut found: BTreeMap<String, Library> = BTreeMap::new();
-    if let Some(interp) = &top.interpreter {
-        let source = std::fs::canonicalize(interp)
-            .map_err(|e| Error::Input(format!("the ELF interpreter {interp}: {e}")))?;
-        found.insert(
-            interp.clone(),
-            Library {
-                target: interp.clone(),
-                source,
-            },
-        );
+    let mut interpreters: Vec<String> = Vec::new();
+    let mut queue: VecDeque<String> = VecDeque::new();
+    for (what, program) in programs {
+        let top = needs(program, what)?;
+        if let Some(interp) = top.interpreter {
+            if !found.contains_key(&interp) {
+                let source = std::fs::canonicalize(&interp)
+                    .map_err(|e| Error::Input(format!("the ELF interpreter {interp}: {e}")))?;
+                found.insert(
+                    interp.clone(),
+                    Library {
+                        target: interp.clone(),
+                        source,
+                    },
+                );
+                interpreters.push(interp);
+            }
+        }
+        queue.extend(top.needed);
     }
-    let mut queue: VecDeque<String> = top.needed.into_iter().collect();
     queue.extend(extra.iter().map(|s| s.to_string()));
     while let Some(name) = queue.pop_front() {
         let target = format!("{}/{name}", LIBRARY_DIRS[0]);
-        if found.contains_key(&target)
-            || top
-                .interpreter
-                .as_deref()
-                .is_some_and(|i| i.ends_with(&format!("/{name}")))
-        {
+        if found.contains_key(&target) || interpreters.iter().any(|i| i.ends_with(&format!("/{name}"))) {
             continue;
         }
         let source = dirs
@@ -139,13 +142,13 @@ mod tests {
     fn the_closure_places_each_library_once_and_names_a_missing_one() {
         let dirs: Vec<&Path> = LIBRARY_DIRS.iter().map(Path::new).collect();
         let bytes = std::fs::read("/bin/true").unwrap();
-        let libs = closure(&bytes, &[], &dirs).unwrap();
+        let libs = closure(&[("true", &bytes)], &[], &dirs).unwrap();
         let targets: Vec<&str> = libs.iter().map(|l| l.target.as_str()).collect();
         assert_eq!(
             targets,
             ["/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2"]
         );
-        let err = closure(&bytes, &["libnot-there.so.9"], &dirs)
+        let err = closure(&[("true", &bytes)], &["libnot-there.so.9"], &dirs)
             .unwrap_err()
             .to_string();
         assert!(err.contains("libnot-there.so.9 is not in"), "{err}");
