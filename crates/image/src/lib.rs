@@ -1,8 +1,9 @@
 //! # blindfold-image
 //!
 //! Builds a Blindfold enclave image from pinned inputs: a UKI (systemd-stub,
-//! Debian's kernel, an initrd whose only program is `blindfold-enclave` as
-//! PID 1 with exactly the libraries and kernel modules it needs, and a
+//! Debian's kernel, an initrd with `blindfold-enclave` as PID 1, the
+//! other programs the description names (an upstream engine the enclave
+//! starts), exactly the libraries and kernel modules they need, and a
 //! command line carrying the app disk's whole dm-verity table), the app
 //! disk (erofs + dm-verity: the enclave's configuration and its files),
 //! and one GPT disk image holding both (`docs/image.md`). The same inputs
