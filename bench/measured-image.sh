@@ -83,6 +83,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 "$B" measure --image "$work/image" --firmware-log "$work/firmware.log" -o "$work/measurements.json" >/dev/null
 
 total=0
+each=
 accel=
 for ((i = 0; i < runs; i++)); do
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -91,7 +92,9 @@ for ((i = 0; i < runs; i++)); do
   vm=$!
   "$B" verify "https://127.0.0.1:$port" --reference "$work/measurements.json" --reference-unsigned \
     --platform-ca "$work/platform/ca.pem" --allow-dev --wait 300 >/dev/null
-  total=$((total + $(now) - start))
+  took=$(($(now) - start))
+  total=$((total + took))
+  each="$each${each:+, }$(secs "$took")"
   accel=$(grep -o 'KVM\|TCG' "$work/vm.out" | head -1)
   kill "$vm"
   wait "$vm" || true
@@ -99,5 +102,5 @@ done
 boot=$((total / runs))
 
 echo "image build (packaged model, $(stat -c %s "$work/image/disk.img") byte disk): $(secs "$build") mean of $runs"
-echo "boot to verified ($accel, measured-boot reference): $(secs "$boot") mean of $runs"
+echo "boot to verified ($accel, measured-boot reference): $(secs "$boot") mean of $runs ($each)"
 echo "verity tree of the app disk ($app_bytes bytes, $(nproc) cores): veritysetup $(secs "$theirs"), ours $(secs "$ours"): $(awk -v a="$theirs" -v b="$ours" 'BEGIN { printf "%.2f", a / b }')x"

@@ -112,6 +112,14 @@ fn random_nonce() -> Result<[u8; NONCE_LEN], Error> {
 /// Time allowed for connecting, the handshake, and the evidence answer.
 const DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// Time allowed for the TCP connection and the TLS handshake alone. A
+/// forwarder (QEMU's user network, a load balancer) accepts at once and
+/// only then reaches the server; if the server was not up yet, that
+/// connection can hang for many seconds after the server is listening
+/// (the forwarder's SYN retries back off), so a caller waiting for an
+/// enclave to start gives up on it early and connects again.
+const HANDSHAKE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Connects to `addr` (`host:port`), attests the session, and returns it,
 /// within 30 seconds.
 pub async fn connect(addr: &str, policy: &ClientPolicy) -> Result<AttestedSession, Error> {
@@ -200,17 +208,26 @@ async fn verified_session(
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = TcpStream::connect(addr)
-        .await
-        .map_err(|e| Error::Connect(format!("{addr}: {e}")))?;
-    // Requests and streamed tokens are small writes: send them at once.
-    tcp.set_nodelay(true)
-        .map_err(|e| Error::Connect(format!("{addr}: {e}")))?;
-    let name = ServerName::try_from(SERVER_NAME).map_err(|e| Error::Connect(e.to_string()))?;
-    let tls = connector
-        .connect(name, tcp)
-        .await
-        .map_err(|e| Error::Connect(format!("TLS: {e}")))?;
+    let tls = tokio::time::timeout(HANDSHAKE_DEADLINE, async {
+        let tcp = TcpStream::connect(addr)
+            .await
+            .map_err(|e| Error::Connect(format!("{addr}: {e}")))?;
+        // Requests and streamed tokens are small writes: send them at once.
+        tcp.set_nodelay(true)
+            .map_err(|e| Error::Connect(format!("{addr}: {e}")))?;
+        let name = ServerName::try_from(SERVER_NAME).map_err(|e| Error::Connect(e.to_string()))?;
+        connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| Error::Connect(format!("TLS: {e}")))
+    })
+    .await
+    .map_err(|_| {
+        Error::Connect(format!(
+            "{addr}: no TLS handshake within {} s",
+            HANDSHAKE_DEADLINE.as_secs()
+        ))
+    })??;
 
     let (_, conn) = tls.get_ref();
     let leaf = conn
@@ -287,4 +304,37 @@ async fn verified_session(
         ));
     }
     Ok((sender, evidence, verified, spki))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_connection_accepted_but_never_answered_fails_at_the_handshake_deadline() {
+        // What a forwarder does while the server behind it is not up: it
+        // accepts, then says nothing.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let held = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(DEADLINE).await;
+            drop(socket);
+        });
+        let start = std::time::Instant::now();
+        let err = match verified_session(&addr, None, None).await {
+            Err(e) => e,
+            Ok(_) => panic!("a silent peer gave a session"),
+        };
+        let waited = start.elapsed();
+        assert!(
+            matches!(&err, Error::Connect(m) if m.contains("no TLS handshake within 5 s")),
+            "{err}"
+        );
+        assert!(
+            waited >= HANDSHAKE_DEADLINE && waited < DEADLINE,
+            "gave up after {waited:?}"
+        );
+        held.abort();
+    }
 }

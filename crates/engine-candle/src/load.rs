@@ -55,16 +55,43 @@ pub struct LoadedModel {
 impl ModelSource<'_> {
     /// Loads the model onto `device`.
     pub fn load(&self, device: &Device) -> Result<LoadedModel, EngineError> {
-        match self {
-            ModelSource::Gguf(bytes) => load_gguf(bytes, device),
-            ModelSource::Safetensors {
-                weights,
-                config,
-                tokenizer,
-                tokenizer_config,
-            } => load_safetensors(weights, config, tokenizer, *tokenizer_config, device),
-        }
+        let weights = match self {
+            ModelSource::Gguf(bytes) => *bytes,
+            ModelSource::Safetensors { weights, .. } => *weights,
+        };
+        // The weights are hashed on a second thread while they are parsed
+        // (the same bytes): on a slow CPU, such as a measured VM under
+        // TCG, the hash alone is over a second of the load.
+        std::thread::scope(|scope| {
+            let hashing = scope.spawn(|| sha256(weights));
+            let parts = match self {
+                ModelSource::Gguf(bytes) => load_gguf(bytes, device),
+                ModelSource::Safetensors {
+                    weights,
+                    config,
+                    tokenizer,
+                    tokenizer_config,
+                } => load_safetensors(weights, config, tokenizer, *tokenizer_config, device),
+            };
+            let weights_sha256 = hashing
+                .join()
+                .map_err(|_| EngineError::Internal("hashing the weights failed".into()))?;
+            let parts = parts?;
+            Ok(LoadedModel {
+                transformer: parts.transformer,
+                tokenizer: parts.tokenizer,
+                chat_template: parts.chat_template,
+                weights_sha256,
+            })
+        })
     }
+}
+
+/// A parsed model, before its identity is added.
+struct Parts {
+    transformer: Transformer,
+    tokenizer: TextTokenizer,
+    chat_template: String,
 }
 
 fn model_err(e: impl std::fmt::Display) -> EngineError {
@@ -75,7 +102,7 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-fn load_gguf(bytes: &[u8], device: &Device) -> Result<LoadedModel, EngineError> {
+fn load_gguf(bytes: &[u8], device: &Device) -> Result<Parts, EngineError> {
     let mut reader = Cursor::new(bytes);
     let content = Content::read(&mut reader).map_err(|e| model_err(format!("not a GGUF file: {e}")))?;
     let arch = content
@@ -169,9 +196,8 @@ fn load_gguf(bytes: &[u8], device: &Device) -> Result<LoadedModel, EngineError> 
     let lm_head = if content.tensor_infos.contains_key("output.weight") {
         qmm(tensor("output.weight", &mut reader)?)?
     } else {
-        // Tied: the embedding's own blocks, plus a dense copy.
-        let dense = token_embd.dequantize(device).map_err(model_err)?;
-        Linear::with_dense(QMatMul::from_arc(token_embd.clone()).map_err(model_err)?, dense)
+        // Tied: the embedding's own blocks.
+        Linear::shared(token_embd.clone(), device).map_err(model_err)?
     };
     let embedding = Embedding::Quantized(QMatMul::QTensor(token_embd));
     let tokenizer = TextTokenizer::from_gguf(&content)?;
@@ -181,11 +207,10 @@ fn load_gguf(bytes: &[u8], device: &Device) -> Result<LoadedModel, EngineError> 
         .and_then(|v| v.to_string().ok().cloned())
         .unwrap_or_else(|| CHATML_TEMPLATE.to_string());
     let transformer = Transformer::new(shape, embedding, blocks, final_norm, lm_head, device.clone())?;
-    Ok(LoadedModel {
+    Ok(Parts {
         transformer,
         tokenizer,
         chat_template,
-        weights_sha256: sha256(bytes),
     })
 }
 
@@ -243,7 +268,7 @@ fn load_safetensors(
     tokenizer: &[u8],
     tokenizer_config: Option<&[u8]>,
     device: &Device,
-) -> Result<LoadedModel, EngineError> {
+) -> Result<Parts, EngineError> {
     let cfg: HfConfig = serde_json::from_slice(config).map_err(|e| model_err(format!("config.json: {e}")))?;
     if cfg.model_type != "llama" && cfg.model_type != "qwen2" {
         return Err(model_err(format!(
@@ -325,10 +350,9 @@ fn load_safetensors(
         lm_head,
         device.clone(),
     )?;
-    Ok(LoadedModel {
+    Ok(Parts {
         transformer,
         tokenizer,
         chat_template,
-        weights_sha256: sha256(weights),
     })
 }

@@ -216,6 +216,11 @@ fn gguf_and_safetensors_of_the_same_weights_agree() {
         "logits differ by {worst} (scale {scale})"
     );
     assert_eq!(gguf.transformer.shape().kv_heads, KV_HEADS);
+    // The identity the enclave measures: SHA-256 of the weights file.
+    use sha2::Digest as _;
+    let digest = |b: &[u8]| -> [u8; 32] { sha2::Sha256::digest(b).into() };
+    assert_eq!(gguf.weights_sha256, digest(&tiny.gguf));
+    assert_eq!(st.weights_sha256, digest(&tiny.safetensors));
 }
 
 #[test]
