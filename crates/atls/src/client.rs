@@ -188,6 +188,23 @@ pub async fn reference_evidence(
     .map_err(|_| Error::Connect(format!("{addr}: no evidence within {} s", DEADLINE.as_secs())))?
 }
 
+/// The evidence of the enclave at `addr`, verified (quote, AK anchored in
+/// a cloud root or `platform_ca`, the session binding, the logs replayed
+/// to the quote) but appraised against nothing: what an enclave that was
+/// refused actually measured, to show beside the reference. Never a reason
+/// to trust it.
+pub async fn verified_evidence(
+    addr: &str,
+    platform_ca: Option<Vec<Certificate>>,
+) -> Result<VerifiedEvidence, Error> {
+    tokio::time::timeout(DEADLINE, async {
+        let (_, _, verified, _) = verified_session(addr, None, platform_ca).await?;
+        Ok(verified)
+    })
+    .await
+    .map_err(|_| Error::Connect(format!("{addr}: no evidence within {} s", DEADLINE.as_secs())))?
+}
+
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
 /// A TLS 1.3 session to `addr` and the evidence bound to it, verified

@@ -20,5 +20,5 @@
 mod client;
 mod error;
 
-pub use client::{connect, reference_evidence, AttestedSession, ClientPolicy};
+pub use client::{connect, reference_evidence, verified_evidence, AttestedSession, ClientPolicy};
 pub use error::Error;

@@ -23,6 +23,7 @@ mod args;
 mod attest_cmd;
 mod attest_report;
 mod ccel_cmd;
+mod console_cmd;
 mod demo_cmd;
 mod demo_vm;
 mod enclave_config_cmd;
@@ -76,6 +77,7 @@ fn main() -> std::process::ExitCode {
         args::Command::Chat(a) => verify_cmd::chat(&a),
         args::Command::Demo(a) => demo_cmd::demo(&a),
         args::Command::Proxy(a) => proxy_cmd::proxy(&a),
+        args::Command::Console(a) => console_cmd::console(&a),
     };
     exit::report(result)
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::anyhow;
-use blindfold_kbs::{Kek, KeyStore};
+use blindfold_kbs::{Kek, OwnerStores};
 use blindfold_model_store::ModelStore;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -79,13 +79,18 @@ fn kek(args: &KekArgs) -> Result<Kek, Failure> {
     Kek::parse(&text).map_err(kbs_failure)
 }
 
+fn stores(store: &StoreArgs, key_store: Option<&str>) -> Result<OwnerStores, Failure> {
+    let models = open(store)?;
+    let keys = match key_store {
+        Some(url) => ModelStore::open(url).map_err(store_failure)?,
+        None => models.clone(),
+    };
+    Ok(OwnerStores { models, keys })
+}
+
 async fn seal(args: &ModelSealArgs) -> Result<(), Failure> {
     let kek = kek(&args.kek)?;
-    let store = open(&args.store)?;
-    let key_store = match &args.key_store {
-        Some(url) => ModelStore::open(url).map_err(store_failure)?,
-        None => store.clone(),
-    };
+    let stores = stores(&args.store, args.key_store.as_deref())?;
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template(
@@ -96,27 +101,28 @@ async fn seal(args: &ModelSealArgs) -> Result<(), Failure> {
     );
     bar.set_message(args.name.clone());
     bar.enable_steady_tick(Duration::from_millis(200));
-    let sealed = store
-        .seal_file(&args.file, &args.name, args.chunk_size, &mut |done, total| {
+    let sealed = blindfold_kbs::seal_model(
+        &stores,
+        kek,
+        &args.file,
+        &args.name,
+        args.chunk_size,
+        &mut |done, total| {
             bar.set_length(total);
             bar.set_position(done);
-        })
-        .await;
+        },
+    )
+    .await;
     bar.finish_and_clear();
-    let (manifest, data_key) = sealed.map_err(store_failure)?;
+    let manifest = sealed.map_err(kbs_failure)?;
     let m = &manifest.manifest;
-    KeyStore::new(key_store.clone(), kek)
-        .put(&m.name, &m.key_id, &data_key)
-        .await
-        .map_err(kbs_failure)?;
-    drop(data_key);
     if args.json {
         say!("{}", pretty(&manifest));
     } else {
         say!(
             "sealed {} into {}: {} bytes in {} chunks, key id {}, SHA-256 {}",
             m.name,
-            store.url(),
+            stores.models.url(),
             m.plaintext_size,
             m.chunk_count,
             m.key_id,
@@ -124,7 +130,7 @@ async fn seal(args: &ModelSealArgs) -> Result<(), Failure> {
         );
         say!(
             "data key wrapped under the key-encryption key in {}",
-            key_store.url()
+            stores.keys.url()
         );
     }
     Ok(())
@@ -165,72 +171,29 @@ pub fn kbs_kek(args: &KbsKekArgs) -> Result<(), Failure> {
 }
 
 async fn policy_set(args: &PolicySetArgs) -> Result<(), Failure> {
-    use blindfold_kbs::{KeyPolicy, POLICY_PAYLOAD_TYPE, POLICY_VERSION};
-    let store = open(&args.store)?;
-    let key_store = match &args.key_store {
-        Some(url) => ModelStore::open(url).map_err(store_failure)?,
-        None => store.clone(),
-    };
-    let manifest = store.manifest(&args.name).await.map_err(store_failure)?;
-    // The reference must verify under the publisher key now, as the broker
-    // will check it at each release.
+    let stores = stores(&args.store, args.key_store.as_deref())?;
     let publisher_pem = String::from_utf8(crate::inputs::read(&args.publisher_key)?)
         .map_err(|e| unusable(e, args.publisher_key.display()))?;
-    let publisher = crate::inputs::publisher_key(&args.publisher_key)?;
-    let reference_bytes = crate::inputs::read(&args.reference)?;
-    let now = std::time::SystemTime::now();
-    blindfold_attest::bundle::verify_bundle(
-        &reference_bytes,
-        &publisher,
-        &blindfold_attest::bundle::BundleCheck {
-            min_version: 0,
-            at: now,
-        },
-    )
-    .map_err(|e| {
-        unusable(
-            e,
-            format!(
-                "{} under {}",
-                args.reference.display(),
-                args.publisher_key.display()
-            ),
-        )
-    })?;
-    let reference = blindfold_attest::bundle::Envelope::parse(&reference_bytes)
-        .ok_or_else(|| Failure::Unusable(anyhow!("{} is not a signed bundle", args.reference.display())))?;
-    // One above the stored policy's version (verified under this owner).
-    let owner_public = crate::sign_cmd::signing_public_key(&args.owner_key)?;
-    let previous = match blindfold_kbs::load_policy(&key_store, &args.name).await {
-        Ok(bytes) => blindfold_kbs::verify_policy(&bytes, &owner_public, &args.name, now, 0)
-            .map(|p| p.policy.version)
-            .unwrap_or(0),
-        Err(blindfold_kbs::Error::NoPolicy { .. }) => 0,
-        Err(e) => return Err(kbs_failure(e)),
-    };
-    let expires = now + *args.expires_in;
-    let policy = KeyPolicy {
-        blindfold_key_policy: POLICY_VERSION,
-        model: args.name.clone(),
-        key_id: manifest.manifest.key_id.clone(),
-        version: previous + 1,
-        expires: humantime::format_rfc3339_seconds(expires).to_string(),
-        publisher_key: publisher_pem.trim().to_string(),
-        reference,
+    let reference = crate::inputs::read(&args.reference)?;
+    let owner = crate::sign_cmd::signer(&args.owner_key)?;
+    let terms = blindfold_kbs::PolicyTerms {
+        expires_in: *args.expires_in,
         allow_development: args.allow_development,
     };
-    let body = serde_json::to_vec(&policy).map_err(|e| Failure::Unusable(anyhow!(e)))?;
-    let envelope = crate::sign_cmd::sign_typed(POLICY_PAYLOAD_TYPE, &body, &args.owner_key)?;
-    let bytes = serde_json::to_vec_pretty(&envelope).map_err(|e| Failure::Unusable(anyhow!(e)))?;
-    blindfold_kbs::store_policy(&key_store, &args.name, bytes)
+    let policy = blindfold_kbs::set_policy(&stores, &args.name, &reference, &publisher_pem, &owner, &terms)
         .await
-        .map_err(kbs_failure)?;
+        .map_err(|e| match e {
+            e @ blindfold_kbs::Error::Policy { .. } => {
+                Failure::Unusable(anyhow!("{}: {e}", args.reference.display()))
+            }
+            e => kbs_failure(e),
+        })?;
     say!(
         "policy v{} for {} (key {}) in {}: releases to the build in {}{}, until {}",
         policy.version,
         policy.model,
         policy.key_id,
-        key_store.url(),
+        stores.keys.url(),
         args.reference.display(),
         if policy.allow_development {
             " (development platform allowed)"
@@ -268,36 +231,26 @@ async fn policy_show(args: &PolicyShowArgs) -> Result<(), Failure> {
 
 async fn rotate_key(args: &ModelRotateArgs) -> Result<(), Failure> {
     let kek = kek(&args.kek)?;
-    let store = open(&args.store)?;
-    let key_store = match &args.key_store {
-        Some(url) => ModelStore::open(url).map_err(store_failure)?,
-        None => store.clone(),
-    };
-    let keys = KeyStore::new(key_store, kek);
-    let old = store.manifest(&args.name).await.map_err(store_failure)?;
-    let old_key = keys
-        .get(&args.name, &old.manifest.key_id)
-        .await
-        .map_err(kbs_failure)?;
-    let bar = ProgressBar::new(old.manifest.plaintext_size);
+    let stores = stores(&args.store, args.key_store.as_deref())?;
+    let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("re-sealing {msg} [{bar:30}] {bytes}/{total_bytes} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
     bar.set_message(args.name.clone());
-    let resealed = store
-        .reseal(&args.name, old_key, &mut |done, _| bar.set_position(done))
-        .await;
+    let rotated = blindfold_kbs::rotate_model_key(&stores, kek, &args.name, &mut |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await;
     bar.finish_and_clear();
-    let (manifest, new_key, old_id) = resealed.map_err(store_failure)?;
-    let new_id = &manifest.manifest.key_id;
-    keys.put(&args.name, new_id, &new_key)
-        .await
-        .map_err(kbs_failure)?;
-    drop(new_key);
-    keys.delete(&args.name, &old_id).await.map_err(kbs_failure)?;
-    say!("rotated {}: key {old_id} -> {new_id}", args.name);
+    let (manifest, old_id) = rotated.map_err(kbs_failure)?;
+    say!(
+        "rotated {}: key {old_id} -> {}",
+        args.name,
+        manifest.manifest.key_id
+    );
     eprintln!(
         "the stored policy names the old key: set a new one (blindfold model policy set {} ...)",
         args.name
@@ -305,7 +258,7 @@ async fn rotate_key(args: &ModelRotateArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-const AUDIT_LOG: &str = "audit.jsonl";
+use blindfold_kbs::AUDIT_LOG;
 
 /// The broker TLS key in `path` (PKCS#8 DER) and its SPKI.
 fn broker_tls_key(path: &std::path::Path) -> Result<(zeroize::Zeroizing<Vec<u8>>, Vec<u8>), Failure> {
@@ -354,7 +307,7 @@ pub fn kbs_token(args: &KbsKekArgs) -> Result<(), Failure> {
 }
 
 /// The owner token digest a broker is given: 64 hex digits in a file.
-fn owner_token_sha256(path: &std::path::Path) -> Result<[u8; 32], Failure> {
+pub fn owner_token_sha256(path: &std::path::Path) -> Result<[u8; 32], Failure> {
     let text = crate::inputs::read(path)?;
     hex::decode(text.trim_ascii())
         .ok()
@@ -414,9 +367,9 @@ pub fn kbs_serve(args: &KbsServeArgs) -> Result<(), Failure> {
 pub fn kbs_audit(args: &KbsAuditArgs) -> Result<(), Failure> {
     let path = args.state_dir.join(AUDIT_LOG);
     let text = String::from_utf8(crate::inputs::read(&path)?).map_err(|e| unusable(e, path.display()))?;
-    for (n, line) in text.lines().enumerate() {
-        let record: blindfold_kbs::AuditRecord = serde_json::from_str(line)
-            .map_err(|e| Failure::CheckFailed(anyhow!("{} line {}: {e}", path.display(), n + 1)))?;
+    let records = blindfold_kbs::parse_audit_log(&text)
+        .map_err(|e| Failure::CheckFailed(anyhow!("{}: {e}", path.display())))?;
+    for record in records {
         if args.json {
             say!(
                 "{}",

@@ -95,36 +95,16 @@ pub fn sign(payload: &BundlePayload, key_path: &Path) -> Result<Envelope, Failur
     sign_typed(bundle::PAYLOAD_TYPE, &body, key_path)
 }
 
-/// The ECDSA P-256 key pair `keygen` wrote at `key_path`.
-fn signing_key(key_path: &Path) -> Result<EcdsaKeyPair, Failure> {
+/// The ECDSA P-256 key `keygen` wrote at `key_path`, as a signer.
+pub fn signer(key_path: &Path) -> Result<blindfold_kbs::DsseSigner, Failure> {
     let text = String::from_utf8(inputs::read(key_path)?).map_err(|e| unusable(e, key_path.display()))?;
-    let (label, der) = pem_rfc7468::decode_vec(text.trim().as_bytes())
-        .map_err(|e| Failure::Unusable(anyhow!("{}: {e}", key_path.display())))?;
-    if label != "PRIVATE KEY" {
-        return Err(Failure::Unusable(anyhow!(
-            "{}: not a PRIVATE KEY PEM",
-            key_path.display()
-        )));
-    }
-    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &der, &SystemRandom::new()).map_err(|_| {
-        Failure::Unusable(anyhow!(
-            "{}: not an ECDSA P-256 key from blindfold keygen",
-            key_path.display()
-        ))
-    })
-}
-
-/// The public half of the key at `key_path`.
-pub fn signing_public_key(key_path: &Path) -> Result<PublicKey, Failure> {
-    public_key(&signing_key(key_path)?)
+    blindfold_kbs::DsseSigner::from_pem(&text)
+        .map_err(|e| Failure::Unusable(anyhow!("{}: {e}", key_path.display())))
 }
 
 /// Signs `body` as a DSSE envelope of `payload_type` with the key at `key_path`.
 pub fn sign_typed(payload_type: &str, body: &[u8], key_path: &Path) -> Result<Envelope, Failure> {
-    let pair = signing_key(key_path)?;
-    let sig = pair
-        .sign(&SystemRandom::new(), &bundle::pae(payload_type, body))
-        .map_err(|_| Failure::Unusable(anyhow!("signing failed")))?;
-    let id = bundle::key_id(&public_key(&pair)?).map_err(|e| Failure::Unusable(anyhow!(e)))?;
-    Ok(Envelope::typed(payload_type, body, &id, sig.as_ref()))
+    signer(key_path)?
+        .sign(payload_type, body)
+        .map_err(|e| Failure::Unusable(anyhow!("{}: {e}", key_path.display())))
 }

@@ -123,7 +123,7 @@ impl Client {
                 other => break other?,
             }
         };
-        let report = report::verification_report(&addr, &session, trust.reference_source);
+        let report = report::verification_report(&addr, &session, &trust);
         Ok(Client {
             addr,
             trust,
@@ -206,7 +206,7 @@ impl Client {
                     return Err(e.into());
                 }
             };
-            let report = report::verification_report(&self.addr, &session, self.trust.reference_source);
+            let report = report::verification_report(&self.addr, &session, &self.trust);
             if let Some(observe) = &self.observer {
                 observe(&report);
             }
@@ -281,6 +281,17 @@ impl Client {
     /// `GET /v1/models`.
     pub async fn models(&self) -> Result<Value, ClientError> {
         self.json(hyper::Method::GET, "/v1/models", None::<&Value>).await
+    }
+
+    /// The enclave's report of what is not measured (engine, uptime):
+    /// shown as reported, never as attested.
+    pub async fn environment(&self) -> Result<blindfold_protocol::EnvironmentV1, ClientError> {
+        self.json(
+            hyper::Method::GET,
+            blindfold_protocol::wellknown::ENVIRONMENT_PATH,
+            None::<&Value>,
+        )
+        .await
     }
 
     /// `GET /v1/models`, typed.

@@ -14,7 +14,7 @@ use blindfold_attest::AppraisalReport;
 use blindfold_protocol::RuntimeEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::ReferenceSource;
+use crate::{ReferenceSource, Trust};
 
 /// A report: the session verified, or why not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +49,40 @@ pub struct VerificationReport {
     pub appraisal: AppraisalReport,
     /// The enclave's PCR 15 log as replayed.
     pub runtime_events: Vec<RuntimeEvent>,
+    /// Each quoted PCR beside the reference's values for it.
+    #[serde(default)]
+    pub pcrs: Vec<PcrRow>,
+    /// For each PCR the firmware event log covers, whether its replay
+    /// reaches the quoted value (empty when the evidence has no log).
+    #[serde(default)]
+    pub firmware_log: Vec<FirmwareLogRow>,
+}
+
+/// One quoted PCR and what the reference allows for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PcrRow {
+    /// The PCR index.
+    pub pcr: u32,
+    /// The bank (`sha256`, `sha384`, ...).
+    pub bank: String,
+    /// The quoted value, hex.
+    pub actual: String,
+    /// The values the reference allows, hex (empty: the reference does not
+    /// name this PCR).
+    pub expected: Vec<String>,
+    /// `matches`, `differs` or `not in reference`.
+    pub status: String,
+}
+
+/// One PCR's firmware-log replay against the quote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirmwareLogRow {
+    /// The PCR index.
+    pub pcr: u32,
+    /// The bank.
+    pub bank: String,
+    /// The replay's outcome (`matches`, or what differed).
+    pub status: String,
 }
 
 /// One certificate of the AK chain.
@@ -58,6 +92,15 @@ pub struct ChainLink {
     pub subject: String,
     /// SHA-256 of the DER, hex.
     pub sha256: String,
+    /// Issuer (RFC 4514): the next link's subject; the root's own.
+    #[serde(default)]
+    pub issuer: String,
+    /// notBefore, RFC 3339.
+    #[serde(default)]
+    pub not_before: String,
+    /// notAfter, RFC 3339.
+    #[serde(default)]
+    pub not_after: String,
 }
 
 /// What binds the quote to the TLS session.
@@ -93,8 +136,9 @@ impl Report {
     }
 }
 
-/// The report for `session` to `addr`.
-pub fn verification_report(addr: &str, session: &AttestedSession, reference: ReferenceSource) -> Report {
+/// The report for `session` to `addr`, verified under `trust`.
+pub fn verification_report(addr: &str, session: &AttestedSession, trust: &Trust) -> Report {
+    let reference = trust.reference_source;
     let v = &session.verified;
     Report::Verified(Box::new(VerificationReport {
         verified: true,
@@ -103,9 +147,15 @@ pub fn verification_report(addr: &str, session: &AttestedSession, reference: Ref
         trust_basis: v.trust_basis().name().to_string(),
         chain: v.chain().map(|c| {
             c.iter()
-                .map(|s| ChainLink {
+                .enumerate()
+                .map(|(i, s)| ChainLink {
                     subject: s.subject.clone(),
                     sha256: s.fingerprint.clone(),
+                    issuer: c
+                        .get(i + 1)
+                        .map_or_else(|| s.subject.clone(), |up| up.subject.clone()),
+                    not_before: s.not_before.clone(),
+                    not_after: s.not_after.clone(),
                 })
                 .collect()
         }),
@@ -123,7 +173,57 @@ pub fn verification_report(addr: &str, session: &AttestedSession, reference: Ref
         },
         appraisal: session.appraisal.report(),
         runtime_events: v.runtime_log().map(|l| l.events.clone()).unwrap_or_default(),
+        pcrs: pcr_rows(v.pcrs(), &trust.policy.reference),
+        firmware_log: v
+            .event_log()
+            .unwrap_or_default()
+            .iter()
+            .map(|c| FirmwareLogRow {
+                pcr: c.index.0,
+                bank: c.bank.name().to_string(),
+                status: match &c.status {
+                    blindfold_eventlog::PcrStatus::Matches => "matches".to_string(),
+                    blindfold_eventlog::PcrStatus::NotInLog => "not in the log".to_string(),
+                    blindfold_eventlog::PcrStatus::Mismatch { expected, actual } => {
+                        format!("replays to {}, quoted {}", actual.to_hex(), expected.to_hex())
+                    }
+                },
+            })
+            .collect(),
     }))
+}
+
+/// Every quoted PCR beside what the reference allows for it.
+pub fn pcr_rows(
+    quoted: &blindfold_tpm::PcrValues,
+    reference: &blindfold_attest::ReferenceValues,
+) -> Vec<PcrRow> {
+    let mut rows = Vec::new();
+    for (bank, values) in quoted.banks() {
+        for (index, actual) in values {
+            let expected: Vec<String> = reference
+                .pcrs
+                .get(&(bank, *index))
+                .map(|r| r.allowed.iter().map(|d| d.to_hex()).collect())
+                .unwrap_or_default();
+            let actual = actual.to_hex();
+            let status = if expected.is_empty() {
+                "not in reference"
+            } else if expected.contains(&actual) {
+                "matches"
+            } else {
+                "differs"
+            };
+            rows.push(PcrRow {
+                pcr: index.0,
+                bank: bank.name().to_string(),
+                actual,
+                expected,
+                status: status.to_string(),
+            });
+        }
+    }
+    rows
 }
 
 /// The report when verification failed: nothing was sent.

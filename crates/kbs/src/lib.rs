@@ -24,6 +24,10 @@
 //! by enclaves) and appends every decision to an audit log
 //! ([`AuditRecord`]: time, model, platform, verdict, reason; never a key).
 //!
+//! The owner's own operations (seal, rotate, sign a policy, read the audit
+//! log) are in [`seal_model`] and its neighbours: the CLI and the web
+//! console call the same functions.
+//!
 //! For owners on AWS, [`kms_key_policy`] writes a KMS key policy that only
 //! an instance booted from the measured image can decrypt under (KMS checks
 //! the NitroTPM attestation itself).
@@ -35,6 +39,7 @@
 
 mod keys;
 mod kms;
+mod model_owner;
 mod owner;
 mod policy;
 mod release;
@@ -42,6 +47,10 @@ mod serve;
 
 pub use keys::{unwrap_key, wrap_key, Kek, KeyStore, WrappedKey, WRAPPED_KEY_FORMAT};
 pub use kms::{kms_key_policy, KmsPolicyInput};
+pub use model_owner::{
+    parse_audit_log, rotate_model_key, seal_model, set_policy, DsseSigner, OwnerStores, PolicyTerms,
+    AUDIT_LOG,
+};
 pub use owner::{
     check_owner_token, generate_owner_token, owner_token_sha256, OwnerAuth, OWNER_AUDIT_PATH,
     OWNER_POLICY_PREFIX,
@@ -154,6 +163,9 @@ pub enum Error {
     /// The operating system's random source failed.
     #[error("no randomness: {0}")]
     Random(String),
+    /// A signing key (the owner's, the publisher's) cannot be used.
+    #[error("signing key: {0}")]
+    SigningKey(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] blindfold_model_store::Error),

@@ -20,7 +20,7 @@ const PART_SIZE: usize = 16 << 20;
 const PARTS_IN_FLIGHT: usize = 4;
 
 /// Called as a seal goes: (plaintext bytes sealed, of how many).
-pub type SealProgress<'a> = &'a mut dyn FnMut(u64, u64);
+pub type SealProgress<'a> = &'a mut (dyn FnMut(u64, u64) + Send);
 
 /// A store of sealed models.
 #[derive(Debug, Clone)]

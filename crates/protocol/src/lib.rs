@@ -31,6 +31,7 @@ pub mod api_error;
 pub mod api_keys;
 pub mod binding;
 mod encoding;
+pub mod environment;
 mod error;
 pub mod evidence;
 pub mod release;
@@ -40,6 +41,7 @@ pub mod wellknown;
 
 pub use api_error::ApiErrorBody;
 pub use binding::{qualifying_data, Purpose};
+pub use environment::EnvironmentV1;
 pub use error::Error;
 pub use evidence::{EvidenceV1, QuoteV1};
 pub use runtime_log::{runtime_events, CelDigest, CelRecord, RuntimeEvent, RuntimeLog, RUNTIME_PCR};

@@ -2,6 +2,9 @@
 
 /// The enclave's evidence endpoint (`GET ?nonce=<64 hex digits>`).
 pub const EVIDENCE_PATH: &str = "/.well-known/blindfold/evidence";
+/// The enclave's report of what is not measured (uptime, engine):
+/// [`crate::EnvironmentV1`], on the attested session.
+pub const ENVIRONMENT_PATH: &str = "/.well-known/blindfold/environment";
 /// The TLS server name (SNI) and `Host` a client uses, and the name in the
 /// enclave's self-issued certificate. Trust comes from the evidence, not
 /// from this name.

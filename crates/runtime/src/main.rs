@@ -186,6 +186,7 @@ fn run_image() -> anyhow::Result<()> {
         state,
         &boot.config,
         format!("0.0.0.0:{}", net.listen_port),
+        "image",
     )
 }
 
@@ -200,7 +201,7 @@ fn run(config_path: &std::path::Path, launch_path: &std::path::Path) -> anyhow::
     let state =
         measure::measure_at_start(&mut tpm, &config, &raw).context("measuring at start (serving nothing)")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    serve(runtime, tpm, state, &config, launch.listen)
+    serve(runtime, tpm, state, &config, launch.listen, "process")
 }
 
 /// Loads the model (if any), measures it, and serves until the server
@@ -211,6 +212,7 @@ fn serve(
     mut state: measure::StartState,
     config: &blindfold_enclave_config::EnclaveConfig,
     listen: String,
+    mode: &'static str,
 ) -> anyhow::Result<()> {
     let mut upstream_process = None;
     let api = match &config.engine {
@@ -249,6 +251,16 @@ fn serve(
         limiter: server::RateLimiter::new(config.evidence_per_second),
         idle_timeout: config.idle_timeout(),
         api,
+        environment: server::Environment {
+            started: std::time::Instant::now(),
+            engine: match &config.engine {
+                Some(blindfold_engine::EngineConfig::Embedded(_)) => "embedded",
+                Some(blindfold_engine::EngineConfig::Upstream(_)) => "upstream",
+                None => "none",
+            },
+            model_id: config.engine.as_ref().map(|e| e.model_id().to_string()),
+            mode,
+        },
     });
     let served = runtime.block_on(server::serve(listen, shared));
     drop(upstream_process);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use blindfold_attester::Tpm;
 use blindfold_protocol::binding::{EXPORTER_LABEL, EXPORTER_LEN, NONCE_LEN};
-use blindfold_protocol::wellknown::{EVIDENCE_PATH, SERVER_NAME};
+use blindfold_protocol::wellknown::{ENVIRONMENT_PATH, EVIDENCE_PATH, SERVER_NAME};
 use blindfold_protocol::ApiErrorBody;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -45,6 +45,35 @@ pub struct Shared {
     pub api: Option<axum::Router>,
     /// How long an attested session may idle between requests.
     pub idle_timeout: Duration,
+    /// What the environment route reports (not measured).
+    pub environment: Environment,
+}
+
+/// The unmeasured facts the environment route reports.
+#[derive(Debug)]
+pub struct Environment {
+    /// When the enclave started serving.
+    pub started: Instant,
+    /// `embedded`, `upstream` or `none`.
+    pub engine: &'static str,
+    /// The served model's id.
+    pub model_id: Option<String>,
+    /// `image` or `process`.
+    pub mode: &'static str,
+}
+
+fn environment_response(environment: &Environment) -> Response<Full<Bytes>> {
+    let report = blindfold_protocol::EnvironmentV1::new(
+        env!("CARGO_PKG_VERSION"),
+        environment.engine,
+        environment.model_id.clone(),
+        environment.started.elapsed().as_secs(),
+        environment.mode,
+    );
+    match serde_json::to_vec(&report) {
+        Ok(body) => reply(StatusCode::OK, body),
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "environment"),
+    }
 }
 
 /// A fixed-window limiter: at most `per_second` evidence requests per second.
@@ -121,6 +150,9 @@ async fn handle(
     spki: Arc<Vec<u8>>,
     exporter: [u8; EXPORTER_LEN],
 ) -> Result<Response<axum::body::Body>, Infallible> {
+    if req.uri().path() == ENVIRONMENT_PATH && req.method() == Method::GET {
+        return Ok(environment_response(&shared.environment).map(axum::body::Body::new));
+    }
     if req.uri().path() != EVIDENCE_PATH {
         return Ok(match &shared.api {
             Some(api) => {

@@ -7,10 +7,12 @@ use blindfold_attest::{AcceptPolicy, DevelopmentPlatform, DevelopmentReference, 
 use clap::{Args, Parser, Subcommand};
 
 mod build;
+mod console;
 mod evidence;
 mod model;
 
 pub use build::*;
+pub use console::*;
 pub use evidence::*;
 pub use model::*;
 
@@ -47,6 +49,12 @@ pub enum Command {
     /// request gets HTTP 502 `attestation_failed` and nothing is forwarded.
     /// GET /blindfold/verification shows the last verification report.
     Proxy(ProxyArgs),
+    /// A web console on loopback for the model owner (seal, policies from
+    /// signed build references, the broker's audit log), the consumer
+    /// (verify an enclave, then chat) and the auditor (each PCR against the
+    /// reference, the AK chain, the event logs). Owner pages need the
+    /// owner's token; nothing is sent to an enclave that did not verify.
+    Console(ConsoleArgs),
     /// Make an API key for the enclave: 256 random bits written to a new
     /// file (mode 0600, never printed), and the configuration entry that
     /// accepts it (a salt and an HMAC, no key) printed for enclave.json's
