@@ -206,3 +206,17 @@ fn unknown_and_missing_fields_are_refused() {
         "{err:?}"
     );
 }
+
+#[test]
+fn the_environment_report_round_trips_and_readers_ignore_new_fields() {
+    use blindfold_protocol::EnvironmentV1;
+    let report = EnvironmentV1::new("0.1.0", "embedded", Some("smollm2".into()), 42, "image");
+    let json = serde_json::to_string(&report).unwrap();
+    assert_eq!(serde_json::from_str::<EnvironmentV1>(&json).unwrap(), report);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["blindfold_environment"], 1);
+    assert_eq!(v["uptime_seconds"], 42);
+    // A newer enclave's extra field does not break an older reader.
+    let newer = json.replacen('{', r#"{"gpu":"h100","#, 1);
+    assert_eq!(serde_json::from_str::<EnvironmentV1>(&newer).unwrap(), report);
+}
