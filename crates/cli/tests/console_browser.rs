@@ -191,22 +191,7 @@ fn the_console_seals_approves_verifies_and_chats_and_refuses_a_tampered_enclave(
 
     // The broker, on the owner's machine.
     let (tcti, _plat) = platform(&d.join("plat"));
-    let (_broker, line) = start_until(
-        blindfold()
-            .args(["kbs", "serve", "--key-store", &store, "--kek-file"])
-            .arg(d.join("kek.hex"))
-            .arg("--owner-public-key")
-            .arg(d.join("owner.pub"))
-            .arg("--tls-key")
-            .arg(d.join("broker-tls.key"))
-            .args(["--listen", "127.0.0.1:0", "--state-dir"])
-            .arg(d.join("kbs"))
-            .arg("--platform-ca")
-            .arg(d.join("plat/ca.pem")),
-        "listening on ",
-    );
-    let broker_url = after(&line, "listening on ").to_string();
-    let broker_spki = line.split("SPKI SHA-256 is ").nth(1).unwrap()[..64].to_string();
+    let (_broker, broker_url, broker_spki) = start_broker(blindfold(), d, &store, &d.join("plat/ca.pem"));
 
     // The console: the owner's stores, and the consumer's trust (the
     // publisher's signed build, which exists only later).

@@ -516,38 +516,8 @@ fn inside_the_vm_a_sealed_model_comes_from_s3_and_its_key_only_to_the_approved_m
         .args(["--name", "smollm2", "--store", &store, "--kek-file"])
         .arg(d.join("kek.hex")));
     let SharedPlatform { platform, firmware } = shared_platform().clone();
-    let mut broker = with_env(blindfold());
-    let mut broker = KillOnDrop(
-        broker
-            .args(["kbs", "serve", "--key-store", &store, "--kek-file"])
-            .arg(d.join("kek.hex"))
-            .arg("--owner-public-key")
-            .arg(d.join("owner.pub"))
-            .arg("--tls-key")
-            .arg(d.join("broker-tls.key"))
-            .args(["--listen", "127.0.0.1:0", "--state-dir"])
-            .arg(d.join("kbs"))
-            .arg("--platform-ca")
-            .arg(platform.join("ca.pem"))
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    use std::io::BufRead;
-    let first = std::io::BufReader::new(broker.0.stderr.take().unwrap())
-        .lines()
-        .next()
-        .unwrap()
-        .unwrap();
-    let broker_port = first
-        .split("127.0.0.1:")
-        .nth(1)
-        .unwrap()
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .to_string();
-    let spki = first.split("SPKI SHA-256 is ").nth(1).unwrap()[..64].to_string();
+    let (broker, broker_url, spki) = start_broker(with_env(blindfold()), d, &store, &platform.join("ca.pem"));
+    let broker_port = broker_url.rsplit(':').next().unwrap().to_string();
     let sha = ok(Command::new("sha256sum").arg(&model));
     let sha = sha.split_whitespace().next().unwrap();
 
@@ -701,16 +671,6 @@ fn read_what_answers(port: u16) -> String {
     let mut got = Vec::new();
     let _ = tcp.read_to_end(&mut got);
     String::from_utf8_lossy(&got).into_owned()
-}
-
-/// A child killed when the test ends, failed or not.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// `scripts/demo.sh --vm` with the binaries built here (the enclave

@@ -172,36 +172,7 @@ fn a_sealed_model_reaches_only_the_enclave_its_owner_approved() {
 
     // The broker, which says where it listens and which key to pin.
     let (tcti, _plat) = platform(&d.join("plat"));
-    let mut broker = KillOnDrop(
-        blindfold()
-            .args(["kbs", "serve", "--key-store", &store, "--kek-file"])
-            .arg(d.join("kek.hex"))
-            .arg("--owner-public-key")
-            .arg(d.join("owner.pub"))
-            .arg("--tls-key")
-            .arg(d.join("broker-tls.key"))
-            .args(["--listen", "127.0.0.1:0", "--state-dir"])
-            .arg(d.join("kbs"))
-            .arg("--platform-ca")
-            .arg(d.join("plat/ca.pem"))
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let first = BufReader::new(broker.0.stderr.take().unwrap())
-        .lines()
-        .next()
-        .unwrap()
-        .unwrap();
-    let url = first
-        .split("listening on ")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
-    let spki = first.split("SPKI SHA-256 is ").nth(1).unwrap()[..64].to_string();
+    let (_broker, url, spki) = start_broker(blindfold(), d, &store, &d.join("plat/ca.pem"));
 
     // The publisher's build: an app disk without the model, a configuration
     // naming the sealed model and the broker, signed measurements.

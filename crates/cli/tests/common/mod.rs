@@ -135,3 +135,46 @@ pub fn stripped_enclave(dir: &Path) -> PathBuf {
     assert!(o.status.success(), "{}", text(&o.stderr));
     out
 }
+
+/// The owner's key broker (`kbs serve` from `cmd`, a `blindfold` command
+/// with any environment it needs) on 127.0.0.1, keeping its wrapped keys
+/// in `store` with `d/kek.hex`, owned by `d/owner.pub`, its TLS key
+/// `d/broker-tls.key`, its state in `d/kbs`, trusting `platform_ca`.
+/// Returns it with its URL and the SPKI SHA-256 enclaves pin, both read
+/// from its first line.
+pub fn start_broker(
+    mut cmd: Command,
+    d: &Path,
+    store: &str,
+    platform_ca: &Path,
+) -> (KillOnDrop, String, String) {
+    use std::io::BufRead;
+    let mut broker = KillOnDrop(
+        cmd.args(["kbs", "serve", "--key-store", store, "--kek-file"])
+            .arg(d.join("kek.hex"))
+            .arg("--owner-public-key")
+            .arg(d.join("owner.pub"))
+            .arg("--tls-key")
+            .arg(d.join("broker-tls.key"))
+            .args(["--listen", "127.0.0.1:0", "--state-dir"])
+            .arg(d.join("kbs"))
+            .arg("--platform-ca")
+            .arg(platform_ca)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = std::io::BufReader::new(broker.0.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    std::thread::spawn(move || for _ in lines {});
+    let url = first
+        .split("listening on ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let spki = first.split("SPKI SHA-256 is ").nth(1).unwrap()[..64].to_string();
+    (broker, url, spki)
+}
