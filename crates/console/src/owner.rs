@@ -431,20 +431,7 @@ pub(crate) async fn kms_policy(Json(req): Json<KmsRequest>) -> Response {
         Ok(v) => v,
         Err(r) => return r.into_response(),
     };
-    let pcrs: BTreeMap<String, String> = verified
-        .reference
-        .pcrs
-        .iter()
-        .filter(|((bank, _), _)| *bank == blindfold_crypto::HashAlg::Sha384)
-        .filter_map(|((_, pcr), values)| match values.allowed.as_slice() {
-            [one] => Some((format!("PCR{}", pcr.0), one.to_hex())),
-            _ => None,
-        })
-        .collect();
-    let measurements = blindfold_attest::NitroMeasurements {
-        hash_algorithm: "SHA384".into(),
-        pcrs,
-    };
+    let measurements = nitro_measurements(&verified.reference);
     match blindfold_kbs::kms_key_policy(&blindfold_kbs::KmsPolicyInput {
         measurements: &measurements,
         instance_role_arn: &req.role_arn,
@@ -453,6 +440,26 @@ pub(crate) async fn kms_policy(Json(req): Json<KmsRequest>) -> Response {
     }) {
         Ok(policy) => Json(policy).into_response(),
         Err(e) => kbs_error(e).into_response(),
+    }
+}
+
+/// The build's SHA-384 PCR values in the `pcr_measurements.json` shape KMS
+/// policies are written from (NitroTPM quotes SHA-384); a PCR the
+/// reference allows several values for is left out (a KMS condition names
+/// one), so the policy writer then says which PCR is missing.
+fn nitro_measurements(reference: &blindfold_attest::ReferenceValues) -> blindfold_attest::NitroMeasurements {
+    let pcrs = reference
+        .pcrs
+        .iter()
+        .filter(|((bank, _), _)| *bank == blindfold_crypto::HashAlg::Sha384)
+        .filter_map(|((_, pcr), values)| match values.allowed.as_slice() {
+            [one] => Some((format!("PCR{}", pcr.0), one.to_hex())),
+            _ => None,
+        })
+        .collect();
+    blindfold_attest::NitroMeasurements {
+        hash_algorithm: "SHA384".into(),
+        pcrs,
     }
 }
 
@@ -482,5 +489,39 @@ pub(crate) async fn audit(State(console): State<Arc<Console>>) -> Response {
     match blindfold_kbs::parse_audit_log(&text) {
         Ok(records) => Json(records).into_response(),
         Err(e) => kbs_error(e).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_measured_boot_build_gives_a_kms_policy_on_its_sha384_pcrs() {
+        let (p4, p12, p4_256) = ("44".repeat(48), "cc".repeat(48), "aa".repeat(32));
+        // Every mandatory PCR in SHA-256; 4 and 12 in SHA-384 too.
+        let sha256: Vec<String> = [0, 1, 2, 3, 4, 7, 9, 11, 12, 13, 15]
+            .iter()
+            .map(|i| format!(r#""{i}": ["{p4_256}"]"#))
+            .collect();
+        let doc = format!(
+            r#"{{"blindfold_measurements": 1, "kind": "measured-boot",
+                "pcrs": {{"sha256": {{{}}}, "sha384": {{"4": ["{p4}"], "12": ["{p12}"]}}}}}}"#,
+            sha256.join(", ")
+        );
+        let reference = blindfold_attest::ReferenceValues::parse(doc.as_bytes()).unwrap();
+        let m = nitro_measurements(&reference);
+        assert_eq!(m.pcrs.get("PCR4"), Some(&p4));
+        assert_eq!(m.pcrs.get("PCR12"), Some(&p12));
+        assert_eq!(m.pcrs.len(), 2, "SHA-256 values are not NitroTPM's");
+        let policy = blindfold_kbs::kms_key_policy(&blindfold_kbs::KmsPolicyInput {
+            measurements: &m,
+            instance_role_arn: "arn:aws:iam::111122223333:role/enclave",
+            owner_account: "444455556666",
+            include_pcr7: false,
+        })
+        .unwrap();
+        let text = policy.to_string();
+        assert!(text.contains(&p4) && text.contains(&p12), "{text}");
     }
 }
