@@ -491,7 +491,7 @@ fn chat_and_the_sdk_answer_a_verified_enclave_and_refuse_a_tampered_one() {
         assert!(client.report().verified());
         let answer = client
             .chat_completion(&json!({"model": "smollm2", "max_tokens": 8, "temperature": 0,
-                                     "messages": [{"role": "user", "content": "What is the capital of France?"}]}))
+                                     "messages": [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]}))
             .await
             .unwrap();
         assert!(answer["choices"][0]["message"]["content"].as_str().unwrap().contains("Paris"), "{answer}");

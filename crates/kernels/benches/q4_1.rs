@@ -48,6 +48,14 @@ fn bench(c: &mut Criterion) {
     group.bench_function("Q4_1 matrix x 4 rows (one weight pass)", |b| {
         b.iter(|| black_box(m.matmul(&acts, 4).unwrap()))
     });
+    // A small model's projection (SmolLM2's 576 × 576): per-call costs
+    // (quantizing the row, handing work to the threads) show here.
+    let small = weights(576, 576);
+    let row: Vec<f32> = act.iter().take(576).copied().collect();
+    group.throughput(Throughput::Bytes((576 * 576 / QK * Q4_1_BLOCK_BYTES) as u64));
+    group.bench_function("Q4_1 576x576 x 1 row (per-call overhead)", |b| {
+        b.iter(|| black_box(small.matmul(&row, 1).unwrap()))
+    });
     group.finish();
 }
 

@@ -112,7 +112,13 @@ fn an_all_zero_block_quantizes_to_zero() {
 
 #[test]
 fn the_matrix_product_is_each_row_against_each_weight_row() {
-    let (n_out, k, rows) = (7, 3 * QK, 4);
+    // Small enough to run on the calling thread...
+    each_row_against_each_weight_row(7, 3 * QK, 4);
+    // ...and large enough to be split between threads.
+    each_row_against_each_weight_row(1024, 16 * QK, 3);
+}
+
+fn each_row_against_each_weight_row(n_out: usize, k: usize, rows: usize) {
     let mut bytes = Vec::new();
     for i in 0..n_out * k / QK {
         bytes.extend_from_slice(&f16::from_f32(0.01 * (i % 5 + 1) as f32).to_bits().to_le_bytes());
