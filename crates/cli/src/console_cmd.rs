@@ -2,7 +2,6 @@
 //! loopback unless `--listen-public` with TLS.
 
 use anyhow::anyhow;
-use blindfold_model_store::ModelStore;
 
 use crate::args::ConsoleArgs;
 use crate::exit::{unusable, Failure};
@@ -21,16 +20,11 @@ fn owner(args: &ConsoleArgs) -> Result<Option<blindfold_console::OwnerConfig>, F
             "the owner's pages need the key-encryption key, the owner key and the token's SHA-256"
         )));
     };
-    let models = ModelStore::open(store).map_err(|e| Failure::Unusable(anyhow!(e)))?;
-    let keys = match &o.key_store {
-        Some(url) => ModelStore::open(url).map_err(|e| Failure::Unusable(anyhow!(e)))?,
-        None => models.clone(),
-    };
     let kek_text = zeroize::Zeroizing::new(crate::inputs::read(kek_file)?);
     // Refused now rather than at the first seal.
     blindfold_kbs::Kek::parse(&kek_text).map_err(|e| unusable(e, kek_file.display()))?;
     Ok(Some(blindfold_console::OwnerConfig {
-        stores: blindfold_kbs::OwnerStores { models, keys },
+        stores: crate::model_cmd::stores(store, o.key_store.as_deref())?,
         kek_text,
         owner_key: crate::sign_cmd::signer(owner_key)?,
         owner_token_sha256: crate::model_cmd::owner_token_sha256(token_file)?,

@@ -79,8 +79,10 @@ fn kek(args: &KekArgs) -> Result<Kek, Failure> {
     Kek::parse(&text).map_err(kbs_failure)
 }
 
-fn stores(store: &StoreArgs, key_store: Option<&str>) -> Result<OwnerStores, Failure> {
-    let models = open(store)?;
+/// The owner's model store at `store` and key store at `key_store`
+/// (the model store when not given).
+pub fn stores(store: &str, key_store: Option<&str>) -> Result<OwnerStores, Failure> {
+    let models = ModelStore::open(store).map_err(store_failure)?;
     let keys = match key_store {
         Some(url) => ModelStore::open(url).map_err(store_failure)?,
         None => models.clone(),
@@ -90,7 +92,7 @@ fn stores(store: &StoreArgs, key_store: Option<&str>) -> Result<OwnerStores, Fai
 
 async fn seal(args: &ModelSealArgs) -> Result<(), Failure> {
     let kek = kek(&args.kek)?;
-    let stores = stores(&args.store, args.key_store.as_deref())?;
+    let stores = stores(&args.store.store, args.key_store.as_deref())?;
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template(
@@ -171,7 +173,7 @@ pub fn kbs_kek(args: &KbsKekArgs) -> Result<(), Failure> {
 }
 
 async fn policy_set(args: &PolicySetArgs) -> Result<(), Failure> {
-    let stores = stores(&args.store, args.key_store.as_deref())?;
+    let stores = stores(&args.store.store, args.key_store.as_deref())?;
     let publisher_pem = String::from_utf8(crate::inputs::read(&args.publisher_key)?)
         .map_err(|e| unusable(e, args.publisher_key.display()))?;
     let reference = crate::inputs::read(&args.reference)?;
@@ -231,7 +233,7 @@ async fn policy_show(args: &PolicyShowArgs) -> Result<(), Failure> {
 
 async fn rotate_key(args: &ModelRotateArgs) -> Result<(), Failure> {
     let kek = kek(&args.kek)?;
-    let stores = stores(&args.store, args.key_store.as_deref())?;
+    let stores = stores(&args.store.store, args.key_store.as_deref())?;
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("re-sealing {msg} [{bar:30}] {bytes}/{total_bytes} eta {eta}")

@@ -28,14 +28,6 @@ fn ok(cmd: &mut Command) -> String {
     text(&out.stdout)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts `cmd` and returns it with the first stderr line containing
 /// `marker`; the rest of its stderr is kept in `log`.
 fn start_logged(cmd: &mut Command, marker: &str, log: Arc<Mutex<String>>) -> (KillOnDrop, String) {

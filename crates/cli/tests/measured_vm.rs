@@ -21,14 +21,6 @@ static ONE_VM_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 const CANARY: &str = "canary-7f3e9a1c-measured-vm";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// image.toml serving the packaged model, with one extra app file whose
 /// contents the caller picks (a changed input changes the image).
 fn write_spec(dir: &Path, enclave: &Path, note: &str) -> PathBuf {

@@ -178,3 +178,12 @@ pub fn start_broker(
     let spki = first.split("SPKI SHA-256 is ").nth(1).unwrap()[..64].to_string();
     (broker, url, spki)
 }
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
