@@ -262,7 +262,15 @@ impl Worker {
             if self.active.is_empty() {
                 continue;
             }
-            if let Err(e) = self.step() {
+            // The step runs on one of rayon's worker threads, so the
+            // matrix products inside it split their work there: the idle
+            // worker is still spinning from the previous one and takes its
+            // half at once. Started from this thread instead, each of the
+            // ~200 products per token would wake a sleeping pool and then
+            // wake this thread back (a 576-wide projection took 30 µs,
+            // twice its arithmetic).
+            let stepped = rayon::scope(|_| self.step());
+            if let Err(e) = stepped {
                 tracing::error!(error = %e, sequences = self.active.len(), "engine step failed");
                 for s in self.active.drain(..) {
                     let _ = s.request.events.send(GenerationEvent::Failed(e.clone()));

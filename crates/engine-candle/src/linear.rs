@@ -1,10 +1,11 @@
 //! Weight matrices with two kernels: a quantized one for a few rows, and a
 //! dequantized f32 copy (candle's blocked GEMM) for many rows.
 //!
-//! The quantized kernel for Q4_1 (the packaged model's type) on the CPU is
-//! `blindfold_kernels`: llama.cpp's Q4_1 × Q8_1 arithmetic, vectorised
-//! with AVX2 (candle 0.11 has only a generic scalar dot product for Q4_1).
-//! Other types use candle's kernels.
+//! The quantized kernel on the CPU for Q4_0, Q4_1, Q8_0, Q4_K and Q6_K
+//! (the packaged model is Q4_1 with a Q8_0 embedding, the common GGUFs mix
+//! the K-quants in) is `blindfold_kernels`: llama.cpp's arithmetic,
+//! vectorised with AVX2 (candle 0.11 has only a generic scalar dot product
+//! for Q4_1). Other types use candle's kernels.
 //!
 //! Why a dense copy at all: a quantized kernel runs each activation row
 //! against the weights on its own, so 16 rows cost nearly 16 single rows.
@@ -26,7 +27,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use blindfold_kernels::Q4_1Matrix;
+use blindfold_kernels::{QuantMatrix, WeightFormat};
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 
@@ -41,9 +42,9 @@ pub struct Linear {
 }
 
 enum Kernel {
-    /// Q4_1 weights on the CPU: `blindfold_kernels` (llama.cpp's
+    /// Weights on the CPU in a format `blindfold_kernels` has (llama.cpp's
     /// arithmetic, vectorised).
-    Q4_1(Q4_1Matrix),
+    Ours(QuantMatrix),
     /// Anything else: candle's kernel, and for other quantized CPU weights
     /// the blocks a dense copy is made from.
     Candle {
@@ -61,20 +62,22 @@ impl Linear {
     /// Wraps a tensor another part of the model also uses (the embedding
     /// when the output matrix is tied to it).
     pub(crate) fn shared(q: Arc<QTensor>, device: &Device) -> candle_core::Result<Linear> {
-        let kernel = match q.dtype() {
-            GgmlDType::Q4_1 if device.is_cpu() => {
+        let kernel = match (device.is_cpu(), our_format(q.dtype())) {
+            (true, Some(format)) => {
                 let (n_out, k) = q.shape().dims2()?;
-                let matrix = Q4_1Matrix::new(q.data()?.into_owned(), n_out, k)
+                let matrix = QuantMatrix::new(format, q.data()?.into_owned(), n_out, k)
                     .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-                Kernel::Q4_1(matrix)
+                Kernel::Ours(matrix)
             }
-            GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16 => Kernel::Candle {
-                matmul: QMatMul::from_arc(q)?,
-                dequantizable: None,
-            },
-            _ => Kernel::Candle {
-                dequantizable: device.is_cpu().then(|| q.clone()),
-                matmul: QMatMul::from_arc(q)?,
+            _ => match q.dtype() {
+                GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16 => Kernel::Candle {
+                    matmul: QMatMul::from_arc(q)?,
+                    dequantizable: None,
+                },
+                _ => Kernel::Candle {
+                    dequantizable: device.is_cpu().then(|| q.clone()),
+                    matmul: QMatMul::from_arc(q)?,
+                },
             },
         };
         Ok(Linear {
@@ -98,14 +101,14 @@ impl Linear {
     /// are a decoding batch (see the module docs).
     pub(crate) fn forward(&self, x: &Tensor, dense_ok: bool) -> candle_core::Result<Tensor> {
         let has_copy = match &self.kernel {
-            Kernel::Q4_1(_) => true,
+            Kernel::Ours(_) => true,
             Kernel::Candle { dequantizable, .. } => dequantizable.is_some(),
         };
         if has_copy && dense_ok && x.dim(0)? >= DENSE_FROM_ROWS {
             return x.matmul(&self.dense_copy()?.t()?);
         }
         match &self.kernel {
-            Kernel::Q4_1(m) => q4_1_forward(m, x),
+            Kernel::Ours(m) => quant_forward(m, x),
             Kernel::Candle { matmul, .. } => matmul.forward(x),
         }
     }
@@ -122,7 +125,7 @@ impl Linear {
         }
         // Two batches racing both dequantize; the first copy is kept.
         let w = match &self.kernel {
-            Kernel::Q4_1(m) => Tensor::from_vec(m.dequantize(), (m.n_out(), m.k()), &Device::Cpu)?,
+            Kernel::Ours(m) => Tensor::from_vec(m.dequantize(), (m.n_out(), m.k()), &Device::Cpu)?,
             Kernel::Candle {
                 dequantizable: Some(q),
                 ..
@@ -136,8 +139,20 @@ impl Linear {
     }
 }
 
-/// `x · Wᵀ` with the Q4_1 kernel: `x`'s last dimension is the input.
-fn q4_1_forward(m: &Q4_1Matrix, x: &Tensor) -> candle_core::Result<Tensor> {
+/// The block format of ours a GGUF type is, if any.
+fn our_format(dtype: GgmlDType) -> Option<WeightFormat> {
+    match dtype {
+        GgmlDType::Q4_0 => Some(WeightFormat::Q4_0),
+        GgmlDType::Q4_1 => Some(WeightFormat::Q4_1),
+        GgmlDType::Q8_0 => Some(WeightFormat::Q8_0),
+        GgmlDType::Q4K => Some(WeightFormat::Q4K),
+        GgmlDType::Q6K => Some(WeightFormat::Q6K),
+        _ => None,
+    }
+}
+
+/// `x · Wᵀ` with our kernel: `x`'s last dimension is the input.
+fn quant_forward(m: &QuantMatrix, x: &Tensor) -> candle_core::Result<Tensor> {
     let dims = x.dims().to_vec();
     let Some((&k, leading)) = dims.split_last() else {
         return Err(candle_core::Error::Msg("a scalar has no rows".into()));
@@ -181,9 +196,9 @@ mod tests {
         Tensor::from_vec(x, (rows, 128), &Device::Cpu).unwrap()
     }
 
-    fn kernel_of(q: &QTensor) -> Q4_1Matrix {
+    fn kernel_of(q: &QTensor) -> QuantMatrix {
         let (n, k) = q.shape().dims2().unwrap();
-        Q4_1Matrix::new(q.data().unwrap().into_owned(), n, k).unwrap()
+        QuantMatrix::new(WeightFormat::Q4_1, q.data().unwrap().into_owned(), n, k).unwrap()
     }
 
     #[test]
@@ -242,5 +257,70 @@ mod tests {
             ours.forward(&x, true).unwrap().to_vec2::<f32>().unwrap().concat(),
             quantized(&x)
         );
+    }
+
+    /// candle reads GGUF's block formats independently of our kernels
+    /// crate: for each format we compute, both read the same blocks as the
+    /// same values, and the products agree within activation rounding.
+    #[test]
+    fn every_format_of_ours_reads_as_candle_reads_it() {
+        let (out, inp) = (64, 512);
+        let w: Vec<f32> = (0..out * inp)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 37.0 + (i % 7) as f32 / 11.0)
+            .collect();
+        let w = Tensor::from_vec(w, (out, inp), &Device::Cpu).unwrap();
+        let x = input(3 * 4).reshape((3, 512)).unwrap();
+        for dtype in [
+            GgmlDType::Q4_0,
+            GgmlDType::Q4_1,
+            GgmlDType::Q8_0,
+            GgmlDType::Q4K,
+            GgmlDType::Q6K,
+        ] {
+            let q = QTensor::quantize(&w, dtype).unwrap();
+            let ours = QuantMatrix::new(
+                our_format(dtype).unwrap(),
+                q.data().unwrap().into_owned(),
+                out,
+                inp,
+            )
+            .unwrap();
+            let theirs = q
+                .dequantize(&Device::Cpu)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            assert_eq!(ours.dequantize(), theirs, "{dtype:?}");
+            let linear = Linear::new(q, &Device::Cpu).unwrap();
+            assert!(matches!(linear.kernel, Kernel::Ours(_)), "{dtype:?}");
+            let a = linear.forward(&x, false).unwrap().to_vec2::<f32>().unwrap();
+            let b = x.matmul(&w.t().unwrap()).unwrap().to_vec2::<f32>().unwrap();
+            let dense = Tensor::from_vec(theirs, (out, inp), &Device::Cpu).unwrap();
+            let c = x.matmul(&dense.t().unwrap()).unwrap().to_vec2::<f32>().unwrap();
+            let xs = x.to_vec2::<f32>().unwrap();
+            let ws = w.to_vec2::<f32>().unwrap();
+            for r in 0..3 {
+                for o in 0..out {
+                    let scale: f32 = ws[o].iter().zip(&xs[r]).map(|(w, x)| (w * x).abs()).sum();
+                    // Against the same dequantized weights: activation
+                    // rounding only.
+                    assert!(
+                        (a[r][o] - c[r][o]).abs() <= 0.01 * scale + 1e-4,
+                        "{dtype:?}: {} vs {}",
+                        a[r][o],
+                        c[r][o]
+                    );
+                    // And roughly the unquantized product.
+                    assert!(
+                        (a[r][o] - b[r][o]).abs() <= 0.1 * scale + 1e-3,
+                        "{dtype:?}: {} vs {}",
+                        a[r][o],
+                        b[r][o]
+                    );
+                }
+            }
+        }
     }
 }

@@ -1,52 +1,237 @@
 //! # blindfold-kernels
 //!
 //! Quantized matrix kernels for the embedded engine: a weight matrix in
-//! GGUF's Q4_1 blocks times f32 activations, computed as llama.cpp
-//! computes it. Activations are quantized once per row to Q8_1 blocks (with
-//! llama.cpp's rounding: to nearest, ties to even), each output is the
-//! Q4_1 × Q8_1 integer dot product scaled per block, and the matrix product
-//! runs every activation row against each weight row while that row is in
-//! cache, split over output rows between threads.
+//! one of GGUF's block formats (Q4_0, Q4_1, Q8_0, Q4_K, Q6_K) times f32
+//! activations, computed as llama.cpp computes it. Activations are
+//! quantized once per row to the 8-bit format the weights pair with
+//! (Q8_0, Q8_1 or Q8_K, with llama.cpp's rounding: to nearest, ties to
+//! even), each output is an integer dot product scaled per block, and the
+//! matrix product runs every activation row against each weight row while
+//! that row is in cache, split over output rows between threads.
 //!
-//! The dot product has two versions: [`q4_1::dot_scalar`], safe and plain,
-//! the reference every test compares against; and, at the workspace's
-//! fixed x86-64-v3 level (AVX2 + FMA), the vectorised one in `avx2`, the
-//! only module in the workspace with `unsafe` (its loads from block bytes;
-//! each block states its invariant). They differ only in the order float
-//! partial sums are added, within the bound the property tests state.
+//! Each dot product has two versions: the scalar one in its format's
+//! module, safe and plain, the reference every test compares against; and,
+//! at the workspace's fixed x86-64-v3 level (AVX2, FMA, F16C), the vectorised
+//! one in `avx2`, the only module in the workspace with `unsafe` (its
+//! loads from block bytes; each block states its invariant). For the
+//! 32-value formats they differ only in the order float partial sums are
+//! added (llama.cpp's AVX2 order), within the bound the property tests
+//! state; for the K-quants they are equal bit for bit.
 //!
 //! What it is **not**: a tensor library. Bytes and `f32` slices in and out;
 //! the engine wraps them (`blindfold_engine_candle::linear`).
 
-#[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "avx2",
+    target_feature = "fma",
+    target_feature = "f16c"
+))]
 mod avx2;
+pub mod k_quants;
+mod matrix;
+pub mod q4_0;
 pub mod q4_1;
+pub mod q8_0;
 pub mod q8_1;
 
-use rayon::prelude::*;
+pub use k_quants::{quantize_row_q8_k, QK_K};
+pub use matrix::QuantMatrix;
+pub use q4_1::QK;
 
-pub use q4_1::{Q4_1_BLOCK_BYTES, QK};
-pub use q8_1::{quantize_row_q8_1, Q8_1_BLOCK_BYTES};
+/// The block formats a weight matrix may be in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WeightFormat {
+    /// 32 values: a scale and 4-bit values offset by 8.
+    Q4_0,
+    /// 32 values: a scale, a minimum and 4-bit values.
+    Q4_1,
+    /// 32 values: a scale and 8-bit values.
+    Q8_0,
+    /// 256 values: 6-bit scales and minimums per 32, 4-bit values.
+    Q4K,
+    /// 256 values: 8-bit scales per 16, 6-bit values offset by 32.
+    Q6K,
+}
 
-/// The dot product of one Q4_1 row (`x`, `blocks` blocks) and one Q8_1 row
-/// (`y`): the vectorised kernel where the build has AVX2 and FMA, else the
-/// scalar reference.
-///
-/// # Panics
-/// If either slice is shorter than `blocks` blocks.
-pub fn dot_q4_1_q8_1(x: &[u8], y: &[u8], blocks: usize) -> f32 {
-    assert!(x.len() >= blocks * Q4_1_BLOCK_BYTES && y.len() >= blocks * Q8_1_BLOCK_BYTES);
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
-    #[allow(unsafe_code)]
-    {
-        // SAFETY: this code is compiled only when the build enables AVX2
-        // and FMA (the workspace's x86-64-v3 level), so every CPU that runs
-        // it has the features the function is compiled for.
-        unsafe { avx2::dot_q4_1_q8_1(&x[..blocks * Q4_1_BLOCK_BYTES], &y[..blocks * Q8_1_BLOCK_BYTES]) }
+/// The 8-bit formats activations are quantized to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ActivationFormat {
+    Q8_0,
+    Q8_1,
+    Q8K,
+}
+
+impl ActivationFormat {
+    fn block_bytes(self) -> usize {
+        match self {
+            ActivationFormat::Q8_0 => q8_0::Q8_0_BLOCK_BYTES,
+            ActivationFormat::Q8_1 => q8_1::Q8_1_BLOCK_BYTES,
+            ActivationFormat::Q8K => k_quants::Q8_K_BLOCK_BYTES,
+        }
     }
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma")))]
-    {
-        q4_1::dot_scalar(x, y, blocks)
+
+    fn quantize(self, x: &[f32], out: &mut [u8]) {
+        match self {
+            ActivationFormat::Q8_0 => q8_0::quantize_row_q8_0(x, out),
+            ActivationFormat::Q8_1 => q8_1::quantize_row_q8_1(x, out),
+            ActivationFormat::Q8K => k_quants::quantize_row_q8_k(x, out),
+        }
+    }
+}
+
+impl WeightFormat {
+    /// Values per block.
+    pub fn block_values(self) -> usize {
+        match self {
+            WeightFormat::Q4_0 | WeightFormat::Q4_1 | WeightFormat::Q8_0 => QK,
+            WeightFormat::Q4K | WeightFormat::Q6K => QK_K,
+        }
+    }
+
+    /// Bytes per block.
+    pub fn block_bytes(self) -> usize {
+        match self {
+            WeightFormat::Q4_0 => q4_0::Q4_0_BLOCK_BYTES,
+            WeightFormat::Q4_1 => q4_1::Q4_1_BLOCK_BYTES,
+            WeightFormat::Q8_0 => q8_0::Q8_0_BLOCK_BYTES,
+            WeightFormat::Q4K => k_quants::Q4_K_BLOCK_BYTES,
+            WeightFormat::Q6K => k_quants::Q6_K_BLOCK_BYTES,
+        }
+    }
+
+    fn activation(self) -> ActivationFormat {
+        match self {
+            WeightFormat::Q4_0 | WeightFormat::Q8_0 => ActivationFormat::Q8_0,
+            WeightFormat::Q4_1 => ActivationFormat::Q8_1,
+            WeightFormat::Q4K | WeightFormat::Q6K => ActivationFormat::Q8K,
+        }
+    }
+
+    /// Bytes of one activation block (the 8-bit format these weights pair
+    /// with).
+    pub fn activation_block_bytes(self) -> usize {
+        self.activation().block_bytes()
+    }
+
+    /// Quantizes activations `x` (whole blocks) to the 8-bit format these
+    /// weights pair with, as llama.cpp does.
+    ///
+    /// # Panics
+    /// If `x` is not whole blocks or `out` is not exactly their size.
+    pub fn quantize_activations(self, x: &[f32], out: &mut [u8]) {
+        self.activation().quantize(x, out)
+    }
+
+    /// One block's values.
+    ///
+    /// # Panics
+    /// If `block` or `out` is shorter than one block.
+    pub fn dequantize_block(self, block: &[u8], out: &mut [f32]) {
+        match self {
+            WeightFormat::Q4_0 => q4_0::dequantize_block(block, out),
+            WeightFormat::Q4_1 => q4_1::dequantize_block(block, out),
+            WeightFormat::Q8_0 => q8_0::dequantize_block(block, out),
+            WeightFormat::Q4K => k_quants::dequantize_q4_k(block, out),
+            WeightFormat::Q6K => k_quants::dequantize_q6_k(block, out),
+        }
+    }
+
+    /// The scalar reference dot product of `blocks` weight blocks (`x`)
+    /// and activation blocks (`y`).
+    ///
+    /// # Panics
+    /// If either slice is shorter than `blocks` blocks.
+    pub fn dot_scalar(self, x: &[u8], y: &[u8], blocks: usize) -> f32 {
+        match self {
+            WeightFormat::Q4_0 => q4_0::dot_scalar(x, y, blocks),
+            WeightFormat::Q4_1 => q4_1::dot_scalar(x, y, blocks),
+            WeightFormat::Q8_0 => q8_0::dot_scalar(x, y, blocks),
+            WeightFormat::Q4K => k_quants::dot_q4_k_scalar(x, y, blocks),
+            WeightFormat::Q6K => k_quants::dot_q6_k_scalar(x, y, blocks),
+        }
+    }
+
+    /// The dot product of `blocks` weight blocks (`x`) and activation
+    /// blocks (`y`): the vectorised kernel where the build has AVX2, FMA
+    /// and F16C, else the scalar reference.
+    ///
+    /// # Panics
+    /// If either slice is shorter than `blocks` blocks.
+    pub fn dot(self, x: &[u8], y: &[u8], blocks: usize) -> f32 {
+        let (x, y) = (
+            &x[..blocks * self.block_bytes()],
+            &y[..blocks * self.activation_block_bytes()],
+        );
+        self.dot_tile::<1, 1>([x], [y])[0][0]
+    }
+
+    /// `W` weight rows times `A` activation rows (all whole rows of the
+    /// same number of blocks): `out[w][a]` equals [`WeightFormat::dot`] of
+    /// that pair bit for bit, computed with each weight block read once
+    /// for all `A` rows.
+    ///
+    /// # Panics
+    /// If the rows do not all hold the same number of whole blocks.
+    pub fn dot_tile<const W: usize, const A: usize>(self, xs: [&[u8]; W], ys: [&[u8]; A]) -> [[f32; A]; W] {
+        #[cfg(all(
+            target_arch = "x86_64",
+            target_feature = "avx2",
+            target_feature = "fma",
+            target_feature = "f16c"
+        ))]
+        #[allow(unsafe_code)]
+        {
+            // SAFETY: this code is compiled only when the build enables
+            // AVX2, FMA and F16C (the workspace's x86-64-v3 level), so every
+            // CPU that runs it has the features these functions are
+            // compiled for; they check the rows' lengths themselves.
+            unsafe {
+                match self {
+                    WeightFormat::Q4_0 => return avx2::dot_x_q8_0::<true, W, A>(xs, ys),
+                    WeightFormat::Q4_1 => return avx2::dot_q4_1_q8_1::<W, A>(xs, ys),
+                    WeightFormat::Q8_0 => return avx2::dot_x_q8_0::<false, W, A>(xs, ys),
+                    WeightFormat::Q4K | WeightFormat::Q6K => {}
+                }
+            }
+        }
+        let blocks = xs[0].len() / self.block_bytes();
+        let mut out = [[0f32; A]; W];
+        for (w, x) in xs.iter().enumerate() {
+            for (a, y) in ys.iter().enumerate() {
+                assert!(
+                    x.len() == blocks * self.block_bytes()
+                        && y.len() == blocks * self.activation_block_bytes()
+                );
+                out[w][a] = self.dot_one(x, y, blocks);
+            }
+        }
+        out
+    }
+
+    /// One pair of rows, for the formats without a tiled kernel.
+    fn dot_one(self, x: &[u8], y: &[u8], blocks: usize) -> f32 {
+        #[cfg(all(
+            target_arch = "x86_64",
+            target_feature = "avx2",
+            target_feature = "fma",
+            target_feature = "f16c"
+        ))]
+        #[allow(unsafe_code)]
+        {
+            // SAFETY: as in `dot_tile`: compiled only with AVX2, FMA and
+            // F16C enabled; the caller checked both rows are `blocks`
+            // blocks.
+            unsafe {
+                match self {
+                    WeightFormat::Q4K => return avx2::k_quants::dot_q4_k_q8_k(x, y),
+                    WeightFormat::Q6K => return avx2::k_quants::dot_q6_k_q8_k(x, y),
+                    _ => {}
+                }
+            }
+        }
+        self.dot_scalar(x, y, blocks)
     }
 }
 
@@ -54,10 +239,12 @@ pub fn dot_q4_1_q8_1(x: &[u8], y: &[u8], blocks: usize) -> f32 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ShapeError {
-    /// The inner dimension is not a whole number of 32-value blocks.
+    /// The inner dimension is not a whole number of the format's blocks.
     NotWholeBlocks {
         /// The inner dimension.
         k: usize,
+        /// Values per block.
+        block: usize,
     },
     /// A buffer's length does not match the shape.
     Length {
@@ -73,7 +260,12 @@ pub enum ShapeError {
 impl std::fmt::Display for ShapeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ShapeError::NotWholeBlocks { k } => write!(f, "inner dimension {k} is not a multiple of {QK}"),
+            ShapeError::NotWholeBlocks { k, block } => {
+                write!(
+                    f,
+                    "inner dimension {k} is not a multiple of the block size {block}"
+                )
+            }
             ShapeError::Length { what, got, want } => {
                 write!(f, "{what} has {got} elements, the shape needs {want}")
             }
@@ -82,91 +274,3 @@ impl std::fmt::Display for ShapeError {
 }
 
 impl std::error::Error for ShapeError {}
-
-/// A weight matrix of `n_out` rows of `k` values in Q4_1 blocks.
-#[derive(Debug, Clone)]
-pub struct Q4_1Matrix {
-    bytes: Vec<u8>,
-    n_out: usize,
-    k: usize,
-}
-
-impl Q4_1Matrix {
-    /// Wraps GGUF Q4_1 data: `n_out` rows of `k` values, row-major.
-    pub fn new(bytes: Vec<u8>, n_out: usize, k: usize) -> Result<Q4_1Matrix, ShapeError> {
-        if k % QK != 0 {
-            return Err(ShapeError::NotWholeBlocks { k });
-        }
-        let want = n_out * (k / QK) * Q4_1_BLOCK_BYTES;
-        if bytes.len() != want {
-            return Err(ShapeError::Length {
-                what: "the Q4_1 weights (bytes)",
-                got: bytes.len(),
-                want,
-            });
-        }
-        Ok(Q4_1Matrix { bytes, n_out, k })
-    }
-
-    /// Output features (rows).
-    pub fn n_out(&self) -> usize {
-        self.n_out
-    }
-
-    /// Input features (columns).
-    pub fn k(&self) -> usize {
-        self.k
-    }
-
-    /// The matrix as f32, row-major (the dense copy large batches use).
-    pub fn dequantize(&self) -> Vec<f32> {
-        let mut out = vec![0f32; self.n_out * self.k];
-        out.par_chunks_mut(QK)
-            .zip(self.bytes.par_chunks(Q4_1_BLOCK_BYTES))
-            .for_each(|(dst, block)| q4_1::dequantize_block(block, dst));
-        out
-    }
-
-    /// `acts · Wᵀ`: `acts` is `rows` rows of `k` values; the result is
-    /// `rows` rows of `n_out` values. Each activation row is quantized to
-    /// Q8_1 once; each weight row is then dotted with every activation row.
-    pub fn matmul(&self, acts: &[f32], rows: usize) -> Result<Vec<f32>, ShapeError> {
-        let k = self.k;
-        if acts.len() != rows * k {
-            return Err(ShapeError::Length {
-                what: "the activations",
-                got: acts.len(),
-                want: rows * k,
-            });
-        }
-        let blocks = k / QK;
-        let row_q = blocks * Q8_1_BLOCK_BYTES;
-        let mut quantized = vec![0u8; rows * row_q];
-        quantized
-            .par_chunks_mut(row_q)
-            .zip(acts.par_chunks(k))
-            .for_each(|(q, a)| quantize_row_q8_1(a, q));
-        let row_w = blocks * Q4_1_BLOCK_BYTES;
-        // Output-major first (each weight row's results together), so
-        // threads own disjoint slices; then transposed to row-major.
-        let mut by_output = vec![0f32; self.n_out * rows];
-        by_output
-            .par_chunks_mut(rows)
-            .zip(self.bytes.par_chunks(row_w))
-            .for_each(|(dst, w)| {
-                for (r, d) in dst.iter_mut().enumerate() {
-                    *d = dot_q4_1_q8_1(w, &quantized[r * row_q..(r + 1) * row_q], blocks);
-                }
-            });
-        if rows == 1 {
-            return Ok(by_output);
-        }
-        let mut out = vec![0f32; rows * self.n_out];
-        for (o, col) in by_output.chunks(rows).enumerate() {
-            for (r, v) in col.iter().enumerate() {
-                out[r * self.n_out + o] = *v;
-            }
-        }
-        Ok(out)
-    }
-}

@@ -20,17 +20,22 @@ pub const Q8_1_BLOCK_BYTES: usize = 36;
 pub fn quantize_row_q8_1(x: &[f32], out: &mut [u8]) {
     assert!(x.len() % QK == 0 && out.len() == x.len() / QK * Q8_1_BLOCK_BYTES);
     for (values, block) in x.chunks(QK).zip(out.chunks_mut(Q8_1_BLOCK_BYTES)) {
-        let max = values.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let d = max / 127.0;
-        let id = if max != 0.0 { 127.0 / max } else { 0.0 };
-        let mut sum = 0i32;
-        for (q, v) in block[4..].iter_mut().zip(values) {
-            // |v * id| <= 127, so the cast keeps the value.
-            let rounded = (v * id).round_ties_even() as i32;
-            sum += rounded;
-            *q = rounded as i8 as u8;
-        }
+        let d = quantize_block(values, &mut block[4..]);
+        let sum: i32 = block[4..].iter().map(|q| i32::from(*q as i8)).sum();
         block[0..2].copy_from_slice(&f16::from_f32(d).to_bits().to_le_bytes());
         block[2..4].copy_from_slice(&f16::from_f32(d * sum as f32).to_bits().to_le_bytes());
     }
+}
+
+/// 32 values to 32 signed bytes in `out`, as Q8_0 and Q8_1 both round
+/// them; returns the unrounded scale `d`.
+pub(crate) fn quantize_block(values: &[f32], out: &mut [u8]) -> f32 {
+    let max = values.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let d = max / 127.0;
+    let id = if max != 0.0 { 127.0 / max } else { 0.0 };
+    for (q, v) in out.iter_mut().zip(values) {
+        // |v * id| <= 127, so the cast keeps the value.
+        *q = (v * id).round_ties_even() as i32 as i8 as u8;
+    }
+    d
 }

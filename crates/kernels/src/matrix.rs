@@ -1,0 +1,165 @@
+//! A quantized weight matrix and its product with f32 activation rows.
+
+use rayon::prelude::*;
+
+use crate::{ShapeError, WeightFormat};
+
+/// Output rows one thread takes at a time: enough that handing work to a
+/// thread costs little beside it, few enough that two threads share even a
+/// small projection (SmolLM2's 192-row key matrix).
+const OUTPUTS_PER_TASK: usize = 32;
+
+/// A weight matrix of `n_out` rows of `k` values in one block format.
+#[derive(Debug, Clone)]
+pub struct QuantMatrix {
+    format: WeightFormat,
+    bytes: Vec<u8>,
+    n_out: usize,
+    k: usize,
+}
+
+impl QuantMatrix {
+    /// Wraps GGUF data in `format`: `n_out` rows of `k` values, row-major.
+    pub fn new(
+        format: WeightFormat,
+        bytes: Vec<u8>,
+        n_out: usize,
+        k: usize,
+    ) -> Result<QuantMatrix, ShapeError> {
+        let block = format.block_values();
+        if k % block != 0 {
+            return Err(ShapeError::NotWholeBlocks { k, block });
+        }
+        let want = n_out * (k / block) * format.block_bytes();
+        if bytes.len() != want {
+            return Err(ShapeError::Length {
+                what: "the weights (bytes)",
+                got: bytes.len(),
+                want,
+            });
+        }
+        Ok(QuantMatrix {
+            format,
+            bytes,
+            n_out,
+            k,
+        })
+    }
+
+    /// The block format.
+    pub fn format(&self) -> WeightFormat {
+        self.format
+    }
+
+    /// Output features (rows).
+    pub fn n_out(&self) -> usize {
+        self.n_out
+    }
+
+    /// Input features (columns).
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// The weights' bytes, row-major.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The matrix as f32, row-major (the dense copy large batches use).
+    pub fn dequantize(&self) -> Vec<f32> {
+        let mut out = vec![0f32; self.n_out * self.k];
+        let format = self.format;
+        out.par_chunks_mut(format.block_values())
+            .zip(self.bytes.par_chunks(format.block_bytes()))
+            .for_each(|(dst, block)| format.dequantize_block(block, dst));
+        out
+    }
+
+    /// `acts · Wᵀ`: `acts` is `rows` rows of `k` values; the result is
+    /// `rows` rows of `n_out` values. Each activation row is quantized
+    /// once; each weight row is then dotted with every activation row, so
+    /// a row's result does not depend on the rows beside it.
+    pub fn matmul(&self, acts: &[f32], rows: usize) -> Result<Vec<f32>, ShapeError> {
+        let (k, format) = (self.k, self.format);
+        if acts.len() != rows * k {
+            return Err(ShapeError::Length {
+                what: "the activations",
+                got: acts.len(),
+                want: rows * k,
+            });
+        }
+        let blocks = k / format.block_values();
+        let row_q = blocks * format.activation_block_bytes();
+        let mut quantized = vec![0u8; rows * row_q];
+        if rows == 1 {
+            format.quantize_activations(acts, &mut quantized);
+        } else {
+            quantized
+                .par_chunks_mut(row_q)
+                .zip(acts.par_chunks(k))
+                .for_each(|(q, a)| format.quantize_activations(a, q));
+        }
+        let row_w = blocks * format.block_bytes();
+        let act_rows: Vec<&[u8]> = quantized.chunks(row_q).collect();
+        // Output-major first (each weight row's results together), so
+        // threads own disjoint slices; then transposed to row-major.
+        let mut by_output = vec![0f32; self.n_out * rows];
+        by_output
+            .par_chunks_mut(rows * OUTPUTS_PER_TASK)
+            .zip(self.bytes.par_chunks(row_w * OUTPUTS_PER_TASK))
+            .for_each(|(dst, weights)| {
+                if rows == 1 {
+                    one_row(format, weights, row_w, act_rows[0], dst)
+                } else {
+                    several_rows(format, weights, row_w, &act_rows, dst)
+                }
+            });
+        if rows == 1 {
+            return Ok(by_output);
+        }
+        let mut out = vec![0f32; rows * self.n_out];
+        for (o, col) in by_output.chunks(rows).enumerate() {
+            for (r, v) in col.iter().enumerate() {
+                out[r * self.n_out + o] = *v;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Weight rows (`row_w` bytes each) times one activation row: four weight
+/// rows at a time, so four independent sums overlap.
+fn one_row(format: WeightFormat, weights: &[u8], row_w: usize, act: &[u8], dst: &mut [f32]) {
+    let mut rows = weights.chunks_exact(4 * row_w);
+    let mut outs = dst.chunks_exact_mut(4);
+    for (w, out) in (&mut rows).zip(&mut outs) {
+        let (w01, w23) = w.split_at(2 * row_w);
+        let (w0, w1) = w01.split_at(row_w);
+        let (w2, w3) = w23.split_at(row_w);
+        let tile = format.dot_tile::<4, 1>([w0, w1, w2, w3], [act]);
+        for (o, t) in out.iter_mut().zip(tile) {
+            *o = t[0];
+        }
+    }
+    for (w, out) in rows.remainder().chunks_exact(row_w).zip(outs.into_remainder()) {
+        *out = format.dot_tile::<1, 1>([w], [act])[0][0];
+    }
+}
+
+/// Weight rows times several activation rows (`dst` holds each weight
+/// row's results together): each weight row read once per four
+/// activation rows.
+fn several_rows(format: WeightFormat, weights: &[u8], row_w: usize, acts: &[&[u8]], dst: &mut [f32]) {
+    for (w, out) in weights.chunks_exact(row_w).zip(dst.chunks_mut(acts.len())) {
+        let mut groups = acts.chunks_exact(4);
+        let mut outs = out.chunks_exact_mut(4);
+        for (a, o) in (&mut groups).zip(&mut outs) {
+            let tile = format.dot_tile::<1, 4>([w], [a[0], a[1], a[2], a[3]]);
+            o.copy_from_slice(&tile[0]);
+        }
+        for (a, o) in groups.remainder().iter().zip(outs.into_remainder()) {
+            *o = format.dot_tile::<1, 1>([w], [a])[0][0];
+        }
+    }
+}
