@@ -8,6 +8,11 @@ use blindfold_engine_candle::model::StepInput;
 use blindfold_engine_candle::ModelSource;
 
 fn main() {
+    // As the engine runs its steps: on a rayon worker.
+    rayon::scope(|_| run());
+}
+
+fn run() {
     let path = std::env::args().nth(1).expect("usage: step_timing MODEL.gguf");
     let bytes = std::fs::read(path).unwrap();
     let model = ModelSource::Gguf(&bytes).load(&candle_core::Device::Cpu).unwrap();

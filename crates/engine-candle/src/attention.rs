@@ -5,12 +5,24 @@
 //! row, so attention is a few small dot products per head; as tensor
 //! operations that is some twenty operations per sequence per layer whose
 //! fixed cost dwarfs the arithmetic and grows with the batch. Here it is a
-//! loop. Keys and values are rounded to f16 precision as llama.cpp's cache
-//! keeps them, so greedy decoding picks the same tokens as llama.cpp.
+//! loop.
+//!
+//! It rounds where llama.cpp's CPU attention (without flash attention, its
+//! x86-64-v3 build) rounds, so that greedy decoding picks llama.cpp's
+//! tokens: keys and values are kept at f16 precision as its cache keeps
+//! them; the query is rounded to f16 before its dot products with the keys
+//! (llama.cpp multiplies f16 by f16); those and the probability-weighted
+//! sums of values add their products in `ggml_vec_dot_f16`'s order (32
+//! lanes, fused multiply-adds, the lanes reduced pairwise); the
+//! probabilities are `exp(s − max) · (1/Σ)` (llama.cpp's `exp` and sum,
+//! `ggml_math`) rounded to f16 before they weight the values; RoPE rotates with llama.cpp's fused multiply-adds.
+//! Without this, a chat prompt's greedy answer parted from llama.cpp's
+//! where its two best tokens were 0.09 apart in probability.
 
 use half::f16;
 use rayon::prelude::*;
 
+use crate::ggml_math;
 use crate::model::RopeStyle;
 
 /// One layer's keys and values of one sequence: `[position][kv head][dim]`.
@@ -34,48 +46,87 @@ fn round_f16(x: &mut [f32]) {
     }
 }
 
-/// Rotates one head's vector for position `cos`/`sin` (half a head each).
+/// Rotates one head's vector for position `cos`/`sin` (half a head each),
+/// with the fused multiply-adds llama.cpp's build uses:
+/// `x0·c − x1·s` as `fma(x0, c, −(x1·s))`, `x0·s + x1·c` as
+/// `fma(x0, s, x1·c)`.
 fn rope(x: &mut [f32], cos: &[f32], sin: &[f32], style: RopeStyle) {
     let half = x.len() / 2;
+    let rotate = |a: f32, b: f32, c: f32, s: f32| (a.mul_add(c, -(b * s)), a.mul_add(s, b * c));
     match style {
         RopeStyle::Interleaved => {
             for i in 0..half {
-                let (a, b) = (x[2 * i], x[2 * i + 1]);
-                x[2 * i] = a * cos[i] - b * sin[i];
-                x[2 * i + 1] = a * sin[i] + b * cos[i];
+                (x[2 * i], x[2 * i + 1]) = rotate(x[2 * i], x[2 * i + 1], cos[i], sin[i]);
             }
         }
         RopeStyle::HalfSplit => {
             for i in 0..half {
-                let (a, b) = (x[i], x[i + half]);
-                x[i] = a * cos[i] - b * sin[i];
-                x[i + half] = a * sin[i] + b * cos[i];
+                (x[i], x[i + half]) = rotate(x[i], x[i + half], cos[i], sin[i]);
             }
         }
     }
 }
 
-/// Dot product with eight accumulators (vectorises without reassociation).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ar, br) = (ac.remainder(), bc.remainder());
-    for (x, y) in ac.zip(bc) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    let mut s: f32 = acc.iter().sum();
-    for (x, y) in ar.iter().zip(br) {
-        s += x * y;
-    }
-    s
+/// How llama.cpp adds the products of an f16 dot product: in a decoding
+/// step (one query row) `ggml_vec_dot_f16`, 32 lanes; for a prompt (several
+/// rows) llamafile's tinyBLAS, 8 lanes. Either way a position's product
+/// goes to lane `position mod lanes`, each lane adds its products in order
+/// with fused multiply-adds, and the lanes are then reduced in a fixed
+/// tree.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum DotOrder {
+    VecDot,
+    TinyBlas,
 }
 
-/// `out += w * v`.
-fn axpy(out: &mut [f32], w: f32, v: &[f32]) {
-    for (o, x) in out.iter_mut().zip(v) {
-        *o += w * x;
+impl DotOrder {
+    fn lanes(self) -> usize {
+        match self {
+            DotOrder::VecDot => 32,
+            DotOrder::TinyBlas => 8,
+        }
+    }
+
+    /// The lanes reduced to one sum.
+    fn reduce(self, l: &[f32]) -> f32 {
+        match self {
+            // Vector 2 into 0 and 3 into 1, then 1 into 0; then the
+            // halves of the eight lanes added, pairs of those (`hadd`),
+            // and the two sums.
+            DotOrder::VecDot => {
+                let mut v = [0f32; 8];
+                for (i, x) in v.iter_mut().enumerate() {
+                    *x = (l[i] + l[16 + i]) + (l[8 + i] + l[24 + i]);
+                }
+                let t = [v[0] + v[4], v[1] + v[5], v[2] + v[6], v[3] + v[7]];
+                (t[0] + t[1]) + (t[2] + t[3])
+            }
+            // tinyBLAS's `hsum`: halves added, then the upper pair onto
+            // the lower, then the two.
+            DotOrder::TinyBlas => {
+                let t = [l[0] + l[4], l[1] + l[5], l[2] + l[6], l[3] + l[7]];
+                (t[0] + t[2]) + (t[1] + t[3])
+            }
+        }
+    }
+
+    /// The dot product of two rows of f16 values (held as f32); `a.len()`
+    /// is a whole number of lanes (a head's width: 64).
+    fn dot(self, a: &[f32], b: &[f32]) -> f32 {
+        fn lanes<const N: usize>(a: &[f32], b: &[f32]) -> [f32; 32] {
+            let mut lanes = [0f32; 32];
+            let acc: &mut [f32; N] = (&mut lanes[..N]).try_into().unwrap_or_else(|_| unreachable!());
+            for (x, y) in a.chunks_exact(N).zip(b.chunks_exact(N)) {
+                for l in 0..N {
+                    acc[l] = x[l].mul_add(y[l], acc[l]);
+                }
+            }
+            lanes
+        }
+        match self {
+            DotOrder::VecDot => self.reduce(&lanes::<32>(a, b)),
+            DotOrder::TinyBlas => self.reduce(&lanes::<8>(a, b)),
+        }
     }
 }
 
@@ -122,27 +173,42 @@ pub(crate) fn attend(
     let keys = &cache.keys;
     let values = &cache.values;
     let q = &*q;
+    let order = if n > 1 {
+        DotOrder::TinyBlas
+    } else {
+        DotOrder::VecDot
+    };
+    let lanes_n = order.lanes();
     // Each (row, head) is independent: spread them over the threads.
     out.par_chunks_mut(hd).enumerate().for_each(|(i, o)| {
         let (t, h) = (i / shape.heads, i % shape.heads);
         let visible = pos + t + 1;
         let kvh = h / group;
-        let qh = &q[i * hd..][..hd];
-        let mut scores = Vec::with_capacity(visible);
-        let mut max = f32::NEG_INFINITY;
-        for j in 0..visible {
-            let s = dot(qh, &keys[j * kv_row + kvh * hd..][..hd]) * scale;
-            max = max.max(s);
-            scores.push(s);
+        let mut qh = q[i * hd..][..hd].to_vec();
+        round_f16(&mut qh);
+        let mut scores: Vec<f32> = (0..visible)
+            .map(|j| order.dot(&qh, &keys[j * kv_row + kvh * hd..][..hd]) * scale)
+            .collect();
+        ggml_math::softmax(&mut scores);
+        round_f16(&mut scores);
+        // Σ_j p_j·v_j per dimension, position j in lane j mod lanes, as
+        // llama.cpp's product over positions places it; `acc` holds lane
+        // `l` of every dimension at `l·hd..`, so each position is one
+        // contiguous multiply-add.
+        let mut acc = vec![0f32; lanes_n * hd];
+        for (j, p) in scores.iter().enumerate() {
+            let v = &values[j * kv_row + kvh * hd..][..hd];
+            let lane = &mut acc[(j % lanes_n) * hd..][..hd];
+            for (a, x) in lane.iter_mut().zip(v) {
+                *a = p.mul_add(*x, *a);
+            }
         }
-        let mut total = 0f32;
-        for s in scores.iter_mut() {
-            *s = (*s - max).exp();
-            total += *s;
-        }
-        o.iter_mut().for_each(|x| *x = 0.0);
-        for (j, s) in scores.iter().enumerate() {
-            axpy(o, s / total, &values[j * kv_row + kvh * hd..][..hd]);
+        let mut column = [0f32; 32];
+        for (d, o) in o.iter_mut().enumerate() {
+            for (l, c) in column.iter_mut().take(lanes_n).enumerate() {
+                *c = acc[l * hd + d];
+            }
+            *o = order.reduce(&column);
         }
     });
 }
@@ -152,11 +218,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dot_matches_the_plain_sum() {
-        let a: Vec<f32> = (0..19).map(|i| i as f32 * 0.5).collect();
-        let b: Vec<f32> = (0..19).map(|i| 1.0 - i as f32 * 0.1).collect();
-        let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-        assert!((dot(&a, &b) - plain).abs() < 1e-4);
+    fn dot_products_add_in_llama_cpps_lanes() {
+        let a: Vec<f32> = (0..64).map(|i| i as f32 * 0.5).collect();
+        let b: Vec<f32> = (0..64).map(|i| 1.0 - i as f32 * 0.1).collect();
+        let plain: f64 = a.iter().zip(&b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+        for order in [DotOrder::VecDot, DotOrder::TinyBlas] {
+            assert!((f64::from(order.dot(&a, &b)) - plain).abs() < 1e-3);
+        }
+        // One value per lane shows each reduction tree: ggml_vec_dot_f16
+        // adds lanes 0 and 16 first ((1e8 + 1) - 1e8 = 0 in f32)...
+        let ones = vec![1f32; 32];
+        let mut x = vec![0f32; 32];
+        (x[0], x[16], x[8]) = (1e8, 1.0, -1e8);
+        assert_eq!(DotOrder::VecDot.dot(&x, &ones), 0.0);
+        // ...tinyBLAS adds lanes 0 and 4, then 0 and 2 ((1e8 - 1e8) + 1).
+        let mut x = vec![0f32; 8];
+        (x[0], x[4], x[1]) = (1e8, -1e8, 1.0);
+        assert_eq!(DotOrder::TinyBlas.dot(&x, &ones[..8]), 1.0);
+        assert_eq!(DotOrder::VecDot.reduce(&[1.0; 32]), 32.0);
     }
 
     #[test]

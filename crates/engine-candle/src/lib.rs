@@ -22,6 +22,7 @@
 
 mod attention;
 pub mod embedded;
+mod ggml_math;
 pub mod linear;
 pub mod load;
 pub mod model;

@@ -1,29 +1,22 @@
-//! Weight matrices with two kernels: a quantized one for a few rows, and a
-//! dequantized f32 copy (candle's blocked GEMM) for many rows.
+//! Weight matrices and their kernels.
 //!
-//! The quantized kernel on the CPU for Q4_0, Q4_1, Q8_0, Q4_K and Q6_K
-//! (the packaged model is Q4_1 with a Q8_0 embedding, the common GGUFs mix
-//! the K-quants in) is `blindfold_kernels`: llama.cpp's arithmetic,
-//! vectorised with AVX2 (candle 0.11 has only a generic scalar dot product
-//! for Q4_1). Other types use candle's kernels.
+//! On the CPU, weights in Q4_0, Q4_1, Q8_0, Q4_K or Q6_K (the packaged
+//! model is Q4_1 with a Q8_0 embedding; common GGUFs mix in the K-quants)
+//! go through `blindfold_kernels`: llama.cpp's arithmetic, vectorised with
+//! AVX2, for one row or many (each weight block read once for four
+//! activation rows). A row's result does not depend on the rows computed
+//! beside it, so a sequence decoded in a batch of 16 gets the logits it
+//! gets alone, and a lone sequence computes what llama.cpp computes.
 //!
-//! Why a dense copy at all: a quantized kernel runs each activation row
-//! against the weights on its own, so 16 rows cost nearly 16 single rows.
-//! For a decoding batch of [`DENSE_FROM_ROWS`] sequences or more the f32
-//! GEMM is faster (the `step_timing` example: a 16-sequence step 97 ms
-//! instead of 180 ms); below that the quantized kernel reads four times
-//! fewer bytes and wins. The cost is memory, four bytes per weight, so the
-//! dense copy is made when the first such batch needs it, not at load: a
-//! server that never batches never pays it, and loading stays a read of
-//! the quantized blocks (in a measured VM under TCG, dequantizing every
-//! matrix at load took longer than the rest of the boot).
-//!
-//! Prompts always go through the quantized kernel: it quantizes the
-//! activations to 8 bits exactly as llama.cpp does, and the prompt is
-//! where that rounding decides the first tokens (with the dense kernel a
-//! chat prompt's greedy answer differed from llama.cpp's at the fourth
-//! token). So a lone sequence computes what llama.cpp computes; in a large
-//! decoding batch logits differ from it in the last bits.
+//! Other types use candle's kernels, which run each activation row against
+//! the weights on its own; for those, a decoding batch of
+//! [`DENSE_FROM_ROWS`] sequences or more uses a dequantized f32 copy and
+//! candle's blocked GEMM instead. That copy costs four bytes per weight, so
+//! it is made when the first such batch needs it, not at load (in a
+//! measured VM under TCG, dequantizing every matrix at load took longer
+//! than the rest of the boot). Our formats no longer take it: their tiled
+//! kernel beat it (`bench/compare-llama-server.sh` at 16 clients: 114
+//! tokens/s quantized, 96 dense).
 
 use std::sync::{Arc, OnceLock};
 
@@ -101,7 +94,7 @@ impl Linear {
     /// are a decoding batch (see the module docs).
     pub(crate) fn forward(&self, x: &Tensor, dense_ok: bool) -> candle_core::Result<Tensor> {
         let has_copy = match &self.kernel {
-            Kernel::Ours(_) => true,
+            Kernel::Ours(_) => false,
             Kernel::Candle { dequantizable, .. } => dequantizable.is_some(),
         };
         if has_copy && dense_ok && x.dim(0)? >= DENSE_FROM_ROWS {
@@ -125,15 +118,15 @@ impl Linear {
         }
         // Two batches racing both dequantize; the first copy is kept.
         let w = match &self.kernel {
-            Kernel::Ours(m) => Tensor::from_vec(m.dequantize(), (m.n_out(), m.k()), &Device::Cpu)?,
             Kernel::Candle {
                 dequantizable: Some(q),
                 ..
             } => q.dequantize(&Device::Cpu)?,
-            Kernel::Candle { matmul, .. } => match matmul {
-                QMatMul::Tensor(t) => t.clone(),
-                _ => return Err(candle_core::Error::Msg("no dense copy for these weights".into())),
-            },
+            Kernel::Candle {
+                matmul: QMatMul::Tensor(t),
+                ..
+            } => t.clone(),
+            _ => return Err(candle_core::Error::Msg("no dense copy for these weights".into())),
         };
         Ok(self.dense.get_or_init(|| w).clone())
     }
@@ -231,31 +224,55 @@ mod tests {
     }
 
     #[test]
-    fn a_decoding_batch_uses_the_dense_kernel_which_agrees_closely() {
+    fn a_decoding_batch_of_our_format_stays_quantized_and_each_row_equals_it_alone() {
         let ours = Linear::new(weights(), &Device::Cpu).unwrap();
-        let quantized = |x: &Tensor| {
-            let rows = x.dim(0).unwrap();
-            kernel_of(&weights())
-                .matmul(&x.flatten_all().unwrap().to_vec1::<f32>().unwrap(), rows)
-                .unwrap()
+        let x = input(16);
+        let batch = ours.forward(&x, true).unwrap().to_vec2::<f32>().unwrap();
+        assert!(!ours.has_dense_copy());
+        for (r, row) in batch.iter().enumerate() {
+            let alone = ours.forward(&x.narrow(0, r, 1).unwrap(), true).unwrap();
+            assert_eq!(&alone.to_vec2::<f32>().unwrap()[0], row, "row {r}");
+        }
+    }
+
+    #[test]
+    fn a_decoding_batch_of_another_format_uses_the_dense_copy_which_agrees_closely() {
+        let w: Vec<f32> = (0..48 * 256)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 37.0)
+            .collect();
+        let q = || {
+            QTensor::quantize(
+                &Tensor::from_vec(w.clone(), (48, 256), &Device::Cpu).unwrap(),
+                GgmlDType::Q5K,
+            )
+            .unwrap()
         };
+        let theirs = Linear::new(q(), &Device::Cpu).unwrap();
+        let candle = QMatMul::from_qtensor(q()).unwrap();
+        let x = input(2 * DENSE_FROM_ROWS)
+            .reshape((DENSE_FROM_ROWS, 256))
+            .unwrap();
         // Not dequantized at load; a prompt does not dequantize either.
-        assert!(!ours.has_dense_copy());
-        ours.forward(&input(16), false).unwrap();
-        assert!(!ours.has_dense_copy());
-        let x = input(DENSE_FROM_ROWS);
-        let dense = ours.forward(&x, true).unwrap().to_vec2::<f32>().unwrap().concat();
-        let q = quantized(&x);
-        assert_ne!(dense, q, "the dense kernel was not used");
-        assert!(ours.has_dense_copy());
-        for (a, b) in dense.iter().zip(&q) {
+        assert!(!theirs.has_dense_copy());
+        theirs.forward(&x, false).unwrap();
+        assert!(!theirs.has_dense_copy());
+        let dense = theirs
+            .forward(&x, true)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap()
+            .concat();
+        let quantized = candle.forward(&x).unwrap().to_vec2::<f32>().unwrap().concat();
+        assert_ne!(dense, quantized, "the dense kernel was not used");
+        assert!(theirs.has_dense_copy());
+        for (a, b) in dense.iter().zip(&quantized) {
             assert!((a - b).abs() <= 0.05 * b.abs().max(1.0), "{a} vs {b}");
         }
-        // Fewer rows than the threshold: quantized.
-        let x = input(DENSE_FROM_ROWS - 1);
+        // Fewer rows than the threshold: candle's quantized kernel.
+        let x = x.narrow(0, 0, DENSE_FROM_ROWS - 1).unwrap();
         assert_eq!(
-            ours.forward(&x, true).unwrap().to_vec2::<f32>().unwrap().concat(),
-            quantized(&x)
+            theirs.forward(&x, true).unwrap().to_vec2::<f32>().unwrap(),
+            candle.forward(&x).unwrap().to_vec2::<f32>().unwrap()
         );
     }
 

@@ -12,6 +12,7 @@ use candle_core::quantized::QMatMul;
 use candle_core::{DType, Device, Tensor};
 
 use crate::attention::{attend, AttentionShape, LayerCache};
+use crate::ggml_math;
 use crate::linear::Linear;
 use blindfold_engine::EngineError;
 
@@ -186,7 +187,6 @@ impl Transformer {
     }
 
     fn forward_inner(&self, inputs: &mut [StepInput<'_>]) -> candle_core::Result<Vec<Vec<f32>>> {
-        let s = &self.shape;
         let ids: Vec<u32> = inputs.iter().flat_map(|i| i.tokens.iter().copied()).collect();
         let rows = ids.len();
         // A decoding batch (one token per sequence) may use dense weights.
@@ -195,17 +195,19 @@ impl Transformer {
         let mut x = self.embedding.lookup(&ids)?; // (rows, hidden)
         for (layer, block) in self.blocks.iter().enumerate() {
             let residual = x.clone();
-            let h = candle_nn::ops::rms_norm(&x, &block.attn_norm, s.rms_eps as f32)?;
+            let h = self.rms_norm(&x, &block.attn_norm)?;
             let q = with_bias(block.q.forward(&h, dense)?, &block.q_bias)?;
             let k = with_bias(block.k.forward(&h, dense)?, &block.k_bias)?;
             let v = with_bias(block.v.forward(&h, dense)?, &block.v_bias)?;
             let attn = self.attention(layer, inputs, &q, &k, &v, rows)?;
             x = (block.o.forward(&attn, dense)? + residual)?;
             let residual = x.clone();
-            let h = candle_nn::ops::rms_norm(&x, &block.ffn_norm, s.rms_eps as f32)?;
-            let gate = candle_nn::ops::silu(&block.gate.forward(&h, dense)?)?;
+            let h = self.rms_norm(&x, &block.ffn_norm)?;
+            let gate = block.gate.forward(&h, dense)?;
             let up = block.up.forward(&h, dense)?;
-            x = (block.down.forward(&(gate * up)?, dense)? + residual)?;
+            let act = ggml_math::swiglu(&gate.flatten_all()?.to_vec1()?, &up.flatten_all()?.to_vec1()?);
+            let act = Tensor::from_vec(act, gate.shape(), &self.device)?;
+            x = (block.down.forward(&act, dense)? + residual)?;
         }
         let mut last_rows = Vec::with_capacity(inputs.len());
         let mut offset = 0;
@@ -215,9 +217,19 @@ impl Transformer {
             input.cache.len += input.tokens.len();
         }
         let last = Tensor::cat(&last_rows, 0)?;
-        let last = candle_nn::ops::rms_norm(&last, &self.final_norm, s.rms_eps as f32)?;
+        let last = self.rms_norm(&last, &self.final_norm)?;
         let logits = self.lm_head.forward(&last, dense)?.to_dtype(DType::F32)?;
         logits.to_vec2::<f32>()
+    }
+
+    /// RMS norm of each row of `x` times `weight`, as llama.cpp rounds it.
+    fn rms_norm(&self, x: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
+        let out = ggml_math::rms_norm(
+            &x.flatten_all()?.to_vec1()?,
+            &weight.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?,
+            self.shape.rms_eps as f32,
+        );
+        Tensor::from_vec(out, x.shape(), &self.device)
     }
 
     /// Attention of every sequence of the step (rows in input order).
@@ -269,16 +281,22 @@ fn with_bias(x: Tensor, bias: &Option<Tensor>) -> candle_core::Result<Tensor> {
     }
 }
 
+/// RoPE's cosines and sines per position, as llama.cpp computes them
+/// (`ggml_rope_cache_init`): the angle of pair `i` at position `p` is
+/// `p·s^i` with `s = base^(−2/head_dim)`, multiplied up pair by pair in f32
+/// (not `p / base^(2i/d)` directly: the two round differently, and a
+/// greedy choice near a tie follows the rounding).
 fn rope_tables(shape: &ModelShape) -> (Vec<f32>, Vec<f32>) {
     let half = shape.head_dim / 2;
+    let step = (shape.rope_theta as f32).powf(-2.0 / shape.head_dim as f32);
     let mut cos = Vec::with_capacity(shape.context_length * half);
     let mut sin = Vec::with_capacity(shape.context_length * half);
     for p in 0..shape.context_length {
-        for i in 0..half {
-            let inv_freq = 1.0 / (shape.rope_theta as f32).powf(2.0 * i as f32 / shape.head_dim as f32);
-            let angle = p as f32 * inv_freq;
+        let mut angle = p as f32;
+        for _ in 0..half {
             cos.push(angle.cos());
             sin.push(angle.sin());
+            angle *= step;
         }
     }
     (cos, sin)

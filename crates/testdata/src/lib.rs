@@ -165,8 +165,13 @@ pub fn file_containing(files: &[PathBuf], needle: &str) -> Option<PathBuf> {
 }
 
 /// The command line that serves the packaged model with the reference
-/// `llama-server` on a free loopback port (2 threads, 2048-token context),
-/// and that port; `None` when the server is not built.
+/// `llama-server` on a free loopback port, and that port; `None` when the
+/// server is not built. Its settings are fixed, as the parity vectors
+/// were made with them (`scripts/llama-parity-vectors.py`): one slot, 2
+/// threads, a 2048-token context, batch 2048 / micro-batch 512 (a prompt
+/// in one batch), the KV cache in f16, flash attention off (its default,
+/// `auto`, turns it on for the CPU; our engine rounds as the plain path
+/// does).
 pub fn llama_server_command() -> Option<(Vec<String>, u16)> {
     let binary = llama_server()?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -183,8 +188,20 @@ pub fn llama_server_command() -> Option<(Vec<String>, u16)> {
         port.to_string(),
         "-t".into(),
         "2".into(),
+        "-np".into(),
+        "1".into(),
         "-c".into(),
         "2048".into(),
+        "-b".into(),
+        "2048".into(),
+        "-ub".into(),
+        "512".into(),
+        "-ctk".into(),
+        "f16".into(),
+        "-ctv".into(),
+        "f16".into(),
+        "-fa".into(),
+        "off".into(),
     ];
     Some((argv.to_vec(), port))
 }

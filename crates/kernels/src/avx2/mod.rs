@@ -120,7 +120,7 @@ pub(crate) fn dot_q4_1_q8_1<const W: usize, const A: usize>(xs: [&[u8]; W], ys: 
     assert_whole_rows(&xs, Q4_1_BLOCK_BYTES, blocks);
     assert_whole_rows(&ys, Q8_1_BLOCK_BYTES, blocks);
     let mut acc = [[_mm256_setzero_ps(); A]; W];
-    // Lane 1 sums `m_x·s_y` block by block, as llama.cpp's scalar `summs`.
+    // Lane 1 sums `m_x·s_y` block by block, as llama.cpp's `summs`.
     let mut summs = [[_mm_setzero_ps(); A]; W];
     for b in 0..blocks {
         let mut yq = [_mm256_setzero_si256(); A];
@@ -134,11 +134,13 @@ pub(crate) fn dot_q4_1_q8_1<const W: usize, const A: usize>(xs: [&[u8]; W], ys: 
             let xb = &xs[w][b * Q4_1_BLOCK_BYTES..(b + 1) * Q4_1_BLOCK_BYTES];
             let (q, xdm) = (nibbles(xb, 4), f16_pair(xb, 0));
             for a in 0..A {
-                // [d_x·d_y, m_x·s_y]
-                let products = _mm_mul_ps(xdm, yds[a]);
-                summs[w][a] = _mm_add_ps(summs[w][a], products);
+                // Lane 0: d_x·d_y. Lane 1: m_x·s_y added to the sum with
+                // one rounding, as llama.cpp's build adds it (GCC contracts
+                // its `summs += m * s` to an FMA).
+                let scale = _mm_mul_ps(xdm, yds[a]);
+                summs[w][a] = _mm_fmadd_ps(xdm, yds[a], summs[w][a]);
                 let lanes = mul_sum_us8_pairs_float(q, yq[a]);
-                acc[w][a] = _mm256_fmadd_ps(_mm256_broadcastss_ps(products), lanes, acc[w][a]);
+                acc[w][a] = _mm256_fmadd_ps(_mm256_broadcastss_ps(scale), lanes, acc[w][a]);
             }
         }
     }
