@@ -110,6 +110,41 @@ impl DotOrder {
         }
     }
 
+    /// [`DotOrder::reduce`] applied to every dimension at once: `acc` holds
+    /// lane `l` of all `width` dimensions at `l·width..`, and the tree is
+    /// added row by row in place (the same additions, vectorised); the
+    /// sums end in row 0.
+    fn reduce_rows(self, acc: &mut [f32], width: usize) {
+        let mut add = |dst: usize, src: usize| {
+            for d in 0..width {
+                acc[dst * width + d] += acc[src * width + d];
+            }
+        };
+        match self {
+            DotOrder::VecDot => {
+                for i in 0..8 {
+                    add(i, 16 + i);
+                    add(8 + i, 24 + i);
+                    add(i, 8 + i);
+                }
+                for k in 0..4 {
+                    add(k, k + 4);
+                }
+                add(0, 1);
+                add(2, 3);
+                add(0, 2);
+            }
+            DotOrder::TinyBlas => {
+                for k in 0..4 {
+                    add(k, k + 4);
+                }
+                add(0, 2);
+                add(1, 3);
+                add(0, 1);
+            }
+        }
+    }
+
     /// The dot product of two rows of f16 values (held as f32); `a.len()`
     /// is a whole number of lanes (a head's width: 64).
     fn dot(self, a: &[f32], b: &[f32]) -> f32 {
@@ -203,13 +238,8 @@ pub(crate) fn attend(
                 *a = p.mul_add(*x, *a);
             }
         }
-        let mut column = [0f32; 32];
-        for (d, o) in o.iter_mut().enumerate() {
-            for (l, c) in column.iter_mut().take(lanes_n).enumerate() {
-                *c = acc[l * hd + d];
-            }
-            *o = order.reduce(&column);
-        }
+        order.reduce_rows(&mut acc, hd);
+        o.copy_from_slice(&acc[..hd]);
     });
 }
 
@@ -236,6 +266,26 @@ mod tests {
         (x[0], x[4], x[1]) = (1e8, -1e8, 1.0);
         assert_eq!(DotOrder::TinyBlas.dot(&x, &ones[..8]), 1.0);
         assert_eq!(DotOrder::VecDot.reduce(&[1.0; 32]), 32.0);
+        // Row by row, the same trees as one column at a time.
+        for order in [DotOrder::VecDot, DotOrder::TinyBlas] {
+            let n = order.lanes();
+            let mut acc: Vec<f32> = (0..n * 3)
+                .map(|i| ((i * 7919) % 101) as f32 * 1e6 - 5e7 + i as f32)
+                .collect();
+            let columns: Vec<f32> = (0..3)
+                .map(|d| {
+                    order.reduce(
+                        &(0..n)
+                            .map(|l| acc[l * 3 + d])
+                            .chain(std::iter::repeat(0.0))
+                            .take(32)
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .collect();
+            order.reduce_rows(&mut acc, 3);
+            assert_eq!(&acc[..3], &columns[..], "{order:?}");
+        }
     }
 
     #[test]

@@ -41,17 +41,21 @@ pub(crate) fn expf(x: f32) -> f32 {
         .mul_add(b, k(c::P1))
         .mul_add(u, k(c::P2).mul_add(b, k(c::P3)))
         .mul_add(u, k(c::P4) * b);
-    if n.abs() <= 126.0 {
-        return j.mul_add(scale, scale);
-    }
-    // Out of the normal range: scaled in two steps, or flushed.
+    // Out of the normal range: scaled in two steps, or flushed. Both
+    // results are computed and one is selected, as the vector code does
+    // (and so that loops over `expf` vectorise).
     let g: u32 = if n <= 0.0 { 0x8200_0000 } else { 0 };
     let s1 = f32::from_bits(g.wrapping_add(0x7f00_0000));
     let s2 = f32::from_bits(e.wrapping_sub(g));
-    if n.abs() > 192.0 {
+    let outside = if n.abs() > 192.0 {
         s1 * s1
     } else {
         s2.mul_add(j, s2) * s1
+    };
+    if n.abs() <= 126.0 {
+        j.mul_add(scale, scale)
+    } else {
+        outside
     }
 }
 
