@@ -1,7 +1,7 @@
 //! Times one batched decoding step at several batch sizes (a profiling aid).
 //!
 //! ```text
-//! cargo run --release -p blindfold-engine --example step_timing -- MODEL.gguf
+//! cargo run --release -p blindfold-engine-candle --example step_timing -- MODEL.gguf
 //! ```
 #![allow(clippy::unwrap_used, missing_docs)]
 use blindfold_engine_candle::model::StepInput;
