@@ -182,56 +182,39 @@ impl WeightFormat {
             target_feature = "f16c"
         ))]
         #[allow(unsafe_code)]
-        {
-            // SAFETY: this code is compiled only when the build enables
-            // AVX2, FMA and F16C (the workspace's x86-64-v3 level), so every
-            // CPU that runs it has the features these functions are
-            // compiled for; they check the rows' lengths themselves.
-            unsafe {
-                match self {
-                    WeightFormat::Q4_0 => return avx2::dot_x_q8_0::<true, W, A>(xs, ys),
-                    WeightFormat::Q4_1 => return avx2::dot_q4_1_q8_1::<W, A>(xs, ys),
-                    WeightFormat::Q8_0 => return avx2::dot_x_q8_0::<false, W, A>(xs, ys),
-                    WeightFormat::Q4K | WeightFormat::Q6K => {}
-                }
+        // SAFETY: this code is compiled only when the build enables AVX2,
+        // FMA and F16C (the workspace's x86-64-v3 level), so every CPU that
+        // runs it has the features these functions are compiled for; they
+        // check the rows' lengths themselves.
+        unsafe {
+            match self {
+                WeightFormat::Q4_0 => avx2::dot_x_q8_0::<true, W, A>(xs, ys),
+                WeightFormat::Q4_1 => avx2::dot_q4_1_q8_1::<W, A>(xs, ys),
+                WeightFormat::Q8_0 => avx2::dot_x_q8_0::<false, W, A>(xs, ys),
+                WeightFormat::Q4K => avx2::k_quants::dot_q4_k_tile::<W, A>(xs, ys),
+                WeightFormat::Q6K => avx2::k_quants::dot_q6_k_tile::<W, A>(xs, ys),
             }
         }
-        let blocks = xs[0].len() / self.block_bytes();
-        let mut out = [[0f32; A]; W];
-        for (w, x) in xs.iter().enumerate() {
-            for (a, y) in ys.iter().enumerate() {
-                assert!(
-                    x.len() == blocks * self.block_bytes()
-                        && y.len() == blocks * self.activation_block_bytes()
-                );
-                out[w][a] = self.dot_one(x, y, blocks);
-            }
-        }
-        out
-    }
-
-    /// One pair of rows, for the formats without a tiled kernel.
-    fn dot_one(self, x: &[u8], y: &[u8], blocks: usize) -> f32 {
-        #[cfg(all(
+        #[cfg(not(all(
             target_arch = "x86_64",
             target_feature = "avx2",
             target_feature = "fma",
             target_feature = "f16c"
-        ))]
-        #[allow(unsafe_code)]
+        )))]
         {
-            // SAFETY: as in `dot_tile`: compiled only with AVX2, FMA and
-            // F16C enabled; the caller checked both rows are `blocks`
-            // blocks.
-            unsafe {
-                match self {
-                    WeightFormat::Q4K => return avx2::k_quants::dot_q4_k_q8_k(x, y),
-                    WeightFormat::Q6K => return avx2::k_quants::dot_q6_k_q8_k(x, y),
-                    _ => {}
+            let blocks = xs[0].len() / self.block_bytes();
+            let mut out = [[0f32; A]; W];
+            for (w, x) in xs.iter().enumerate() {
+                for (a, y) in ys.iter().enumerate() {
+                    assert!(
+                        x.len() == blocks * self.block_bytes()
+                            && y.len() == blocks * self.activation_block_bytes()
+                    );
+                    out[w][a] = self.dot_scalar(x, y, blocks);
                 }
             }
+            out
         }
-        self.dot_scalar(x, y, blocks)
     }
 }
 

@@ -6,7 +6,7 @@
 
 use core::arch::x86_64::*;
 
-use super::load32;
+use super::{assert_whole_rows, load32};
 use crate::k_quants::{
     q4_k_scales_mins, q8_k_bsum, q8_k_d, super_block_sum, Q4_K_BLOCK_BYTES, Q6_K_BLOCK_BYTES,
     Q8_K_BLOCK_BYTES, QK_K,
@@ -25,7 +25,7 @@ fn hsum_i32(x: __m256i) -> i32 {
 
 /// Q4_K × Q8_K; `x` and `y` hold the same number of super-blocks.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q4_k_q8_k(x: &[u8], y: &[u8]) -> f32 {
+fn dot_q4_k_q8_k(x: &[u8], y: &[u8]) -> f32 {
     let mask = _mm256_set1_epi8(0x0F);
     let mut acc = 0f32;
     for (xb, yb) in x
@@ -68,7 +68,7 @@ pub(crate) fn dot_q4_k_q8_k(x: &[u8], y: &[u8]) -> f32 {
 /// taken off afterwards, per group of 16 with the activations' stored
 /// sums: `Σ s·(q − 32)·y = Σ s·q·y − 32·Σ_g s_g·bsum_g`.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q6_k_q8_k(x: &[u8], y: &[u8]) -> f32 {
+fn dot_q6_k_q8_k(x: &[u8], y: &[u8]) -> f32 {
     let low_mask = _mm256_set1_epi8(0x0F);
     let high_mask = _mm256_set1_epi8(0x30);
     let mut acc = 0f32;
@@ -125,4 +125,35 @@ pub(crate) fn dot_q6_k_q8_k(x: &[u8], y: &[u8]) -> f32 {
         );
     }
     acc
+}
+
+/// `W` Q4_K weight rows × `A` Q8_K activation rows, pair by pair (the
+/// super-blocks are large enough that tiling gains little).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q4_k_tile<const W: usize, const A: usize>(xs: [&[u8]; W], ys: [&[u8]; A]) -> [[f32; A]; W] {
+    let blocks = xs[0].len() / Q4_K_BLOCK_BYTES;
+    assert_whole_rows(&xs, Q4_K_BLOCK_BYTES, blocks);
+    assert_whole_rows(&ys, Q8_K_BLOCK_BYTES, blocks);
+    let mut out = [[0f32; A]; W];
+    for (w, x) in xs.iter().enumerate() {
+        for (a, y) in ys.iter().enumerate() {
+            out[w][a] = dot_q4_k_q8_k(x, y);
+        }
+    }
+    out
+}
+
+/// `W` Q6_K weight rows × `A` Q8_K activation rows, pair by pair.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dot_q6_k_tile<const W: usize, const A: usize>(xs: [&[u8]; W], ys: [&[u8]; A]) -> [[f32; A]; W] {
+    let blocks = xs[0].len() / Q6_K_BLOCK_BYTES;
+    assert_whole_rows(&xs, Q6_K_BLOCK_BYTES, blocks);
+    assert_whole_rows(&ys, Q8_K_BLOCK_BYTES, blocks);
+    let mut out = [[0f32; A]; W];
+    for (w, x) in xs.iter().enumerate() {
+        for (a, y) in ys.iter().enumerate() {
+            out[w][a] = dot_q6_k_q8_k(x, y);
+        }
+    }
+    out
 }
