@@ -22,7 +22,7 @@
 use half::f16;
 use rayon::prelude::*;
 
-use crate::ggml_math;
+use crate::ggml_math::{self, DotOrder};
 use crate::model::RopeStyle;
 
 /// One layer's keys and values of one sequence: `[position][kv head][dim]`.
@@ -63,104 +63,6 @@ fn rope(x: &mut [f32], cos: &[f32], sin: &[f32], style: RopeStyle) {
             for i in 0..half {
                 (x[i], x[i + half]) = rotate(x[i], x[i + half], cos[i], sin[i]);
             }
-        }
-    }
-}
-
-/// How llama.cpp adds the products of an f16 dot product: in a decoding
-/// step (one query row) `ggml_vec_dot_f16`, 32 lanes; for a prompt (several
-/// rows) llamafile's tinyBLAS, 8 lanes. Either way a position's product
-/// goes to lane `position mod lanes`, each lane adds its products in order
-/// with fused multiply-adds, and the lanes are then reduced in a fixed
-/// tree.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum DotOrder {
-    VecDot,
-    TinyBlas,
-}
-
-impl DotOrder {
-    fn lanes(self) -> usize {
-        match self {
-            DotOrder::VecDot => 32,
-            DotOrder::TinyBlas => 8,
-        }
-    }
-
-    /// The lanes reduced to one sum.
-    fn reduce(self, l: &[f32]) -> f32 {
-        match self {
-            // Vector 2 into 0 and 3 into 1, then 1 into 0; then the
-            // halves of the eight lanes added, pairs of those (`hadd`),
-            // and the two sums.
-            DotOrder::VecDot => {
-                let mut v = [0f32; 8];
-                for (i, x) in v.iter_mut().enumerate() {
-                    *x = (l[i] + l[16 + i]) + (l[8 + i] + l[24 + i]);
-                }
-                let t = [v[0] + v[4], v[1] + v[5], v[2] + v[6], v[3] + v[7]];
-                (t[0] + t[1]) + (t[2] + t[3])
-            }
-            // tinyBLAS's `hsum`: halves added, then the upper pair onto
-            // the lower, then the two.
-            DotOrder::TinyBlas => {
-                let t = [l[0] + l[4], l[1] + l[5], l[2] + l[6], l[3] + l[7]];
-                (t[0] + t[2]) + (t[1] + t[3])
-            }
-        }
-    }
-
-    /// [`DotOrder::reduce`] applied to every dimension at once: `acc` holds
-    /// lane `l` of all `width` dimensions at `l·width..`, and the tree is
-    /// added row by row in place (the same additions, vectorised); the
-    /// sums end in row 0.
-    fn reduce_rows(self, acc: &mut [f32], width: usize) {
-        let mut add = |dst: usize, src: usize| {
-            for d in 0..width {
-                acc[dst * width + d] += acc[src * width + d];
-            }
-        };
-        match self {
-            DotOrder::VecDot => {
-                for i in 0..8 {
-                    add(i, 16 + i);
-                    add(8 + i, 24 + i);
-                    add(i, 8 + i);
-                }
-                for k in 0..4 {
-                    add(k, k + 4);
-                }
-                add(0, 1);
-                add(2, 3);
-                add(0, 2);
-            }
-            DotOrder::TinyBlas => {
-                for k in 0..4 {
-                    add(k, k + 4);
-                }
-                add(0, 2);
-                add(1, 3);
-                add(0, 1);
-            }
-        }
-    }
-
-    /// The dot product of two rows of f16 values (held as f32); `a.len()`
-    /// is a whole number of lanes (a head's width: 64).
-    fn dot(self, a: &[f32], b: &[f32]) -> f32 {
-        fn lanes<const N: usize>(a: &[f32], b: &[f32]) -> [f32; 32] {
-            let mut lanes = [0f32; 32];
-            let acc: &mut [f32; N] = (&mut lanes[..N]).try_into().unwrap_or_else(|_| unreachable!());
-            for (x, y) in a.chunks_exact(N).zip(b.chunks_exact(N)) {
-                for l in 0..N {
-                    acc[l] = x[l].mul_add(y[l], acc[l]);
-                }
-            }
-            lanes
-        }
-        match self {
-            DotOrder::VecDot => self.reduce(&lanes::<32>(a, b)),
-            DotOrder::TinyBlas => self.reduce(&lanes::<8>(a, b)),
         }
     }
 }
@@ -265,7 +167,7 @@ mod tests {
         let mut x = vec![0f32; 8];
         (x[0], x[4], x[1]) = (1e8, -1e8, 1.0);
         assert_eq!(DotOrder::TinyBlas.dot(&x, &ones[..8]), 1.0);
-        assert_eq!(DotOrder::VecDot.reduce(&[1.0; 32]), 32.0);
+        assert_eq!(DotOrder::VecDot.reduce([1.0; 32]), 32.0);
         // Row by row, the same trees as one column at a time.
         for order in [DotOrder::VecDot, DotOrder::TinyBlas] {
             let n = order.lanes();
@@ -274,13 +176,11 @@ mod tests {
                 .collect();
             let columns: Vec<f32> = (0..3)
                 .map(|d| {
-                    order.reduce(
-                        &(0..n)
-                            .map(|l| acc[l * 3 + d])
-                            .chain(std::iter::repeat(0.0))
-                            .take(32)
-                            .collect::<Vec<_>>(),
-                    )
+                    let mut column = [0f32; 32];
+                    for (l, c) in column.iter_mut().take(n).enumerate() {
+                        *c = acc[l * 3 + d];
+                    }
+                    order.reduce(column)
                 })
                 .collect();
             order.reduce_rows(&mut acc, 3);

@@ -2,13 +2,92 @@
 //! CPU backend computes them (its x86-64-v3 build), to the bit: RMS norm
 //! (squares summed in f64, then `x · (1/√(mean + ε)) · w`), SiLU through
 //! its vectorised `exp` (`ggml_v_expf`, a polynomial accurate to 1.5 ulp,
-//! not libm's), and softmax's exponentials and sum.
+//! not libm's), softmax's exponentials and sum, and the order in which its
+//! f16 dot products add their products ([`DotOrder`]).
 //!
 //! Why to the bit: every matrix product quantizes its input to 8 bits, so
 //! a last-bit difference here can move a value across a rounding boundary
 //! and change a whole quantization step; over 30 layers that moved a
 //! one-token prompt's top probability by 0.016 (0.442 vs 0.458) and made
 //! greedy choices differ from llama.cpp's away from any near tie.
+
+/// How llama.cpp adds the products of an f16 dot product: in a decoding
+/// step (one query row) `ggml_vec_dot_f16`, 32 lanes; for a prompt (several
+/// rows) llamafile's tinyBLAS, 8 lanes. Either way a position's product
+/// goes to lane `position mod lanes`, each lane adds its products in order
+/// with fused multiply-adds, and the lanes are then reduced in a fixed
+/// tree.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum DotOrder {
+    VecDot,
+    TinyBlas,
+}
+
+impl DotOrder {
+    pub(crate) fn lanes(self) -> usize {
+        match self {
+            DotOrder::VecDot => 32,
+            DotOrder::TinyBlas => 8,
+        }
+    }
+
+    /// The lanes reduced to one sum (the tree of [`DotOrder::reduce_rows`]
+    /// on one dimension).
+    pub(crate) fn reduce(self, mut lanes: [f32; 32]) -> f32 {
+        self.reduce_rows(&mut lanes, 1);
+        lanes[0]
+    }
+
+    /// The lanes of `width` dimensions at once reduced: `acc` holds lane
+    /// `l` of every dimension at `l·width..`, and the tree is added row by
+    /// row in place; the sums end in row 0. `VecDot`: vector 2 into 0 and
+    /// 3 into 1, then 1 into 0, then the eight lanes' halves, pairs of
+    /// those (`hadd`) and the two sums. `TinyBlas` (its `hsum`): halves
+    /// added, the upper pair onto the lower, then the two.
+    pub(crate) fn reduce_rows(self, acc: &mut [f32], width: usize) {
+        let mut add = |dst: usize, src: usize| {
+            for d in 0..width {
+                acc[dst * width + d] += acc[src * width + d];
+            }
+        };
+        match self {
+            DotOrder::VecDot => {
+                for i in 0..8 {
+                    add(i, 16 + i);
+                    add(8 + i, 24 + i);
+                    add(i, 8 + i);
+                }
+                for k in 0..4 {
+                    add(k, k + 4);
+                }
+                add(0, 1);
+                add(2, 3);
+                add(0, 2);
+            }
+            DotOrder::TinyBlas => {
+                for k in 0..4 {
+                    add(k, k + 4);
+                }
+                add(0, 2);
+                add(1, 3);
+                add(0, 1);
+            }
+        }
+    }
+
+    /// The dot product of two rows of f16 values (held as f32); `a.len()`
+    /// is a whole number of lanes (a head's width: 64).
+    pub(crate) fn dot(self, a: &[f32], b: &[f32]) -> f32 {
+        let n = self.lanes();
+        let mut lanes = [0f32; 32];
+        for (x, y) in a.chunks_exact(n).zip(b.chunks_exact(n)) {
+            for (l, (x, y)) in lanes.iter_mut().zip(x.iter().zip(y)) {
+                *l = x.mul_add(*y, *l);
+            }
+        }
+        self.reduce(lanes)
+    }
+}
 
 /// `f32::from_bits` of the constants `ggml_v_expf` writes as hex floats.
 mod c {
@@ -84,7 +163,8 @@ pub(crate) fn rms_norm(x: &[f32], w: &[f32], eps: f32) -> Vec<f32> {
 
 /// Softmax of `scores` in place (`ggml_vec_soft_max_f32` over a row whose
 /// masked tail is zero): exponentials by [`expf`], summed eight at a time
-/// (each eight added as tinyBLAS's `hsum` adds them, then into an f64),
+/// (each eight added in the tree tinyBLAS's `hsum` also uses, then into an
+/// f64),
 /// then each multiplied by the f32 of `1/Σ`.
 pub(crate) fn softmax(scores: &mut [f32]) {
     let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -93,10 +173,9 @@ pub(crate) fn softmax(scores: &mut [f32]) {
     }
     let mut total = 0f64;
     for chunk in scores.chunks(8) {
-        let mut l = [0f32; 8];
+        let mut l = [0f32; 32];
         l[..chunk.len()].copy_from_slice(chunk);
-        let t = [l[0] + l[4], l[1] + l[5], l[2] + l[6], l[3] + l[7]];
-        total += f64::from((t[0] + t[2]) + (t[1] + t[3]));
+        total += f64::from(DotOrder::TinyBlas.reduce(l));
     }
     let inverse = (1.0 / total) as f32;
     for s in scores.iter_mut() {

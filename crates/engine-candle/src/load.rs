@@ -14,7 +14,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::linear::Linear;
-use crate::model::{Block, Embedding, ModelShape, RopeStyle, Transformer};
+use crate::model::{norm_weights, Block, Embedding, ModelShape, RopeStyle, Transformer};
 use crate::tokenizer::TextTokenizer;
 use blindfold_engine::EngineError;
 
@@ -176,7 +176,8 @@ fn load_gguf(bytes: &[u8], device: &Device) -> Result<Parts, EngineError> {
     for i in 0..shape.layers {
         let p = format!("blk.{i}");
         blocks.push(Block {
-            attn_norm: dense(tensor(&format!("{p}.attn_norm.weight"), &mut reader)?)?,
+            attn_norm: norm_weights(dense(tensor(&format!("{p}.attn_norm.weight"), &mut reader)?)?)
+                .map_err(model_err)?,
             q: qmm(tensor(&format!("{p}.attn_q.weight"), &mut reader)?)?,
             k: qmm(tensor(&format!("{p}.attn_k.weight"), &mut reader)?)?,
             v: qmm(tensor(&format!("{p}.attn_v.weight"), &mut reader)?)?,
@@ -184,13 +185,14 @@ fn load_gguf(bytes: &[u8], device: &Device) -> Result<Parts, EngineError> {
             k_bias: optional(&format!("{p}.attn_k.bias"), &mut reader)?,
             v_bias: optional(&format!("{p}.attn_v.bias"), &mut reader)?,
             o: qmm(tensor(&format!("{p}.attn_output.weight"), &mut reader)?)?,
-            ffn_norm: dense(tensor(&format!("{p}.ffn_norm.weight"), &mut reader)?)?,
+            ffn_norm: norm_weights(dense(tensor(&format!("{p}.ffn_norm.weight"), &mut reader)?)?)
+                .map_err(model_err)?,
             gate: qmm(tensor(&format!("{p}.ffn_gate.weight"), &mut reader)?)?,
             up: qmm(tensor(&format!("{p}.ffn_up.weight"), &mut reader)?)?,
             down: qmm(tensor(&format!("{p}.ffn_down.weight"), &mut reader)?)?,
         });
     }
-    let final_norm = dense(tensor("output_norm.weight", &mut reader)?)?;
+    let final_norm = norm_weights(dense(tensor("output_norm.weight", &mut reader)?)?).map_err(model_err)?;
     let token_embd = std::sync::Arc::new(token_embd);
     // Output tied to the embedding when there is no `output.weight`.
     let lm_head = if content.tensor_infos.contains_key("output.weight") {
@@ -312,7 +314,7 @@ fn load_safetensors(
     for i in 0..shape.layers {
         let p = format!("model.layers.{i}");
         blocks.push(Block {
-            attn_norm: get(&format!("{p}.input_layernorm.weight"))?,
+            attn_norm: norm_weights(get(&format!("{p}.input_layernorm.weight"))?).map_err(model_err)?,
             q: lin(get(&format!("{p}.self_attn.q_proj.weight"))?),
             k: lin(get(&format!("{p}.self_attn.k_proj.weight"))?),
             v: lin(get(&format!("{p}.self_attn.v_proj.weight"))?),
@@ -320,7 +322,8 @@ fn load_safetensors(
             k_bias: opt(&format!("{p}.self_attn.k_proj.bias"))?,
             v_bias: opt(&format!("{p}.self_attn.v_proj.bias"))?,
             o: lin(get(&format!("{p}.self_attn.o_proj.weight"))?),
-            ffn_norm: get(&format!("{p}.post_attention_layernorm.weight"))?,
+            ffn_norm: norm_weights(get(&format!("{p}.post_attention_layernorm.weight"))?)
+                .map_err(model_err)?,
             gate: lin(get(&format!("{p}.mlp.gate_proj.weight"))?),
             up: lin(get(&format!("{p}.mlp.up_proj.weight"))?),
             down: lin(get(&format!("{p}.mlp.down_proj.weight"))?),
@@ -331,7 +334,7 @@ fn load_safetensors(
         Some(t) if !cfg.tie_word_embeddings => Linear::dense(t),
         _ => Linear::dense(embed.clone()),
     };
-    let final_norm = get("model.norm.weight")?;
+    let final_norm = norm_weights(get("model.norm.weight")?).map_err(model_err)?;
     let chat_template = match tokenizer_config {
         Some(bytes) => {
             serde_json::from_slice::<HfTokenizerConfig>(bytes)

@@ -55,7 +55,8 @@ pub struct ModelShape {
 
 /// One transformer block's weights.
 pub(crate) struct Block {
-    pub attn_norm: Tensor,
+    /// RMS norm weights, as f32 once at load (every step reads them).
+    pub attn_norm: Vec<f32>,
     pub q: Linear,
     pub k: Linear,
     pub v: Linear,
@@ -63,7 +64,7 @@ pub(crate) struct Block {
     pub k_bias: Option<Tensor>,
     pub v_bias: Option<Tensor>,
     pub o: Linear,
-    pub ffn_norm: Tensor,
+    pub ffn_norm: Vec<f32>,
     pub gate: Linear,
     pub up: Linear,
     pub down: Linear,
@@ -90,7 +91,7 @@ pub struct Transformer {
     pub(crate) shape: ModelShape,
     pub(crate) embedding: Embedding,
     pub(crate) blocks: Vec<Block>,
-    pub(crate) final_norm: Tensor,
+    pub(crate) final_norm: Vec<f32>,
     pub(crate) lm_head: Linear,
     /// RoPE tables, `context × head_dim/2`.
     cos: Vec<f32>,
@@ -129,7 +130,7 @@ impl Transformer {
         shape: ModelShape,
         embedding: Embedding,
         blocks: Vec<Block>,
-        final_norm: Tensor,
+        final_norm: Vec<f32>,
         lm_head: Linear,
         device: Device,
     ) -> Result<Self, EngineError> {
@@ -223,12 +224,8 @@ impl Transformer {
     }
 
     /// RMS norm of each row of `x` times `weight`, as llama.cpp rounds it.
-    fn rms_norm(&self, x: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
-        let out = ggml_math::rms_norm(
-            &x.flatten_all()?.to_vec1()?,
-            &weight.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?,
-            self.shape.rms_eps as f32,
-        );
+    fn rms_norm(&self, x: &Tensor, weight: &[f32]) -> candle_core::Result<Tensor> {
+        let out = ggml_math::rms_norm(&x.flatten_all()?.to_vec1()?, weight, self.shape.rms_eps as f32);
         Tensor::from_vec(out, x.shape(), &self.device)
     }
 
@@ -272,6 +269,11 @@ impl Transformer {
         }
         Tensor::from_vec(out, (rows, qw), &self.device)
     }
+}
+
+/// A norm's weight vector as the steps read it: f32, flat.
+pub(crate) fn norm_weights(t: Tensor) -> candle_core::Result<Vec<f32>> {
+    t.to_dtype(DType::F32)?.flatten_all()?.to_vec1()
 }
 
 fn with_bias(x: Tensor, bias: &Option<Tensor>) -> candle_core::Result<Tensor> {

@@ -191,8 +191,8 @@ impl WeightFormat {
                 WeightFormat::Q4_0 => avx2::dot_x_q8_0::<true, W, A>(xs, ys),
                 WeightFormat::Q4_1 => avx2::dot_q4_1_q8_1::<W, A>(xs, ys),
                 WeightFormat::Q8_0 => avx2::dot_x_q8_0::<false, W, A>(xs, ys),
-                WeightFormat::Q4K => avx2::k_quants::dot_q4_k_tile::<W, A>(xs, ys),
-                WeightFormat::Q6K => avx2::k_quants::dot_q6_k_tile::<W, A>(xs, ys),
+                WeightFormat::Q4K => avx2::k_quants::dot_k_tile::<false, W, A>(xs, ys),
+                WeightFormat::Q6K => avx2::k_quants::dot_k_tile::<true, W, A>(xs, ys),
             }
         }
         #[cfg(not(all(

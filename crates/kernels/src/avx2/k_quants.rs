@@ -127,32 +127,26 @@ fn dot_q6_k_q8_k(x: &[u8], y: &[u8]) -> f32 {
     acc
 }
 
-/// `W` Q4_K weight rows × `A` Q8_K activation rows, pair by pair (the
-/// super-blocks are large enough that tiling gains little).
+/// `W` weight rows of Q4_K (`Q6`: false) or Q6_K (`Q6`: true) × `A` Q8_K
+/// activation rows, pair by pair (the super-blocks are large enough that
+/// tiling gains little).
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q4_k_tile<const W: usize, const A: usize>(xs: [&[u8]; W], ys: [&[u8]; A]) -> [[f32; A]; W] {
-    let blocks = xs[0].len() / Q4_K_BLOCK_BYTES;
-    assert_whole_rows(&xs, Q4_K_BLOCK_BYTES, blocks);
+pub(crate) fn dot_k_tile<const Q6: bool, const W: usize, const A: usize>(
+    xs: [&[u8]; W],
+    ys: [&[u8]; A],
+) -> [[f32; A]; W] {
+    let size = if Q6 { Q6_K_BLOCK_BYTES } else { Q4_K_BLOCK_BYTES };
+    let blocks = xs[0].len() / size;
+    assert_whole_rows(&xs, size, blocks);
     assert_whole_rows(&ys, Q8_K_BLOCK_BYTES, blocks);
     let mut out = [[0f32; A]; W];
     for (w, x) in xs.iter().enumerate() {
         for (a, y) in ys.iter().enumerate() {
-            out[w][a] = dot_q4_k_q8_k(x, y);
-        }
-    }
-    out
-}
-
-/// `W` Q6_K weight rows × `A` Q8_K activation rows, pair by pair.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(crate) fn dot_q6_k_tile<const W: usize, const A: usize>(xs: [&[u8]; W], ys: [&[u8]; A]) -> [[f32; A]; W] {
-    let blocks = xs[0].len() / Q6_K_BLOCK_BYTES;
-    assert_whole_rows(&xs, Q6_K_BLOCK_BYTES, blocks);
-    assert_whole_rows(&ys, Q8_K_BLOCK_BYTES, blocks);
-    let mut out = [[0f32; A]; W];
-    for (w, x) in xs.iter().enumerate() {
-        for (a, y) in ys.iter().enumerate() {
-            out[w][a] = dot_q6_k_q8_k(x, y);
+            out[w][a] = if Q6 {
+                dot_q6_k_q8_k(x, y)
+            } else {
+                dot_q4_k_q8_k(x, y)
+            };
         }
     }
     out
