@@ -116,33 +116,36 @@ pub(crate) fn attend(
         DotOrder::VecDot
     };
     let lanes_n = order.lanes();
-    // Each (row, head) is independent: spread them over the threads.
-    out.par_chunks_mut(hd).enumerate().for_each(|(i, o)| {
-        let (t, h) = (i / shape.heads, i % shape.heads);
-        let visible = pos + t + 1;
-        let kvh = h / group;
-        let mut qh = q[i * hd..][..hd].to_vec();
-        round_f16(&mut qh);
-        let mut scores: Vec<f32> = (0..visible)
-            .map(|j| order.dot(&qh, &keys[j * kv_row + kvh * hd..][..hd]) * scale)
-            .collect();
-        ggml_math::softmax(&mut scores);
-        round_f16(&mut scores);
-        // Σ_j p_j·v_j per dimension, position j in lane j mod lanes, as
-        // llama.cpp's product over positions places it; `acc` holds lane
-        // `l` of every dimension at `l·hd..`, so each position is one
-        // contiguous multiply-add.
-        let mut acc = vec![0f32; lanes_n * hd];
-        for (j, p) in scores.iter().enumerate() {
-            let v = &values[j * kv_row + kvh * hd..][..hd];
-            let lane = &mut acc[(j % lanes_n) * hd..][..hd];
-            for (a, x) in lane.iter_mut().zip(v) {
-                *a = p.mul_add(*x, *a);
+    // Each (row, head) is independent: spread them over the threads, each
+    // with its own scratch (the query in f16, the scores, the lanes).
+    let scratch = || (vec![0f32; hd], Vec::<f32>::new(), vec![0f32; lanes_n * hd]);
+    out.par_chunks_mut(hd)
+        .enumerate()
+        .for_each_init(scratch, |(qh, scores, acc), (i, o)| {
+            let (t, h) = (i / shape.heads, i % shape.heads);
+            let visible = pos + t + 1;
+            let kvh = h / group;
+            qh.copy_from_slice(&q[i * hd..][..hd]);
+            round_f16(qh);
+            scores.clear();
+            scores.extend((0..visible).map(|j| order.dot(qh, &keys[j * kv_row + kvh * hd..][..hd]) * scale));
+            ggml_math::softmax(scores);
+            round_f16(scores);
+            // Σ_j p_j·v_j per dimension, position j in lane j mod lanes, as
+            // llama.cpp's product over positions places it; `acc` holds
+            // lane `l` of every dimension at `l·hd..`, so each position is
+            // one contiguous multiply-add.
+            acc.fill(0.0);
+            for (j, p) in scores.iter().enumerate() {
+                let v = &values[j * kv_row + kvh * hd..][..hd];
+                let lane = &mut acc[(j % lanes_n) * hd..][..hd];
+                for (a, x) in lane.iter_mut().zip(v) {
+                    *a = p.mul_add(*x, *a);
+                }
             }
-        }
-        order.reduce_rows(&mut acc, hd);
-        o.copy_from_slice(&acc[..hd]);
-    });
+            order.reduce_rows(acc, hd);
+            o.copy_from_slice(&acc[..hd]);
+        });
 }
 
 #[cfg(test)]

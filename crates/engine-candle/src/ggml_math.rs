@@ -45,9 +45,11 @@ impl DotOrder {
     /// those (`hadd`) and the two sums. `TinyBlas` (its `hsum`): halves
     /// added, the upper pair onto the lower, then the two.
     pub(crate) fn reduce_rows(self, acc: &mut [f32], width: usize) {
+        // Every step adds a later row into an earlier one.
         let mut add = |dst: usize, src: usize| {
-            for d in 0..width {
-                acc[dst * width + d] += acc[src * width + d];
+            let (to, from) = acc.split_at_mut(src * width);
+            for (t, f) in to[dst * width..][..width].iter_mut().zip(&from[..width]) {
+                *t += *f;
             }
         };
         match self {

@@ -20,7 +20,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use blindfold_kernels::{QuantMatrix, WeightFormat};
+use blindfold_kernels::{matmul_many, QuantMatrix, QuantizedRows, WeightFormat};
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 
@@ -90,20 +90,75 @@ impl Linear {
         }
     }
 
-    /// `x · Wᵀ` for `x` of shape `(rows, in)`; `dense_ok` when the rows
-    /// are a decoding batch (see the module docs).
-    pub(crate) fn forward(&self, x: &Tensor, dense_ok: bool) -> candle_core::Result<Tensor> {
-        let has_copy = match &self.kernel {
-            Kernel::Ours(_) => false,
-            Kernel::Candle { dequantizable, .. } => dequantizable.is_some(),
+    /// `x · Wᵀ` for `rows` rows of `in` values (row-major), as `rows` rows
+    /// of `out` values; `dense_ok` when the rows are a decoding batch (see
+    /// the module docs). `device` is where the model's tensors are.
+    pub(crate) fn forward_rows(
+        &self,
+        x: &[f32],
+        rows: usize,
+        dense_ok: bool,
+        device: &Device,
+    ) -> candle_core::Result<Vec<f32>> {
+        let matmul = match &self.kernel {
+            Kernel::Ours(m) => return m.matmul(x, rows).map_err(shape_err),
+            Kernel::Candle { matmul, .. } => matmul,
         };
-        if has_copy && dense_ok && x.dim(0)? >= DENSE_FROM_ROWS {
-            return x.matmul(&self.dense_copy()?.t()?);
+        let k = x.len() / rows.max(1);
+        let x = Tensor::from_slice(x, (rows, k), device)?;
+        let has_copy = match &self.kernel {
+            Kernel::Candle { dequantizable, .. } => dequantizable.is_some(),
+            Kernel::Ours(_) => false,
+        };
+        let y = if has_copy && dense_ok && rows >= DENSE_FROM_ROWS {
+            x.matmul(&self.dense_copy()?.t()?)?
+        } else {
+            matmul.forward(&x)?
+        };
+        y.to_dtype(DType::F32)?.flatten_all()?.to_vec1()
+    }
+
+    /// Several matrices times the same rows (a layer's query, key and
+    /// value; its gate and up): where all are in one of our formats with
+    /// the same width, the rows are quantized once and the products run in
+    /// one pass over the threads; otherwise one after another.
+    pub(crate) fn forward_many(
+        linears: &[&Linear],
+        x: &[f32],
+        rows: usize,
+        dense_ok: bool,
+        device: &Device,
+    ) -> candle_core::Result<Vec<Vec<f32>>> {
+        let ours: Option<Vec<&QuantMatrix>> = linears
+            .iter()
+            .map(|l| match &l.kernel {
+                Kernel::Ours(m) => Some(m),
+                Kernel::Candle { .. } => None,
+            })
+            .collect();
+        if let Some(matrices) = ours.filter(|ms| {
+            ms.windows(2)
+                .all(|p| p[0].format() == p[1].format() && p[0].k() == p[1].k())
+        }) {
+            if let Some(first) = matrices.first() {
+                let quantized = QuantizedRows::new(first.format(), first.k(), x, rows).map_err(shape_err)?;
+                return matmul_many(&matrices, &quantized).map_err(shape_err);
+            }
         }
-        match &self.kernel {
-            Kernel::Ours(m) => quant_forward(m, x),
-            Kernel::Candle { matmul, .. } => matmul.forward(x),
-        }
+        linears
+            .iter()
+            .map(|l| l.forward_rows(x, rows, dense_ok, device))
+            .collect()
+    }
+
+    /// `x · Wᵀ` for a tensor `x` of shape `(rows, in)`.
+    #[cfg(test)]
+    fn forward(&self, x: &Tensor, dense_ok: bool) -> candle_core::Result<Tensor> {
+        let (rows, _) = x.dims2()?;
+        let values = x.flatten_all()?.to_vec1::<f32>()?;
+        let out = self.forward_rows(&values, rows, dense_ok, x.device())?;
+        let n = out.len() / rows.max(1);
+        Tensor::from_vec(out, (rows, n), x.device())
     }
 
     /// Whether the dense copy has been made.
@@ -144,26 +199,8 @@ fn our_format(dtype: GgmlDType) -> Option<WeightFormat> {
     }
 }
 
-/// `x · Wᵀ` with our kernel: `x`'s last dimension is the input.
-fn quant_forward(m: &QuantMatrix, x: &Tensor) -> candle_core::Result<Tensor> {
-    let dims = x.dims().to_vec();
-    let Some((&k, leading)) = dims.split_last() else {
-        return Err(candle_core::Error::Msg("a scalar has no rows".into()));
-    };
-    if k != m.k() {
-        return Err(candle_core::Error::Msg(format!(
-            "the input has {k} features, the weights {}",
-            m.k()
-        )));
-    }
-    let rows: usize = leading.iter().product();
-    let values = x.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
-    let out = m
-        .matmul(&values, rows)
-        .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-    let mut shape = leading.to_vec();
-    shape.push(m.n_out());
-    Tensor::from_vec(out, shape, &Device::Cpu)?.to_dtype(x.dtype())
+fn shape_err(e: blindfold_kernels::ShapeError) -> candle_core::Error {
+    candle_core::Error::Msg(e.to_string())
 }
 
 #[cfg(test)]

@@ -164,9 +164,11 @@ fn load_gguf(bytes: &[u8], device: &Device) -> Result<Parts, EngineError> {
     };
     check_shape(&shape)?;
     let dense = |q: QTensor| q.dequantize(device).map_err(model_err);
-    let optional = |name: &str, reader: &mut Cursor<&[u8]>| -> Result<Option<Tensor>, EngineError> {
+    let optional = |name: &str, reader: &mut Cursor<&[u8]>| -> Result<Option<Vec<f32>>, EngineError> {
         if content.tensor_infos.contains_key(name) {
-            Ok(Some(dense(tensor(name, reader)?)?))
+            Ok(Some(
+                norm_weights(dense(tensor(name, reader)?)?).map_err(model_err)?,
+            ))
         } else {
             Ok(None)
         }
@@ -293,6 +295,9 @@ fn load_safetensors(
             .map(|t| t.to_dtype(DType::F32).map_err(model_err))
             .transpose()
     };
+    let bias = |name: &str| -> Result<Option<Vec<f32>>, EngineError> {
+        opt(name)?.map(|t| norm_weights(t).map_err(model_err)).transpose()
+    };
     let shape = ModelShape {
         architecture: cfg.model_type.clone(),
         layers: cfg.num_hidden_layers,
@@ -318,9 +323,9 @@ fn load_safetensors(
             q: lin(get(&format!("{p}.self_attn.q_proj.weight"))?),
             k: lin(get(&format!("{p}.self_attn.k_proj.weight"))?),
             v: lin(get(&format!("{p}.self_attn.v_proj.weight"))?),
-            q_bias: opt(&format!("{p}.self_attn.q_proj.bias"))?,
-            k_bias: opt(&format!("{p}.self_attn.k_proj.bias"))?,
-            v_bias: opt(&format!("{p}.self_attn.v_proj.bias"))?,
+            q_bias: bias(&format!("{p}.self_attn.q_proj.bias"))?,
+            k_bias: bias(&format!("{p}.self_attn.k_proj.bias"))?,
+            v_bias: bias(&format!("{p}.self_attn.v_proj.bias"))?,
             o: lin(get(&format!("{p}.self_attn.o_proj.weight"))?),
             ffn_norm: norm_weights(get(&format!("{p}.post_attention_layernorm.weight"))?)
                 .map_err(model_err)?,

@@ -60,9 +60,10 @@ pub(crate) struct Block {
     pub q: Linear,
     pub k: Linear,
     pub v: Linear,
-    pub q_bias: Option<Tensor>,
-    pub k_bias: Option<Tensor>,
-    pub v_bias: Option<Tensor>,
+    /// Biases (Qwen2), as f32 once at load.
+    pub q_bias: Option<Vec<f32>>,
+    pub k_bias: Option<Vec<f32>>,
+    pub v_bias: Option<Vec<f32>>,
     pub o: Linear,
     pub ffn_norm: Vec<f32>,
     pub gate: Linear,
@@ -188,61 +189,74 @@ impl Transformer {
     }
 
     fn forward_inner(&self, inputs: &mut [StepInput<'_>]) -> candle_core::Result<Vec<Vec<f32>>> {
+        let s = &self.shape;
         let ids: Vec<u32> = inputs.iter().flat_map(|i| i.tokens.iter().copied()).collect();
         let rows = ids.len();
         // A decoding batch (one token per sequence) may use dense weights.
         let dense = inputs.iter().all(|i| i.tokens.len() == 1);
-        let ids = Tensor::from_vec(ids, rows, &self.device)?;
-        let mut x = self.embedding.lookup(&ids)?; // (rows, hidden)
+        let dev = &self.device;
+        let ids = Tensor::from_vec(ids, rows, dev)?;
+        // The residual stream, `rows × hidden`, row-major.
+        let mut x: Vec<f32> = self
+            .embedding
+            .lookup(&ids)?
+            .to_dtype(DType::F32)?
+            .flatten_all()?
+            .to_vec1()?;
+        let eps = s.rms_eps as f32;
         for (layer, block) in self.blocks.iter().enumerate() {
-            let residual = x.clone();
-            let h = self.rms_norm(&x, &block.attn_norm)?;
-            let q = with_bias(block.q.forward(&h, dense)?, &block.q_bias)?;
-            let k = with_bias(block.k.forward(&h, dense)?, &block.k_bias)?;
-            let v = with_bias(block.v.forward(&h, dense)?, &block.v_bias)?;
-            let attn = self.attention(layer, inputs, &q, &k, &v, rows)?;
-            x = (block.o.forward(&attn, dense)? + residual)?;
-            let residual = x.clone();
-            let h = self.rms_norm(&x, &block.ffn_norm)?;
-            let gate = block.gate.forward(&h, dense)?;
-            let up = block.up.forward(&h, dense)?;
-            let act = ggml_math::swiglu(&gate.flatten_all()?.to_vec1()?, &up.flatten_all()?.to_vec1()?);
-            let act = Tensor::from_vec(act, gate.shape(), &self.device)?;
-            x = (block.down.forward(&act, dense)? + residual)?;
+            let h = ggml_math::rms_norm(&x, &block.attn_norm, eps);
+            let [mut q, mut k, mut v] = three(Linear::forward_many(
+                &[&block.q, &block.k, &block.v],
+                &h,
+                rows,
+                dense,
+                dev,
+            )?)?;
+            add_bias(&mut q, &block.q_bias);
+            add_bias(&mut k, &block.k_bias);
+            add_bias(&mut v, &block.v_bias);
+            let attn = self.attention(layer, inputs, &mut q, &mut k, &mut v, rows);
+            add_to(&mut x, &block.o.forward_rows(&attn, rows, dense, dev)?);
+            let h = ggml_math::rms_norm(&x, &block.ffn_norm, eps);
+            let [gate, up] = two(Linear::forward_many(
+                &[&block.gate, &block.up],
+                &h,
+                rows,
+                dense,
+                dev,
+            )?)?;
+            let act = ggml_math::swiglu(&gate, &up);
+            add_to(&mut x, &block.down.forward_rows(&act, rows, dense, dev)?);
         }
-        let mut last_rows = Vec::with_capacity(inputs.len());
+        let mut last = Vec::with_capacity(inputs.len() * s.hidden);
         let mut offset = 0;
         for input in inputs.iter_mut() {
             offset += input.tokens.len();
-            last_rows.push(x.narrow(0, offset - 1, 1)?);
+            last.extend_from_slice(&x[(offset - 1) * s.hidden..offset * s.hidden]);
             input.cache.len += input.tokens.len();
         }
-        let last = Tensor::cat(&last_rows, 0)?;
-        let last = self.rms_norm(&last, &self.final_norm)?;
-        let logits = self.lm_head.forward(&last, dense)?.to_dtype(DType::F32)?;
-        logits.to_vec2::<f32>()
+        let last = ggml_math::rms_norm(&last, &self.final_norm, eps);
+        let logits = self.lm_head.forward_rows(&last, inputs.len(), dense, dev)?;
+        Ok(logits
+            .chunks(logits.len() / inputs.len())
+            .map(<[f32]>::to_vec)
+            .collect())
     }
 
-    /// RMS norm of each row of `x` times `weight`, as llama.cpp rounds it.
-    fn rms_norm(&self, x: &Tensor, weight: &[f32]) -> candle_core::Result<Tensor> {
-        let out = ggml_math::rms_norm(&x.flatten_all()?.to_vec1()?, weight, self.shape.rms_eps as f32);
-        Tensor::from_vec(out, x.shape(), &self.device)
-    }
-
-    /// Attention of every sequence of the step (rows in input order).
+    /// Attention of every sequence of the step (rows in input order):
+    /// RoPE is applied to `q` and `k` in place, and the keys and values
+    /// join each sequence's cache.
     fn attention(
         &self,
         layer: usize,
         inputs: &mut [StepInput<'_>],
-        q: &Tensor,
-        k: &Tensor,
-        v: &Tensor,
+        q: &mut [f32],
+        k: &mut [f32],
+        v: &mut [f32],
         rows: usize,
-    ) -> candle_core::Result<Tensor> {
+    ) -> Vec<f32> {
         let s = &self.shape;
-        let mut q = q.flatten_all()?.to_vec1::<f32>()?;
-        let mut k = k.flatten_all()?.to_vec1::<f32>()?;
-        let mut v = v.flatten_all()?.to_vec1::<f32>()?;
         let (qw, kw) = (s.heads * s.head_dim, s.kv_heads * s.head_dim);
         let mut out = vec![0f32; rows * qw];
         let shape = AttentionShape {
@@ -267,20 +281,45 @@ impl Transformer {
             );
             row += n;
         }
-        Tensor::from_vec(out, (rows, qw), &self.device)
+        out
     }
 }
 
-/// A norm's weight vector as the steps read it: f32, flat.
+/// The residual connection: `x + update`, element by element, into `x`.
+fn add_to(x: &mut [f32], update: &[f32]) {
+    for (x, u) in x.iter_mut().zip(update) {
+        *x += *u;
+    }
+}
+
+/// A projection's bias added to each of its rows.
+fn add_bias(x: &mut [f32], bias: &Option<Vec<f32>>) {
+    if let Some(b) = bias {
+        for row in x.chunks_mut(b.len()) {
+            for (v, b) in row.iter_mut().zip(b) {
+                *v += *b;
+            }
+        }
+    }
+}
+
+fn two(mut v: Vec<Vec<f32>>) -> candle_core::Result<[Vec<f32>; 2]> {
+    match (v.pop(), v.pop(), v.pop()) {
+        (Some(b), Some(a), None) => Ok([a, b]),
+        _ => Err(candle_core::Error::Msg("expected two products".into())),
+    }
+}
+
+fn three(mut v: Vec<Vec<f32>>) -> candle_core::Result<[Vec<f32>; 3]> {
+    match (v.pop(), v.pop(), v.pop(), v.pop()) {
+        (Some(c), Some(b), Some(a), None) => Ok([a, b, c]),
+        _ => Err(candle_core::Error::Msg("expected three products".into())),
+    }
+}
+
+/// A norm's weights or a bias as the steps read them: f32, flat.
 pub(crate) fn norm_weights(t: Tensor) -> candle_core::Result<Vec<f32>> {
     t.to_dtype(DType::F32)?.flatten_all()?.to_vec1()
-}
-
-fn with_bias(x: Tensor, bias: &Option<Tensor>) -> candle_core::Result<Tensor> {
-    match bias {
-        Some(b) => x.broadcast_add(b),
-        None => Ok(x),
-    }
 }
 
 /// RoPE's cosines and sines per position, as llama.cpp computes them

@@ -36,7 +36,7 @@ pub mod q8_0;
 pub mod q8_1;
 
 pub use k_quants::{quantize_row_q8_k, QK_K};
-pub use matrix::QuantMatrix;
+pub use matrix::{matmul_many, QuantMatrix, QuantizedRows};
 pub use q4_1::QK;
 
 /// The block formats a weight matrix may be in.
@@ -238,6 +238,13 @@ pub enum ShapeError {
         /// The length the shape needs.
         want: usize,
     },
+    /// Activations quantized for one weight format, weights in another.
+    Format {
+        /// The weights' format.
+        weights: WeightFormat,
+        /// The format the activations were quantized for.
+        activations: WeightFormat,
+    },
 }
 
 impl std::fmt::Display for ShapeError {
@@ -252,6 +259,10 @@ impl std::fmt::Display for ShapeError {
             ShapeError::Length { what, got, want } => {
                 write!(f, "{what} has {got} elements, the shape needs {want}")
             }
+            ShapeError::Format { weights, activations } => write!(
+                f,
+                "the activations were quantized for {activations:?} weights, these are {weights:?}"
+            ),
         }
     }
 }

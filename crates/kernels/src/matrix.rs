@@ -81,7 +81,35 @@ impl QuantMatrix {
     /// once; each weight row is then dotted with every activation row, so
     /// a row's result does not depend on the rows beside it.
     pub fn matmul(&self, acts: &[f32], rows: usize) -> Result<Vec<f32>, ShapeError> {
-        let (k, format) = (self.k, self.format);
+        let quantized = QuantizedRows::new(self.format, self.k, acts, rows)?;
+        let mut out = matmul_many(&[self], &quantized)?;
+        Ok(out.pop().unwrap_or_default())
+    }
+}
+
+/// Activation rows quantized once to the 8-bit format one weight format
+/// pairs with, for every matrix of that format and width they multiply
+/// (a layer's query, key and value projections read the same rows).
+#[derive(Debug, Clone)]
+pub struct QuantizedRows {
+    format: WeightFormat,
+    k: usize,
+    rows: usize,
+    bytes: Vec<u8>,
+}
+
+impl QuantizedRows {
+    /// Quantizes `rows` rows of `k` values for weights in `format`.
+    pub fn new(
+        format: WeightFormat,
+        k: usize,
+        acts: &[f32],
+        rows: usize,
+    ) -> Result<QuantizedRows, ShapeError> {
+        let block = format.block_values();
+        if k % block != 0 {
+            return Err(ShapeError::NotWholeBlocks { k, block });
+        }
         if acts.len() != rows * k {
             return Err(ShapeError::Length {
                 what: "the activations",
@@ -89,43 +117,94 @@ impl QuantMatrix {
                 want: rows * k,
             });
         }
-        let blocks = k / format.block_values();
-        let row_q = blocks * format.activation_block_bytes();
-        let mut quantized = vec![0u8; rows * row_q];
+        let row_q = k / block * format.activation_block_bytes();
+        let mut bytes = vec![0u8; rows * row_q];
         if rows == 1 {
-            format.quantize_activations(acts, &mut quantized);
+            format.quantize_activations(acts, &mut bytes);
         } else {
-            quantized
+            bytes
                 .par_chunks_mut(row_q)
                 .zip(acts.par_chunks(k))
                 .for_each(|(q, a)| format.quantize_activations(a, q));
         }
-        let row_w = blocks * format.block_bytes();
-        let act_rows: Vec<&[u8]> = quantized.chunks(row_q).collect();
-        // Output-major first (each weight row's results together), so
-        // threads own disjoint slices; then transposed to row-major.
-        let mut by_output = vec![0f32; self.n_out * rows];
-        by_output
-            .par_chunks_mut(rows * OUTPUTS_PER_TASK)
-            .zip(self.bytes.par_chunks(row_w * OUTPUTS_PER_TASK))
-            .for_each(|(dst, weights)| {
-                if rows == 1 {
-                    one_row(format, weights, row_w, act_rows[0], dst)
-                } else {
-                    several_rows(format, weights, row_w, &act_rows, dst)
-                }
-            });
-        if rows == 1 {
-            return Ok(by_output);
-        }
-        let mut out = vec![0f32; rows * self.n_out];
-        for (o, col) in by_output.chunks(rows).enumerate() {
-            for (r, v) in col.iter().enumerate() {
-                out[r * self.n_out + o] = *v;
-            }
-        }
-        Ok(out)
+        Ok(QuantizedRows {
+            format,
+            k,
+            rows,
+            bytes,
+        })
     }
+
+    /// Activation rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+}
+
+/// Each matrix times the same quantized rows (`rows` rows of each
+/// matrix's `n_out` values, row-major), all in one pass over the threads:
+/// the matrices must share the rows' format and width. One dispatch for a
+/// layer's three attention projections costs less than three, and lets a
+/// thread that finishes one matrix's rows start on the next's.
+pub fn matmul_many(matrices: &[&QuantMatrix], acts: &QuantizedRows) -> Result<Vec<Vec<f32>>, ShapeError> {
+    for m in matrices {
+        if m.format != acts.format {
+            return Err(ShapeError::Format {
+                weights: m.format,
+                activations: acts.format,
+            });
+        }
+        if m.k != acts.k {
+            return Err(ShapeError::Length {
+                what: "an activation row",
+                got: acts.k,
+                want: m.k,
+            });
+        }
+    }
+    let rows = acts.rows;
+    let format = acts.format;
+    let blocks = acts.k / format.block_values();
+    let row_w = blocks * format.block_bytes();
+    let row_q = blocks * format.activation_block_bytes();
+    let act_rows: Vec<&[u8]> = acts.bytes.chunks(row_q.max(1)).collect();
+    // Output-major first (each weight row's results together), so tasks
+    // own disjoint slices; then transposed to row-major.
+    let mut by_output: Vec<Vec<f32>> = matrices.iter().map(|m| vec![0f32; m.n_out * rows]).collect();
+    if rows > 0 {
+        let tasks: Vec<(&[u8], &mut [f32])> = matrices
+            .iter()
+            .zip(by_output.iter_mut())
+            .flat_map(|(m, out)| {
+                m.bytes
+                    .chunks(row_w * OUTPUTS_PER_TASK)
+                    .zip(out.chunks_mut(rows * OUTPUTS_PER_TASK))
+            })
+            .collect();
+        tasks.into_par_iter().for_each(|(weights, dst)| {
+            if rows == 1 {
+                one_row(format, weights, row_w, act_rows[0], dst)
+            } else {
+                several_rows(format, weights, row_w, &act_rows, dst)
+            }
+        });
+    }
+    if rows <= 1 {
+        return Ok(by_output);
+    }
+    Ok(by_output
+        .iter()
+        .zip(matrices)
+        .map(|(columns, m)| {
+            let mut out = vec![0f32; rows * m.n_out];
+            for (o, col) in columns.chunks(rows).enumerate() {
+                for (r, v) in col.iter().enumerate() {
+                    out[r * m.n_out + o] = *v;
+                }
+            }
+            out
+        })
+        .collect())
 }
 
 /// Weight rows (`row_w` bytes each) times one activation row: four weight

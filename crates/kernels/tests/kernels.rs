@@ -3,7 +3,9 @@
 //! product against its definition, for each weight format.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use blindfold_kernels::{k_quants, quantize_row_q8_k, QuantMatrix, ShapeError, WeightFormat, QK, QK_K};
+use blindfold_kernels::{
+    k_quants, matmul_many, quantize_row_q8_k, QuantMatrix, QuantizedRows, ShapeError, WeightFormat, QK, QK_K,
+};
 use half::f16;
 use proptest::prelude::*;
 
@@ -344,4 +346,57 @@ fn shapes_that_do_not_fit_are_refused() {
             ..
         })
     ));
+    // Several matrices over one quantization: each must match the
+    // activations' format and width.
+    let q4_1 = QuantMatrix::new(WeightFormat::Q4_1, vec![0; 20], 1, 32).unwrap();
+    let rows = QuantizedRows::new(WeightFormat::Q8_0, 32, &[0.5; 32], 1).unwrap();
+    assert_eq!(
+        matmul_many(&[&m, &q4_1], &rows).unwrap_err(),
+        ShapeError::Format {
+            weights: WeightFormat::Q4_1,
+            activations: WeightFormat::Q8_0
+        }
+    );
+    let wide = QuantMatrix::new(WeightFormat::Q8_0, vec![0; 68], 1, 64).unwrap();
+    assert!(matches!(
+        matmul_many(&[&m, &wide], &rows),
+        Err(ShapeError::Length {
+            got: 32,
+            want: 64,
+            ..
+        })
+    ));
+}
+
+/// Matrices of one format and width over one quantization of the rows
+/// give what each gives alone, in the order given, for one row and many.
+#[test]
+fn several_matrices_over_one_quantization_equal_each_alone() {
+    for format in FORMATS {
+        let k = 2 * QK_K;
+        let matrices: Vec<QuantMatrix> = [40usize, 7, 70]
+            .iter()
+            .enumerate()
+            .map(|(i, &n_out)| {
+                let blocks = n_out * k / format.block_values();
+                let bytes: Vec<u8> = (0..blocks * format.block_bytes())
+                    .map(|j| ((j * (7 + i) + j / 13) % 256) as u8)
+                    .collect();
+                let scales: Vec<f32> = (0..2 * blocks).map(|j| 0.002 * (j % 5 + 1) as f32).collect();
+                QuantMatrix::new(format, random_blocks(format, blocks, &bytes, &scales), n_out, k).unwrap()
+            })
+            .collect();
+        for rows in [1, 6] {
+            let acts: Vec<f32> = (0..rows * k)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 17.0)
+                .collect();
+            let quantized = QuantizedRows::new(format, k, &acts, rows).unwrap();
+            let refs: Vec<&QuantMatrix> = matrices.iter().collect();
+            let together = matmul_many(&refs, &quantized).unwrap();
+            assert_eq!(together.len(), 3);
+            for (m, got) in matrices.iter().zip(&together) {
+                assert_eq!(got, &m.matmul(&acts, rows).unwrap(), "{format:?}, {rows} rows");
+            }
+        }
+    }
 }

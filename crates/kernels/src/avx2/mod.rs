@@ -83,20 +83,13 @@ pub(crate) fn hsum(x: __m256) -> f32 {
 
 /// Unsigned bytes times signed bytes, summed to eight i32 lanes as f32:
 /// exact while each product pair fits an i16 (4-bit × 8-bit, or 7-bit ×
-/// 8-bit after the sign trick below).
+/// 8-bit after llama.cpp's sign trick for two signed rows: |x| times y
+/// with x's sign).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 fn mul_sum_us8_pairs_float(unsigned: __m256i, signed: __m256i) -> __m256 {
     let pairs = _mm256_maddubs_epi16(unsigned, signed);
     _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_set1_epi16(1), pairs))
-}
-
-/// Signed bytes times signed bytes, as llama.cpp's `mul_sum_i8_pairs_float`:
-/// |x| times y with x's sign.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-fn mul_sum_i8_pairs_float(x: __m256i, y: __m256i) -> __m256 {
-    mul_sum_us8_pairs_float(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x))
 }
 
 /// Checks that every row is `blocks` blocks of `size` bytes, once, so the
@@ -108,53 +101,91 @@ fn assert_whole_rows<const N: usize>(rows: &[&[u8]; N], size: usize, blocks: usi
     }
 }
 
-/// `W` weight rows of Q4_1 times `A` activation rows of Q8_1, all of the
-/// same number of blocks: `out[w][a]` is the dot product of weight row
-/// `w` and activation row `a`, each accumulated exactly as a lone pair is
-/// (so a result does not depend on the tile it was computed in). Each
-/// weight block is unpacked once for all `A` activation rows, and the
-/// `W·A` sums are independent chains the CPU overlaps.
+/// The f16 fields at bytes 0 and 2 of block `$b` of each activation row
+/// in `$ys` (`$size`-byte blocks) as f32, row `a` in lane `a` of each: for
+/// Q8_1 `(d, s)`, for Q8_0 `d` and whatever follows it (unused). One
+/// conversion for up to four rows, instead of one per row. A macro, not a
+/// function: inlined into the tile loops whatever the compiler's
+/// heuristics say (a call per block cost a quarter of the time).
+macro_rules! row_scales {
+    ($ys:expr, $b:expr, $size:expr) => {{
+        let mut bits = [0u64; 2];
+        for (a, y) in $ys.iter().enumerate() {
+            let at = $b * $size;
+            let field: [u8; 4] = y[at..at + 4].try_into().unwrap_or_default();
+            bits[a / 2] |= u64::from(u32::from_le_bytes(field)) << (32 * (a % 2));
+        }
+        // Eight f16 as [d0 s0 d1 s1 d2 s2 d3 s3], the d's to the low half.
+        let all = _mm256_cvtph_ps(_mm_set_epi64x(bits[1] as i64, bits[0] as i64));
+        let split = _mm256_permutevar8x32_ps(all, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
+        (_mm256_castps256_ps128(split), _mm256_extractf128_ps::<1>(split))
+    }};
+}
+
+/// Lane `a` of `x` in all eight lanes.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn lane_to_all(x: __m128, a: usize) -> __m256 {
+    _mm256_permutevar8x32_ps(_mm256_castps128_ps256(x), _mm256_set1_epi32(a as i32))
+}
+
+/// Lane `a` of `x`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn lane(x: __m128, a: usize) -> f32 {
+    _mm_cvtss_f32(_mm_permutevar_ps(x, _mm_set1_epi32(a as i32)))
+}
+
+/// `W` weight rows of Q4_1 times `A` (at most four) activation rows of
+/// Q8_1, all of the same number of blocks: `out[w][a]` is the dot product
+/// of weight row `w` and activation row `a`, each accumulated exactly as
+/// a lone pair is (so a result does not depend on the tile it was computed
+/// in). Each weight block is unpacked once for all `A` activation rows,
+/// its scales are multiplied with all `A` rows' in one instruction (each
+/// lane the same single rounding as alone), and the `W·A` sums are
+/// independent chains the CPU overlaps.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_q4_1_q8_1<const W: usize, const A: usize>(xs: [&[u8]; W], ys: [&[u8]; A]) -> [[f32; A]; W] {
+    const { assert!(A <= 4, "activation tiles are at most four rows") };
     let blocks = xs[0].len() / Q4_1_BLOCK_BYTES;
     assert_whole_rows(&xs, Q4_1_BLOCK_BYTES, blocks);
     assert_whole_rows(&ys, Q8_1_BLOCK_BYTES, blocks);
     let mut acc = [[_mm256_setzero_ps(); A]; W];
-    // Lane 1 sums `m_x·s_y` block by block, as llama.cpp's `summs`.
-    let mut summs = [[_mm_setzero_ps(); A]; W];
+    // Lane `a` sums `m_x·s_y` of row `a` block by block, as llama.cpp's
+    // `summs`.
+    let mut summs = [_mm_setzero_ps(); W];
     for b in 0..blocks {
         let mut yq = [_mm256_setzero_si256(); A];
-        let mut yds = [_mm_setzero_ps(); A];
         for a in 0..A {
-            let yb = &ys[a][b * Q8_1_BLOCK_BYTES..(b + 1) * Q8_1_BLOCK_BYTES];
-            yq[a] = load32(yb, 4);
-            yds[a] = f16_pair(yb, 0);
+            yq[a] = load32(ys[a], b * Q8_1_BLOCK_BYTES + 4);
         }
+        let (yd, ys_sums) = row_scales!(ys, b, Q8_1_BLOCK_BYTES);
         for w in 0..W {
             let xb = &xs[w][b * Q4_1_BLOCK_BYTES..(b + 1) * Q4_1_BLOCK_BYTES];
             let (q, xdm) = (nibbles(xb, 4), f16_pair(xb, 0));
+            // d_x·d_y per row; m_x·s_y added to the sum with one rounding,
+            // as llama.cpp's build adds it (GCC contracts its
+            // `summs += m * s` to an FMA).
+            let scales = _mm_mul_ps(_mm_permute_ps::<0x00>(xdm), yd);
+            summs[w] = _mm_fmadd_ps(_mm_permute_ps::<0x55>(xdm), ys_sums, summs[w]);
             for a in 0..A {
-                // Lane 0: d_x·d_y. Lane 1: m_x·s_y added to the sum with
-                // one rounding, as llama.cpp's build adds it (GCC contracts
-                // its `summs += m * s` to an FMA).
-                let scale = _mm_mul_ps(xdm, yds[a]);
-                summs[w][a] = _mm_fmadd_ps(xdm, yds[a], summs[w][a]);
                 let lanes = mul_sum_us8_pairs_float(q, yq[a]);
-                acc[w][a] = _mm256_fmadd_ps(_mm256_broadcastss_ps(scale), lanes, acc[w][a]);
+                acc[w][a] = _mm256_fmadd_ps(lane_to_all(scales, a), lanes, acc[w][a]);
             }
         }
     }
     let mut out = [[0f32; A]; W];
     for w in 0..W {
         for a in 0..A {
-            out[w][a] = hsum(acc[w][a]) + _mm_cvtss_f32(_mm_movehdup_ps(summs[w][a]));
+            out[w][a] = hsum(acc[w][a]) + lane(summs[w], a);
         }
     }
     out
 }
 
 /// `W` weight rows of Q4_0 (`NIBBLES`: 4-bit values offset by 8) or Q8_0
-/// times `A` activation rows of Q8_0, tiled as [`dot_q4_1_q8_1`] is.
+/// times `A` (at most four) activation rows of Q8_0, tiled as
+/// [`dot_q4_1_q8_1`] is.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) fn dot_x_q8_0<const NIBBLES: bool, const W: usize, const A: usize>(
     xs: [&[u8]; W],
@@ -165,18 +196,17 @@ pub(crate) fn dot_x_q8_0<const NIBBLES: bool, const W: usize, const A: usize>(
     } else {
         Q8_0_BLOCK_BYTES
     };
+    const { assert!(A <= 4, "activation tiles are at most four rows") };
     let blocks = xs[0].len() / size;
     assert_whole_rows(&xs, size, blocks);
     assert_whole_rows(&ys, Q8_0_BLOCK_BYTES, blocks);
     let mut acc = [[_mm256_setzero_ps(); A]; W];
     for b in 0..blocks {
         let mut yq = [_mm256_setzero_si256(); A];
-        let mut yd = [_mm_setzero_ps(); A];
         for a in 0..A {
-            let yb = &ys[a][b * Q8_0_BLOCK_BYTES..(b + 1) * Q8_0_BLOCK_BYTES];
-            yq[a] = load32(yb, 2);
-            yd[a] = f16_one(yb, 0);
+            yq[a] = load32(ys[a], b * Q8_0_BLOCK_BYTES + 2);
         }
+        let (yd, _) = row_scales!(ys, b, Q8_0_BLOCK_BYTES);
         for w in 0..W {
             let xb = &xs[w][b * size..(b + 1) * size];
             let q = if NIBBLES {
@@ -184,10 +214,12 @@ pub(crate) fn dot_x_q8_0<const NIBBLES: bool, const W: usize, const A: usize>(
             } else {
                 load32(xb, 2)
             };
-            let xd = f16_one(xb, 0);
+            let scales = _mm_mul_ps(_mm_permute_ps::<0x00>(f16_one(xb, 0)), yd);
+            // |x| once per weight block; y takes x's signs per row.
+            let magnitude = _mm256_sign_epi8(q, q);
             for a in 0..A {
-                let scale = _mm256_broadcastss_ps(_mm_mul_ss(xd, yd[a]));
-                acc[w][a] = _mm256_fmadd_ps(scale, mul_sum_i8_pairs_float(q, yq[a]), acc[w][a]);
+                let lanes = mul_sum_us8_pairs_float(magnitude, _mm256_sign_epi8(yq[a], q));
+                acc[w][a] = _mm256_fmadd_ps(lane_to_all(scales, a), lanes, acc[w][a]);
             }
         }
     }
