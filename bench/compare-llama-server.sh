@@ -8,7 +8,10 @@
 #
 # llama-server runs with -t 2 and, for concurrency above 1, -np equal to
 # the concurrency with continuous batching on (its best configuration);
-# ours with 2 threads and a batch of up to 16. Needs scripts/setup.sh (the
+# ours with 2 threads and a batch of up to 16. Each request asks
+# llama-server not to start from another request's KV cache
+# (`cache_prompt: false`, see bench/loadgen.py): Blindfold never shares a
+# cache between requests, so both do the same work per request. Needs scripts/setup.sh (the
 # model and the llama-server build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,7 +47,7 @@ for c in 1 4 16; do
   lpid=$!
   pids+=($lpid)
   wait_http "http://127.0.0.1:$lport/health"
-  ref=$(python3 bench/loadgen.py "http://127.0.0.1:$lport" smollm2 "$c" "$per_client" "$max_tokens")
+  ref=$(python3 bench/loadgen.py "http://127.0.0.1:$lport" smollm2 "$c" "$per_client" "$max_tokens" --no-prompt-cache)
   kill "$lpid"; wait "$lpid" 2>/dev/null || true
   python3 - "$ours" "$ref" <<'PY'
 import json, sys

@@ -1,8 +1,10 @@
 //! Times one batched decoding step at several batch sizes (a profiling aid).
 //!
 //! ```text
-//! cargo run --release -p blindfold-engine-candle --example step_timing -- MODEL.gguf
+//! cargo run --release -p blindfold-engine-candle --example step_timing -- MODEL.gguf [BATCH...]
 //! ```
+//!
+//! Batch sizes 1, 4 and 16 unless given.
 #![allow(clippy::unwrap_used, missing_docs)]
 use blindfold_engine_candle::model::StepInput;
 use blindfold_engine_candle::ModelSource;
@@ -20,7 +22,11 @@ fn run() {
         .tokenizer
         .encode("apple, apple, apple, apple, apple, apple, apple, apple,")
         .unwrap();
-    for batch in [1usize, 4, 16] {
+    let mut batches: Vec<usize> = std::env::args().skip(2).map(|b| b.parse().unwrap()).collect();
+    if batches.is_empty() {
+        batches = vec![1, 4, 16];
+    }
+    for batch in batches {
         let mut caches: Vec<_> = (0..batch).map(|_| model.transformer.new_cache(256)).collect();
         let t = std::time::Instant::now();
         for c in caches.iter_mut() {
@@ -33,7 +39,7 @@ fn run() {
                 .unwrap();
         }
         let prefill = t.elapsed() / batch as u32;
-        let steps = 32;
+        let steps = 64;
         let t = std::time::Instant::now();
         for _ in 0..steps {
             let mut inputs: Vec<_> = caches

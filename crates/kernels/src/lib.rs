@@ -218,6 +218,26 @@ impl WeightFormat {
     }
 }
 
+/// Asks the CPU to bring `bytes` into its caches ahead of use (weights
+/// the next tile reads, while this one computes): a hint, with no effect
+/// on any result; nothing where the build has no AVX2.
+pub(crate) fn prefetch(bytes: &[u8]) {
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx2",
+        target_feature = "fma",
+        target_feature = "f16c"
+    ))]
+    avx2::prefetch(bytes);
+    #[cfg(not(all(
+        target_arch = "x86_64",
+        target_feature = "avx2",
+        target_feature = "fma",
+        target_feature = "f16c"
+    )))]
+    let _ = bytes;
+}
+
 /// Why a matrix product cannot run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

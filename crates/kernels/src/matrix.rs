@@ -9,6 +9,9 @@ use crate::{ShapeError, WeightFormat};
 /// small projection (SmolLM2's 192-row key matrix).
 const OUTPUTS_PER_TASK: usize = 32;
 
+/// How far ahead of the tile being computed its weights are asked for.
+const PREFETCH_BYTES: usize = 4096;
+
 /// A weight matrix of `n_out` rows of `k` values in one block format.
 #[derive(Debug, Clone)]
 pub struct QuantMatrix {
@@ -212,7 +215,14 @@ pub fn matmul_many(matrices: &[&QuantMatrix], acts: &QuantizedRows) -> Result<Ve
 fn one_row(format: WeightFormat, weights: &[u8], row_w: usize, act: &[u8], dst: &mut [f32]) {
     let mut rows = weights.chunks_exact(4 * row_w);
     let mut outs = dst.chunks_exact_mut(4);
-    for (w, out) in (&mut rows).zip(&mut outs) {
+    // The weights stream from memory: each tile asks for the bytes up to
+    // `PREFETCH_BYTES` past its own end, so they are on their way while it
+    // computes.
+    let mut asked = 0;
+    for (g, (w, out)) in (&mut rows).zip(&mut outs).enumerate() {
+        let until = ((g + 1) * 4 * row_w + PREFETCH_BYTES).min(weights.len());
+        crate::prefetch(&weights[asked.min(until)..until]);
+        asked = until;
         let (w01, w23) = w.split_at(2 * row_w);
         let (w0, w1) = w01.split_at(row_w);
         let (w2, w3) = w23.split_at(row_w);
@@ -227,10 +237,44 @@ fn one_row(format: WeightFormat, weights: &[u8], row_w: usize, act: &[u8], dst: 
 }
 
 /// Weight rows times several activation rows (`dst` holds each weight
-/// row's results together): each weight row read once per four
-/// activation rows.
+/// row's results together): two weight rows at a time against four
+/// activation rows at a time, so each weight block is unpacked once per
+/// four activation rows and each activation block's scales once per two
+/// weight rows.
 fn several_rows(format: WeightFormat, weights: &[u8], row_w: usize, acts: &[&[u8]], dst: &mut [f32]) {
-    for (w, out) in weights.chunks_exact(row_w).zip(dst.chunks_mut(acts.len())) {
+    let n = acts.len();
+    let mut asked = 0;
+    let mut pairs = weights.chunks_exact(2 * row_w);
+    let mut pair_outs = dst.chunks_exact_mut(2 * n);
+    for (i, (w, out)) in (&mut pairs).zip(&mut pair_outs).enumerate() {
+        let until = ((i + 1) * 2 * row_w + PREFETCH_BYTES).min(weights.len());
+        crate::prefetch(&weights[asked.min(until)..until]);
+        asked = until;
+        let (w0, w1) = w.split_at(row_w);
+        let (out0, out1) = out.split_at_mut(n);
+        let mut groups = acts.chunks_exact(4);
+        let (mut outs0, mut outs1) = (out0.chunks_exact_mut(4), out1.chunks_exact_mut(4));
+        for ((a, o0), o1) in (&mut groups).zip(&mut outs0).zip(&mut outs1) {
+            let [t0, t1] = format.dot_tile::<2, 4>([w0, w1], [a[0], a[1], a[2], a[3]]);
+            o0.copy_from_slice(&t0);
+            o1.copy_from_slice(&t1);
+        }
+        let rest = groups.remainder();
+        for ((a, o0), o1) in rest
+            .iter()
+            .zip(outs0.into_remainder())
+            .zip(outs1.into_remainder())
+        {
+            let [t0, t1] = format.dot_tile::<2, 1>([w0, w1], [a]);
+            (*o0, *o1) = (t0[0], t1[0]);
+        }
+    }
+    // An odd last weight row.
+    for (w, out) in pairs
+        .remainder()
+        .chunks_exact(row_w)
+        .zip(pair_outs.into_remainder().chunks_mut(n))
+    {
         let mut groups = acts.chunks_exact(4);
         let mut outs = out.chunks_exact_mut(4);
         for (a, o) in (&mut groups).zip(&mut outs) {

@@ -129,6 +129,7 @@ proptest! {
             let t41 = format.dot_tile::<4, 1>([xs[0], xs[1], xs[2], xs[3]], [ys[2]]);
             let t14 = format.dot_tile::<1, 4>([xs[1]], [ys[0], ys[1], ys[2], ys[3]]);
             let t23 = format.dot_tile::<2, 3>([xs[3], xs[0]], [ys[1], ys[3], ys[0]]);
+            let t24 = format.dot_tile::<2, 4>([xs[2], xs[1]], [ys[3], ys[2], ys[1], ys[0]]);
             for w in 0..4 {
                 prop_assert_eq!(t41[w][0].to_bits(), pair(w, 2), "{:?}", format);
                 prop_assert_eq!(t14[0][w].to_bits(), pair(1, w), "{:?}", format);
@@ -136,6 +137,11 @@ proptest! {
             for (i, w) in [3, 0].into_iter().enumerate() {
                 for (j, a) in [1, 3, 0].into_iter().enumerate() {
                     prop_assert_eq!(t23[i][j].to_bits(), pair(w, a), "{:?}", format);
+                }
+            }
+            for (i, w) in [2, 1].into_iter().enumerate() {
+                for (j, a) in [3, 2, 1, 0].into_iter().enumerate() {
+                    prop_assert_eq!(t24[i][j].to_bits(), pair(w, a), "{:?}", format);
                 }
             }
         }

@@ -42,6 +42,18 @@ pub(crate) fn load32(bytes: &[u8], at: usize) -> __m256i {
     unsafe { _mm256_loadu_si256(window.as_ptr().cast::<__m256i>()) }
 }
 
+/// Asks for every cache line of `bytes` to be brought into the caches
+/// (L2 and up): a hint that reads nothing the program can observe.
+#[inline]
+pub(crate) fn prefetch(bytes: &[u8]) {
+    for line in bytes.chunks(64) {
+        // SAFETY: a prefetch never faults and has no architectural effect
+        // (it only moves a cache line); the pointer is into `line`, a live
+        // slice, in any case.
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(line.as_ptr().cast::<i8>()) }
+    }
+}
+
 /// The 16 bytes at `block[at..at + 16]` as 32 nibbles, low nibbles first.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
