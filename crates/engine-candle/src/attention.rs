@@ -25,11 +25,25 @@ use rayon::prelude::*;
 use crate::ggml_math::{self, DotOrder};
 use crate::model::RopeStyle;
 
-/// One layer's keys and values of one sequence: `[position][kv head][dim]`.
-#[derive(Default, Clone)]
+/// One layer's keys and values of one sequence, per key/value head:
+/// `[kv head][position][dim]`, so that a head's attention reads its keys
+/// and values as one contiguous run (with positions interleaved across
+/// heads, each step's attention waited on memory).
+#[derive(Clone)]
 pub struct LayerCache {
-    pub(crate) keys: Vec<f32>,
-    pub(crate) values: Vec<f32>,
+    pub(crate) keys: Vec<Vec<f32>>,
+    pub(crate) values: Vec<Vec<f32>>,
+}
+
+impl LayerCache {
+    /// An empty cache for `kv_heads` heads with room for `floats` values
+    /// per head.
+    pub(crate) fn new(kv_heads: usize, floats: usize) -> LayerCache {
+        LayerCache {
+            keys: (0..kv_heads).map(|_| Vec::with_capacity(floats)).collect(),
+            values: (0..kv_heads).map(|_| Vec::with_capacity(floats)).collect(),
+        }
+    }
 }
 
 /// The fixed shape of attention in a model.
@@ -103,10 +117,19 @@ pub(crate) fn attend(
     }
     round_f16(k);
     round_f16(v);
-    cache.keys.extend_from_slice(k);
-    cache.values.extend_from_slice(v);
+    // Invariant: the cache was made for this model's shape (`new_cache`).
+    assert_eq!(
+        cache.keys.len(),
+        shape.kv_heads,
+        "a cache for another model's shape"
+    );
+    for (h, (keys, values)) in cache.keys.iter_mut().zip(cache.values.iter_mut()).enumerate() {
+        for t in 0..n {
+            keys.extend_from_slice(&k[(t * shape.kv_heads + h) * hd..][..hd]);
+            values.extend_from_slice(&v[(t * shape.kv_heads + h) * hd..][..hd]);
+        }
+    }
     let scale = 1.0 / (hd as f32).sqrt();
-    let kv_row = shape.kv_heads * hd;
     let keys = &cache.keys;
     let values = &cache.values;
     let q = &*q;
@@ -128,7 +151,8 @@ pub(crate) fn attend(
             qh.copy_from_slice(&q[i * hd..][..hd]);
             round_f16(qh);
             scores.clear();
-            scores.extend((0..visible).map(|j| order.dot(qh, &keys[j * kv_row + kvh * hd..][..hd]) * scale));
+            let (keys, values) = (&keys[kvh][..visible * hd], &values[kvh][..visible * hd]);
+            scores.extend(keys.chunks_exact(hd).map(|key| order.dot(qh, key) * scale));
             ggml_math::softmax(scores);
             round_f16(scores);
             // Σ_j p_j·v_j per dimension, position j in lane j mod lanes, as
@@ -136,8 +160,7 @@ pub(crate) fn attend(
             // lane `l` of every dimension at `l·hd..`, so each position is
             // one contiguous multiply-add.
             acc.fill(0.0);
-            for (j, p) in scores.iter().enumerate() {
-                let v = &values[j * kv_row + kvh * hd..][..hd];
+            for (j, (p, v)) in scores.iter().zip(values.chunks_exact(hd)).enumerate() {
                 let lane = &mut acc[(j % lanes_n) * hd..][..hd];
                 for (a, x) in lane.iter_mut().zip(v) {
                     *a = p.mul_add(*x, *a);
@@ -199,7 +222,7 @@ mod tests {
             head_dim: 4,
             rope_style: RopeStyle::Interleaved,
         };
-        let mut cache = LayerCache::default();
+        let mut cache = LayerCache::new(1, 0);
         let (cos, sin) = (vec![1.0; 2], vec![0.0; 2]);
         let mut q = vec![0.5; 8];
         let mut k = vec![0.25; 4];
@@ -209,6 +232,7 @@ mod tests {
             &shape, &mut q, &mut k, &mut v, 0, &mut cache, &cos, &sin, &mut out,
         );
         assert_eq!(out, vec![1.0, 2.0, 3.0, 4.0, 1.0, 2.0, 3.0, 4.0]);
-        assert_eq!(cache.keys.len(), 4);
+        assert_eq!(cache.keys.len(), 1);
+        assert_eq!(cache.keys[0].len(), 4);
     }
 }

@@ -103,16 +103,30 @@ impl DotOrder {
 
     /// The dot product of two rows of f16 values (held as f32); `a.len()`
     /// is a whole number of lanes (a head's width: 64).
+    #[inline]
     pub(crate) fn dot(self, a: &[f32], b: &[f32]) -> f32 {
-        let n = self.lanes();
-        let mut lanes = [0f32; 32];
-        for (x, y) in a.chunks_exact(n).zip(b.chunks_exact(n)) {
-            for (l, (x, y)) in lanes.iter_mut().zip(x.iter().zip(y)) {
-                *l = x.mul_add(*y, *l);
-            }
+        match self {
+            DotOrder::VecDot => self.reduce(lane_sums::<32>(a, b)),
+            DotOrder::TinyBlas => self.reduce(lane_sums::<8>(a, b)),
         }
-        self.reduce(lanes)
     }
+}
+
+/// Product `i` of `a·b` added into lane `i mod N`, each lane in order with
+/// fused multiply-adds and padded to 32 lanes. `N` a constant, so the
+/// lanes stay in registers (a run-time width kept them in memory, and an
+/// attention score cost a store and a reload per multiply-add).
+#[inline]
+fn lane_sums<const N: usize>(a: &[f32], b: &[f32]) -> [f32; 32] {
+    let mut lanes = [0f32; 32];
+    let mut acc = [0f32; N];
+    for (x, y) in a.chunks_exact(N).zip(b.chunks_exact(N)) {
+        for i in 0..N {
+            acc[i] = x[i].mul_add(y[i], acc[i]);
+        }
+    }
+    lanes[..N].copy_from_slice(&acc);
+    lanes
 }
 
 /// `f32::from_bits` of the constants `ggml_v_expf` writes as hex floats.

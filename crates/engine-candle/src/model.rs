@@ -156,13 +156,9 @@ impl Transformer {
     /// A fresh cache for a new sequence.
     pub fn new_cache(&self, expected_len: usize) -> SequenceCache {
         let rows = expected_len.clamp(16, self.shape.context_length);
-        let floats = rows * self.shape.kv_heads * self.shape.head_dim;
         SequenceCache {
             blocks: (0..self.shape.layers)
-                .map(|_| LayerCache {
-                    keys: Vec::with_capacity(floats),
-                    values: Vec::with_capacity(floats),
-                })
+                .map(|_| LayerCache::new(self.shape.kv_heads, rows * self.shape.head_dim))
                 .collect(),
             len: 0,
         }

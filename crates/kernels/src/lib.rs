@@ -7,7 +7,10 @@
 //! (Q8_0, Q8_1 or Q8_K, with llama.cpp's rounding: to nearest, ties to
 //! even), each output is an integer dot product scaled per block, and the
 //! matrix product runs every activation row against each weight row while
-//! that row is in cache, split over output rows between threads.
+//! that row is in cache, split over output rows between threads, asking
+//! for the weights ahead of the rows it computes. Rows quantized once
+//! ([`QuantizedRows`]) serve every matrix of that format and width
+//! ([`matmul_many`]: a layer's query, key and value in one pass).
 //!
 //! Each dot product has two versions: the scalar one in its format's
 //! module, safe and plain, the reference every test compares against; and,
