@@ -1,11 +1,12 @@
 //! `blindfold image build`: a measured enclave image from `image.toml`
-//! (`blindfold-image`), with a spinner on each slow step.
+//! (`blindfold-image`), with a spinner on each slow step; `blindfold image
+//! export`: its disk in a cloud's import format.
 
 use anyhow::anyhow;
 use blindfold_image::{ImageSpec, Step};
 use indicatif::ProgressBar;
 
-use crate::args::ImageBuildArgs;
+use crate::args::{CloudTarget, ImageBuildArgs, ImageExportArgs};
 use crate::exit::{say, unusable, Failure};
 
 pub fn build(args: &ImageBuildArgs) -> Result<(), Failure> {
@@ -40,5 +41,35 @@ pub fn build(args: &ImageBuildArgs) -> Result<(), Failure> {
             image.modules.join(" ")
         );
     }
+    Ok(())
+}
+
+pub fn export(args: &ImageExportArgs) -> Result<(), Failure> {
+    let disk = args.image.join(blindfold_image::outputs::DISK);
+    if !disk.is_file() {
+        return Err(unusable(
+            anyhow!(
+                "{} has no {}",
+                args.image.display(),
+                blindfold_image::outputs::DISK
+            ),
+            "reading the image",
+        ));
+    }
+    let cloud = match args.target {
+        CloudTarget::Azure => blindfold_image::export::Cloud::Azure,
+        CloudTarget::Aws => blindfold_image::export::Cloud::Aws,
+        CloudTarget::Gcp => blindfold_image::export::Cloud::Gcp,
+    };
+    let bar = crate::demo_cmd::step(match cloud {
+        blindfold_image::export::Cloud::Azure => "fixed VHD",
+        blindfold_image::export::Cloud::Aws => "raw disk",
+        blindfold_image::export::Cloud::Gcp => "disk.raw in a gzip'd tar (whole GiB)",
+    });
+    let written = blindfold_image::export::export(&disk, cloud, &args.output, args.source_date_epoch);
+    bar.finish_and_clear();
+    let written = written.map_err(|e| unusable(e, "exporting the image"))?;
+    let size = std::fs::metadata(&written).map(|m| m.len()).unwrap_or(0);
+    say!("wrote {} ({} MiB)", written.display(), size >> 20);
     Ok(())
 }

@@ -59,6 +59,7 @@ fn main() -> std::process::ExitCode {
         args::Command::Measure(a) => measure_cmd::measure(&a),
         args::Command::Disk(args::DiskCommand::Build(a)) => measure_cmd::disk_build(&a),
         args::Command::Image(args::ImageCommand::Build(a)) => image_cmd::build(&a),
+        args::Command::Image(args::ImageCommand::Export(a)) => image_cmd::export(&a),
         args::Command::Vm(args::VmCommand::Run(a)) => vm_cmd::run(&a),
         args::Command::Platform(args::PlatformCommand::Reference(a)) => vm_cmd::reference(&a),
         args::Command::EnclaveConfig(a) => enclave_config_cmd::enclave_config(&a),

@@ -1,8 +1,9 @@
 //! `blindfold image build`: two builds of the same inputs are
 //! byte-identical; the GPT disk, the ESP, the UKI's command line and the
 //! app disk check out with other tools (mtools, fsck.vfat, veritysetup,
-//! objdump); and the disk boots under QEMU + OVMF to the enclave running
-//! as PID 1 from the initrd, its libraries found.
+//! objdump); `image export` carries the disk into Azure's and AWS's
+//! import formats; and the disk boots under QEMU + OVMF to the enclave
+//! running as PID 1 from the initrd, its libraries found.
 
 #![allow(clippy::unwrap_used, missing_docs)] // test code: a failed unwrap is a failed test
 mod common;
@@ -81,6 +82,31 @@ fn an_image_builds_reproducibly_and_its_parts_check_out_with_other_tools() {
     }
     let disk = d.join("a/disk.img");
     let disk_bytes = std::fs::read(&disk).unwrap();
+
+    // The built disk as Azure and AWS import it (the formats themselves:
+    // crates/image/tests/export.rs).
+    for (target, file) in [("azure", "disk.vhd"), ("aws", "disk.raw")] {
+        let o = run(blindfold()
+            .args(["image", "export"])
+            .arg(d.join("a"))
+            .args(["--target", target, "-o"])
+            .arg(d.join(target))
+            .env("SOURCE_DATE_EPOCH", "1700000000"));
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let exported = std::fs::read(d.join(target).join(file)).unwrap();
+        assert_eq!(&exported[..disk_bytes.len()], &disk_bytes[..], "{target}");
+        if target == "azure" {
+            assert_eq!(exported.len(), disk_bytes.len() + 512);
+            assert_eq!(&exported[disk_bytes.len()..disk_bytes.len() + 8], b"conectix");
+        }
+    }
+    let o = run(blindfold()
+        .args(["image", "export"])
+        .arg(d.join("azure"))
+        .args(["--target", "gcp", "-o"])
+        .arg(d.join("gcp")));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("has no disk.img"), "{}", text(&o.stderr));
 
     // The ESP (partition 1, at 1 MiB) holds the UKI where firmware looks.
     let listing = run(Command::new("mdir")

@@ -147,6 +147,69 @@ pub fn write_disk<W: Write + Seek>(
     Ok(placed)
 }
 
+/// Makes a disk written by [`write_disk`] `new_bytes` long (a whole number
+/// of sectors, not shorter than it is): the backup partition array and
+/// header move to the new end, and the primary header and the protective
+/// MBR say so. Clouds import disks whose size is a multiple of their unit
+/// (1 MiB, 1 GiB); a backup header left where it was would be stale.
+pub fn grow<D: Read + Write + Seek>(disk: &mut D, new_bytes: u64) -> Result<(), Error> {
+    let io = |e: std::io::Error| Error::Output(format!("resizing the disk image: {e}"));
+    let mut primary = vec![0u8; SECTOR as usize];
+    disk.seek(SeekFrom::Start(SECTOR)).map_err(io)?;
+    disk.read_exact(&mut primary).map_err(io)?;
+    let field = |h: &[u8], at: usize| u64::from_le_bytes(h[at..at + 8].try_into().unwrap_or_default());
+    let stored_crc = u32::from_le_bytes(primary[16..20].try_into().unwrap_or_default());
+    let mut unsummed = primary[..92].to_vec();
+    unsummed[16..20].fill(0);
+    if &primary[0..8] != b"EFI PART" || crc32fast::hash(&unsummed) != stored_crc {
+        return Err(Error::Input("the disk has no valid GPT header".into()));
+    }
+    let old_total = field(&primary, 32) + 1;
+    if new_bytes % SECTOR != 0 || new_bytes / SECTOR < old_total {
+        return Err(Error::Input(format!(
+            "a disk of {} bytes cannot become {new_bytes} bytes",
+            old_total * SECTOR
+        )));
+    }
+    let total = new_bytes / SECTOR;
+    let mut array = vec![0u8; (ENTRIES * ENTRY_SIZE) as usize];
+    disk.seek(SeekFrom::Start(field(&primary, 72) * SECTOR))
+        .map_err(io)?;
+    disk.read_exact(&mut array).map_err(io)?;
+    // The old backup's place becomes zeros, as the rest of the free space.
+    let old_backup_array = old_total - 1 - ARRAY_SECTORS;
+    disk.seek(SeekFrom::Start(old_backup_array * SECTOR))
+        .map_err(io)?;
+    std::io::copy(
+        &mut std::io::repeat(0).take((total - old_backup_array) * SECTOR),
+        disk,
+    )
+    .map_err(io)?;
+    let last_usable = total - ARRAY_SECTORS - 2;
+    let with = |mut h: Vec<u8>, current: u64, backup: u64, array_lba: u64| {
+        h[24..32].copy_from_slice(&current.to_le_bytes());
+        h[32..40].copy_from_slice(&backup.to_le_bytes());
+        h[48..56].copy_from_slice(&last_usable.to_le_bytes());
+        h[72..80].copy_from_slice(&array_lba.to_le_bytes());
+        h[16..20].fill(0);
+        let crc = crc32fast::hash(&h[..92]);
+        h[16..20].copy_from_slice(&crc.to_le_bytes());
+        h
+    };
+    let backup_array = total - 1 - ARRAY_SECTORS;
+    disk.seek(SeekFrom::Start(backup_array * SECTOR)).map_err(io)?;
+    disk.write_all(&array).map_err(io)?;
+    disk.write_all(&with(primary.clone(), total - 1, 1, backup_array))
+        .map_err(io)?;
+    disk.seek(SeekFrom::Start(SECTOR)).map_err(io)?;
+    disk.write_all(&with(primary, 1, total - 1, 2)).map_err(io)?;
+    // The protective MBR's partition covers the disk (capped at 2^32 - 1).
+    disk.seek(SeekFrom::Start(446 + 12)).map_err(io)?;
+    disk.write_all(&u32::try_from(total - 1).unwrap_or(u32::MAX).to_le_bytes())
+        .map_err(io)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

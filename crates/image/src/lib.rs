@@ -17,6 +17,7 @@
 pub mod cpio;
 mod error;
 pub mod esp;
+pub mod export;
 pub mod gpt;
 pub mod libs;
 pub mod modules;

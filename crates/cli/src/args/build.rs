@@ -23,6 +23,41 @@ pub enum ImageCommand {
     /// enclave.json and image.json; the same inputs and SOURCE_DATE_EPOCH
     /// give the same bytes (docs/image.md).
     Build(ImageBuildArgs),
+    /// Write a built image's disk in the form a cloud imports: azure, a
+    /// fixed VHD (disk.vhd, a whole number of MiB plus the VHD footer);
+    /// aws, the raw disk (disk.raw, for a snapshot and register-image
+    /// --boot-mode uefi --tpm-support v2.0); gcp, disk.raw grown to whole
+    /// GiB in a gzip'd GNU tar (disk.tar.gz). Growing moves the backup GPT
+    /// header to the new end. Uploads nothing (docs/image.md).
+    Export(ImageExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageExportArgs {
+    /// The directory `blindfold image build` wrote (holds disk.img).
+    #[arg(value_name = "IMAGE_DIR")]
+    pub image: PathBuf,
+    /// The cloud whose import format to write.
+    #[arg(long, value_enum)]
+    pub target: CloudTarget,
+    /// The output directory (created if needed).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Timestamp written into the VHD footer and the tar header (default:
+    /// $SOURCE_DATE_EPOCH, else 0).
+    #[arg(long, env = "SOURCE_DATE_EPOCH", default_value_t = 0)]
+    pub source_date_epoch: u64,
+}
+
+/// A cloud's disk import format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CloudTarget {
+    /// Fixed VHD.
+    Azure,
+    /// Raw disk.
+    Aws,
+    /// disk.raw in a gzip'd GNU tar.
+    Gcp,
 }
 
 #[derive(Debug, Args)]
