@@ -61,11 +61,7 @@ pub fn export(args: &ImageExportArgs) -> Result<(), Failure> {
         CloudTarget::Aws => blindfold_image::export::Cloud::Aws,
         CloudTarget::Gcp => blindfold_image::export::Cloud::Gcp,
     };
-    let bar = crate::demo_cmd::step(match cloud {
-        blindfold_image::export::Cloud::Azure => "fixed VHD",
-        blindfold_image::export::Cloud::Aws => "raw disk",
-        blindfold_image::export::Cloud::Gcp => "disk.raw in a gzip'd tar (whole GiB)",
-    });
+    let bar = crate::demo_cmd::step(cloud.form());
     let written = blindfold_image::export::export(&disk, cloud, &args.output, args.source_date_epoch);
     bar.finish_and_clear();
     let written = written.map_err(|e| unusable(e, "exporting the image"))?;

@@ -100,16 +100,15 @@ impl Linear {
         dense_ok: bool,
         device: &Device,
     ) -> candle_core::Result<Vec<f32>> {
-        let matmul = match &self.kernel {
+        let (matmul, has_copy) = match &self.kernel {
             Kernel::Ours(m) => return m.matmul(x, rows).map_err(shape_err),
-            Kernel::Candle { matmul, .. } => matmul,
+            Kernel::Candle {
+                matmul,
+                dequantizable,
+            } => (matmul, dequantizable.is_some()),
         };
         let k = x.len() / rows.max(1);
         let x = Tensor::from_slice(x, (rows, k), device)?;
-        let has_copy = match &self.kernel {
-            Kernel::Candle { dequantizable, .. } => dequantizable.is_some(),
-            Kernel::Ours(_) => false,
-        };
         let y = if has_copy && dense_ok && rows >= DENSE_FROM_ROWS {
             x.matmul(&self.dense_copy()?.t()?)?
         } else {

@@ -202,7 +202,7 @@ impl Transformer {
         let eps = s.rms_eps as f32;
         for (layer, block) in self.blocks.iter().enumerate() {
             let h = ggml_math::rms_norm(&x, &block.attn_norm, eps);
-            let [mut q, mut k, mut v] = three(Linear::forward_many(
+            let [mut q, mut k, mut v] = products(Linear::forward_many(
                 &[&block.q, &block.k, &block.v],
                 &h,
                 rows,
@@ -215,7 +215,7 @@ impl Transformer {
             let attn = self.attention(layer, inputs, &mut q, &mut k, &mut v, rows);
             add_to(&mut x, &block.o.forward_rows(&attn, rows, dense, dev)?);
             let h = ggml_math::rms_norm(&x, &block.ffn_norm, eps);
-            let [gate, up] = two(Linear::forward_many(
+            let [gate, up] = products(Linear::forward_many(
                 &[&block.gate, &block.up],
                 &h,
                 rows,
@@ -299,18 +299,11 @@ fn add_bias(x: &mut [f32], bias: &Option<Vec<f32>>) {
     }
 }
 
-fn two(mut v: Vec<Vec<f32>>) -> candle_core::Result<[Vec<f32>; 2]> {
-    match (v.pop(), v.pop(), v.pop()) {
-        (Some(b), Some(a), None) => Ok([a, b]),
-        _ => Err(candle_core::Error::Msg("expected two products".into())),
-    }
-}
-
-fn three(mut v: Vec<Vec<f32>>) -> candle_core::Result<[Vec<f32>; 3]> {
-    match (v.pop(), v.pop(), v.pop(), v.pop()) {
-        (Some(c), Some(b), Some(a), None) => Ok([a, b, c]),
-        _ => Err(candle_core::Error::Msg("expected three products".into())),
-    }
+/// The products of [`Linear::forward_many`], one per matrix asked for.
+fn products<const N: usize>(v: Vec<Vec<f32>>) -> candle_core::Result<[Vec<f32>; N]> {
+    v.try_into().map_err(|v: Vec<Vec<f32>>| {
+        candle_core::Error::Msg(format!("expected {N} products, got {}", v.len()))
+    })
 }
 
 /// A norm's weights or a bias as the steps read them: f32, flat.

@@ -47,6 +47,15 @@ impl Cloud {
             Cloud::Gcp => "disk.tar.gz",
         }
     }
+
+    /// What that file is, in a few words.
+    pub fn form(self) -> &'static str {
+        match self {
+            Cloud::Azure => "fixed VHD",
+            Cloud::Aws => "raw disk",
+            Cloud::Gcp => "disk.raw in a gzip'd tar (whole GiB)",
+        }
+    }
 }
 
 /// 1 MiB: Azure's size unit for VHDs.

@@ -6,11 +6,13 @@
 //! starts), exactly the libraries and kernel modules they need, and a
 //! command line carrying the app disk's whole dm-verity table), the app
 //! disk (erofs + dm-verity: the enclave's configuration and its files),
-//! and one GPT disk image holding both (`docs/image.md`). The same inputs
-//! and `SOURCE_DATE_EPOCH` give the same bytes.
+//! and one GPT disk image holding both (`docs/image.md`); and that disk in
+//! the form each cloud imports ([`export`]). The same inputs and
+//! `SOURCE_DATE_EPOCH` give the same bytes.
 //!
 //! What it is **not**: it does not predict PCRs (`blindfold-measure` does,
-//! from the UKI and app disk written here) and it boots nothing.
+//! from the UKI and app disk written here), it boots nothing and it
+//! uploads nothing.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -210,19 +210,24 @@ pub fn matmul_many(matrices: &[&QuantMatrix], acts: &QuantizedRows) -> Result<Ve
         .collect())
 }
 
+/// The weights stream from memory: before computing a tile that ends at
+/// byte `tile_end`, ask for the bytes up to `PREFETCH_BYTES` past it (from
+/// `asked`, where the last request stopped), so they are on their way
+/// while the tile computes.
+fn prefetch_ahead(weights: &[u8], asked: &mut usize, tile_end: usize) {
+    let until = (tile_end + PREFETCH_BYTES).min(weights.len());
+    crate::prefetch(&weights[(*asked).min(until)..until]);
+    *asked = until;
+}
+
 /// Weight rows (`row_w` bytes each) times one activation row: four weight
 /// rows at a time, so four independent sums overlap.
 fn one_row(format: WeightFormat, weights: &[u8], row_w: usize, act: &[u8], dst: &mut [f32]) {
     let mut rows = weights.chunks_exact(4 * row_w);
     let mut outs = dst.chunks_exact_mut(4);
-    // The weights stream from memory: each tile asks for the bytes up to
-    // `PREFETCH_BYTES` past its own end, so they are on their way while it
-    // computes.
     let mut asked = 0;
     for (g, (w, out)) in (&mut rows).zip(&mut outs).enumerate() {
-        let until = ((g + 1) * 4 * row_w + PREFETCH_BYTES).min(weights.len());
-        crate::prefetch(&weights[asked.min(until)..until]);
-        asked = until;
+        prefetch_ahead(weights, &mut asked, (g + 1) * 4 * row_w);
         let (w01, w23) = w.split_at(2 * row_w);
         let (w0, w1) = w01.split_at(row_w);
         let (w2, w3) = w23.split_at(row_w);
@@ -247,9 +252,7 @@ fn several_rows(format: WeightFormat, weights: &[u8], row_w: usize, acts: &[&[u8
     let mut pairs = weights.chunks_exact(2 * row_w);
     let mut pair_outs = dst.chunks_exact_mut(2 * n);
     for (i, (w, out)) in (&mut pairs).zip(&mut pair_outs).enumerate() {
-        let until = ((i + 1) * 2 * row_w + PREFETCH_BYTES).min(weights.len());
-        crate::prefetch(&weights[asked.min(until)..until]);
-        asked = until;
+        prefetch_ahead(weights, &mut asked, (i + 1) * 2 * row_w);
         let (w0, w1) = w.split_at(row_w);
         let (out0, out1) = out.split_at_mut(n);
         let mut groups = acts.chunks_exact(4);
