@@ -68,11 +68,11 @@ done
 ((demo_only)) || { with_openai=1; with_vm=1; }
 
 need_cmds=(tpm2_quote tpm2_checkquote tpm2_eventlog tpm2_createak swtpm swtpm_setup openssl veritysetup
-  pesign objdump qemu-system-x86_64 mcopy mkfs.vfat mkfs.erofs fsck.erofs socat curl)
+  pesign sbverify shellcheck objdump qemu-system-x86_64 mcopy mkfs.vfat mkfs.erofs fsck.erofs socat curl)
 need_cmds+=(pkg-config python3 g++ make chromium chromedriver)
 need_files=(/usr/lib/systemd/boot/efi/linuxx64.efi.stub /usr/share/OVMF/OVMF_CODE_4M.fd
   /usr/include/tss2/tss2_esys.h /usr/include/libdevmapper.h /usr/lib/llvm-14/lib/libclang.so /usr/bin/time)
-pkgs=(tpm2-tools swtpm swtpm-tools openssl cryptsetup-bin pesign binutils systemd-boot-efi
+pkgs=(tpm2-tools swtpm swtpm-tools openssl cryptsetup-bin pesign sbsigntool shellcheck binutils systemd-boot-efi
   qemu-system-x86 ovmf mtools dosfstools erofs-utils libtss2-dev libdevmapper-dev libclang-dev pkg-config python3 python3-venv
   python3-pip g++ make socat time curl chromium chromium-driver)
 if ((demo_only)); then
@@ -176,6 +176,15 @@ fi
 if ((!demo_only)) && ! "$cache/venv/bin/python" -c 'import virt.firmware.varstore' 2>/dev/null; then
   echo "setup: installing virt-firmware into $cache/venv" >&2
   "$cache/venv/bin/pip" install -q "virt-firmware==26.10"
+fi
+
+# The cloud CLIs parse the deploy scripts' commands (deploy/*; no
+# credentials, nothing is sent); tests only. Their own environment: their
+# pinned dependencies are many.
+if ((!demo_only)) && { [[ ! -x $cache/cloud-cli/bin/aws ]] || [[ ! -x $cache/cloud-cli/bin/az ]]; }; then
+  echo "setup: installing awscli and azure-cli into $cache/cloud-cli (~1 GB, once)" >&2
+  python3 -m venv "$cache/cloud-cli"
+  "$cache/cloud-cli/bin/pip" install -q "awscli==1.46.3" "azure-cli==2.91.0"
 fi
 
 # The enclave image's kernel and its modules (`blindfold image build`):

@@ -187,6 +187,8 @@ pub fn demo_vm(args: &DemoArgs, model: &Path, enclave_bin: &Path) -> Result<(), 
                 forward: Vec::new(),
                 inbound: Vec::new(),
                 efi_vars: None,
+                secure_boot: false,
+                disk_bus: crate::args::DiskBus::Virtio,
                 memory: 2048,
                 cpus: 2,
             })

@@ -3,7 +3,7 @@
 //! export`: its disk in a cloud's import format.
 
 use anyhow::anyhow;
-use blindfold_image::{ImageSpec, Step};
+use blindfold_image::{ImageSpec, SigningIdentity, Step};
 use indicatif::ProgressBar;
 
 use crate::args::{CloudTarget, ImageBuildArgs, ImageExportArgs};
@@ -11,6 +11,10 @@ use crate::exit::{say, unusable, Failure};
 
 pub fn build(args: &ImageBuildArgs) -> Result<(), Failure> {
     let spec = ImageSpec::read(&args.config).map_err(|e| unusable(e, args.config.display()))?;
+    let signer = match &args.sign {
+        Some((key, cert)) => Some(signing_identity(key, cert)?),
+        None => None,
+    };
     let mut bar: Option<ProgressBar> = None;
     let mut on_step = |step: Step| {
         if let Some(b) = bar.take() {
@@ -23,7 +27,13 @@ pub fn build(args: &ImageBuildArgs) -> Result<(), Failure> {
             Step::Disk => "ESP and GPT disk",
         }));
     };
-    let built = blindfold_image::build(&spec, &args.output, args.source_date_epoch, &mut on_step);
+    let built = blindfold_image::build(
+        &spec,
+        &args.output,
+        args.source_date_epoch,
+        signer.as_ref(),
+        &mut on_step,
+    );
     if let Some(b) = bar.take() {
         b.finish_and_clear();
     }
@@ -42,6 +52,17 @@ pub fn build(args: &ImageBuildArgs) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+/// The Secure Boot signing key and certificate from their PEM files (the
+/// key is read here and never printed).
+fn signing_identity(key: &std::path::Path, cert: &std::path::Path) -> Result<SigningIdentity, Failure> {
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path)
+            .map_err(|e| unusable(anyhow!("{}: {e}", path.display()), "reading the signing identity"))
+    };
+    let key_pem = zeroize::Zeroizing::new(read(key)?);
+    SigningIdentity::from_pem(&key_pem, &read(cert)?).map_err(|e| unusable(e, "the signing identity"))
 }
 
 pub fn export(args: &ImageExportArgs) -> Result<(), Failure> {

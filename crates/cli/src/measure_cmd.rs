@@ -10,7 +10,7 @@ use blindfold_crypto::{default_provider, Digest, HashAlg};
 use blindfold_enclave_config::EnclaveConfig;
 use blindfold_eventlog::{replay, EventLog, ReplayOptions};
 use blindfold_measure::pe::{authenticode, PeImage};
-use blindfold_measure::predict::{predict_uki_boot, BootInputs};
+use blindfold_measure::predict::{predict_uki_boot, secure_boot_state, BootInputs, SecureBootState};
 use blindfold_measure::uki::{measured_sections, stub_version, StubVersion};
 use blindfold_protocol::{runtime_events, RuntimeEvent, RuntimeLog};
 use blindfold_tpm::PcrIndex;
@@ -322,12 +322,22 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
     let kind = match &args.uki {
         Some(path) => {
             let uki = inputs::read(path)?;
+            let log = args.firmware_log.as_ref().ok_or_else(|| {
+                Failure::Unusable(anyhow!(
+                    "--firmware-log is needed with --uki: PCRs 0-3 and 7 are the firmware's, taken from a reference boot"
+                ))
+            })?;
+            let parsed = EventLog::parse(&inputs::read(log)?).map_err(|e| unusable(e, log.display()))?;
+            let secure_boot = secure_boot_state(&parsed);
+            if secure_boot.enabled {
+                check_signed_for(&uki, &secure_boot).map_err(|e| unusable(e, path.display()))?;
+            }
             let inputs_boot = BootInputs {
                 stub: args.stub_version.map(|major| StubVersion {
                     major,
                     text: format!("systemd-stub {major} (given)"),
                 }),
-                secure_boot: false,
+                secure_boot: secure_boot.enabled,
             };
             let p = predict_uki_boot(&uki, &banks, &inputs_boot).map_err(|e| unusable(e, path.display()))?;
             for (_, values) in p.pcrs.banks() {
@@ -335,12 +345,6 @@ pub fn measure(args: &MeasureArgs) -> Result<(), Failure> {
                     set(&mut pcrs, *d, i.0);
                 }
             }
-            let log = args.firmware_log.as_ref().ok_or_else(|| {
-                Failure::Unusable(anyhow!(
-                    "--firmware-log is needed with --uki: PCRs 0-3 and 7 are the firmware's, taken from a reference boot"
-                ))
-            })?;
-            let parsed = EventLog::parse(&inputs::read(log)?).map_err(|e| unusable(e, log.display()))?;
             let replayed = replay(&parsed, ReplayOptions::default());
             for &bank in &banks {
                 for i in [0, 1, 2, 3, 7] {
@@ -519,4 +523,34 @@ pub fn disk_build(args: &DiskBuildArgs) -> Result<(), Failure> {
         .map_err(|e| unusable(e, format!("cannot write {}", json_path.display())))?;
     say!("{}", hex::encode(&disk.root_hash));
     Ok(())
+}
+
+/// With Secure Boot on in the reference boot, PCR 7 names the db
+/// certificate that verified the reference image: this UKI must carry a
+/// signature by that same certificate, or its own boot's PCR 7 differs.
+fn check_signed_for(uki: &[u8], reference: &SecureBootState) -> anyhow::Result<()> {
+    let signatures = blindfold_uefi_sign::signatures(uki)?;
+    if signatures.is_empty() {
+        return Err(anyhow!(
+            "the reference boot ran with Secure Boot on and this UKI is unsigned: firmware would refuse it (sign it when building the image)"
+        ));
+    }
+    if reference.db_certificates.is_empty() {
+        return Err(anyhow!(
+            "the reference boot ran with Secure Boot on but its log names no db certificate that verified an image"
+        ));
+    }
+    for certificate in &reference.db_certificates {
+        if !signatures.iter().any(|s| contains(s, certificate)) {
+            return Err(anyhow!(
+                "the reference boot's image was verified by a db certificate that did not sign this UKI (SHA-256 {}): PCR 7 would differ; capture the reference with an image signed by the same key",
+                default_provider().hash(HashAlg::Sha256, &[certificate]).to_hex()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }

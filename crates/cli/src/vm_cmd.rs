@@ -13,11 +13,13 @@ use blindfold_enclave_config::EnclaveConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
-use crate::args::{PlatformReferenceArgs, VmArgs, VmRunArgs};
+use crate::args::{DiskBus, PlatformReferenceArgs, VmArgs, VmRunArgs};
 use crate::exit::{say, unusable, Failure};
 
 const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+/// OVMF built with Secure Boot and SMM (needs `smm=on` and secure flash).
+const OVMF_CODE_SECURE_BOOT: &str = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd";
 /// How long a boot may take to serve evidence (TCG is slow).
 const BOOT_WAIT: Duration = Duration::from_secs(240);
 
@@ -260,13 +262,27 @@ pub async fn boot(args: &VmArgs) -> anyhow::Result<RunningVm> {
         Accel::Kvm => ("kvm", "host"),
         Accel::Tcg => ("tcg", "max"),
     };
+    let (code, machine) = if args.secure_boot {
+        (OVMF_CODE_SECURE_BOOT, "q35,smm=on")
+    } else {
+        (OVMF_CODE, "q35")
+    };
+    if !Path::new(code).is_file() {
+        return Err(anyhow!("{code} is missing (install ovmf)"));
+    }
     let serial = match &args.console {
         Some(path) => format!("file:{}", path.display()),
         None => "null".to_string(),
     };
     let monitor = scratch.path().join("monitor.sock");
-    let qemu = Command::new("qemu-system-x86_64")
-        .args(["-machine", "q35", "-accel", accel_name, "-cpu", cpu])
+    let mut qemu = Command::new("qemu-system-x86_64");
+    qemu.args(["-machine", machine, "-accel", accel_name, "-cpu", cpu]);
+    if args.secure_boot {
+        // The variable store is writable only from SMM: the OS cannot
+        // change PK, KEK or db behind the firmware's back.
+        qemu.args(["-global", "driver=cfi.pflash01,property=secure,value=on"]);
+    }
+    let qemu = qemu
         .arg("-monitor")
         .arg(format!("unix:{},server=on,wait=off", monitor.display()))
         .args(["-m", &args.memory.to_string(), "-smp", &args.cpus.to_string()])
@@ -279,9 +295,7 @@ pub async fn boot(args: &VmArgs) -> anyhow::Result<RunningVm> {
             &serial,
         ])
         .arg("-drive")
-        .arg(format!(
-            "if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"
-        ))
+        .arg(format!("if=pflash,format=raw,unit=0,readonly=on,file={code}"))
         .arg("-drive")
         .arg(format!("if=pflash,format=raw,unit=1,file={}", vars.display()))
         .arg("-chardev")
@@ -297,7 +311,7 @@ pub async fn boot(args: &VmArgs) -> anyhow::Result<RunningVm> {
             "if=none,id=d0,format=raw,readonly=on,file={}",
             disk.display()
         ))
-        .args(["-device", "virtio-blk-pci,drive=d0,bootindex=1"])
+        .args(disk_device(args.disk_bus))
         .args(["-netdev", &netdev, "-device", "virtio-net-pci,netdev=n0,romfile="])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -313,6 +327,21 @@ pub async fn boot(args: &VmArgs) -> anyhow::Result<RunningVm> {
         addr: format!("127.0.0.1:{}", args.port),
         accel,
     })
+}
+
+/// QEMU's `-device` arguments attaching drive `d0` on `bus`, first in the
+/// boot order.
+fn disk_device(bus: DiskBus) -> Vec<&'static str> {
+    match bus {
+        DiskBus::Virtio => vec!["-device", "virtio-blk-pci,drive=d0,bootindex=1"],
+        DiskBus::Nvme => vec!["-device", "nvme,drive=d0,serial=blindfold-disk,bootindex=1"],
+        DiskBus::Scsi => vec![
+            "-device",
+            "virtio-scsi-pci,id=scsi0",
+            "-device",
+            "scsi-hd,drive=d0,bus=scsi0.0,bootindex=1",
+        ],
+    }
 }
 
 fn which(tool: &str) -> anyhow::Result<()> {

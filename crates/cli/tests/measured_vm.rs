@@ -12,9 +12,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 
+use common::vm::*;
 use common::*;
 
 static ONE_VM_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -61,84 +62,9 @@ fn shared_platform() -> &'static SharedPlatform {
         let platform = d.join("platform");
         ok(blindfold().args(["platform", "init"]).arg(&platform));
         let firmware = d.join("firmware.log");
-        ok(blindfold()
-            .args(["platform", "reference"])
-            .arg(d.join("image"))
-            .arg("--platform")
-            .arg(&platform)
-            .args(["--port", &free_port().to_string(), "-o"])
-            .arg(&firmware)
-            .env("BLINDFOLD_VM_ACCEL", "tcg"));
+        reference_boot(&d.join("image"), &platform, &firmware, &[]);
         SharedPlatform { platform, firmware }
     })
-}
-
-fn build_image(spec: &Path, out: &Path) {
-    let o = run(blindfold()
-        .args(["image", "build", "--config"])
-        .arg(spec)
-        .arg("-o")
-        .arg(out));
-    assert!(o.status.success(), "{}", text(&o.stderr));
-}
-
-/// `blindfold vm run` of `image` under TCG, the API on `port`, the serial
-/// console in `console` (add options, then spawn).
-fn vm_command(image: &Path, platform: &Path, port: u16, console: &Path) -> Command {
-    let mut c = blindfold();
-    c.args(["vm", "run"])
-        .arg(image)
-        .arg("--platform")
-        .arg(platform)
-        .args(["--port", &port.to_string(), "--console"])
-        .arg(console)
-        .env("BLINDFOLD_VM_ACCEL", "tcg")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    c
-}
-
-fn vm_run(image: &Path, platform: &Path, port: u16, console: &Path) -> Child {
-    vm_command(image, platform, port, console).spawn().unwrap()
-}
-
-/// Stops `vm run` as Ctrl-C or a service manager would (SIGTERM): it stops
-/// QEMU and swtpm with it.
-fn stop(mut child: Child) {
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "vm run did not stop cleanly: {status}");
-}
-
-/// `blindfold chat` of a short prompt carrying the canary (on stdin, never
-/// in argv), 4 tokens, over the attested session to `url`.
-fn chat_with_canary(url: &str, measurements: &Path, platform: &Path) -> std::process::Output {
-    use std::io::Write;
-    let mut chat = blindfold()
-        .args(["chat", url, "--prompt-file", "-", "--max-tokens", "4"])
-        .args(trust(measurements, platform))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    chat.stdin
-        .take()
-        .unwrap()
-        .write_all(format!("Say hello. {CANARY}").as_bytes())
-        .unwrap();
-    chat.wait_with_output().unwrap()
-}
-
-fn trust(reference: &Path, platform: &Path) -> Vec<String> {
-    vec![
-        "--reference".into(),
-        reference.display().to_string(),
-        "--reference-unsigned".into(),
-        "--platform-ca".into(),
-        platform.join("ca.pem").display().to_string(),
-        "--allow-dev".into(),
-    ]
 }
 
 #[test]
@@ -155,13 +81,7 @@ fn a_measured_image_verifies_against_its_build_time_prediction_and_a_changed_one
     // PCRs 0-3 and 7 of this platform and QEMU line: the reference boot.
     let SharedPlatform { platform, firmware } = shared_platform().clone();
     let measurements = d.join("measurements.json");
-    let o = run(blindfold()
-        .args(["measure", "--image"])
-        .arg(&image)
-        .arg("--firmware-log")
-        .arg(&firmware)
-        .arg("-o")
-        .arg(&measurements));
+    let o = measure_image(&image, &firmware, &measurements);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&measurements).unwrap()).unwrap();
     assert_eq!(m["kind"], "measured-boot");
@@ -196,7 +116,7 @@ fn a_measured_image_verifies_against_its_build_time_prediction_and_a_changed_one
 
     // An answer through the attested session; the prompt never reaches
     // the console.
-    let answer = chat_with_canary(&url, &measurements, &platform);
+    let answer = chat_with_canary(&url, &measurements, &platform, CANARY);
     assert!(answer.status.success(), "chat: {}", text(&answer.stderr));
     assert!(!text(&answer.stdout).trim().is_empty(), "no answer");
     stop(vm);
@@ -210,15 +130,7 @@ fn a_measured_image_verifies_against_its_build_time_prediction_and_a_changed_one
     build_image(&write_spec(d, &enclave, "second\n"), &changed);
     let port = free_port();
     let vm = vm_run(&changed, &platform, port, &d.join("console2.log"));
-    let o = run(blindfold()
-        .args([
-            "verify",
-            &format!("https://127.0.0.1:{port}"),
-            "--json",
-            "--wait",
-            "240",
-        ])
-        .args(trust(&measurements, &platform)));
+    let o = verify_vm(port, &measurements, &platform);
     stop(vm);
     assert!(
         !o.status.success(),
@@ -253,15 +165,7 @@ fn a_measured_image_verifies_against_its_build_time_prediction_and_a_changed_one
         .arg(&vars)
         .spawn()
         .unwrap();
-    let o = run(blindfold()
-        .args([
-            "verify",
-            &format!("https://127.0.0.1:{port}"),
-            "--json",
-            "--wait",
-            "240",
-        ])
-        .args(trust(&measurements, &platform)));
+    let o = verify_vm(port, &measurements, &platform);
     stop(vm);
     let out = text(&o.stdout) + &text(&o.stderr);
     let log = std::fs::read_to_string(&console).unwrap_or_default();
@@ -321,13 +225,8 @@ fn an_upstream_llama_server_in_the_image_is_measured_and_answers() {
 
     let SharedPlatform { platform, firmware } = shared_platform();
     let measurements = d.join("measurements.json");
-    ok(blindfold()
-        .args(["measure", "--image"])
-        .arg(&image)
-        .arg("--firmware-log")
-        .arg(firmware)
-        .arg("-o")
-        .arg(&measurements));
+    let o = measure_image(&image, firmware, &measurements);
+    assert!(o.status.success(), "{}", text(&o.stderr));
     let port = free_port();
     let console = d.join("console.log");
     let vm = vm_run(&image, platform, port, &console);
@@ -359,7 +258,7 @@ fn an_upstream_llama_server_in_the_image_is_measured_and_answers() {
         "the upstream's weights are not measured: {report}"
     );
 
-    let answer = chat_with_canary(&url, &measurements, platform);
+    let answer = chat_with_canary(&url, &measurements, platform, CANARY);
     stop(vm);
     let log = std::fs::read_to_string(&console).unwrap();
     assert!(
@@ -428,53 +327,6 @@ fn one_changed_byte_on_the_app_disk_stops_the_machine_before_anything_is_served(
     // The later block is read after the disk was mounted.
     let later = std::fs::read_to_string(d.join(format!("console-{}.log", data_size / 2))).unwrap();
     assert!(later.contains("opened through dm-verity"), "{later}");
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let o = run(cmd);
-    assert!(o.status.success(), "{cmd:?}: {}", text(&o.stderr));
-    text(&o.stdout)
-}
-
-/// An image description from an enclave configuration (JSON text), with
-/// one small app file (`note.txt`, contents `note`) and `files` (name on
-/// the app disk, file on the host).
-fn spec_with_config(
-    dir: &Path,
-    enclave: &Path,
-    config: &str,
-    note: &str,
-    files: &[(&str, &Path)],
-) -> PathBuf {
-    std::fs::write(dir.join("enclave.json"), config).unwrap();
-    std::fs::write(dir.join("note.txt"), note).unwrap();
-    let mut toml = format!(
-        "[kernel]\ndir = \"{}\"\n[boot]\nstub = \"/usr/lib/systemd/boot/efi/linuxx64.efi.stub\"\n\
-         [enclave]\nbinary = \"{}\"\nconfig = \"enclave.json\"\n[app.files]\n\"note.txt\" = \"note.txt\"\n",
-        blindfold_image::default_kernel_dir().display(),
-        enclave.display(),
-    );
-    for (name, source) in files {
-        toml.push_str(&format!("\"{name}\" = \"{}\"\n", source.display()));
-    }
-    std::fs::write(dir.join("image.toml"), toml).unwrap();
-    dir.join("image.toml")
-}
-
-/// Waits for `vm run` to end by itself (the guest powered off).
-fn wait_powered_off(mut vm: Child, within: std::time::Duration) {
-    let start = std::time::Instant::now();
-    loop {
-        if let Some(status) = vm.try_wait().unwrap() {
-            assert!(status.success(), "{status}");
-            return;
-        }
-        if start.elapsed() > within {
-            stop(vm);
-            panic!("the machine kept running");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    }
 }
 
 #[test]

@@ -30,7 +30,8 @@ pub mod image_layout {
     pub const APP_MOUNT: &str = "/app";
     /// The enclave's configuration's name on the app disk.
     pub const CONFIG_NAME: &str = "config.json";
-    /// The modules to load, one name per line, in order (in the initrd).
+    /// The modules to load, one name per line, in order (in the initrd);
+    /// `?NAME` marks a driver loaded only where its hardware is.
     pub const MODULE_LIST: &str = "/etc/blindfold/modules";
     /// Where each module's `NAME.ko` is in the initrd.
     pub const MODULE_DIR: &str = "/lib/modules";
@@ -133,16 +134,19 @@ impl LaunchConfig {
     }
 }
 
-/// The measured image's network: one interface with a static address,
-/// inbound only to the API port, outbound only to the listed
+/// The measured image's network: one interface with a static address or
+/// one from the platform's DHCP server (`"dhcp"`: address, prefix and
+/// default gateway, nothing else), inbound only to the API port, outbound only to the listed
 /// destinations (the key broker, the model store), nothing else — no DNS
 /// unless a resolver is listed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkConfig {
-    /// The interface's IPv4 address with its prefix length (`10.0.2.15/24`).
+    /// The interface's IPv4 address with its prefix length (`10.0.2.15/24`),
+    /// or `dhcp`: asked of the platform's DHCP server, as on a cloud.
     pub address: String,
-    /// The default gateway, if destinations lie beyond the local network.
+    /// The default gateway, if destinations lie beyond the local network
+    /// (with `dhcp`, the server's router option instead; not both).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway: Option<String>,
     /// The TCP port the enclave serves on (the only inbound port).
@@ -166,8 +170,36 @@ pub struct NetworkConfig {
     pub test_probe_listen: Option<u16>,
 }
 
+/// How the interface gets its address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Addressing {
+    /// A fixed address and prefix length.
+    Static(std::net::Ipv4Addr, u8),
+    /// From the platform's DHCP server.
+    Dhcp,
+}
+
+/// The `address` value that asks for DHCP.
+pub const DHCP: &str = "dhcp";
+
 impl NetworkConfig {
-    /// The address and prefix length.
+    /// Static or DHCP; a static address parsed, and a gateway refused
+    /// alongside DHCP (the server's router option sets it).
+    pub fn addressing(&self) -> Result<Addressing, ConfigError> {
+        if self.address == DHCP {
+            if self.gateway.is_some() {
+                return Err(ConfigError::Inconsistent(
+                    "network gateway is set with a DHCP address; the DHCP server's router option sets it"
+                        .into(),
+                ));
+            }
+            return Ok(Addressing::Dhcp);
+        }
+        let (ip, prefix) = self.address()?;
+        Ok(Addressing::Static(ip, prefix))
+    }
+
+    /// The static address and prefix length.
     pub fn address(&self) -> Result<(std::net::Ipv4Addr, u8), ConfigError> {
         let bad =
             || ConfigError::Inconsistent(format!("network address {} is not IPv4/PREFIX", self.address));
@@ -326,7 +358,7 @@ impl EnclaveConfig {
                 if !self.app_disk_root_hash.is_empty() || self.app_disk_hash_offset != 0 {
                     return bad("app_disk_root_hash and app_disk_hash_offset belong with an app disk path".into());
                 }
-                net.address()?;
+                net.addressing()?;
                 net.gateway()?;
                 net.allowed()?;
                 // Nothing an engine reads may come from outside what is
@@ -518,6 +550,10 @@ mod tests {
         assert_eq!(EnclaveConfig::parse(&bytes).unwrap(), c);
         let net = c.network.as_ref().unwrap();
         assert_eq!(net.address().unwrap(), ("10.0.2.15".parse().unwrap(), 24));
+        assert_eq!(
+            net.addressing().unwrap(),
+            Addressing::Static("10.0.2.15".parse().unwrap(), 24)
+        );
         assert_eq!(net.allowed().unwrap(), vec!["10.0.2.100:9000".parse().unwrap()]);
         let refused = |c: &EnclaveConfig| format!("{}", c.to_bytes().unwrap_err());
         let mut both = c.clone();
@@ -529,9 +565,17 @@ mod tests {
         let mut bad = c.clone();
         bad.network.as_mut().unwrap().allow_outbound = vec!["broker:443".into()];
         assert!(refused(&bad).contains("broker:443 is not IPv4:PORT"));
-        let mut bad = c;
+        let mut bad = c.clone();
         bad.network.as_mut().unwrap().address = "10.0.2.15".into();
         assert!(refused(&bad).contains("not IPv4/PREFIX"));
+        // DHCP: the server's router option is the gateway; both is refused.
+        let mut dhcp = c;
+        dhcp.network.as_mut().unwrap().address = DHCP.into();
+        assert!(refused(&dhcp).contains("gateway is set with a DHCP address"));
+        dhcp.network.as_mut().unwrap().gateway = None;
+        let bytes = dhcp.to_bytes().unwrap();
+        let net = EnclaveConfig::parse(&bytes).unwrap().network.unwrap();
+        assert_eq!(net.addressing().unwrap(), Addressing::Dhcp);
     }
 
     #[test]

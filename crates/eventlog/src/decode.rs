@@ -212,6 +212,12 @@ fn decode(event: &Event) -> Result<EventData, WireError> {
     })
 }
 
+/// A `UEFI_VARIABLE_DATA` event's variable name and value (untrusted
+/// bytes, as logged), if its data parses as one.
+pub fn variable(event: &Event) -> Option<(String, &[u8])> {
+    read_variable(&event.data).ok().map(|v| (v.name, v.value))
+}
+
 /// The `VariableData` part of a `UEFI_VARIABLE_DATA`, if it parses.
 pub(crate) fn variable_data(data: &[u8]) -> Option<&[u8]> {
     read_variable(data).ok().map(|v| v.value)

@@ -32,7 +32,7 @@ pub use ccel::{
     compare_with_td_quote, replay_cc, replay_cc_with, require_rtmr_match, CcEventLog, CcReplay, RtmrCheck,
     RTMR_COUNT,
 };
-pub use decode::EventData;
+pub use decode::{variable, EventData};
 pub use device_path::device_path_to_string;
 pub use error::Error;
 pub use event_type::EventType;

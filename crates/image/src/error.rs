@@ -13,6 +13,9 @@ pub enum Error {
     /// Measuring (UKI, app disk, prediction) failed.
     #[error("{0}")]
     Measure(#[from] blindfold_measure::Error),
+    /// Signing the UKI failed.
+    #[error("signing the UKI: {0}")]
+    Sign(#[from] blindfold_uefi_sign::Error),
     /// Writing the output failed.
     #[error("{0}")]
     Output(String),

@@ -33,6 +33,7 @@ use blindfold_measure::app_disk::{build_app_disk, AppDiskManifest, DEFAULT_FS_UU
 use blindfold_measure::verity::{AppDiskTable, APP_PARTITION_NAME, CMDLINE_KEY};
 use serde::{Deserialize, Serialize};
 
+pub use blindfold_uefi_sign::SigningIdentity;
 pub use error::Error;
 pub use spec::ImageSpec;
 
@@ -87,7 +88,8 @@ pub struct ImageManifest {
     pub source_date_epoch: u64,
     /// The kernel command line in the UKI.
     pub cmdline: String,
-    /// Kernel modules in load order.
+    /// Kernel modules in load order (optional ones, loaded where their
+    /// hardware is, after a `?`).
     pub modules: Vec<String>,
     /// Libraries in the initrd (target paths).
     pub libraries: Vec<String>,
@@ -98,6 +100,10 @@ pub struct ImageManifest {
     pub app_disk_root_hash: String,
     /// Bytes of the UKI, the initrd, and the disk.
     pub sizes: std::collections::BTreeMap<String, u64>,
+    /// SHA-256 of the certificate (DER) whose key signed the UKI for
+    /// Secure Boot; absent for an unsigned UKI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<String>,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -122,12 +128,14 @@ pub fn source_date_epoch() -> Result<u64, Error> {
     }
 }
 
-/// Builds the image described by `spec` into `out` (created if needed).
-/// `step` is told when each slow step starts.
+/// Builds the image described by `spec` into `out` (created if needed),
+/// its UKI signed for Secure Boot by `signer` when one is given. `step` is
+/// told when each slow step starts.
 pub fn build(
     spec: &ImageSpec,
     out: &Path,
     sde: u64,
+    signer: Option<&SigningIdentity>,
     step: &mut dyn FnMut(Step),
 ) -> Result<ImageManifest, Error> {
     std::fs::create_dir_all(out).map_err(|e| Error::Output(format!("{}: {e}", out.display())))?;
@@ -194,7 +202,11 @@ pub fn build(
         Some(list) => list.iter().map(String::as_str).collect(),
         None => modules::DEFAULT_MODULES.to_vec(),
     };
-    let mods = modules::resolve(&spec.kernel.dir.join("modules"), &wanted)?;
+    let cloud: Vec<&str> = match &spec.kernel.cloud_modules {
+        Some(list) => list.iter().map(String::as_str).collect(),
+        None => modules::CLOUD_MODULES.to_vec(),
+    };
+    let mods = modules::resolve_with_optional(&spec.kernel.dir.join("modules"), &wanted, &cloud)?;
     let mut initrd = cpio::Archive::new();
     initrd.insert(
         "init",
@@ -227,7 +239,7 @@ pub fn build(
             },
         );
     }
-    let order: String = mods.iter().map(|m| format!("{}\n", m.name)).collect();
+    let order: String = mods.iter().map(modules::list_line).collect();
     initrd.insert(
         MODULE_LIST,
         cpio::Entry::File {
@@ -260,6 +272,13 @@ pub fn build(
             (".linux", &vmlinuz),
         ],
     )?;
+    let (uki, signed_by) = match signer {
+        Some(signer) => (
+            blindfold_uefi_sign::sign_pe(&uki, signer)?,
+            Some(sha256_hex(&signer.certificate_der()?)),
+        ),
+        None => (uki, None),
+    };
 
     // The disk: ESP, then the app disk under its partition name.
     step(Step::Disk);
@@ -296,7 +315,10 @@ pub fn build(
         blindfold_image: 1,
         source_date_epoch: sde,
         cmdline,
-        modules: mods.iter().map(|m| m.name.clone()).collect(),
+        modules: mods
+            .iter()
+            .map(|m| modules::list_line(m).trim_end().to_string())
+            .collect(),
         libraries: libraries.iter().map(|l| l.target.clone()).collect(),
         inputs,
         app_disk_root_hash: hex::encode(&disk.root_hash),
@@ -308,6 +330,7 @@ pub fn build(
         ]
         .into_iter()
         .collect(),
+        signed_by,
     };
     write(&out.join(outputs::MANIFEST), &json(&image))?;
     Ok(image)

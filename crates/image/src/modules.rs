@@ -28,6 +28,24 @@ pub const DEFAULT_MODULES: [&str; 7] = [
     "nf_tables",
 ];
 
+/// The drivers each cloud's machines need, in every image so that the
+/// same image boots on each: Hyper-V's bus, storage and network (Azure),
+/// NVMe and ENA (AWS), virtio-scsi and gVNIC (Google Cloud), and SCSI
+/// disks (Azure and Google Cloud). They load only where their hardware is:
+/// off Hyper-V `hv_vmbus` refuses to load, and so do the drivers on it; the
+/// enclave logs such a failure and goes on (the disk it needs is found by
+/// its GPT name, whichever driver brought it).
+pub const CLOUD_MODULES: [&str; 8] = [
+    "hv_vmbus",
+    "hv_storvsc",
+    "hv_netvsc",
+    "nvme",
+    "ena",
+    "virtio_scsi",
+    "gve",
+    "sd_mod",
+];
+
 /// A module placed in the initrd.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Module {
@@ -35,6 +53,14 @@ pub struct Module {
     pub name: String,
     /// The `.ko` file in the kernel package.
     pub source: PathBuf,
+    /// Loaded where its hardware is: a failure to load it is not fatal.
+    pub optional: bool,
+}
+
+/// The module list's line for `m` (`/etc/blindfold/modules`): its name,
+/// after a `?` when it is optional.
+pub fn list_line(m: &Module) -> String {
+    format!("{}{}\n", if m.optional { "?" } else { "" }, m.name)
 }
 
 fn normalise(name: &str) -> String {
@@ -120,11 +146,29 @@ pub fn resolve(modules_dir: &Path, wanted: &[&str]) -> Result<Vec<Module>, Error
         out.push(Module {
             name,
             source: source.clone(),
+            optional: false,
         });
         Ok(())
     }
     for name in wanted {
         visit(name, &files, &builtin, &mut out, &mut Vec::new())?;
+    }
+    Ok(out)
+}
+
+/// [`resolve`] for `required`, then for `optional`: the modules only the
+/// optional ones need come after, marked optional.
+pub fn resolve_with_optional(
+    modules_dir: &Path,
+    required: &[&str],
+    optional: &[&str],
+) -> Result<Vec<Module>, Error> {
+    let mut out = resolve(modules_dir, required)?;
+    for mut m in resolve(modules_dir, optional)? {
+        if !out.iter().any(|r| r.name == m.name) {
+            m.optional = true;
+            out.push(m);
+        }
     }
     Ok(out)
 }

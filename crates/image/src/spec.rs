@@ -5,6 +5,7 @@
 //! [kernel]
 //! dir = "~/.cache/blindfold/kernel/6.1.0-57-amd64"  # vmlinuz, modules/
 //! # modules = ["virtio_pci", ...]                    # default: DEFAULT_MODULES
+//! # cloud_modules = ["nvme", ...]                     # default: CLOUD_MODULES
 //!
 //! [boot]
 //! stub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub"
@@ -56,6 +57,10 @@ pub struct KernelSpec {
     /// Modules to load, in order (their dependencies are added).
     #[serde(default)]
     pub modules: Option<Vec<String>>,
+    /// Drivers loaded only where their hardware is (a failed load is
+    /// logged, not fatal); default: `modules::CLOUD_MODULES`, `[]` for none.
+    #[serde(default)]
+    pub cloud_modules: Option<Vec<String>>,
 }
 
 /// `[boot]`.

@@ -105,16 +105,76 @@ fn the_blindllama_pcr4_recipe_agrees() {
 }
 
 #[test]
+fn with_secure_boot_on_pcr_4_leaves_out_the_kernel_and_nothing_else_changes() {
+    // What a Secure Boot boot of stub 252 shows (crates/cli/tests/secure_boot_vm.rs
+    // boots one): the stub's security override keeps the embedded kernel
+    // out of the firmware's verification and measurement.
+    let uki = sample("uki.efi");
+    let predict = |secure_boot| {
+        predict_uki_boot(
+            &uki,
+            &[HashAlg::Sha256],
+            &BootInputs {
+                stub: None,
+                secure_boot,
+            },
+        )
+        .unwrap()
+    };
+    let (off, on) = (predict(false), predict(true));
+    let pcr4 = |p: &blindfold_measure::predict::Prediction| {
+        p.events
+            .iter()
+            .filter(|e| e.pcr == PcrIndex(4))
+            .map(|e| e.what.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(pcr4(&off).len(), 4);
+    assert_eq!(pcr4(&on), pcr4(&off)[..3].to_vec());
+    assert!(pcr4(&off)[3].contains(".linux"));
+    for pcr in [9, 11, 12, 13] {
+        assert_eq!(
+            on.pcrs.get(HashAlg::Sha256, PcrIndex(pcr)),
+            off.pcrs.get(HashAlg::Sha256, PcrIndex(pcr)),
+            "PCR {pcr}"
+        );
+    }
+    assert_ne!(
+        on.pcrs.get(HashAlg::Sha256, PcrIndex(4)),
+        off.pcrs.get(HashAlg::Sha256, PcrIndex(4))
+    );
+}
+
+#[test]
+fn the_db_authority_event_is_the_variable_data_of_the_db_entry() {
+    let owner = [7u8; 16];
+    let data = blindfold_measure::predict::db_authority_event(owner, b"CERT");
+    // EFI_IMAGE_SECURITY_DATABASE_GUID, 2 name characters, 16 + 4 value bytes, "db", owner, cert.
+    assert_eq!(
+        &data[..16],
+        &blindfold_measure::predict::IMAGE_SECURITY_DATABASE_GUID
+    );
+    assert_eq!(&data[16..24], &2u64.to_le_bytes());
+    assert_eq!(&data[24..32], &20u64.to_le_bytes());
+    assert_eq!(&data[32..36], b"d\0b\0");
+    assert_eq!(&data[36..52], &owner);
+    assert_eq!(&data[52..], b"CERT");
+}
+
+#[test]
 fn unchecked_boot_paths_are_refused_not_guessed() {
     let uki = sample("uki.efi");
     let err = predict_uki_boot(
         &uki,
         &[HashAlg::Sha256],
         &BootInputs {
-            stub: None,
-            secure_boot: true,
+            stub: Some(blindfold_measure::uki::StubVersion {
+                major: 258,
+                text: "systemd-stub 258 (given)".into(),
+            }),
+            secure_boot: false,
         },
     )
     .unwrap_err();
-    assert!(matches!(err, blindfold_measure::Error::Unsupported(_)));
+    assert!(matches!(err, blindfold_measure::Error::Unsupported(_)), "{err}");
 }

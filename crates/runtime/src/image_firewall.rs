@@ -6,7 +6,9 @@
 //! - loopback (an upstream engine listens there);
 //! - inbound TCP to the API port, and its replies;
 //! - outbound TCP to each destination the measured configuration allows
-//!   (the key broker, the model store), and their replies.
+//!   (the key broker, the model store), and their replies;
+//! - with a DHCP address: UDP from port 68 to port 67 and back (the
+//!   lease's renewals).
 //!
 //! No DNS, no ICMP, nothing else. The rules are stateless (no conntrack
 //! module in the image). The whole table goes in one batch: either every
@@ -32,6 +34,7 @@ pub const TABLE: &str = "blindfold";
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFPROTO_IPV4: u8 = 2;
 const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
 /// Payload bases: the network and the transport header.
 const NETWORK_HEADER: u32 = 1;
 const TRANSPORT_HEADER: u32 = 2;
@@ -45,6 +48,8 @@ pub struct Policy {
     pub listen_port: u16,
     /// Outbound destinations.
     pub allowed: Vec<SocketAddrV4>,
+    /// The address came from DHCP: its client port may talk to servers.
+    pub dhcp: bool,
 }
 
 type Expr = netlink_packet_netfilter::nftables::ListAttribute<
@@ -93,13 +98,17 @@ fn accept() -> Expr {
     .into()
 }
 
-/// `meta nfproto ipv4 meta l4proto tcp`, then the given matches, accept.
-fn tcp_rule(matches: Vec<Vec<Expr>>) -> Vec<Expr> {
+/// `meta nfproto ipv4 meta l4proto PROTO`, then the given matches, accept.
+fn l4_rule(protocol: u8, matches: Vec<Vec<Expr>>) -> Vec<Expr> {
     let mut e = meta(MetaKey::Nfproto, vec![NFPROTO_IPV4]);
-    e.extend(meta(MetaKey::L4Proto, vec![IPPROTO_TCP]));
+    e.extend(meta(MetaKey::L4Proto, vec![protocol]));
     e.extend(matches.into_iter().flatten());
     e.push(accept());
     e
+}
+
+fn tcp_rule(matches: Vec<Vec<Expr>>) -> Vec<Expr> {
+    l4_rule(IPPROTO_TCP, matches)
 }
 
 /// The rules of each chain, as expression lists.
@@ -136,6 +145,23 @@ pub fn rules(policy: &Policy) -> (Vec<Vec<Expr>>, Vec<Vec<Expr>>) {
             payload(NETWORK_HEADER, 12, dest.ip().octets().to_vec()),
             payload(TRANSPORT_HEADER, 0, port(dest.port())),
         ]));
+    }
+    if policy.dhcp {
+        // udp sport 68 dport 67 (out); udp sport 67 dport 68 (in).
+        output.push(l4_rule(
+            IPPROTO_UDP,
+            vec![
+                payload(TRANSPORT_HEADER, 0, port(68)),
+                payload(TRANSPORT_HEADER, 2, port(67)),
+            ],
+        ));
+        input.push(l4_rule(
+            IPPROTO_UDP,
+            vec![
+                payload(TRANSPORT_HEADER, 0, port(67)),
+                payload(TRANSPORT_HEADER, 2, port(68)),
+            ],
+        ));
     }
     (input, output)
 }

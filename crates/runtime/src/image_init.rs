@@ -66,16 +66,25 @@ fn mount_basics() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Loads each module named in the initrd's list, in order.
+/// Loads each module named in the initrd's list, in order; one marked
+/// optional (`?name`: a driver for hardware only some platforms have)
+/// may fail to load, which is logged.
 fn load_modules() -> anyhow::Result<Vec<String>> {
     let list = std::fs::read_to_string(MODULE_LIST).with_context(|| format!("reading {MODULE_LIST}"))?;
     let mut loaded = Vec::new();
-    for name in list.lines().map(str::trim).filter(|l| !l.is_empty()) {
+    for line in list.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (name, optional) = match line.strip_prefix('?') {
+            Some(name) => (name, true),
+            None => (line, false),
+        };
         let path = format!("{MODULE_DIR}/{name}.ko");
         let file = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
         match rustix::system::finit_module(&file, c"", 0) {
             Ok(()) => loaded.push(name.to_string()),
             Err(rustix::io::Errno::EXIST) => {}
+            Err(e) if optional => {
+                eprintln!("blindfold-enclave: {name} not loaded ({e}): not this platform's hardware")
+            }
             Err(e) => return Err(anyhow!("loading module {name}: {e}")),
         }
     }

@@ -1,31 +1,43 @@
 //! The measured image's network, set up by the enclave itself over
 //! rtnetlink: loopback up (an upstream engine listens there), the one
-//! ethernet interface with the configured static address, and the default
-//! route. No DHCP, no DNS: every address the enclave talks to is in its
-//! measured configuration.
+//! ethernet interface with the configured static address or one from the
+//! platform's DHCP server (`image_dhcp`), and the default route. No DNS:
+//! every address the enclave talks to is in its measured configuration.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use blindfold_enclave_config::NetworkConfig;
+use blindfold_enclave_config::{Addressing, NetworkConfig};
 use futures_util::TryStreamExt;
 use rtnetlink::{LinkUnspec, RouteMessageBuilder};
 
 /// How long the network interface may take to appear.
 const LINK_WAIT: Duration = Duration::from_secs(30);
 
+/// The network as set up.
+pub struct Network {
+    /// The interface's name.
+    pub interface: String,
+    /// Loopback's interface index.
+    pub loopback: u32,
+    /// The interface's address and prefix length.
+    pub address: (std::net::Ipv4Addr, u8),
+    /// With DHCP: the client's socket, the interface's MAC and the lease,
+    /// for `image_dhcp::keep`.
+    pub dhcp: Option<(tokio::net::UdpSocket, [u8; 6], crate::image_dhcp::Lease)>,
+}
+
 /// Brings up loopback and the interface, with the configured address and
-/// gateway. Returns the interface's name and loopback's index.
-pub async fn configure(net: &NetworkConfig) -> anyhow::Result<(String, u32)> {
-    let (address, prefix) = net.address()?;
-    let gateway = net.gateway()?;
+/// gateway, or those of a DHCP lease.
+pub async fn configure(net: &NetworkConfig) -> anyhow::Result<Network> {
+    let addressing = net.addressing()?;
     let (connection, handle, _) = rtnetlink::new_connection().context("opening rtnetlink")?;
     tokio::spawn(connection);
 
     let start = Instant::now();
-    let (lo, eth) = loop {
+    let (lo, eth, mac) = loop {
         let mut links = handle.link().get().execute();
-        let (mut lo, mut eth) = (None, None);
+        let (mut lo, mut eth, mut mac) = (None, None, None);
         while let Some(link) = links.try_next().await.context("listing network links")? {
             let name = link
                 .attributes
@@ -38,11 +50,17 @@ pub async fn configure(net: &NetworkConfig) -> anyhow::Result<(String, u32)> {
             if name == "lo" {
                 lo = Some(link.header.index);
             } else if eth.is_none() {
+                mac = link.attributes.iter().find_map(|a| match a {
+                    rtnetlink::packet_route::link::LinkAttribute::Address(a) => {
+                        <[u8; 6]>::try_from(a.as_slice()).ok()
+                    }
+                    _ => None,
+                });
                 eth = Some((link.header.index, name));
             }
         }
         if let (Some(lo), Some(eth)) = (lo, eth) {
-            break (lo, eth);
+            break (lo, eth, mac);
         }
         if start.elapsed() > LINK_WAIT {
             return Err(anyhow!(
@@ -60,17 +78,33 @@ pub async fn configure(net: &NetworkConfig) -> anyhow::Result<(String, u32)> {
         .context("bringing loopback up")?;
     let (index, name) = eth;
     handle
-        .address()
-        .add(index, address.into(), prefix)
-        .execute()
-        .await
-        .with_context(|| format!("adding {address}/{prefix} to {name}"))?;
-    handle
         .link()
         .set(LinkUnspec::new_with_index(index).up().build())
         .execute()
         .await
         .with_context(|| format!("bringing {name} up"))?;
+    let (address, prefix, gateway, dhcp) = match addressing {
+        Addressing::Static(address, prefix) => (address, prefix, net.gateway()?, None),
+        Addressing::Dhcp => {
+            let mac = mac.ok_or_else(|| anyhow!("{name} has no Ethernet address to ask DHCP with"))?;
+            let socket = crate::image_dhcp::client_socket(&name)?;
+            let lease = crate::image_dhcp::obtain(&socket, mac)
+                .await
+                .with_context(|| format!("asking for an address on {name} (DHCP)"))?;
+            (
+                lease.address,
+                lease.prefix,
+                lease.gateway,
+                Some((socket, mac, lease)),
+            )
+        }
+    };
+    handle
+        .address()
+        .add(index, address.into(), prefix)
+        .execute()
+        .await
+        .with_context(|| format!("adding {address}/{prefix} to {name}"))?;
     if let Some(gw) = gateway {
         let route = RouteMessageBuilder::<std::net::Ipv4Addr>::new()
             .gateway(gw)
@@ -82,7 +116,12 @@ pub async fn configure(net: &NetworkConfig) -> anyhow::Result<(String, u32)> {
             .await
             .with_context(|| format!("adding the default route via {gw}"))?;
     }
-    Ok((name, lo))
+    Ok(Network {
+        interface: name,
+        loopback: lo,
+        address: (address, prefix),
+        dhcp,
+    })
 }
 
 /// Test builds only: tries each `test_probe_connect` destination once and

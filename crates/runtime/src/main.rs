@@ -21,6 +21,7 @@
 mod engines;
 mod evidence;
 mod idle;
+mod image_dhcp;
 mod image_firewall;
 mod image_init;
 mod image_net;
@@ -163,21 +164,34 @@ fn run_image() -> anyhow::Result<()> {
     // TPM2_Startup is orderly and does not count against the TPM's
     // dictionary-attack protection.
     runtime.block_on(image_init::power_off_on_ctrl_alt_del())?;
-    let (interface, loopback) = runtime
+    let network = runtime
         .block_on(image_net::configure(&net))
         .context("setting up the network")?;
     image_firewall::apply(&image_firewall::Policy {
-        loopback,
+        loopback: network.loopback,
         listen_port: net.listen_port,
         allowed: net.allowed()?,
+        dhcp: network.dhcp.is_some(),
     })
     .context("setting the firewall")?;
+    let (address, prefix) = network.address;
     eprintln!(
-        "blindfold-enclave: network up on {interface} ({}), default deny: inbound TCP {} only, outbound {} destination(s)",
-        net.address,
+        "blindfold-enclave: network up on {} ({address}/{prefix}{}), default deny: inbound TCP {} only, outbound {} destination(s){}",
+        network.interface,
+        if network.dhcp.is_some() { " from DHCP" } else { "" },
         net.listen_port,
-        net.allow_outbound.len()
+        net.allow_outbound.len(),
+        if network.dhcp.is_some() { " and DHCP" } else { "" },
     );
+    if let Some((socket, mac, lease)) = network.dhcp {
+        // The lease is kept for as long as the enclave serves; losing it
+        // stops the machine, like any other failure of PID 1.
+        runtime.spawn(async move {
+            let e = image_dhcp::keep(socket, mac, lease).await;
+            eprintln!("blindfold-enclave: {e:#}; powering off");
+            image_init::power_off();
+        });
+    }
     #[cfg(debug_assertions)]
     runtime.block_on(image_net::probe(&net));
     serve(

@@ -76,6 +76,20 @@ pub struct ImageBuildArgs {
     /// Print image.json as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Sign the UKI for UEFI Secure Boot (Authenticode) with KEY, an RSA
+    /// private key in PEM (2048 bits or more), and CERT, its X.509
+    /// certificate in PEM. The certificate (or its issuer) must be in the
+    /// firmware's db; image.json records its SHA-256 (docs/deploy.md says
+    /// how each cloud takes it).
+    #[arg(long, value_name = "KEY,CERT", value_parser = parse_key_cert)]
+    pub sign: Option<(PathBuf, PathBuf)>,
+}
+
+fn parse_key_cert(value: &str) -> Result<(PathBuf, PathBuf), String> {
+    match value.split_once(',') {
+        Some((key, cert)) if !key.is_empty() && !cert.is_empty() => Ok((key.into(), cert.into())),
+        _ => Err("expected KEY,CERT: two PEM files, the private key first".into()),
+    }
 }
 
 #[derive(Debug, Args)]

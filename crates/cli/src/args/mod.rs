@@ -359,6 +359,17 @@ pub struct VmRunArgs {
     pub vm: VmArgs,
 }
 
+/// How `vm run` attaches the image's disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiskBus {
+    /// virtio-blk.
+    Virtio,
+    /// An NVMe controller.
+    Nvme,
+    /// A SCSI disk on virtio-scsi.
+    Scsi,
+}
+
 /// What a boot of an image needs (`vm run`, `platform reference`).
 #[derive(Debug, Args)]
 pub struct VmArgs {
@@ -391,6 +402,18 @@ pub struct VmArgs {
     /// and 9, and verification fails.
     #[arg(long, value_name = "FILE")]
     pub efi_vars: Option<PathBuf>,
+    /// Boot OVMF's Secure Boot build (SMM on, variables in secure flash):
+    /// only images signed by a key in the variable store's db start. The
+    /// store must hold enrolled keys (PK, KEK, db; scripts/secure-boot-vars.sh
+    /// makes one from a certificate).
+    #[arg(long, requires = "efi_vars")]
+    pub secure_boot: bool,
+    /// How the disk is attached: virtio (virtio-blk), nvme (as on AWS
+    /// Nitro instances) or scsi (virtio-scsi, as on Google Cloud). The
+    /// firmware's boot entries (PCR 1) follow it: take the reference boot
+    /// with the same bus.
+    #[arg(long, value_enum, default_value_t = DiskBus::Virtio)]
+    pub disk_bus: DiskBus,
     /// Guest memory in MiB.
     #[arg(long, default_value_t = 2048)]
     pub memory: u32,

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod vm;
+
 /// The `blindfold` binary under test, with a client state directory of
 /// this test process's own (never the user's).
 pub fn blindfold() -> Command {
@@ -186,4 +188,19 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// `openssl req -x509 -newkey rsa:2048` as an operator makes a Secure Boot
+/// key: writes `dir/NAME.key` (PKCS#8) and `dir/NAME.pem`, subject CN.
+pub fn self_signed_rsa(dir: &Path, name: &str, cn: &str) -> (PathBuf, PathBuf) {
+    let (key, cert) = (dir.join(format!("{name}.key")), dir.join(format!("{name}.pem")));
+    let o = run(Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30"])
+        .args(["-subj", &format!("/CN={cn}")])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    (key, cert)
 }
