@@ -131,8 +131,13 @@ fn an_image_builds_reproducibly_and_its_parts_check_out_with_other_tools() {
         std::fs::read(&copied).unwrap() == uki,
         "the ESP's UKI is not uki.efi"
     );
-    let esp_len = disk_bytes.len().min((1 << 20) + (64 << 20));
-    std::fs::write(d.join("esp.part"), &disk_bytes[1 << 20..esp_len]).unwrap();
+    // The ESP's extent from its GPT entry (the first, at LBA 2): its size
+    // follows the UKI's.
+    let entry = &disk_bytes[1024..1024 + 128];
+    let lba = |at: usize| u64::from_le_bytes(entry[at..at + 8].try_into().unwrap()) as usize * 512;
+    let (esp_start, esp_end) = (lba(32), lba(40) + 512);
+    assert_eq!(esp_start, 1 << 20);
+    std::fs::write(d.join("esp.part"), &disk_bytes[esp_start..esp_end]).unwrap();
     let fsck = run(Command::new("fsck.vfat").arg("-n").arg(d.join("esp.part")));
     assert!(
         fsck.status.success(),
@@ -253,10 +258,17 @@ fn the_image_boots_to_the_enclave_as_pid_1_which_opens_the_app_disk_and_powers_o
         !serial.contains("error while loading shared libraries"),
         "{serial}"
     );
-    assert!(
-        serial.contains("blindfold-enclave: PID 1, 18 kernel modules loaded"),
-        "{serial}"
-    );
+    // The 18 required modules, and the cloud drivers this machine's
+    // hardware takes (NVMe, ENA, gVNIC, virtio-scsi, SCSI disks load
+    // without their devices); Hyper-V's refuse off Hyper-V and are logged.
+    let loaded: usize = serial
+        .split("blindfold-enclave: PID 1, ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(loaded > 18, "{serial}");
+    assert!(serial.contains("hv_vmbus not loaded"), "{serial}");
     assert!(
         serial.contains("app disk blindfold-app opened through dm-verity"),
         "{serial}"
