@@ -12,8 +12,9 @@
 //! - A boot entry's load options are ignored by the stub: the enclave
 //!   serves, and the refusal names only PCR 1 (the boot variables), never
 //!   the command line's PCR 9 or 12.
-//! - The same image unsigned: `measure` refuses it against this reference,
-//!   and the firmware refuses to start it ("Access Denied"); it never serves.
+//! - The same image unsigned, or signed by another key: `measure` refuses
+//!   it against this reference; unsigned, the firmware refuses to start it
+//!   ("Access Denied") and it never serves.
 
 #![allow(clippy::unwrap_used, missing_docs)] // test code: a failed unwrap is a failed test
 mod common;
@@ -178,6 +179,20 @@ fn a_signed_image_boots_under_secure_boot_and_verifies_and_an_unsigned_one_never
     assert!(!o.status.success());
     assert!(
         text(&o.stderr).contains("this UKI is unsigned"),
+        "{}",
+        text(&o.stderr)
+    );
+    // The same image signed by another key: the reference boot's db
+    // entry did not sign it, so its PCR 7 would differ.
+    let other_dir = d.join("other-key");
+    std::fs::create_dir_all(&other_dir).unwrap();
+    let (other_key, other_cert) = self_signed_rsa(&other_dir, "db", "Blindfold other db");
+    let other_sign = format!("{},{}", other_key.display(), other_cert.display());
+    let other = build(d, &enclave, "served\n", "other", Some(&other_sign));
+    let o = measure_image(&other, &firmware, &d.join("other.json"));
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("did not sign this UKI"),
         "{}",
         text(&o.stderr)
     );

@@ -218,11 +218,6 @@ pub fn variable(event: &Event) -> Option<(String, &[u8])> {
     read_variable(&event.data).ok().map(|v| (v.name, v.value))
 }
 
-/// The `VariableData` part of a `UEFI_VARIABLE_DATA`, if it parses.
-pub(crate) fn variable_data(data: &[u8]) -> Option<&[u8]> {
-    read_variable(data).ok().map(|v| v.value)
-}
-
 struct VariableData<'a> {
     guid: [u8; 16],
     name: String,

@@ -312,7 +312,7 @@ fn check_digest_matches_data(event: &Event, provider: &dyn CryptoProvider, out: 
         | EventType::EV_EFI_VARIABLE_DRIVER_CONFIG
         | EventType::EV_EFI_VARIABLE_BOOT2
         | EventType::EV_EFI_VARIABLE_AUTHORITY => None,
-        EventType::EV_EFI_VARIABLE_BOOT => crate::decode::variable_data(&event.data),
+        EventType::EV_EFI_VARIABLE_BOOT => crate::decode::variable(event).map(|(_, value)| value),
         _ => return,
     };
     for d in &event.digests {

@@ -239,7 +239,7 @@ pub fn build(
             },
         );
     }
-    let order: String = mods.iter().map(modules::list_line).collect();
+    let order: String = mods.iter().map(|m| m.listed() + "\n").collect();
     initrd.insert(
         MODULE_LIST,
         cpio::Entry::File {
@@ -315,10 +315,7 @@ pub fn build(
         blindfold_image: 1,
         source_date_epoch: sde,
         cmdline,
-        modules: mods
-            .iter()
-            .map(|m| modules::list_line(m).trim_end().to_string())
-            .collect(),
+        modules: mods.iter().map(modules::Module::listed).collect(),
         libraries: libraries.iter().map(|l| l.target.clone()).collect(),
         inputs,
         app_disk_root_hash: hex::encode(&disk.root_hash),

@@ -57,10 +57,12 @@ pub struct Module {
     pub optional: bool,
 }
 
-/// The module list's line for `m` (`/etc/blindfold/modules`): its name,
-/// after a `?` when it is optional.
-pub fn list_line(m: &Module) -> String {
-    format!("{}{}\n", if m.optional { "?" } else { "" }, m.name)
+impl Module {
+    /// How the module list (`/etc/blindfold/modules`) and `image.json`
+    /// name it: its name, after a `?` when it is optional.
+    pub fn listed(&self) -> String {
+        format!("{}{}", if self.optional { "?" } else { "" }, self.name)
+    }
 }
 
 fn normalise(name: &str) -> String {

@@ -369,55 +369,59 @@ pub async fn obtain(socket: &tokio::net::UdpSocket, mac: [u8; 6]) -> anyhow::Res
 /// enclave then stops) when it ends, is refused, or moves.
 pub async fn keep(socket: tokio::net::UdpSocket, mac: [u8; 6], mut lease: Lease) -> anyhow::Error {
     loop {
-        let granted = tokio::time::Instant::now();
-        tokio::time::sleep(lease.renew).await;
-        let mut renewed = None;
-        while renewed.is_none() {
-            let elapsed = granted.elapsed();
-            if elapsed >= lease.lasts {
-                return anyhow!("the DHCP lease on {} ended without renewal", lease.address);
-            }
-            let to = if elapsed < lease.rebind {
-                lease.server
-            } else {
-                Ipv4Addr::BROADCAST
-            };
-            let xid = match xid() {
-                Ok(x) => x,
-                Err(e) => return e,
-            };
-            let request = ClientMessage {
-                kind: Kind::Request,
-                xid,
-                mac,
-                ciaddr: Some(lease.address),
-                requested: None,
-                server: None,
-            };
-            match exchange(&socket, &request, to).await {
-                Ok(Some((ack, from))) => match Lease::from_ack(&ack, from) {
-                    Ok(next) if next.address == lease.address => renewed = Some(next),
-                    Ok(next) => {
-                        return anyhow!(
-                            "the DHCP server moved the enclave from {} to {}",
-                            lease.address,
-                            next.address
-                        )
-                    }
-                    Err(e) => return e.context(format!("renewing the lease on {}", lease.address)),
-                },
-                Ok(None) => tokio::time::sleep(Duration::from_secs(10)).await,
-                Err(e) => return e,
-            }
+        lease = match renew(&socket, mac, &lease).await {
+            Ok(next) => next,
+            Err(e) => return e,
+        };
+        eprintln!(
+            "blindfold-enclave: DHCP lease on {} renewed for {} s",
+            lease.address,
+            lease.lasts.as_secs()
+        );
+    }
+}
+
+/// Waits for `lease`'s T1, then asks until a server renews it: its own
+/// server until T2, any server after; an error when it ends first, is
+/// refused, or moves to another address.
+async fn renew(socket: &tokio::net::UdpSocket, mac: [u8; 6], lease: &Lease) -> anyhow::Result<Lease> {
+    let granted = tokio::time::Instant::now();
+    tokio::time::sleep(lease.renew).await;
+    loop {
+        let elapsed = granted.elapsed();
+        if elapsed >= lease.lasts {
+            return Err(anyhow!(
+                "the DHCP lease on {} ended without renewal",
+                lease.address
+            ));
         }
-        if let Some(next) = renewed {
-            eprintln!(
-                "blindfold-enclave: DHCP lease on {} renewed for {} s",
-                next.address,
-                next.lasts.as_secs()
-            );
-            lease = next;
+        let to = if elapsed < lease.rebind {
+            lease.server
+        } else {
+            Ipv4Addr::BROADCAST
+        };
+        let request = ClientMessage {
+            kind: Kind::Request,
+            xid: xid()?,
+            mac,
+            ciaddr: Some(lease.address),
+            requested: None,
+            server: None,
+        };
+        let Some((ack, from)) = exchange(socket, &request, to).await? else {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            continue;
+        };
+        let next = Lease::from_ack(&ack, from)
+            .with_context(|| format!("renewing the lease on {}", lease.address))?;
+        if next.address != lease.address {
+            return Err(anyhow!(
+                "the DHCP server moved the enclave from {} to {}",
+                lease.address,
+                next.address
+            ));
         }
+        return Ok(next);
     }
 }
 

@@ -167,21 +167,22 @@ fn run_image() -> anyhow::Result<()> {
     let network = runtime
         .block_on(image_net::configure(&net))
         .context("setting up the network")?;
+    let dhcp = network.dhcp.is_some();
     image_firewall::apply(&image_firewall::Policy {
         loopback: network.loopback,
         listen_port: net.listen_port,
         allowed: net.allowed()?,
-        dhcp: network.dhcp.is_some(),
+        dhcp,
     })
     .context("setting the firewall")?;
     let (address, prefix) = network.address;
     eprintln!(
         "blindfold-enclave: network up on {} ({address}/{prefix}{}), default deny: inbound TCP {} only, outbound {} destination(s){}",
         network.interface,
-        if network.dhcp.is_some() { " from DHCP" } else { "" },
+        if dhcp { " from DHCP" } else { "" },
         net.listen_port,
         net.allow_outbound.len(),
-        if network.dhcp.is_some() { " and DHCP" } else { "" },
+        if dhcp { " and DHCP" } else { "" },
     );
     if let Some((socket, mac, lease)) = network.dhcp {
         // The lease is kept for as long as the enclave serves; losing it

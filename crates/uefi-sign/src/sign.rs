@@ -34,8 +34,8 @@ const MIN_RSA_BITS: usize = 2048;
 
 /// The key and certificate a signature is made with: an RSA key (UEFI
 /// firmware verifies RSA) and the X.509 certificate of its public key,
-/// which goes into the signature and, or its issuer, into the firmware's
-/// `db`.
+/// which goes into the signature and into the firmware's `db` (only the
+/// certificate travels in the signature, no chain).
 pub struct SigningIdentity {
     key: RsaPrivateKey,
     certificate: Certificate,

@@ -78,9 +78,10 @@ pub struct ImageBuildArgs {
     pub json: bool,
     /// Sign the UKI for UEFI Secure Boot (Authenticode) with KEY, an RSA
     /// private key in PEM (2048 bits or more), and CERT, its X.509
-    /// certificate in PEM. The certificate (or its issuer) must be in the
-    /// firmware's db; image.json records its SHA-256 (docs/deploy.md says
-    /// how each cloud takes it).
+    /// certificate in PEM. The certificate itself must be in the firmware's
+    /// db (`measure` checks that the reference boot's db entry is a
+    /// certificate this signature carries); image.json records its SHA-256
+    /// (docs/deploy.md says how each cloud takes it).
     #[arg(long, value_name = "KEY,CERT", value_parser = parse_key_cert)]
     pub sign: Option<(PathBuf, PathBuf)>,
 }
