@@ -53,6 +53,14 @@ forbidden_in() {
 }
 forbidden_in blindfold-runtime "regorus|prost|blindfold-attest|blindfold-nitro|blindfold-snp|blindfold-tdx|blindfold-dev-platform"
 forbidden_in blindfold-cli "candle-core|candle-nn|tokenizers"
+# The verifier's test-only roots (feature test-roots) are for the attester
+# tests' swtpm stand-ins; no shipped binary may build with them.
+for bin in blindfold-cli blindfold-kbs; do
+  if cargo tree -p "$bin" -e normal,features --prefix none --locked -i blindfold-attest 2>/dev/null | grep -q 'feature "test-roots"'; then
+    echo "test: $bin builds the verifier with its test-only roots" >&2
+    exit 1
+  fi
+done
 echo "test: blindfold-enclave links $(links blindfold-runtime | wc -l) crates, blindfold $(links blindfold-cli | wc -l)" >&2
 phase_done links
 # The enclave as it ships, built from two checkout paths: the same bytes.

@@ -37,6 +37,8 @@ pub struct ClientPolicy {
     pub reference: ReferenceValues,
     /// For the local platform (danger): the platform CA that certifies the AK.
     pub platform_ca: Option<Vec<Certificate>>,
+    /// AK-certificate intermediates supplied at run time (never anchors).
+    pub ak_intermediates: Vec<Certificate>,
     /// What the appraisal must meet before the session is handed out.
     pub accept: AcceptPolicy,
 }
@@ -145,8 +147,13 @@ async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSess
         [one] => Some(*one),
         _ => None,
     };
-    let (mut sender, _, verified, spki) =
-        verified_session(addr, platform, policy.platform_ca.clone()).await?;
+    let (mut sender, _, verified, spki) = verified_session(
+        addr,
+        platform,
+        policy.platform_ca.clone(),
+        policy.ak_intermediates.clone(),
+    )
+    .await?;
     let appraisal = appraise(
         &verified,
         Some(&policy.reference),
@@ -170,7 +177,23 @@ async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSess
     })
 }
 
-/// For a reference boot only (`blindfold platform reference`): the
+/// What a reference boot's evidence is anchored in.
+#[derive(Debug, Clone)]
+pub enum ReferenceAnchor {
+    /// The local platform's CA (a development platform).
+    PlatformCa(Vec<Certificate>),
+    /// A cloud platform's bundled root (its AK certificate or hardware
+    /// report), with AK intermediates supplied at run time.
+    Cloud {
+        /// The platform the evidence must be from.
+        platform: blindfold_attest::Platform,
+        /// Intermediates supplied at run time (never anchors).
+        ak_intermediates: Vec<Certificate>,
+    },
+}
+
+/// For a reference boot only (`blindfold platform reference`, `platform
+/// capture`): the
 /// evidence of the enclave at `addr`, verified (quote, AK chain to
 /// `platform_ca`, the session binding, the firmware and runtime logs
 /// replayed to the quote) but appraised against nothing. What it returns
@@ -178,10 +201,18 @@ async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSess
 /// whoever controls this boot; never a reason to trust the machine.
 pub async fn reference_evidence(
     addr: &str,
-    platform_ca: Vec<Certificate>,
+    anchor: ReferenceAnchor,
 ) -> Result<(Evidence, VerifiedEvidence), Error> {
+    let (platform, platform_ca, ak_intermediates) = match anchor {
+        ReferenceAnchor::PlatformCa(ca) => (None, Some(ca), Vec::new()),
+        ReferenceAnchor::Cloud {
+            platform,
+            ak_intermediates,
+        } => (Some(platform), None, ak_intermediates),
+    };
     tokio::time::timeout(DEADLINE, async {
-        let (_, evidence, verified, _) = verified_session(addr, None, Some(platform_ca)).await?;
+        let (_, evidence, verified, _) =
+            verified_session(addr, platform, platform_ca, ak_intermediates).await?;
         Ok((evidence, verified))
     })
     .await
@@ -198,7 +229,7 @@ pub async fn verified_evidence(
     platform_ca: Option<Vec<Certificate>>,
 ) -> Result<VerifiedEvidence, Error> {
     tokio::time::timeout(DEADLINE, async {
-        let (_, _, verified, _) = verified_session(addr, None, platform_ca).await?;
+        let (_, _, verified, _) = verified_session(addr, None, platform_ca, Vec::new()).await?;
         Ok(verified)
     })
     .await
@@ -213,6 +244,7 @@ async fn verified_session(
     addr: &str,
     platform: Option<blindfold_attest::Platform>,
     platform_ca: Option<Vec<Certificate>>,
+    ak_intermediates: Vec<Certificate>,
 ) -> Result<(Sender, Evidence, VerifiedEvidence, Vec<u8>), Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(AttestationBound {
@@ -311,6 +343,7 @@ async fn verified_session(
         )),
         at: SystemTime::now(),
         tpm_anchor: platform_ca.map(TpmAnchor::DangerPlatformCa),
+        ak_intermediates,
         replay: Default::default(),
         hardware: Default::default(),
     };
@@ -339,7 +372,7 @@ mod tests {
             drop(socket);
         });
         let start = std::time::Instant::now();
-        let err = match verified_session(&addr, None, None).await {
+        let err = match verified_session(&addr, None, None, Vec::new()).await {
             Err(e) => e,
             Ok(_) => panic!("a silent peer gave a session"),
         };

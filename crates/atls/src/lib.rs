@@ -20,5 +20,7 @@
 mod client;
 mod error;
 
-pub use client::{connect, reference_evidence, verified_evidence, AttestedSession, ClientPolicy};
+pub use client::{
+    connect, reference_evidence, verified_evidence, AttestedSession, ClientPolicy, ReferenceAnchor,
+};
 pub use error::Error;

@@ -28,6 +28,7 @@ fn cases() -> Vec<Case> {
         freshness: Some(fresh),
         at: at.map_or_else(SystemTime::now, |t| humantime::parse_rfc3339(t).unwrap()),
         tpm_anchor: None,
+        ak_intermediates: Vec::new(),
         replay: Default::default(),
         hardware: Default::default(),
     };

@@ -97,6 +97,15 @@ pub(crate) struct HardwareCheck<'a> {
     pub(crate) options: &'a HardwareOptions,
     pub(crate) provider: &'static dyn CryptoProvider,
     pub(crate) cache: Option<&'a Arc<ChainCache>>,
+    pub(crate) roots: HardwareRoots<'a>,
+}
+
+/// Roots in place of the bundled ones (`None`: bundled), set only by a
+/// verifier with test roots.
+#[derive(Clone, Copy)]
+pub(crate) struct HardwareRoots<'a> {
+    pub(crate) amd: Option<&'a AmdRoots>,
+    pub(crate) nitro: Option<&'a NitroRoots>,
 }
 
 pub(crate) fn verify_hardware(
@@ -109,6 +118,7 @@ pub(crate) fn verify_hardware(
         options,
         provider,
         cache,
+        roots,
         ..
     } = *check;
     let anchor = match hardware {
@@ -124,7 +134,8 @@ pub(crate) fn verify_hardware(
                 required_vmpl: Some(0),
                 product_line: None,
             };
-            let mut verifier = SnpVerifier::new(AmdRoots::bundled()).with_provider(provider);
+            let mut verifier =
+                SnpVerifier::new(roots.amd.unwrap_or(AmdRoots::bundled())).with_provider(provider);
             if let Some(cache) = cache {
                 verifier = verifier.with_chain_cache(cache.clone());
             }
@@ -193,8 +204,12 @@ fn nitro(document: &AttestationDocument, check: &HardwareCheck<'_>) -> Result<Ha
         options,
         provider,
         cache,
+        roots,
     } = *check;
-    let roots = NitroRoots::bundled().map_err(|e| Error::Verify(VerifyError::Nitro(e)))?;
+    let roots = match roots.nitro {
+        Some(roots) => roots,
+        None => NitroRoots::bundled().map_err(|e| Error::Verify(VerifyError::Nitro(e)))?,
+    };
     let mut verifier = NitroVerifier::new(roots).with_provider(provider);
     if let Some(cache) = cache {
         verifier = verifier.with_chain_cache(cache.clone());

@@ -28,6 +28,8 @@ mod hardware;
 mod platform;
 mod policy;
 mod reference;
+#[cfg(feature = "test-roots")]
+mod test_roots;
 mod verify;
 
 pub use accept::{AcceptPolicy, ClaimName, DevelopmentPlatform, DevelopmentReference, Refusal};
@@ -44,4 +46,6 @@ pub use reference::{
     PcrReference, ReferenceDocument, ReferenceFormat, ReferenceKind, ReferenceValues, SnpTcbFloor,
     MANDATORY_PCRS, MEASUREMENTS_VERSION,
 };
+#[cfg(feature = "test-roots")]
+pub use test_roots::TestRoots;
 pub use verify::{TpmAnchor, VerifiedEvidence, Verifier, VerifyOptions};

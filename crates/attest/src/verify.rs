@@ -12,6 +12,7 @@ use crate::error::{Error, InputError, VerifyError};
 use crate::evidence::{AkClaim, Evidence, Layout};
 use crate::hardware::{
     merge_reported_pcrs, verify_hardware, HardwareAnchor, HardwareCheck, HardwareOptions, HardwareReport,
+    HardwareRoots,
 };
 use crate::platform::{Platform, TrustBasis};
 use blindfold_protocol::{RuntimeLog, RUNTIME_PCR};
@@ -36,6 +37,11 @@ pub struct VerifyOptions {
     pub at: SystemTime,
     /// Required for [`Platform::Tpm`] and [`Platform::Local`].
     pub tpm_anchor: Option<TpmAnchor>,
+    /// AK-certificate intermediates supplied at run time (a cloud CA issued
+    /// since this build, the one that replaced an expired intermediate),
+    /// tried with the evidence's own and the bundled ones. They only help a
+    /// path to the platform's root; they are never an anchor.
+    pub ak_intermediates: Vec<Certificate>,
     /// Event-log replay options.
     pub replay: ReplayOptions,
     /// Document age and debug modes for platforms with a hardware report.
@@ -125,6 +131,8 @@ impl VerifiedEvidence {
 pub struct Verifier {
     provider: &'static dyn CryptoProvider,
     chain_cache: Option<Arc<ChainCache>>,
+    #[cfg(feature = "test-roots")]
+    test_roots: Option<Arc<crate::TestRoots>>,
 }
 
 impl Default for Verifier {
@@ -139,6 +147,40 @@ impl Verifier {
         Verifier {
             provider: default_provider(),
             chain_cache: None,
+            #[cfg(feature = "test-roots")]
+            test_roots: None,
+        }
+    }
+
+    /// Anchors evidence in `roots` instead of the bundled roots, for the
+    /// platforms `roots` names (tests only: feature `test-roots`).
+    #[cfg(feature = "test-roots")]
+    pub fn danger_with_test_roots(mut self, roots: crate::TestRoots) -> Verifier {
+        self.test_roots = Some(Arc::new(roots));
+        self
+    }
+
+    /// The AK-certificate store of a cloud vTPM platform.
+    fn vtpm_store(&self, platform: Platform) -> Result<Option<TrustStore>, Error> {
+        #[cfg(feature = "test-roots")]
+        if let Some(store) = self.test_roots.as_ref().and_then(|r| r.vtpm_store(platform)) {
+            return Ok(Some(store));
+        }
+        platform.bundled_trust_store()
+    }
+
+    /// The roots of the hardware reports.
+    fn hardware_roots(&self) -> HardwareRoots<'_> {
+        #[cfg(feature = "test-roots")]
+        if let Some(roots) = &self.test_roots {
+            return HardwareRoots {
+                amd: roots.amd.as_ref(),
+                nitro: roots.nitro.as_ref(),
+            };
+        }
+        HardwareRoots {
+            amd: None,
+            nitro: None,
         }
     }
 
@@ -211,6 +253,7 @@ impl Verifier {
                         options: &options.hardware,
                         provider: self.provider,
                         cache: self.chain_cache.as_ref(),
+                        roots: self.hardware_roots(),
                     },
                 )?;
                 let key = match (ak, evidence.ak.as_ref()) {
@@ -348,7 +391,7 @@ impl Verifier {
         options: &VerifyOptions,
     ) -> Result<(PublicKey, Option<VerifiedChain>), Error> {
         let claimed = evidence.ak.as_ref();
-        let store = match (platform.bundled_trust_store()?, &options.tpm_anchor) {
+        let store = match (self.vtpm_store(platform)?, &options.tpm_anchor) {
             (Some(_), Some(_)) => {
                 return Err(Error::Input(InputError::Usage(format!(
                     "a pinned AK or platform CA applies to the tpm and local platforms only; {platform} is anchored in its bundled root"
@@ -376,7 +419,9 @@ impl Verifier {
         else {
             return Err(Error::Verify(VerifyError::NoAkCertificate { platform }));
         };
-        let chain = self.chain(store, leaf, intermediates, options.at)?;
+        let mut intermediates = intermediates.clone();
+        intermediates.extend(options.ak_intermediates.iter().cloned());
+        let chain = self.chain(store, leaf, &intermediates, options.at)?;
         let key = same_key("certificate", chain.leaf_key(), &ak.claimed_key()?)?;
         Ok((key, Some(chain)))
     }

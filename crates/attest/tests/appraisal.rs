@@ -27,6 +27,7 @@ fn verified_gcp() -> VerifiedEvidence {
         )),
         at: SystemTime::now(),
         tpm_anchor: None,
+        ak_intermediates: Vec::new(),
         replay: Default::default(),
         hardware: Default::default(),
     };
@@ -43,6 +44,7 @@ fn verified_azure() -> VerifiedEvidence {
         freshness: Some(Freshness::DangerNotChecked),
         at: humantime::parse_rfc3339("2024-06-01T00:00:00Z").unwrap(),
         tpm_anchor: None,
+        ak_intermediates: Vec::new(),
         replay: Default::default(),
         hardware: Default::default(),
     };

@@ -49,6 +49,7 @@ fn verify_nitro(bytes: &[u8]) {
             freshness: Some(Freshness::DangerNotChecked),
             at: UNIX_EPOCH + Duration::from_millis(1_770_113_522_437),
             tpm_anchor: None,
+            ak_intermediates: Vec::new(),
             replay: Default::default(),
             hardware: Default::default(),
         };

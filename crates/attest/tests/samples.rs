@@ -36,6 +36,7 @@ fn options(freshness: Option<Freshness>, at: &str) -> VerifyOptions {
             humantime::parse_rfc3339(at).unwrap()
         },
         tpm_anchor: None,
+        ak_intermediates: Vec::new(),
         replay: Default::default(),
         hardware: Default::default(),
     }

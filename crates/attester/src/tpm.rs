@@ -24,10 +24,7 @@ use tss_esapi::Context;
 
 use crate::error::Error;
 
-/// Where Azure (and the local platform) keep the AK.
-pub const AK_PERSISTENT_HANDLE: u32 = 0x8100_0003;
-/// Where Azure (and the local platform) keep the AK certificate.
-pub const AK_CERT_NV_INDEX: u32 = 0x01C1_01D0;
+use crate::layout::AK_PERSISTENT_HANDLE;
 
 /// The AK's key type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +46,9 @@ pub struct Quote {
 
 /// An open TPM.
 pub struct Tpm {
-    ctx: Context,
+    pub(crate) ctx: Context,
+    /// The AK [`Tpm::load_ak`] chose; `None`: the one at [`AK_PERSISTENT_HANDLE`].
+    pub(crate) ak: Option<tss_esapi::handles::KeyHandle>,
 }
 
 impl std::fmt::Debug for Tpm {
@@ -81,12 +80,13 @@ impl Tpm {
         let conf = TctiNameConf::from_str(tcti)?;
         Ok(Tpm {
             ctx: Context::new(conf)?,
+            ak: None,
         })
     }
 
     /// True when a persistent object or NV index exists at `handle` (asked
     /// through GetCapability, so nothing fails and nothing is logged).
-    fn handle_exists(&mut self, handle: u32) -> Result<bool, Error> {
+    pub(crate) fn handle_exists(&mut self, handle: u32) -> Result<bool, Error> {
         let (caps, _) = self
             .ctx
             .get_capability(tss_esapi::constants::CapabilityType::Handles, handle, 1)?;
@@ -117,17 +117,12 @@ impl Tpm {
         Ok(banks)
     }
 
-    /// Creates an AK under the RSA EK and makes it persistent at
-    /// [`AK_PERSISTENT_HANDLE`] (replacing one already there). Returns its
-    /// `TPMT_PUBLIC`.
-    pub fn create_persistent_ak(&mut self, alg: AkAlgorithm) -> Result<Vec<u8>, Error> {
-        let handle = PersistentTpmHandle::new(AK_PERSISTENT_HANDLE)?;
-        if self.handle_exists(AK_PERSISTENT_HANDLE)? {
-            let existing = self.ctx.tr_from_tpm_public(TpmHandle::Persistent(handle))?;
-            self.ctx.execute_with_session(Some(AuthSession::Password), |c| {
-                c.evict_control(Provision::Owner, existing, Persistent::Persistent(handle))
-            })?;
-        }
+    /// Creates an AK under the RSA EK and leaves it loaded (transient).
+    /// Returns its handle and `TPMT_PUBLIC`.
+    pub(crate) fn create_ak_under_ek(
+        &mut self,
+        alg: AkAlgorithm,
+    ) -> Result<(tss_esapi::handles::KeyHandle, Vec<u8>), Error> {
         let ek = ek::create_ek_object_2(
             &mut self.ctx,
             AsymmetricAlgorithmSelection::Rsa(RsaKeyBits::Rsa2048),
@@ -159,22 +154,49 @@ impl Tpm {
             created.out_private,
             created.out_public.clone(),
         )?;
+        self.ctx.flush_context(ek.into())?;
+        Ok((loaded, created.out_public.marshall()?))
+    }
+
+    /// Creates an AK under the RSA EK and makes it persistent at
+    /// [`AK_PERSISTENT_HANDLE`] (replacing one already there). Returns its
+    /// `TPMT_PUBLIC`.
+    pub fn create_persistent_ak(&mut self, alg: AkAlgorithm) -> Result<Vec<u8>, Error> {
+        self.ak = None;
+        let handle = PersistentTpmHandle::new(AK_PERSISTENT_HANDLE)?;
+        if self.handle_exists(AK_PERSISTENT_HANDLE)? {
+            let existing = self.ctx.tr_from_tpm_public(TpmHandle::Persistent(handle))?;
+            self.ctx.execute_with_session(Some(AuthSession::Password), |c| {
+                c.evict_control(Provision::Owner, existing, Persistent::Persistent(handle))
+            })?;
+        }
+        let (loaded, public) = self.create_ak_under_ek(alg)?;
         self.ctx.execute_with_session(Some(AuthSession::Password), |c| {
             c.evict_control(Provision::Owner, loaded.into(), Persistent::Persistent(handle))
         })?;
         self.ctx.flush_context(loaded.into())?;
-        self.ctx.flush_context(ek.into())?;
-        Ok(created.out_public.marshall()?)
+        Ok(public)
     }
 
-    /// The persistent AK's `TPMT_PUBLIC`.
-    pub fn ak_public(&mut self) -> Result<Vec<u8>, Error> {
+    /// The AK in use (the one [`Tpm::load_ak`] chose, else the persistent one).
+    pub(crate) fn ak_handle(&mut self) -> Result<tss_esapi::handles::KeyHandle, Error> {
+        if let Some(ak) = self.ak {
+            return Ok(ak);
+        }
         let handle = self
             .ctx
             .tr_from_tpm_public(TpmHandle::Persistent(PersistentTpmHandle::new(
                 AK_PERSISTENT_HANDLE,
             )?))?;
-        let (public, _, _) = self.ctx.read_public(handle.into())?;
+        let key = handle.into();
+        self.ak = Some(key);
+        Ok(key)
+    }
+
+    /// The AK's `TPMT_PUBLIC`.
+    pub fn ak_public(&mut self) -> Result<Vec<u8>, Error> {
+        let handle = self.ak_handle()?;
+        let (public, _, _) = self.ctx.read_public(handle)?;
         Ok(public.marshall()?)
     }
 
@@ -269,17 +291,13 @@ impl Tpm {
         Ok(out)
     }
 
-    /// Quotes `pcrs` in `banks` with the persistent AK and `qualifying_data`.
+    /// Quotes `pcrs` in `banks` with the AK and `qualifying_data`.
     pub fn quote(&mut self, qualifying_data: &[u8], banks: &[HashAlg], pcrs: &[u32]) -> Result<Quote, Error> {
-        let ak = self
-            .ctx
-            .tr_from_tpm_public(TpmHandle::Persistent(PersistentTpmHandle::new(
-                AK_PERSISTENT_HANDLE,
-            )?))?;
+        let ak = self.ak_handle()?;
         let data = Data::try_from(qualifying_data.to_vec())?;
         let selection = Self::selection(banks, pcrs)?;
         let (attest, signature) = self.ctx.execute_with_session(Some(AuthSession::Password), |c| {
-            c.quote(ak.into(), data, SignatureScheme::Null, selection)
+            c.quote(ak, data, SignatureScheme::Null, selection)
         })?;
         Ok(Quote {
             message: attest.marshall()?,

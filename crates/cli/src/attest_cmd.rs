@@ -119,6 +119,11 @@ fn resolve(args: &AttestVerifyArgs) -> Result<Resolved, Failure> {
             freshness,
             at,
             tpm_anchor,
+            ak_intermediates: match &args.ak_intermediates {
+                Some(path) => blindfold_x509::parse_certificates(&inputs::read(path)?)
+                    .map_err(|e| unusable(e, format!("--ak-intermediates {}", path.display())))?,
+                None => Vec::new(),
+            },
             replay: args.replay.options(),
             hardware: HardwareOptions {
                 max_age: args.max_age,

@@ -318,6 +318,7 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
         reference_unsigned: false,
         min_bundle_version: 0,
         platform_ca: Some(platform.join("ca.pem")),
+        ak_intermediates: None,
         accept: AcceptPolicy::development(),
         state_dir: Some(dir.join("client-state")),
     })

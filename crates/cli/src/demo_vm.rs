@@ -164,6 +164,7 @@ pub fn demo_vm(args: &DemoArgs, model: &Path, enclave_bin: &Path) -> Result<(), 
         reference_unsigned: false,
         min_bundle_version: 0,
         platform_ca: Some(platform.join("ca.pem")),
+        ak_intermediates: None,
         accept: AcceptPolicy {
             development_platform: DevelopmentPlatform::Allowed,
             development_reference: DevelopmentReference::Refused,

@@ -88,5 +88,31 @@ pub fn export(args: &ImageExportArgs) -> Result<(), Failure> {
     let written = written.map_err(|e| unusable(e, "exporting the image"))?;
     let size = std::fs::metadata(&written).map(|m| m.len()).unwrap_or(0);
     say!("wrote {} ({} MiB)", written.display(), size >> 20);
-    Ok(())
+    let (name, platform) = match args.target {
+        CloudTarget::Azure => ("azure", "azure-vtpm"),
+        CloudTarget::Aws => ("aws", "aws-nitrotpm"),
+        CloudTarget::Gcp => ("gcp", "gcp-vtpm"),
+    };
+    match &args.firmware_log {
+        Some(log) => crate::measure_cmd::measure(&crate::args::MeasureArgs {
+            image: Some(args.image.clone()),
+            uki: None,
+            app_disk: None,
+            firmware_log: Some(log.clone()),
+            format: "blindfold".into(),
+            stub_version: None,
+            enclave_config: None,
+            enclave_binary: None,
+            sign: None,
+            bundle_version: 1,
+            expires_in: None,
+            output: args.output.join("measurements.json"),
+        }),
+        None => {
+            say!(
+                "no measurements.json: PCRs 0-3 and 7 are this cloud's firmware's, captured once from a reference boot of this image there (the platform as its configuration names it: {platform}, or azure-snp / azure-tdx on an Azure confidential VM):\n  blindfold platform capture https://INSTANCE:PORT --platform {platform} -o {name}-reference.log --wait 300\nthen run this export again with --firmware-log {name}-reference.log"
+            );
+            Ok(())
+        }
+    }
 }

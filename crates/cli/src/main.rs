@@ -62,6 +62,7 @@ fn main() -> std::process::ExitCode {
         args::Command::Image(args::ImageCommand::Export(a)) => image_cmd::export(&a),
         args::Command::Vm(args::VmCommand::Run(a)) => vm_cmd::run(&a),
         args::Command::Platform(args::PlatformCommand::Reference(a)) => vm_cmd::reference(&a),
+        args::Command::Platform(args::PlatformCommand::Capture(a)) => platform_cmd::capture(&a),
         args::Command::EnclaveConfig(a) => enclave_config_cmd::enclave_config(&a),
         args::Command::Model(c) => model_cmd::model(&c),
         args::Command::Kbs(args::KbsCommand::Kek(a)) => model_cmd::kbs_kek(&a),

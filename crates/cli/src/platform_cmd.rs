@@ -1,10 +1,10 @@
-//! `blindfold platform init|start|stop`.
+//! `blindfold platform init|start|stop|capture`.
 
 use anyhow::anyhow;
 use blindfold_attester::AkAlgorithm;
 use blindfold_dev_platform as platform;
 
-use crate::args::{PlatformDirArgs, PlatformInitArgs};
+use crate::args::{PlatformCaptureArgs, PlatformDirArgs, PlatformInitArgs};
 use crate::exit::{say, unusable, Failure};
 
 pub fn init(args: &PlatformInitArgs) -> Result<(), Failure> {
@@ -52,5 +52,63 @@ pub fn stop(args: &PlatformDirArgs) -> Result<(), Failure> {
     let _ = std::fs::remove_file(&pid_file);
     let _ = std::fs::remove_file(args.dir.join("tcti"));
     say!("stopped swtpm {}", pid.trim());
+    Ok(())
+}
+
+/// Takes the firmware's event log from the evidence of an enclave on a
+/// cloud instance (or a development platform), verified but not appraised.
+pub fn capture(args: &PlatformCaptureArgs) -> Result<(), Failure> {
+    use blindfold_atls::ReferenceAnchor;
+    let certificates = |path: &std::path::Path| -> Result<Vec<blindfold_x509::Certificate>, Failure> {
+        blindfold_x509::parse_certificates(&crate::inputs::read(path)?)
+            .map_err(|e| unusable(e, path.display()))
+    };
+    let anchor = match (&args.platform, &args.platform_ca) {
+        (Some(p), _) if p.trust_basis() == blindfold_attest::TrustBasis::Development => {
+            return Err(Failure::Unusable(anyhow!(
+                "{p} is a development platform: take its reference with `blindfold platform reference`, or give its CA"
+            )))
+        }
+        (Some(platform), _) => ReferenceAnchor::Cloud {
+            platform: *platform,
+            ak_intermediates: match &args.ak_intermediates {
+                Some(path) => certificates(path)?,
+                None => Vec::new(),
+            },
+        },
+        (None, Some(ca)) => ReferenceAnchor::PlatformCa(certificates(ca)?),
+        (None, None) => return Err(Failure::Unusable(anyhow!("no trust anchor for the evidence"))),
+    };
+    let address = blindfold_client::address_of(&args.url);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Unusable(anyhow!(e)))?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.wait);
+    let evidence = rt.block_on(async {
+        loop {
+            match blindfold_atls::reference_evidence(&address, anchor.clone()).await {
+                Ok((evidence, _verified)) => break Ok(evidence),
+                // Still booting (or not serving yet): try again.
+                Err(_) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                }
+                Err(e) => {
+                    break Err(Failure::CheckFailed(
+                        anyhow!(e).context(format!("capturing from {address}")),
+                    ))
+                }
+            }
+        }
+    })?;
+    let log = evidence
+        .event_log
+        .ok_or_else(|| Failure::Unusable(anyhow!("the enclave's evidence carries no firmware event log")))?;
+    std::fs::write(&args.output, &log).map_err(|e| unusable(e, args.output.display()))?;
+    say!(
+        "wrote {} ({} bytes): the firmware's event log of {address}, replayed to its verified quote; PCRs 0-3 and 7 for `blindfold image export --firmware-log` or `blindfold measure --firmware-log`",
+        args.output.display(),
+        log.len()
+    );
     Ok(())
 }

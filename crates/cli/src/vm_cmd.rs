@@ -421,7 +421,12 @@ pub fn reference(args: &PlatformReferenceArgs) -> Result<(), Failure> {
             .map_err(|e| unusable(e, "booting the image"))?;
         let start = Instant::now();
         loop {
-            match blindfold_atls::reference_evidence(&vm.addr, ca.clone()).await {
+            match blindfold_atls::reference_evidence(
+                &vm.addr,
+                blindfold_atls::ReferenceAnchor::PlatformCa(ca.clone()),
+            )
+            .await
+            {
                 Ok((evidence, _verified)) => {
                     vm.power_off().await;
                     break evidence.event_log.ok_or_else(|| {

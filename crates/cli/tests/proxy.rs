@@ -481,6 +481,7 @@ fn chat_and_the_sdk_answer_a_verified_enclave_and_refuse_a_tampered_one() {
         reference: f.path(reference),
         publisher_key: Some(f.path("publisher.pub")),
         platform_ca: Some(f.path("platform/ca.pem")),
+        ak_intermediates: None,
         accept: blindfold_attest::AcceptPolicy::development(),
         state_dir: Some(f.path("client-state")),
         ..Default::default()

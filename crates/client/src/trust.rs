@@ -32,6 +32,8 @@ pub struct TrustFiles {
     pub min_bundle_version: u64,
     /// A platform CA to anchor the AK chain (the local platform).
     pub platform_ca: Option<PathBuf>,
+    /// AK-certificate intermediates supplied at run time (PEM).
+    pub ak_intermediates: Option<PathBuf>,
     /// What an appraisal must meet.
     pub accept: AcceptPolicy,
     /// Where the highest bundle version seen per publisher is kept; `None`
@@ -145,10 +147,16 @@ impl Trust {
             ),
             None => None,
         };
+        let ak_intermediates = match &files.ak_intermediates {
+            Some(path) => blindfold_x509::parse_certificates(&read(path)?)
+                .map_err(|e| ClientError::Input(format!("{}: {e}", path.display())))?,
+            None => Vec::new(),
+        };
         Ok(Trust {
             policy: ClientPolicy {
                 reference,
                 platform_ca,
+                ak_intermediates,
                 accept: files.accept.clone(),
             },
             reference_source,

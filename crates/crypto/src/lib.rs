@@ -98,6 +98,20 @@ pub trait CryptoProvider: Send + Sync + std::fmt::Debug {
         aad: &[u8],
         in_out: &mut Vec<u8>,
     ) -> Result<(), CryptoError>;
+
+    /// HMAC with `alg` over the concatenation of `parts` (the attester's
+    /// TPM sessions: KDFa and command authorization).
+    fn hmac(&self, alg: HashAlg, key: &[u8], parts: &[&[u8]]) -> Digest;
+
+    /// RSA-OAEP encryption of `message` to `key` with `alg` as the hash and
+    /// mask hash and `label` (a TPM session's salt, to the TPM's EK).
+    fn rsa_oaep_encrypt(
+        &self,
+        key: &PublicKey,
+        alg: HashAlg,
+        label: &[u8],
+        message: &[u8],
+    ) -> Result<Vec<u8>, CryptoError>;
 }
 
 /// The provider the verifiers use when the caller does not choose one ([`Ring`]).

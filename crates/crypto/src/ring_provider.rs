@@ -19,6 +19,31 @@ use crate::{
 pub struct Ring;
 
 impl CryptoProvider for Ring {
+    fn hmac(&self, alg: HashAlg, key: &[u8], parts: &[&[u8]]) -> Digest {
+        let algorithm = match alg {
+            HashAlg::Sha256 => ring::hmac::HMAC_SHA256,
+            HashAlg::Sha384 => ring::hmac::HMAC_SHA384,
+            HashAlg::Sha512 => ring::hmac::HMAC_SHA512,
+            HashAlg::Sha1 | HashAlg::Sm3_256 => return RustCrypto.hmac(alg, key, parts),
+        };
+        let mut ctx = ring::hmac::Context::with_key(&ring::hmac::Key::new(algorithm, key));
+        for p in parts {
+            ctx.update(p);
+        }
+        Digest::new(alg, ctx.sign().as_ref()).unwrap_or_else(|| Digest::zero(alg))
+    }
+
+    fn rsa_oaep_encrypt(
+        &self,
+        key: &PublicKey,
+        alg: HashAlg,
+        label: &[u8],
+        message: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        // ring has no RSA encryption.
+        RustCrypto.rsa_oaep_encrypt(key, alg, label, message)
+    }
+
     fn hash(&self, alg: HashAlg, parts: &[&[u8]]) -> Digest {
         RustCrypto.hash(alg, parts)
     }

@@ -19,6 +19,23 @@ use crate::{
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RustCrypto;
 
+fn hmac_with<D: sha2::Digest + sha2::digest::core_api::BlockSizeUser>(
+    alg: HashAlg,
+    key: &[u8],
+    parts: &[&[u8]],
+) -> Digest {
+    use hmac::Mac as _;
+    // HMAC takes a key of any length (longer ones are hashed first).
+    let Ok(mut mac) = <hmac::SimpleHmac<D> as hmac::Mac>::new_from_slice(key) else {
+        return Digest::zero(alg);
+    };
+    for p in parts {
+        mac.update(p);
+    }
+    let out = mac.finalize().into_bytes();
+    Digest::new(alg, &out).unwrap_or_else(|| Digest::zero(alg))
+}
+
 fn hash_with<D: sha2::Digest>(alg: HashAlg, parts: &[&[u8]]) -> Digest {
     let mut h = D::new();
     for p in parts {
@@ -31,6 +48,44 @@ fn hash_with<D: sha2::Digest>(alg: HashAlg, parts: &[&[u8]]) -> Digest {
 }
 
 impl CryptoProvider for RustCrypto {
+    fn hmac(&self, alg: HashAlg, key: &[u8], parts: &[&[u8]]) -> Digest {
+        match alg {
+            HashAlg::Sha1 => hmac_with::<sha1::Sha1>(alg, key, parts),
+            HashAlg::Sha256 => hmac_with::<sha2::Sha256>(alg, key, parts),
+            HashAlg::Sha384 => hmac_with::<sha2::Sha384>(alg, key, parts),
+            HashAlg::Sha512 => hmac_with::<sha2::Sha512>(alg, key, parts),
+            HashAlg::Sm3_256 => hmac_with::<sm3::Sm3>(alg, key, parts),
+        }
+    }
+
+    fn rsa_oaep_encrypt(
+        &self,
+        key: &PublicKey,
+        alg: HashAlg,
+        label: &[u8],
+        message: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let PublicKey::Rsa { modulus, exponent } = key else {
+            return Err(CryptoError::KeySchemeMismatch(format!(
+                "RSA-OAEP to an {key} key"
+            )));
+        };
+        let public = RsaPublicKey::new(BigUint::from_bytes_be(modulus), BigUint::from(*exponent))
+            .map_err(|e| CryptoError::InvalidKey(e.to_string()))?;
+        let label = String::from_utf8(label.to_vec())
+            .map_err(|_| CryptoError::InvalidKey("an OAEP label that is not UTF-8".into()))?;
+        let padding = match alg {
+            HashAlg::Sha1 => rsa::Oaep::new_with_label::<sha1::Sha1, _>(label),
+            HashAlg::Sha256 => rsa::Oaep::new_with_label::<sha2::Sha256, _>(label),
+            HashAlg::Sha384 => rsa::Oaep::new_with_label::<sha2::Sha384, _>(label),
+            HashAlg::Sha512 => rsa::Oaep::new_with_label::<sha2::Sha512, _>(label),
+            HashAlg::Sm3_256 => rsa::Oaep::new_with_label::<sm3::Sm3, _>(label),
+        };
+        public
+            .encrypt(&mut rsa::rand_core::OsRng, padding, message)
+            .map_err(|e| CryptoError::InvalidKey(format!("RSA-OAEP: {e}")))
+    }
+
     fn hash(&self, alg: HashAlg, parts: &[&[u8]]) -> Digest {
         match alg {
             HashAlg::Sha1 => hash_with::<sha1::Sha1>(alg, parts),

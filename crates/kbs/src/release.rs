@@ -151,6 +151,7 @@ pub fn decide(
             Some(ca) if development => Some(TpmAnchor::DangerPlatformCa(ca.to_vec())),
             _ => None,
         },
+        ak_intermediates: Vec::new(),
         replay: Default::default(),
         hardware: Default::default(),
     };

@@ -310,12 +310,11 @@ fn malformed_documents_are_refused_with_what_is_wrong() {
 }
 
 mod generated {
-    //! A document signed by a chain the test makes: it verifies under its
-    //! own (test) root and is refused under Root-G1.
-    use coset::{iana, CborSerializable, CoseSign1Builder, HeaderBuilder};
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
-    use ring::rand::SystemRandom;
-    use ring::signature::{EcdsaKeyPair, ECDSA_P384_SHA384_FIXED_SIGNING};
+    //! A document signed by a chain the test makes
+    //! (`blindfold_testdata::nitro`): it verifies under its own (test) root
+    //! and is refused under Root-G1.
+    use blindfold_testdata::nitro::{document as signed, DocumentSpec};
+    use coset::iana;
 
     pub(super) fn document(
         pcr0: [u8; 48],
@@ -333,60 +332,17 @@ mod generated {
         nonce: &[u8],
         at_ms: u64,
     ) -> (Vec<u8>, blindfold_x509::Certificate) {
-        let alg = &rcgen::PKCS_ECDSA_P384_SHA384;
-        let root_key = KeyPair::generate_for(alg).unwrap();
-        let mut root = CertificateParams::new(vec![]).unwrap();
-        root.distinguished_name
-            .push(DnType::CommonName, "test nitro root");
-        root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        root.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
-        let root_cert = root.self_signed(&root_key).unwrap();
-        let leaf_key = KeyPair::generate_for(alg).unwrap();
-        let mut leaf = CertificateParams::new(vec![]).unwrap();
-        leaf.distinguished_name.push(DnType::CommonName, "i-test-enc0");
-        leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        let leaf_cert = leaf.signed_by(&leaf_key, &root_cert, &root_key).unwrap();
-
-        use ciborium::Value as V;
-        let pcrs = (first_pcr..16u8)
-            .map(|i| {
-                (
-                    V::Integer(i.into()),
-                    V::Bytes(if i == 0 { pcr0.to_vec() } else { vec![0; 48] }),
-                )
-            })
-            .collect();
-        let payload = V::Map(vec![
-            (V::Text("module_id".into()), V::Text("i-test-enc0".into())),
-            (V::Text("digest".into()), V::Text("SHA384".into())),
-            (V::Text("timestamp".into()), V::Integer(at_ms.into())),
-            (V::Text("pcrs".into()), V::Map(pcrs)),
-            (V::Text("certificate".into()), V::Bytes(leaf_cert.der().to_vec())),
-            (
-                V::Text("cabundle".into()),
-                V::Array(vec![V::Bytes(root_cert.der().to_vec())]),
-            ),
-            (V::Text("public_key".into()), V::Null),
-            (V::Text("user_data".into()), V::Null),
-            (V::Text("nonce".into()), V::Bytes(nonce.to_vec())),
-        ]);
-        let mut payload_bytes = Vec::new();
-        ciborium::ser::into_writer(&payload, &mut payload_bytes).unwrap();
-        let signer = EcdsaKeyPair::from_pkcs8(
-            &ECDSA_P384_SHA384_FIXED_SIGNING,
-            &leaf_key.serialize_der(),
-            &SystemRandom::new(),
-        )
-        .unwrap();
-        let sign1 = CoseSign1Builder::new()
-            .protected(HeaderBuilder::new().algorithm(algorithm).build())
-            .payload(payload_bytes)
-            .create_signature(&[], |tbs| {
-                signer.sign(&SystemRandom::new(), tbs).unwrap().as_ref().to_vec()
-            })
-            .build();
-        let root = blindfold_x509::Certificate::from_der(root_cert.der()).unwrap();
-        (sign1.to_vec().unwrap(), root)
+        let (document, root) = signed(&DocumentSpec {
+            algorithm,
+            nitrotpm: false,
+            pcrs: (first_pcr..16u8)
+                .map(|i| (i, if i == 0 { pcr0.to_vec() } else { vec![0; 48] }))
+                .collect(),
+            nonce: Some(nonce.to_vec()),
+            public_key: None,
+            timestamp_ms: at_ms,
+        });
+        (document, blindfold_x509::Certificate::from_der(&root).unwrap())
     }
 }
 

@@ -8,7 +8,10 @@
 //! fields, because every field here is evidence a verifier must check: a
 //! field it would skip is a claim it would not have checked. Additions
 //! therefore come as version 2, which an enclave sends only to clients that
-//! ask for it.
+//! ask for it. The one optional field, `platform_report`, is no exception:
+//! only the platforms whose AK a hardware report roots (Azure confidential
+//! VMs, NitroTPM) send it, and their evidence cannot verify without it, so
+//! a reader that refuses it refuses what it could not have checked.
 
 use blindfold_tpm::PcrValues;
 use serde::{Deserialize, Serialize};
@@ -57,6 +60,43 @@ pub struct EvidenceV1 {
     pub firmware_log: Option<Vec<u8>>,
     /// The runtime event log (PCR 15).
     pub runtime_log: Vec<CelRecord>,
+    /// The hardware (or hypervisor) report that roots the AK, on the
+    /// platforms that have one; absent (not `null`) elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_report: Option<PlatformReportV1>,
+}
+
+/// The report that roots a platform's AK, as the enclave collected it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum PlatformReportV1 {
+    /// An Azure SEV-SNP confidential VM: the HCL report from the vTPM's NV
+    /// index 0x01400001 and the VCEK that signed its SNP report.
+    AzureSnp {
+        /// The HCL report (base64).
+        #[serde(with = "b64")]
+        hcl_report: Vec<u8>,
+        /// The VCEK certificate (DER, base64), fetched at run time.
+        #[serde(with = "b64")]
+        vcek: Vec<u8>,
+    },
+    /// An Azure TDX confidential VM: the HCL report and the TD quote made
+    /// from the TD report inside it.
+    AzureTdx {
+        /// The HCL report (base64).
+        #[serde(with = "b64")]
+        hcl_report: Vec<u8>,
+        /// The TD quote (base64), fetched at run time.
+        #[serde(with = "b64")]
+        td_quote: Vec<u8>,
+    },
+    /// A NitroTPM attestation document (`COSE_Sign1`, base64) whose nonce
+    /// is the quote's qualifying data and whose public key is the AK.
+    NitroDocument {
+        /// The document.
+        #[serde(with = "b64")]
+        document: Vec<u8>,
+    },
 }
 
 impl EvidenceV1 {

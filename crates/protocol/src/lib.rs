@@ -43,6 +43,6 @@ pub use api_error::ApiErrorBody;
 pub use binding::{qualifying_data, Purpose};
 pub use environment::EnvironmentV1;
 pub use error::Error;
-pub use evidence::{EvidenceV1, QuoteV1};
+pub use evidence::{EvidenceV1, PlatformReportV1, QuoteV1};
 pub use runtime_log::{runtime_events, CelDigest, CelRecord, RuntimeEvent, RuntimeLog, RUNTIME_PCR};
 pub use untrusted::untrusted_text;

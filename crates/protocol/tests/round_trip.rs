@@ -32,6 +32,7 @@ fn evidence() -> EvidenceV1 {
         ak_cert_chain: vec![vec![0x30, 0x82], vec![0x30, 0x81]],
         firmware_log: None,
         runtime_log: log().to_records(),
+        platform_report: None,
     }
 }
 
@@ -219,4 +220,39 @@ fn the_environment_report_round_trips_and_readers_ignore_new_fields() {
     // A newer enclave's extra field does not break an older reader.
     let newer = json.replacen('{', r#"{"gpu":"h100","#, 1);
     assert_eq!(serde_json::from_str::<EnvironmentV1>(&newer).unwrap(), report);
+}
+
+#[test]
+fn the_platform_report_is_absent_unless_sent_and_round_trips_by_kind() {
+    use blindfold_protocol::PlatformReportV1;
+    let plain = evidence();
+    let json: serde_json::Value = serde_json::from_slice(&plain.to_json()).unwrap();
+    assert!(json.get("platform_report").is_none(), "absent, not null");
+    for report in [
+        PlatformReportV1::AzureSnp {
+            hcl_report: vec![1, 2],
+            vcek: vec![3],
+        },
+        PlatformReportV1::AzureTdx {
+            hcl_report: vec![4],
+            td_quote: vec![5, 6],
+        },
+        PlatformReportV1::NitroDocument { document: vec![7] },
+    ] {
+        let mut e = evidence();
+        e.platform_report = Some(report);
+        let bytes = e.to_json();
+        assert_eq!(EvidenceV1::from_json(&bytes).unwrap(), e);
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let kind = json["platform_report"]["kind"].as_str().unwrap().to_string();
+        assert!(["azure-snp", "azure-tdx", "nitro-document"].contains(&kind.as_str()));
+    }
+    // An unknown kind or field is refused, like any unknown field.
+    let mut json: serde_json::Value = serde_json::from_slice(&evidence().to_json()).unwrap();
+    json["platform_report"] = serde_json::json!({"kind": "sgx", "quote": "AA=="});
+    let e = EvidenceV1::from_json(&serde_json::to_vec(&json).unwrap()).unwrap_err();
+    assert!(matches!(e, Error::Malformed { .. }), "{e}");
+    json["platform_report"] = serde_json::json!({"kind": "nitro-document", "document": "AA==", "extra": 1});
+    let e = EvidenceV1::from_json(&serde_json::to_vec(&json).unwrap()).unwrap_err();
+    assert!(matches!(e, Error::Malformed { .. }), "{e}");
 }

@@ -103,6 +103,7 @@ fn bench(c: &mut Criterion) {
     let policy = ClientPolicy {
         reference: common::reference(setup.events()),
         platform_ca: Some(setup.ca()),
+        ak_intermediates: Vec::new(),
         accept: blindfold_attest::AcceptPolicy::development(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

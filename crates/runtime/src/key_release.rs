@@ -262,7 +262,8 @@ async fn try_release(
         &conn.broker_spki,
         &conn.exporter,
     );
-    let evidence = crate::evidence::quoted(tpm, state, &qualifying).map_err(Failure::Refused)?;
+    let evidence = blindfold_attester::evidence::quoted(tpm, state, &qualifying)
+        .map_err(|e| Failure::Refused(e.into()))?;
     let request = ReleaseRequestV1 {
         blindfold_release: 1,
         challenge: challenge.challenge,

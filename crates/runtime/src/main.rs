@@ -19,7 +19,6 @@
 #![warn(missing_docs)]
 
 mod engines;
-mod evidence;
 mod idle;
 mod image_dhcp;
 mod image_firewall;
@@ -28,6 +27,7 @@ mod image_net;
 mod key_release;
 mod measure;
 mod peer_cap;
+mod platform_report;
 mod sealed_model;
 mod server;
 mod tls_key;
@@ -149,8 +149,9 @@ fn run_image() -> anyhow::Result<()> {
         .clone()
         .ok_or_else(|| anyhow::anyhow!("the image's configuration sets no network"))?;
     let mut tpm = blindfold_attester::Tpm::open(IMAGE_TCTI).context("opening the TPM")?;
-    let state = measure::measure_verified(
+    let mut state = measure::measure_verified(
         &mut tpm,
+        IMAGE_TCTI,
         &boot.config,
         None,
         &boot.root_hash,
@@ -168,10 +169,17 @@ fn run_image() -> anyhow::Result<()> {
         .block_on(image_net::configure(&net))
         .context("setting up the network")?;
     let dhcp = network.dhcp.is_some();
+    let mut allowed = net.allowed()?;
+    // The metadata service only for the platforms whose report needs it
+    // (Azure confidential VMs): the measured platform name decides.
+    let imds = platform_report::needs_imds(&state.layout);
+    if imds {
+        allowed.push(platform_report::IMDS);
+    }
     image_firewall::apply(&image_firewall::Policy {
         loopback: network.loopback,
         listen_port: net.listen_port,
-        allowed: net.allowed()?,
+        allowed,
         dhcp,
     })
     .context("setting the firewall")?;
@@ -193,6 +201,15 @@ fn run_image() -> anyhow::Result<()> {
             image_init::power_off();
         });
     }
+    if imds {
+        state.platform_report = runtime
+            .block_on(platform_report::collect(
+                &mut tpm,
+                &state.layout,
+                platform_report::IMDS,
+            ))
+            .context("collecting the platform report")?;
+    }
     #[cfg(debug_assertions)]
     runtime.block_on(image_net::probe(&net));
     serve(
@@ -213,8 +230,8 @@ fn run(config_path: &std::path::Path, launch_path: &std::path::Path) -> anyhow::
     let launch = std::fs::read(launch_path).with_context(|| format!("reading {}", launch_path.display()))?;
     let launch = blindfold_enclave_config::LaunchConfig::parse(&launch).context("launch configuration")?;
     let mut tpm = blindfold_attester::Tpm::open(&launch.tcti).context("opening the TPM")?;
-    let state =
-        measure::measure_at_start(&mut tpm, &config, &raw).context("measuring at start (serving nothing)")?;
+    let state = measure::measure_at_start(&mut tpm, &launch.tcti, &config, &raw)
+        .context("measuring at start (serving nothing)")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     serve(runtime, tpm, state, &config, launch.listen, "process")
 }

@@ -5,30 +5,14 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use anyhow::{anyhow, Context};
-use blindfold_attester::{Tpm, AK_CERT_NV_INDEX};
-use blindfold_crypto::HashAlg;
+use blindfold_attester::{PlatformLayout, Tpm};
 use blindfold_protocol::{runtime_events, RuntimeEvent, RuntimeLog, RUNTIME_PCR};
 use blindfold_verity::{self as verity, Superblock, VerityParams};
 use sha2::{Digest as _, Sha256};
 
 use blindfold_enclave_config::EnclaveConfig;
 
-/// What the enclave knows after start-up.
-#[derive(Debug)]
-pub struct StartState {
-    /// Active PCR banks.
-    pub banks: Vec<HashAlg>,
-    /// The runtime event log so far.
-    pub log: RuntimeLog,
-    /// AK public area (`TPMT_PUBLIC`).
-    pub ak_public: Vec<u8>,
-    /// AK certificate (DER) from NV 0x01C101D0.
-    pub ak_cert: Vec<u8>,
-    /// Platform name for evidence.
-    pub platform: String,
-    /// The firmware's event log (a measured image; none in process mode).
-    pub firmware_log: Option<Vec<u8>>,
-}
+pub use blindfold_attester::evidence::StartState;
 
 fn extend(tpm: &mut Tpm, log: &mut RuntimeLog, event: RuntimeEvent) -> anyhow::Result<()> {
     let digests: Vec<_> = log.banks.iter().map(|b| event.digest(*b)).collect();
@@ -82,6 +66,7 @@ pub fn file_sha256(path: &Path) -> anyhow::Result<[u8; 32]> {
 /// nothing.
 pub fn measure_at_start(
     tpm: &mut Tpm,
+    tcti: &str,
     config: &EnclaveConfig,
     raw_config: &[u8],
 ) -> anyhow::Result<StartState> {
@@ -89,6 +74,7 @@ pub fn measure_at_start(
     let binary = file_sha256(Path::new("/proc/self/exe")).context("hashing the enclave's own executable")?;
     measure_verified(
         tpm,
+        tcti,
         config,
         Some(&binary),
         &config.app_disk_root_hash,
@@ -103,12 +89,18 @@ pub fn measure_at_start(
 /// image), configuration and the ready separator.
 pub fn measure_verified(
     tpm: &mut Tpm,
+    tcti: &str,
     config: &EnclaveConfig,
     enclave_binary: Option<&[u8; 32]>,
     root_hash: &[u8],
     raw_config: &[u8],
     firmware_log: Option<Vec<u8>>,
 ) -> anyhow::Result<StartState> {
+    // The AK first: a platform without its AK fails before PCR 15 moves.
+    let layout = PlatformLayout::for_platform(&config.platform)?;
+    let ak = tpm
+        .load_ak(&layout)
+        .with_context(|| format!("loading the {} attestation key", config.platform))?;
     let banks = tpm.active_banks()?;
     if banks.is_empty() {
         return Err(anyhow!("the TPM has no active PCR bank"));
@@ -133,10 +125,11 @@ pub fn measure_verified(
     Ok(StartState {
         banks,
         log,
-        ak_public: tpm.ak_public()?,
-        ak_cert: tpm
-            .read_nv(AK_CERT_NV_INDEX)
-            .context("reading the AK certificate from NV 0x01C101D0")?,
+        ak_public: ak.public,
+        ak_cert_chain: ak.certificate.into_iter().collect(),
+        layout,
+        platform_report: None,
+        tcti: tcti.to_string(),
         platform: config.platform.clone(),
         firmware_log,
     })

@@ -207,7 +207,13 @@ async fn evidence_response(
             .tpm
             .lock()
             .map_err(|_| anyhow::anyhow!("TPM lock poisoned"))?;
-        crate::evidence::evidence(&mut tpm, &shared.state, &nonce, &spki, &exporter)
+        anyhow::Ok(blindfold_attester::evidence::evidence(
+            &mut tpm,
+            &shared.state,
+            &nonce,
+            &spki,
+            &exporter,
+        )?)
     })
     .await;
     match work {

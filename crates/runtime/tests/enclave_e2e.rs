@@ -30,6 +30,7 @@ async fn an_attested_session_on_the_local_platform() {
     let policy = |reference: ReferenceValues, ca: Option<Vec<_>>, allow_dev_reference: bool| ClientPolicy {
         reference,
         platform_ca: ca,
+        ak_intermediates: Vec::new(),
         accept: if allow_dev_reference {
             AcceptPolicy::development()
         } else {
@@ -247,6 +248,7 @@ async fn the_enclave_measures_its_model_and_serves_the_api() {
     let policy = |reference| ClientPolicy {
         reference,
         platform_ca: Some(setup.ca()),
+        ak_intermediates: Vec::new(),
         accept: AcceptPolicy::development(),
     };
 
@@ -288,6 +290,7 @@ async fn an_idle_session_outlives_the_header_timeout() {
     let policy = ClientPolicy {
         reference: reference(setup.events()),
         platform_ca: Some(setup.ca()),
+        ak_intermediates: Vec::new(),
         accept: AcceptPolicy::development(),
     };
     let mut session = connect(&enclave.addr, &policy).await.unwrap();

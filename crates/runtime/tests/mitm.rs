@@ -196,6 +196,7 @@ async fn attacks_on_the_session_are_refused() {
     let policy = ClientPolicy {
         reference: common::reference(setup.events()),
         platform_ca: Some(setup.ca()),
+        ak_intermediates: Vec::new(),
         accept: blindfold_attest::AcceptPolicy::development(),
     };
     connect(&enclave.addr, &policy).await.unwrap();
@@ -259,6 +260,7 @@ async fn attacks_on_the_session_are_refused() {
                 .platform_ca
                 .clone()
                 .map(blindfold_attest::TpmAnchor::DangerPlatformCa),
+            ak_intermediates: Vec::new(),
             replay: Default::default(),
             hardware: Default::default(),
         };

@@ -7,7 +7,9 @@
 //!
 //! Also builds hand-made event logs byte for byte ([`eventlog`]), for
 //! tests that need a log no sample has (H-CRTM, CC event logs), and TDX
-//! quotes signed by a generated key chain ([`tdx`]); runs a fast stand-in
+//! quotes signed by a generated key chain ([`tdx`]), SEV-SNP and Azure HCL
+//! reports signed by a generated AMD-shaped chain ([`snp`]), Nitro
+//! attestation documents signed by a generated chain ([`nitro`]); runs a fast stand-in
 //! for a GPU inference server ([`standin`]) and a real S3-compatible server
 //! ([`s3`]).
 //!
@@ -18,7 +20,9 @@
 
 pub mod eventlog;
 pub mod generation;
+pub mod nitro;
 pub mod s3;
+pub mod snp;
 pub mod standin;
 pub mod tdx;
 

@@ -2,11 +2,11 @@
 //! version 1: the document type is `blindfold_protocol::EvidenceV1`, the
 //! same one the enclave writes; the schema is in `docs/evidence.md`.
 
-use blindfold_protocol::EvidenceV1;
+use blindfold_protocol::{EvidenceV1, PlatformReportV1};
 use blindfold_tpm::{TpmPublic, TpmSignature};
 use blindfold_x509::Certificate;
 
-use super::{wire, AkClaim, Evidence, Layout, QuoteClaim};
+use super::{wire, AkClaim, Evidence, HardwareEvidence, Layout, QuoteClaim};
 use crate::error::{Error, InputError};
 use crate::platform::Platform;
 
@@ -36,6 +36,25 @@ pub(super) fn read(bytes: &[u8]) -> Result<Evidence, Error> {
             public: Some(public.key),
         }
     };
+    let hardware = match doc.platform_report {
+        None => None,
+        Some(PlatformReportV1::AzureSnp { hcl_report, vcek }) => Some(HardwareEvidence::AzureSnp {
+            hcl_report,
+            vcek: Some(vcek),
+        }),
+        Some(PlatformReportV1::AzureTdx { hcl_report, td_quote }) => {
+            Some(HardwareEvidence::AzureTdx { hcl_report, td_quote })
+        }
+        Some(PlatformReportV1::NitroDocument { document }) => {
+            Some(HardwareEvidence::NitroDocument(Box::new(
+                blindfold_nitro::AttestationDocument::parse(&document).map_err(|e| {
+                    Error::Input(InputError::EvidenceFormat(format!(
+                        "platform_report.document: {e}"
+                    )))
+                })?,
+            )))
+        }
+    };
     Ok(Evidence {
         layout: Layout::BlindfoldV1,
         platform,
@@ -48,6 +67,6 @@ pub(super) fn read(bytes: &[u8]) -> Result<Evidence, Error> {
         event_log: doc.firmware_log,
         blindllama: None,
         runtime_log: Some(doc.runtime_log),
-        hardware: None,
+        hardware,
     })
 }

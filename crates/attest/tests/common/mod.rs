@@ -27,6 +27,7 @@ pub fn options(nonce: Option<Vec<u8>>, at: SystemTime) -> VerifyOptions {
         freshness: Some(nonce.map_or(Freshness::DangerNotChecked, Freshness::Nonce)),
         at,
         tpm_anchor: None,
+        ak_intermediates: Vec::new(),
         replay: Default::default(),
         hardware: HardwareOptions::default(),
     }

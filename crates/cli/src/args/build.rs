@@ -43,6 +43,13 @@ pub struct ImageExportArgs {
     /// The output directory (created if needed).
     #[arg(short, long, value_name = "DIR")]
     pub output: PathBuf,
+    /// The firmware's event log of a reference boot of this image on the
+    /// target cloud (`blindfold platform capture`): with it, DIR/
+    /// measurements.json is written for that cloud (PCRs 0-3 and 7 from the
+    /// log, the rest predicted from the image), as `blindfold measure
+    /// --image IMAGE_DIR --firmware-log LOG` writes it.
+    #[arg(long, value_name = "LOG")]
+    pub firmware_log: Option<PathBuf>,
     /// Timestamp written into the VHD footer and the tar header (default:
     /// $SOURCE_DATE_EPOCH, else 0).
     #[arg(long, env = "SOURCE_DATE_EPOCH", default_value_t = 0)]

@@ -67,6 +67,12 @@ pub struct AttestVerifyArgs {
     /// forge evidence; the trust basis is then "development".
     #[arg(long, value_name = "FILE", conflicts_with = "ak")]
     pub platform_ca: Option<PathBuf>,
+    /// For a cloud vTPM (azure-vtpm, gcp-vtpm): intermediate CA
+    /// certificates (PEM) to build the AK certificate's path with, beside
+    /// the bundled ones: a CA the cloud issued since this build (Azure's
+    /// vTPM intermediates expire and rotate). Never a trust anchor.
+    #[arg(long, value_name = "FILE")]
+    pub ak_intermediates: Option<PathBuf>,
     /// Accept development reference values (process mode: no measured
     /// boot, only the runtime PCR). Refused for any platform but the
     /// development one (local or tpm), where they are a warning.

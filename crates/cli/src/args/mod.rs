@@ -138,6 +138,11 @@ pub struct TrustArgs {
     /// For the local platform (danger): the platform CA that certifies the AK.
     #[arg(long, value_name = "FILE")]
     pub platform_ca: Option<PathBuf>,
+    /// For a cloud vTPM (azure-vtpm, gcp-vtpm): intermediate CA
+    /// certificates (PEM) to build the AK certificate's path with, beside
+    /// the bundled ones (a CA issued since this build). Never a trust anchor.
+    #[arg(long, value_name = "FILE")]
+    pub ak_intermediates: Option<PathBuf>,
     /// Accept the development platform: evidence anchored in a local
     /// platform CA, which whoever holds the swtpm state can forge (trust
     /// basis "development").
@@ -202,6 +207,7 @@ impl TrustArgs {
             reference_unsigned: self.signer.reference_unsigned,
             min_bundle_version: self.signer.min_bundle_version,
             platform_ca: self.platform_ca.clone(),
+            ak_intermediates: self.ak_intermediates.clone(),
             accept: AcceptPolicy {
                 platforms: self.expect_platforms.clone(),
                 min_trust_basis: self.min_trust_basis,
@@ -332,6 +338,39 @@ pub enum PlatformCommand {
     /// PCRs 0-3 and 7 (`blindfold measure --firmware-log`). Take it on a
     /// platform you control; it is what this boot measured, not a verdict.
     Reference(PlatformReferenceArgs),
+    /// Take the firmware's event log from an enclave booted on a cloud
+    /// instance you control (the image's first boot there): its evidence is
+    /// verified to the cloud's root (quote, AK, session binding, logs
+    /// replayed), not appraised. The log is that cloud's reference for PCRs
+    /// 0-3 and 7 (`blindfold image export --firmware-log`, `blindfold
+    /// measure --firmware-log`): Secure Boot variables and firmware differ
+    /// per cloud, so they are captured, never predicted.
+    Capture(PlatformCaptureArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("anchor").required(true).args(["platform", "platform_ca"])))]
+pub struct PlatformCaptureArgs {
+    /// The enclave: https://HOST:PORT (or HOST:PORT).
+    pub url: String,
+    /// The cloud platform the evidence must come from: azure-vtpm,
+    /// azure-snp, azure-tdx, gcp-vtpm or aws-nitrotpm (anchored in its
+    /// bundled root).
+    #[arg(long, value_name = "PLATFORM", value_parser = parse_platform)]
+    pub platform: Option<Platform>,
+    /// A development platform's CA instead (danger: a local platform).
+    #[arg(long, value_name = "FILE")]
+    pub platform_ca: Option<PathBuf>,
+    /// AK-certificate intermediates (PEM) supplied at run time, beside the
+    /// bundled ones.
+    #[arg(long, value_name = "FILE")]
+    pub ak_intermediates: Option<PathBuf>,
+    /// Keep trying for this many seconds while the instance boots.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub wait: u64,
+    /// Where to write the event log.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -67,6 +67,7 @@ impl Enclave {
                 banks: BANKS.to_vec(),
             }
             .to_records(),
+            platform_report: None,
         }
     }
 
