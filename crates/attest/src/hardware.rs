@@ -106,6 +106,7 @@ pub(crate) struct HardwareCheck<'a> {
 pub(crate) struct HardwareRoots<'a> {
     pub(crate) amd: Option<&'a AmdRoots>,
     pub(crate) nitro: Option<&'a NitroRoots>,
+    pub(crate) intel: Option<&'a IntelRoots>,
 }
 
 pub(crate) fn verify_hardware(
@@ -153,7 +154,8 @@ pub(crate) fn verify_hardware(
         HardwareEvidence::AzureTdx { hcl_report, td_quote } => {
             let hcl = HclReport::parse(hcl_report)?;
             expect_type(&hcl, HclReportType::Tdx)?;
-            let mut verifier = TdxVerifier::new(IntelRoots::bundled()).with_provider(provider);
+            let mut verifier =
+                TdxVerifier::new(roots.intel.unwrap_or(IntelRoots::bundled())).with_provider(provider);
             if let Some(cache) = cache {
                 verifier = verifier.with_chain_cache(cache.clone());
             }

@@ -7,6 +7,7 @@
 
 use blindfold_nitro::NitroRoots;
 use blindfold_snp::AmdRoots;
+use blindfold_tdx::IntelRoots;
 use blindfold_x509::TrustStore;
 
 use crate::platform::Platform;
@@ -21,6 +22,8 @@ pub struct TestRoots {
     pub amd: Option<AmdRoots>,
     /// Nitro roots for NitroTPM documents.
     pub nitro: Option<NitroRoots>,
+    /// Intel roots for Azure TDX VMs' TD quotes.
+    pub intel: Option<IntelRoots>,
 }
 
 impl TestRoots {

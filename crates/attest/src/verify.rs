@@ -176,11 +176,13 @@ impl Verifier {
             return HardwareRoots {
                 amd: roots.amd.as_ref(),
                 nitro: roots.nitro.as_ref(),
+                intel: roots.intel.as_ref(),
             };
         }
         HardwareRoots {
             amd: None,
             nitro: None,
+            intel: None,
         }
     }
 

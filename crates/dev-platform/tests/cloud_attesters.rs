@@ -380,6 +380,56 @@ fn azure_snp_evidence_carries_the_hcl_report_and_verifies_to_amd_shaped_roots() 
 }
 
 #[test]
+fn azure_tdx_evidence_carries_the_hcl_report_and_the_td_quote() {
+    use blindfold_testdata::{snp, tdx};
+    let mut p = swtpm();
+    let PublicKey::Rsa { modulus, exponent } =
+        TpmPublic::parse_tpmt(&p.tpm.ak_public().unwrap()).unwrap().key
+    else {
+        panic!("an RSA AK")
+    };
+    let runtime_data = snp::hcl_runtime_data(&modulus, exponent);
+    // The HCL report holds the TD report (type 4); the TD quote made from
+    // it carries the same report data: the runtime data's hash.
+    let mut td_report = vec![0u8; 1024];
+    td_report[128..192].copy_from_slice(&snp::report_data_for(&runtime_data));
+    let hcl = snp::hcl_report(&td_report, 4, &runtime_data);
+    p.tpm.write_nv(AZURE_HCL_REPORT_NV_INDEX, &hcl).unwrap();
+    let pki = tdx::TestPki::generate();
+    let quote = |report_data: [u8; 64]| {
+        let mut spec = tdx::QuoteSpec::new(&pki);
+        spec.report_data = report_data;
+        tdx::td_quote(&pki, &spec)
+    };
+
+    let mut state = start_state(&mut p, "azure-tdx");
+    let hcl_report = p.tpm.hcl_report(AZURE_HCL_REPORT_NV_INDEX).unwrap();
+    state.platform_report = Some(PlatformReportV1::AzureTdx {
+        hcl_report: hcl_report.clone(),
+        td_quote: quote(snp::report_data_for(&runtime_data)),
+    });
+    let evidence = quoted(&mut p.tpm, &state, &QUALIFYING).unwrap();
+    let ours = Verifier::new().danger_with_test_roots(TestRoots {
+        intel: Some(blindfold_tdx::IntelRoots::from_pem(pki.root_pem.as_bytes()).unwrap()),
+        ..TestRoots::default()
+    });
+    assert_eq!(
+        verify(&evidence, Platform::AzureTdx, &ours).unwrap(),
+        TrustBasis::Cvm
+    );
+    let e = verify(&evidence, Platform::AzureTdx, &Verifier::new()).unwrap_err();
+    assert!(matches!(e, Error::Verify(VerifyError::Tdx(_))), "{e}");
+    // A TD quote over other report data does not bind this HCL report.
+    state.platform_report = Some(PlatformReportV1::AzureTdx {
+        hcl_report,
+        td_quote: quote([0x42; 64]),
+    });
+    let evidence = quoted(&mut p.tpm, &state, &QUALIFYING).unwrap();
+    let e = verify(&evidence, Platform::AzureTdx, &ours).unwrap_err();
+    assert!(matches!(e, Error::Verify(VerifyError::HclBinding { .. })), "{e}");
+}
+
+#[test]
 fn a_quote_over_another_nonce_is_refused_on_a_cloud_platform_too() {
     let mut p = swtpm();
     let root = Ca::root("Microsoft Corporation", "Test root");

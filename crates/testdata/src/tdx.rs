@@ -80,10 +80,13 @@ pub struct QuoteSpec<'a> {
     pub qe_signer: &'a EcdsaKeyPair,
     /// The QE's MRSIGNER (Intel's TD QE unless a test says otherwise).
     pub qe_mr_signer: [u8; 32],
+    /// REPORTDATA.
+    pub report_data: [u8; 64],
 }
 
 impl<'a> QuoteSpec<'a> {
-    /// A non-debug TD with zero RTMRs, quoted by Intel's TD QE identity.
+    /// A non-debug TD with zero RTMRs and report data `0x42…`, quoted by
+    /// Intel's TD QE identity.
     pub fn new(pki: &'a TestPki) -> QuoteSpec<'a> {
         let mut qe_mr_signer = [0u8; 32];
         qe_mr_signer.copy_from_slice(&hex::decode(INTEL_TD_QE_MRSIGNER).expect("hex"));
@@ -92,11 +95,12 @@ impl<'a> QuoteSpec<'a> {
             rtmrs: [[0; 48]; 4],
             qe_signer: &pki.pck,
             qe_mr_signer,
+            report_data: [0x42; 64],
         }
     }
 }
 
-/// A v4 TDX quote: MRTD `0x11…`, report data `0x42…`, the rest from `spec`.
+/// A v4 TDX quote: MRTD `0x11…`, the rest from `spec`.
 pub fn td_quote(pki: &TestPki, spec: &QuoteSpec<'_>) -> Vec<u8> {
     let ak = generated_key();
     let ak_public = &ak.public_key().as_ref()[1..]; // drop the 0x04 of the uncompressed point
@@ -115,7 +119,7 @@ pub fn td_quote(pki: &TestPki, spec: &QuoteSpec<'_>) -> Vec<u8> {
     for (i, rtmr) in spec.rtmrs.iter().enumerate() {
         body[328 + 48 * i..376 + 48 * i].copy_from_slice(rtmr);
     }
-    body[520..584].fill(0x42); // report_data
+    body[520..584].copy_from_slice(&spec.report_data);
 
     let auth_data: Vec<u8> = (0..32u8).collect();
     let mut qe_report = vec![0u8; QE_REPORT_LEN];
