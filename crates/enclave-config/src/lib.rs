@@ -236,6 +236,19 @@ impl NetworkConfig {
     }
 }
 
+/// The platforms an enclave can attest on (`platform`): each names where
+/// the AK, its certificate and the report that roots it live
+/// (`blindfold_attester::PlatformLayout`).
+pub const PLATFORMS: &[&str] = &[
+    "local",
+    "tpm",
+    "azure-vtpm",
+    "azure-snp",
+    "azure-tdx",
+    "gcp-vtpm",
+    "aws-nitrotpm",
+];
+
 /// What the enclave is: the measured configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -347,6 +360,13 @@ impl EnclaveConfig {
 
     fn check(&self) -> Result<(), ConfigError> {
         let bad = |why: String| Err(ConfigError::Inconsistent(why));
+        if !PLATFORMS.contains(&self.platform.as_str()) {
+            return bad(format!(
+                "platform {:?} has no attester (one of: {})",
+                self.platform,
+                PLATFORMS.join(", ")
+            ));
+        }
         match (&self.app_disk, &self.network) {
             (Some(_), Some(_)) => {
                 return bad("a process-mode configuration (with an app disk path) cannot set the network: the host's network is not the enclave's".into())
@@ -598,6 +618,20 @@ mod tests {
         for outside in ["/tmp/model.gguf", "/app/../tmp/model.gguf", "/application/m.gguf"] {
             let err = with_weights(outside).to_bytes().unwrap_err().to_string();
             assert!(err.contains("are not on the app disk (/app)"), "{outside}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_platform_without_an_attester_is_refused() {
+        let text = MINIMAL.replace("\"platform\": \"local\"", "\"platform\": \"aws-nitro-enclave\"");
+        let err = EnclaveConfig::parse(text.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("\"aws-nitro-enclave\" has no attester"), "{err}");
+        for platform in PLATFORMS {
+            let text = MINIMAL.replace(
+                "\"platform\": \"local\"",
+                &format!("\"platform\": \"{platform}\""),
+            );
+            EnclaveConfig::parse(text.as_bytes()).unwrap();
         }
     }
 }

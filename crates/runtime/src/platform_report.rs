@@ -149,6 +149,19 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// Every platform a configuration may name has an NV layout, and only
+    /// Azure's confidential VMs reach the metadata service.
+    #[test]
+    fn every_configurable_platform_has_an_attester() {
+        for platform in blindfold_enclave_config::PLATFORMS {
+            let layout = PlatformLayout::for_platform(platform).unwrap();
+            assert_eq!(
+                needs_imds(&layout),
+                platform.starts_with("azure-") && *platform != "azure-vtpm"
+            );
+        }
+    }
+
     #[test]
     fn the_vcek_is_read_from_thims_pem() {
         let der = vec![0x30, 0x03, 0x02, 0x01, 0x01];

@@ -269,9 +269,16 @@ pub struct ChatArgs {
 
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
-    /// The enclave: https://HOST:PORT (or HOST:PORT), as for verify and chat.
-    #[arg(value_name = "URL")]
-    pub upstream: String,
+    /// The enclave: https://HOST:PORT (or HOST:PORT), as for verify and
+    /// chat. Several (here or with --upstream): each is attested on its
+    /// own, and requests go to the verified one with the fewest
+    /// outstanding; one that fails verification or health checks is taken
+    /// out until it attests again.
+    #[arg(value_name = "URL", required_unless_present = "upstream")]
+    pub urls: Vec<String>,
+    /// Another enclave behind this proxy (repeatable).
+    #[arg(long = "upstream", value_name = "URL")]
+    pub upstream: Vec<String>,
     #[command(flatten)]
     pub trust: TrustArgs,
     /// Where to listen (plain HTTP): loopback only unless --listen-public.
@@ -285,6 +292,19 @@ pub struct ProxyArgs {
     /// starts, instead of serving 502s until it does.
     #[arg(long)]
     pub require_verified_at_start: bool,
+}
+
+impl ProxyArgs {
+    /// Every upstream, positional ones first, each once.
+    pub fn upstreams(&self) -> Vec<String> {
+        let mut all: Vec<String> = Vec::new();
+        for url in self.urls.iter().chain(&self.upstream) {
+            if !all.contains(url) {
+                all.push(url.clone());
+            }
+        }
+        all
+    }
 }
 
 #[derive(Debug, Args)]

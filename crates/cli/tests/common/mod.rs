@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod proxy_fixture;
 pub mod vm;
 
 /// The `blindfold` binary under test, with a client state directory of
