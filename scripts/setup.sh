@@ -26,7 +26,8 @@
 # libdevmapper-dev + libclang-dev (the enclave's device-mapper bindings are
 # generated from the kernel's dm-ioctl.h at build time; nothing is linked),
 # socat (a TLS-terminating relay between a client and an enclave, which
-# the client must refuse), time (GNU time: peak memory of a seal),
+# the client must refuse), haproxy (the operator's L4 balancer in front of
+# several enclaves, configured by deploy/balancer; tests only), time (GNU time: peak memory of a seal),
 # chromium + chromium-driver (the web console's browser tests drive
 # headless Chromium over WebDriver; tests only, never the demo).
 # python3 + python3-venv: the model comes from PyPI (pip), the tests drive
@@ -68,13 +69,13 @@ done
 ((demo_only)) || { with_openai=1; with_vm=1; }
 
 need_cmds=(tpm2_quote tpm2_checkquote tpm2_eventlog tpm2_createak swtpm swtpm_setup openssl veritysetup
-  pesign sbverify shellcheck objdump qemu-system-x86_64 mcopy mkfs.vfat mkfs.erofs fsck.erofs socat curl)
+  pesign sbverify shellcheck objdump qemu-system-x86_64 mcopy mkfs.vfat mkfs.erofs fsck.erofs socat curl haproxy)
 need_cmds+=(pkg-config python3 g++ make chromium chromedriver)
 need_files=(/usr/lib/systemd/boot/efi/linuxx64.efi.stub /usr/share/OVMF/OVMF_CODE_4M.fd
   /usr/include/tss2/tss2_esys.h /usr/include/libdevmapper.h /usr/lib/llvm-14/lib/libclang.so /usr/bin/time)
 pkgs=(tpm2-tools swtpm swtpm-tools openssl cryptsetup-bin pesign sbsigntool shellcheck binutils systemd-boot-efi
   qemu-system-x86 ovmf mtools dosfstools erofs-utils libtss2-dev libdevmapper-dev libclang-dev pkg-config python3 python3-venv
-  python3-pip g++ make socat time curl chromium chromium-driver)
+  python3-pip g++ make socat time curl chromium chromium-driver haproxy)
 if ((demo_only)); then
   need_cmds=(swtpm swtpm_setup mkfs.erofs pkg-config python3 g++ make)
   need_files=(/usr/include/tss2/tss2_esys.h /usr/include/libdevmapper.h /usr/lib/llvm-14/lib/libclang.so)

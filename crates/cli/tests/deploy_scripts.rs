@@ -183,6 +183,7 @@ fn the_deploy_scripts_pass_shellcheck() {
             "deploy/aws/deploy.sh",
             "deploy/azure/deploy.sh",
             "deploy/gcp/deploy.sh",
+            "deploy/balancer/haproxy-config.sh",
         ])
         .arg("scripts/secure-boot-vars.sh")
         .current_dir(&root));

@@ -151,3 +151,56 @@ fn requests_spread_over_verified_upstreams_and_move_off_one_that_goes() {
     assert!(log.contains("taken out"), "{log}");
     assert!(log.contains(&format!("127.0.0.1:{dead} NOT verified")), "{log}");
 }
+
+/// HAProxy in TCP mode, configured by `deploy/balancer/haproxy-config.sh`
+/// in front of two paths to the enclave: `blindfold verify` and the proxy
+/// attest the enclave through it (TLS passes through; the balancer sees
+/// ciphertext only).
+#[test]
+fn through_an_operators_l4_balancer_each_client_attests_the_enclave_behind_it() {
+    require_tool("haproxy");
+    let f = Fixture::start(&[]);
+    let relay = Relay::start(0, &f.addr);
+    let port = free_port();
+    let o = run(
+        std::process::Command::new(repo_root().join("deploy/balancer/haproxy-config.sh"))
+            .args(["--listen", &format!("127.0.0.1:{port}"), &f.addr])
+            .arg(format!("127.0.0.1:{}", relay.port)),
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let config = f.path("haproxy.cfg");
+    std::fs::write(&config, &o.stdout).unwrap();
+    let _haproxy = KilledOnDrop(
+        std::process::Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "haproxy did not listen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let url = format!("https://127.0.0.1:{port}");
+    let trust = f.trust("good.ref.json", "publisher.pub");
+    let o = run(blindfold().args(["verify", &url, "--json"]).args(&trust));
+    assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["verified"], true, "{report}");
+    let p = proxy_to(&[url], &trust, &[]);
+    chat(&p.base, 3);
+}
+
+/// A child process stopped when the test ends, passed or not.
+struct KilledOnDrop(std::process::Child);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
