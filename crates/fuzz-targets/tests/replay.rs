@@ -1,0 +1,61 @@
+//! The fuzz corpora (`fuzz/corpus/<target>/`, kept in the repository) and
+//! every shared sample under `../shared/testdata`, run through every fuzz
+//! target as ordinary tests: a parser may refuse any of them, never panic.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::path::{Path, PathBuf};
+
+use blindfold_fuzz_targets::TARGETS;
+
+/// Largest sample fed to the targets.
+const MAX_SAMPLE: u64 = 4 << 20;
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.map_while(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            files_under(&path, out);
+        } else if entry.metadata().is_ok_and(|m| m.len() <= MAX_SAMPLE) {
+            out.push(path);
+        }
+    }
+}
+
+fn run(target: &str, run: fn(&[u8]), file: &Path) {
+    let data = std::fs::read(file).unwrap();
+    if std::panic::catch_unwind(|| run(&data)).is_err() {
+        panic!("{target} panicked on {}", file.display());
+    }
+}
+
+#[test]
+fn every_kept_corpus_input_parses_without_a_panic() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
+    let mut total = 0;
+    for (name, target) in TARGETS {
+        let mut files = Vec::new();
+        files_under(&corpus.join(name), &mut files);
+        assert!(!files.is_empty(), "fuzz/corpus/{name} is empty");
+        total += files.len();
+        for file in &files {
+            run(name, *target, file);
+        }
+    }
+    assert!(total >= TARGETS.len());
+}
+
+#[test]
+fn every_shared_sample_goes_through_every_target_without_a_panic() {
+    let mut files = Vec::new();
+    files_under(&blindfold_testdata::shared_dir(), &mut files);
+    assert!(files.len() > 50, "{} samples", files.len());
+    for file in &files {
+        for (name, target) in TARGETS {
+            run(name, *target, file);
+        }
+    }
+}
