@@ -5,7 +5,7 @@ use blindfold_crypto::HashAlg;
 use blindfold_protocol::{qualifying_data, EvidenceV1, PlatformReportV1, Purpose, QuoteV1, RuntimeLog};
 
 use crate::error::Error;
-use crate::layout::PlatformLayout;
+use crate::layout::{PlatformLayout, ReportSource};
 use crate::raw::RawTpm;
 use crate::tpm::Tpm;
 
@@ -61,7 +61,7 @@ pub fn evidence(
 /// the evidence document, with the platform's report where it has one.
 pub fn quoted(tpm: &mut Tpm, state: &StartState, qualifying: &[u8; 32]) -> Result<EvidenceV1, Error> {
     let qualifying = *qualifying;
-    let banks = state.layout.quoted_banks.as_deref().unwrap_or(&state.banks);
+    let banks = state.layout.quoted_banks().unwrap_or(&state.banks);
     // Read, quote, read again: an extend in between (firmware-side PCRs may
     // move) would make the values disagree with the quote; retry then.
     let mut attempt = 0;
@@ -74,7 +74,7 @@ pub fn quoted(tpm: &mut Tpm, state: &StartState, qualifying: &[u8; 32]) -> Resul
             break (quote, after);
         }
     };
-    let platform_report = if state.layout.nitro_document {
+    let platform_report = if state.layout.report == ReportSource::NitroDocument {
         Some(nitro_document(tpm, state, &qualifying)?)
     } else {
         state.platform_report.clone()
@@ -92,11 +92,7 @@ pub fn quoted(tpm: &mut Tpm, state: &StartState, qualifying: &[u8; 32]) -> Resul
         firmware_log: state.firmware_log.clone(),
         // The log in the quoted banks: a verifier replays each bank it
         // names and needs each quoted.
-        runtime_log: RuntimeLog {
-            events: state.log.events.clone(),
-            banks: banks.to_vec(),
-        }
-        .to_records(),
+        runtime_log: state.log.records_in(banks),
         platform_report,
     })
 }

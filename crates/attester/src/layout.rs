@@ -27,74 +27,103 @@ pub const GCE_AK_CERT_ECC_NV_INDEX: u32 = 0x01C1_0002;
 /// How the attestation key comes to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AkSource {
-    /// A key the platform made persistent at this handle (Azure, local).
-    Persistent(u32),
-    /// A primary key re-created in the endorsement hierarchy from the
+    /// A key the platform made persistent at `handle` (Azure, local), with
+    /// its certificate in NV at `certificate` where the platform keeps one.
+    Persistent {
+        /// The AK's persistent handle.
+        handle: u32,
+        /// The AK certificate's NV index.
+        certificate: Option<u32>,
+    },
+    /// A primary key re-created in the endorsement hierarchy from a
     /// template in NV (GCE: the same template gives the same key, which
-    /// the certificate names). The first template present is used.
+    /// the certificate names): `(template index, certificate index)` pairs,
+    /// the first template present used.
     EndorsementTemplate(Vec<(u32, u32)>),
     /// A fresh key made under the EK at start (NitroTPM: the attestation
     /// document names it; no one certifies it otherwise).
     CreatedUnderEk,
 }
 
+/// Which hardware report an Azure confidential VM's HCL report holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AzureHardware {
+    /// An SEV-SNP report (verified with its VCEK).
+    Snp,
+    /// A TDX TD report (verified through the TD quote made from it).
+    Tdx,
+}
+
+/// The report that roots the AK, where a platform has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportSource {
+    /// None: the AK certificate vouches for the AK.
+    None,
+    /// An Azure confidential VM's HCL report in NV at `index`.
+    AzureHcl {
+        /// Its NV index.
+        index: u32,
+        /// The hardware report inside.
+        hardware: AzureHardware,
+    },
+    /// A NitroTPM attestation document, asked for per quote.
+    NitroDocument,
+}
+
 /// What is read from the TPM besides quotes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlatformLayout {
-    /// The platform name the layout is for (as in evidence).
-    pub platform: String,
-    /// The AK.
+    /// The AK and its certificate.
     pub ak: AkSource,
-    /// The AK certificate's NV index (for [`AkSource::Persistent`]); for a
-    /// template key, the template's own pair names it.
-    pub ak_cert_index: Option<u32>,
-    /// The HCL report's NV index (Azure confidential VMs).
-    pub hcl_report_index: Option<u32>,
-    /// True when the evidence carries a NitroTPM attestation document.
-    pub nitro_document: bool,
-    /// The banks quotes cover: `None`, every active bank; NitroTPM's
-    /// SHA-384 only, the bank its document carries (a verifier trusts no
-    /// other: nothing certifies that the AK the document names is the TPM's).
-    pub quoted_banks: Option<Vec<HashAlg>>,
+    /// The report that roots the AK.
+    pub report: ReportSource,
 }
 
 impl PlatformLayout {
     /// The layout of the platform named `platform` (`local`, `tpm`,
     /// `azure-vtpm`, `azure-snp`, `azure-tdx`, `gcp-vtpm`, `aws-nitrotpm`).
     pub fn for_platform(platform: &str) -> Result<PlatformLayout, Error> {
-        let layout = |ak, ak_cert_index, hcl_report_index, nitro_document| PlatformLayout {
-            platform: platform.to_string(),
-            ak,
-            ak_cert_index,
-            hcl_report_index,
-            nitro_document,
-            quoted_banks: nitro_document.then(|| vec![HashAlg::Sha384]),
+        let azure_ak = |certificate| AkSource::Persistent {
+            handle: AK_PERSISTENT_HANDLE,
+            certificate,
+        };
+        // The HCL report vouches for a confidential VM's AK: no certificate is read.
+        let azure_cvm = |hardware| PlatformLayout {
+            ak: azure_ak(None),
+            report: ReportSource::AzureHcl {
+                index: AZURE_HCL_REPORT_NV_INDEX,
+                hardware,
+            },
         };
         Ok(match platform {
-            "local" | "tpm" | "azure-vtpm" => layout(
-                AkSource::Persistent(AK_PERSISTENT_HANDLE),
-                Some(AK_CERT_NV_INDEX),
-                None,
-                false,
-            ),
-            // The HCL report vouches for the AK; the AK certificate is not read.
-            "azure-snp" | "azure-tdx" => layout(
-                AkSource::Persistent(AK_PERSISTENT_HANDLE),
-                None,
-                Some(AZURE_HCL_REPORT_NV_INDEX),
-                false,
-            ),
-            "gcp-vtpm" => layout(
-                AkSource::EndorsementTemplate(vec![
+            "local" | "tpm" | "azure-vtpm" => PlatformLayout {
+                ak: azure_ak(Some(AK_CERT_NV_INDEX)),
+                report: ReportSource::None,
+            },
+            "azure-snp" => azure_cvm(AzureHardware::Snp),
+            "azure-tdx" => azure_cvm(AzureHardware::Tdx),
+            "gcp-vtpm" => PlatformLayout {
+                ak: AkSource::EndorsementTemplate(vec![
                     (GCE_AK_TEMPLATE_RSA_NV_INDEX, GCE_AK_CERT_RSA_NV_INDEX),
                     (GCE_AK_TEMPLATE_ECC_NV_INDEX, GCE_AK_CERT_ECC_NV_INDEX),
                 ]),
-                None,
-                None,
-                false,
-            ),
-            "aws-nitrotpm" => layout(AkSource::CreatedUnderEk, None, None, true),
+                report: ReportSource::None,
+            },
+            "aws-nitrotpm" => PlatformLayout {
+                ak: AkSource::CreatedUnderEk,
+                report: ReportSource::NitroDocument,
+            },
             other => return Err(Error::UnknownPlatform(other.to_string())),
         })
+    }
+
+    /// The banks quotes cover: `None`, every active bank; NitroTPM's
+    /// SHA-384 only, the bank its document carries (a verifier trusts no
+    /// other: nothing certifies that the AK the document names is the TPM's).
+    pub fn quoted_banks(&self) -> Option<&'static [HashAlg]> {
+        match self.report {
+            ReportSource::NitroDocument => Some(&[HashAlg::Sha384]),
+            _ => None,
+        }
     }
 }

@@ -25,6 +25,8 @@ pub mod raw;
 mod tpm;
 
 pub use error::Error;
-pub use layout::{AkSource, PlatformLayout, AK_CERT_NV_INDEX, AK_PERSISTENT_HANDLE};
+pub use layout::{
+    AkSource, AzureHardware, PlatformLayout, ReportSource, AK_CERT_NV_INDEX, AK_PERSISTENT_HANDLE,
+};
 pub use platform_keys::{gce_ak_template, session_secret, LoadedAk, EK_PERSISTENT_HANDLE};
 pub use tpm::{AkAlgorithm, Quote, Tpm};

@@ -13,7 +13,7 @@ use tss_esapi::interface_types::algorithm::HashingAlgorithm;
 use tss_esapi::interface_types::dynamic_handles::Persistent;
 use tss_esapi::interface_types::resource_handles::{Hierarchy, NvAuth, Provision};
 use tss_esapi::interface_types::session_handles::AuthSession;
-use tss_esapi::structures::{Auth, MaxNvBuffer, NvPublicBuilder, Public};
+use tss_esapi::structures::{Auth, NvPublicBuilder, Public};
 use tss_esapi::traits::{Marshall, UnMarshall};
 
 use crate::error::Error;
@@ -42,14 +42,8 @@ impl Tpm {
     /// Loads (or creates) the AK `layout` names; every later quote is
     /// signed by it.
     pub fn load_ak(&mut self, layout: &PlatformLayout) -> Result<LoadedAk, Error> {
-        let certificate = |tpm: &mut Tpm, index: u32, what: &'static str| -> Result<Vec<u8>, Error> {
-            if !tpm.handle_exists(index)? {
-                return Err(Error::MissingNvIndex { index, what });
-            }
-            tpm.read_nv(index)
-        };
         match &layout.ak {
-            AkSource::Persistent(handle) => {
+            AkSource::Persistent { handle, certificate } => {
                 if !self.handle_exists(*handle)? {
                     return Err(Error::MissingNvIndex {
                         index: *handle,
@@ -60,8 +54,8 @@ impl Tpm {
                     .ctx
                     .tr_from_tpm_public(TpmHandle::Persistent(PersistentTpmHandle::new(*handle)?))?;
                 self.ak = Some(object.into());
-                let certificate = match layout.ak_cert_index {
-                    Some(index) => Some(certificate(self, index, "the AK certificate")?),
+                let certificate = match certificate {
+                    Some(index) => Some(self.read_defined_nv(*index, "the AK certificate")?),
                     None => None,
                 };
                 Ok(LoadedAk {
@@ -79,7 +73,7 @@ impl Tpm {
                     self.ak = Some(handle);
                     return Ok(LoadedAk {
                         public,
-                        certificate: Some(certificate(self, *cert_index, "the AK certificate")?),
+                        certificate: Some(self.read_defined_nv(*cert_index, "the AK certificate")?),
                     });
                 }
                 Err(Error::MissingNvIndex {
@@ -122,11 +116,14 @@ impl Tpm {
 
     /// The HCL report an Azure confidential VM keeps at `index`.
     pub fn hcl_report(&mut self, index: u32) -> Result<Vec<u8>, Error> {
+        self.read_defined_nv(index, "the HCL report")
+    }
+
+    /// Reads NV `index`, which the platform's layout says holds `what`;
+    /// an undefined index is [`Error::MissingNvIndex`].
+    fn read_defined_nv(&mut self, index: u32, what: &'static str) -> Result<Vec<u8>, Error> {
         if !self.handle_exists(index)? {
-            return Err(Error::MissingNvIndex {
-                index,
-                what: "the HCL report",
-            });
+            return Err(Error::MissingNvIndex { index, what });
         }
         self.read_nv(index)
     }
@@ -196,15 +193,7 @@ impl Tpm {
 
     /// Writes `data` at offset 0 of an index defined by [`Tpm::define_auth_nv`].
     pub fn write_auth_nv(&mut self, handle: NvIndexHandle, data: &[u8]) -> Result<(), Error> {
-        let chunk = nv::max_nv_buffer_size(&mut self.ctx)?;
-        for (n, part) in data.chunks(chunk).enumerate() {
-            let offset = u16::try_from(n * chunk).map_err(|_| Error::Io("NV data too large".into()))?;
-            let buffer = MaxNvBuffer::try_from(part.to_vec())?;
-            self.ctx.execute_with_session(Some(AuthSession::Password), |c| {
-                c.nv_write(NvAuth::NvIndex(handle), handle, buffer, offset)
-            })?;
-        }
-        Ok(())
+        self.write_nv_chunks(NvAuth::NvIndex(handle), handle, data)
     }
 
     /// Reads `size` bytes of an index defined by [`Tpm::define_auth_nv`].

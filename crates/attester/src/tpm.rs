@@ -224,12 +224,23 @@ impl Tpm {
         let handle = self.ctx.execute_with_session(Some(AuthSession::Password), |c| {
             c.nv_define_space(Provision::Owner, None, public)
         })?;
+        self.write_nv_chunks(NvAuth::Owner, handle, data)
+    }
+
+    /// Writes `data` from offset 0 of the index at `handle`, authorized
+    /// by `auth`, in chunks of the TPM's largest NV buffer.
+    pub(crate) fn write_nv_chunks(
+        &mut self,
+        auth: NvAuth,
+        handle: tss_esapi::handles::NvIndexHandle,
+        data: &[u8],
+    ) -> Result<(), Error> {
         let chunk = nv::max_nv_buffer_size(&mut self.ctx)?;
         for (n, part) in data.chunks(chunk).enumerate() {
             let offset = u16::try_from(n * chunk).map_err(|_| Error::Io("NV data too large".into()))?;
             let buffer = MaxNvBuffer::try_from(part.to_vec())?;
             self.ctx.execute_with_session(Some(AuthSession::Password), |c| {
-                c.nv_write(NvAuth::Owner, handle, buffer, offset)
+                c.nv_write(auth, handle, buffer, offset)
             })?;
         }
         Ok(())

@@ -16,7 +16,7 @@ use blindfold_attester::evidence::{quoted, StartState};
 use blindfold_attester::layout::{
     AZURE_HCL_REPORT_NV_INDEX, GCE_AK_CERT_RSA_NV_INDEX, GCE_AK_TEMPLATE_RSA_NV_INDEX,
 };
-use blindfold_attester::{gce_ak_template, AkAlgorithm, PlatformLayout, Tpm, AK_CERT_NV_INDEX};
+use blindfold_attester::{gce_ak_template, AkAlgorithm, PlatformLayout, ReportSource, Tpm, AK_CERT_NV_INDEX};
 use blindfold_crypto::PublicKey;
 use blindfold_dev_platform::{init, start, RunningSwtpm};
 use blindfold_protocol::{EvidenceV1, PlatformReportV1, RuntimeEvent, RuntimeLog, RUNTIME_PCR};
@@ -128,6 +128,17 @@ fn start_state(p: &mut Platformed, platform: &str) -> StartState {
 }
 
 const QUALIFYING: [u8; 32] = [0x5A; 32];
+
+/// The modulus and exponent of the RSA AK `init` made at Azure's handle
+/// (what an HCL report's `HCLAkPub` names).
+fn rsa_ak(p: &mut Platformed) -> (Vec<u8>, u32) {
+    let PublicKey::Rsa { modulus, exponent } =
+        TpmPublic::parse_tpmt(&p.tpm.ak_public().unwrap()).unwrap().key
+    else {
+        panic!("an RSA AK")
+    };
+    (modulus, exponent)
+}
 
 /// Verifies `evidence` as a client would (through its JSON), expecting
 /// `platform` and anchored in `roots`.
@@ -316,11 +327,7 @@ fn start_state_again(p: &mut Platformed, platform: &str) -> StartState {
 fn azure_snp_evidence_carries_the_hcl_report_and_verifies_to_amd_shaped_roots() {
     use blindfold_testdata::snp;
     let mut p = swtpm();
-    let PublicKey::Rsa { modulus, exponent } =
-        TpmPublic::parse_tpmt(&p.tpm.ak_public().unwrap()).unwrap().key
-    else {
-        panic!("an RSA AK")
-    };
+    let (modulus, exponent) = rsa_ak(&mut p);
     let pki = snp::milan_pki();
     let hcl = |modulus: &[u8]| {
         let runtime_data = snp::hcl_runtime_data(modulus, exponent);
@@ -383,11 +390,7 @@ fn azure_snp_evidence_carries_the_hcl_report_and_verifies_to_amd_shaped_roots() 
 fn azure_tdx_evidence_carries_the_hcl_report_and_the_td_quote() {
     use blindfold_testdata::{snp, tdx};
     let mut p = swtpm();
-    let PublicKey::Rsa { modulus, exponent } =
-        TpmPublic::parse_tpmt(&p.tpm.ak_public().unwrap()).unwrap().key
-    else {
-        panic!("an RSA AK")
-    };
+    let (modulus, exponent) = rsa_ak(&mut p);
     let runtime_data = snp::hcl_runtime_data(&modulus, exponent);
     // The HCL report holds the TD report (type 4); the TD quote made from
     // it carries the same report data: the runtime data's hash.
@@ -488,8 +491,14 @@ fn nitrotpm_evidence_is_the_quote_and_a_document_naming_its_ak_and_nonce() {
         })
     };
     // The document is made per quote from the qualifying data; the
-    // stand-in answers before the quote instead.
-    state.layout.nitro_document = false;
+    // stand-in answers before the quote instead: the layout asks for no
+    // document, and the quote covers the SHA-384 bank, as NitroTPM's does.
+    assert_eq!(
+        state.layout.quoted_banks(),
+        Some(&[blindfold_crypto::HashAlg::Sha384][..])
+    );
+    state.layout.report = ReportSource::None;
+    state.banks = vec![blindfold_crypto::HashAlg::Sha384];
     let check = |state: &mut StartState, tpm: &mut Tpm, (doc, root): (Vec<u8>, Vec<u8>)| {
         state.platform_report = Some(PlatformReportV1::NitroDocument { document: doc });
         let evidence = quoted(tpm, state, &QUALIFYING).unwrap();

@@ -249,14 +249,19 @@ pub struct RuntimeLog {
 impl RuntimeLog {
     /// The CEL records.
     pub fn to_records(&self) -> Vec<CelRecord> {
+        self.records_in(&self.banks)
+    }
+
+    /// The CEL records with the digests of `banks` only (the banks a quote
+    /// covers, where it covers fewer than the events were extended into).
+    pub fn records_in(&self, banks: &[HashAlg]) -> Vec<CelRecord> {
         self.events
             .iter()
             .enumerate()
             .map(|(n, e)| CelRecord {
                 recnum: n as u64,
                 pcr: RUNTIME_PCR,
-                digests: self
-                    .banks
+                digests: banks
                     .iter()
                     .map(|b| CelDigest {
                         hash_alg: b.name().to_string(),

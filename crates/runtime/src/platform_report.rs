@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use base64::Engine as _;
-use blindfold_attester::{PlatformLayout, Tpm};
+use blindfold_attester::{AzureHardware, PlatformLayout, ReportSource, Tpm};
 use blindfold_protocol::PlatformReportV1;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -30,7 +30,7 @@ const IMDS_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// True when `layout`'s platform needs the metadata service at start.
 pub fn needs_imds(layout: &PlatformLayout) -> bool {
-    layout.hcl_report_index.is_some()
+    matches!(layout.report, ReportSource::AzureHcl { .. })
 }
 
 /// Reads the HCL report (if the layout has one) and fetches what verifies
@@ -40,21 +40,21 @@ pub async fn collect(
     layout: &PlatformLayout,
     imds: SocketAddrV4,
 ) -> anyhow::Result<Option<PlatformReportV1>> {
-    let Some(index) = layout.hcl_report_index else {
+    let ReportSource::AzureHcl { index, hardware } = layout.report else {
         return Ok(None);
     };
     let hcl_report = tpm
         .hcl_report(index)
         .context("reading the HCL report from the vTPM")?;
-    Ok(Some(match layout.platform.as_str() {
-        "azure-snp" => {
+    Ok(Some(match hardware {
+        AzureHardware::Snp => {
             let body = imds_request(imds, "GET", "/metadata/THIM/amd/certification", None).await?;
             PlatformReportV1::AzureSnp {
                 hcl_report,
                 vcek: vcek_from_thim(&body)?,
             }
         }
-        "azure-tdx" => {
+        AzureHardware::Tdx => {
             let report = td_report(&hcl_report)?;
             let body = serde_json::to_vec(&serde_json::json!({
                 "report": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(report)
@@ -65,7 +65,6 @@ pub async fn collect(
                 td_quote: td_quote_from_imds(&answer)?,
             }
         }
-        other => return Err(anyhow!("no HCL report collector for platform {other}")),
     }))
 }
 
