@@ -80,10 +80,7 @@ pub fn capture(args: &PlatformCaptureArgs) -> Result<(), Failure> {
         (None, None) => return Err(Failure::Unusable(anyhow!("no trust anchor for the evidence"))),
     };
     let address = blindfold_client::address_of(&args.url);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Unusable(anyhow!(e)))?;
+    let rt = crate::verify_cmd::runtime()?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.wait);
     let evidence = rt.block_on(async {
         loop {
