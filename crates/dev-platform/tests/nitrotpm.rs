@@ -288,3 +288,46 @@ fn a_real_nitrotpm_document_comes_back_whole_from_the_response() {
     let parsed = blindfold_nitro::AttestationDocument::parse(&document).unwrap();
     assert_eq!(parsed.kind, blindfold_nitro::DocumentKind::NitroTpm);
 }
+
+/// Between us and swtpm, a relay that changes one byte of the answer to
+/// `TPM2_NV_Write`: the write happened, but the answer's HMAC no longer
+/// authenticates, and the session says so.
+#[test]
+fn an_answer_changed_on_the_way_fails_its_hmac() {
+    let (_dir, swtpm, ek, buffer) = platform_with_buffer(&[0; 64]);
+    let port = swtpm.tcti().rsplit("port=").next().unwrap().to_string();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let relay = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut client, _) = listener.accept().unwrap();
+        let mut tpm = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+        let frame = |from: &mut std::net::TcpStream| -> Option<Vec<u8>> {
+            let mut header = [0u8; 10];
+            from.read_exact(&mut header).ok()?;
+            let size = u32::from_be_bytes([header[2], header[3], header[4], header[5]]) as usize;
+            let mut rest = vec![0u8; size - 10];
+            from.read_exact(&mut rest).ok()?;
+            Some([header.to_vec(), rest].concat())
+        };
+        while let Some(command) = frame(&mut client) {
+            tpm.write_all(&command).unwrap();
+            let mut answer = frame(&mut tpm).unwrap();
+            if command[6..10] == CC_NV_WRITE.to_be_bytes() {
+                *answer.last_mut().unwrap() ^= 1;
+            }
+            client.write_all(&answer).unwrap();
+        }
+    });
+    let mut raw = salted(&format!("swtpm:host=127.0.0.1,port={relay}"), &ek);
+    let e = on_buffer(
+        &mut raw,
+        &buffer,
+        CC_NV_WRITE,
+        &nv_write_params(b"x"),
+        &buffer.auth,
+        ResponseCheck::Hmac,
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::ResponseHmac { command: CC_NV_WRITE }), "{e}");
+}

@@ -134,6 +134,9 @@ async fn owner_call(
     if let Some(token) = token {
         req = req.header("authorization", format!("Bearer {token}"));
     }
+    // The previous answer's end may still be on its way: wait until the
+    // connection takes the next request.
+    sender.ready().await.unwrap();
     let response = sender
         .send_request(req.body(Full::new(Bytes::from(body))).unwrap())
         .await
