@@ -40,13 +40,14 @@ python3 - "$work" "$tcti" "$eport" "$model" <<'PY'
 import json, sys
 work, tcti, port, model = sys.argv[1:5]
 disk = json.load(open(f"{work}/app.img.json"))
-json.dump({"tcti": tcti, "listen": f"127.0.0.1:{port}", "platform": "local", "app_disk": f"{work}/app.img",
+json.dump({"tcti": tcti, "listen": f"127.0.0.1:{port}"}, open(f"{work}/launch.json", "w"))
+json.dump({"platform": "local", "app_disk": f"{work}/app.img",
            "app_disk_root_hash": disk["root_hash"], "app_disk_hash_offset": disk["hash_offset"],
            "engine": {"embedded": {"gguf": model, "model_id": "smollm2"}}}, open(f"{work}/enclave.json", "w"))
 PY
 $B measure --app-disk "$work/app.img.json" --enclave-config "$work/enclave.json" --sign "$work/publisher.key" \
   -o "$work/measurements.json" >/dev/null
-RAYON_NUM_THREADS=2 RUST_LOG=warn "$bin/blindfold-enclave" --config "$work/enclave.json" 2> "$work/enclave.log" &
+RAYON_NUM_THREADS=2 RUST_LOG=warn "$bin/blindfold-enclave" --config "$work/enclave.json" --launch "$work/launch.json" 2> "$work/enclave.log" &
 pids+=($!)
 wait_line "$work/enclave.log" "listening on"
 pport=$(free_port)

@@ -1,24 +1,23 @@
 //! Streaming answers as server-sent events, in OpenAI's chunk shapes,
-//! ending with `data: [DONE]`. Dropping the stream (the client went away)
-//! drops the engine's receiver, which cancels the generation.
+//! ending with `data: [DONE]`. Events already waiting go out together in
+//! one write. Dropping the stream (the client went away) drops the
+//! engine's receiver, which cancels the generation.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::body::Body;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::HeaderValue;
+use axum::response::Response;
 use blindfold_engine::{Generation, GenerationEvent};
-use futures_util::stream::{self, Stream};
+use bytes::Bytes;
+use futures_util::stream;
 use serde::Serialize;
+use tokio::sync::mpsc::error::TryRecvError;
 
 use crate::responses::UsageBody;
 use crate::routes::{finish_str, now, Charge, RequestId, Shape};
-
-enum Phase {
-    Start,
-    Running,
-    Usage(UsageBody),
-    Done,
-    Closed,
-}
 
 struct StreamState {
     generation: Generation,
@@ -28,7 +27,10 @@ struct StreamState {
     model: String,
     created: u64,
     include_usage: bool,
-    phase: Phase,
+    /// The first write happened (a chat stream's role chunk).
+    started: bool,
+    /// `[DONE]` was written.
+    closed: bool,
 }
 
 /// One streamed chunk, serialised straight from these types (one string
@@ -76,8 +78,16 @@ struct TextChoice<'a> {
     logprobs: Option<()>,
 }
 
+/// Most bytes gathered into one write when several events are waiting.
+const MAX_BATCH: usize = 16 * 1024;
+/// An idle stream sends an SSE comment this often, so that nothing on the
+/// way closes it while the engine is busy with others.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
 impl StreamState {
-    fn chunk(&self, choices: Choices<'_>, usage: Option<&UsageBody>) -> Event {
+    /// Appends one chunk as an SSE event (`data: {json}\n\n`; JSON strings
+    /// escape line breaks, so one `data:` line holds it).
+    fn push_chunk(&self, out: &mut Vec<u8>, choices: Choices<'_>, usage: Option<&UsageBody>) {
         let object = match self.shape {
             Shape::Chat => "chat.completion.chunk",
             Shape::Completion => "text_completion",
@@ -90,8 +100,10 @@ impl StreamState {
             choices,
             usage,
         };
-        // Serialising these plain types cannot fail.
-        Event::default().data(serde_json::to_string(&chunk).unwrap_or_default())
+        out.extend_from_slice(b"data: ");
+        // Serialising these plain types into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &chunk);
+        out.extend_from_slice(b"\n\n");
     }
 
     fn text_choice<'a>(&self, text: &'a str, finish: Option<&'a str>) -> Choices<'a> {
@@ -114,9 +126,45 @@ impl StreamState {
             }]),
         }
     }
+
+    /// Appends what one engine event (or the engine's end, `None`) says;
+    /// a finish, a failure or the end also appends the usage chunk (if
+    /// asked for) and `[DONE]`, and closes the stream.
+    fn push_event(&mut self, event: Option<GenerationEvent>, out: &mut Vec<u8>) {
+        match event {
+            Some(GenerationEvent::Text(t)) => {
+                self.charge.usage.completion_tokens += 1;
+                self.push_chunk(out, self.text_choice(&t, None), None);
+                return;
+            }
+            Some(GenerationEvent::Finished { reason, usage }) => {
+                self.charge.usage = usage;
+                self.push_chunk(out, self.text_choice("", Some(finish_str(reason))), None);
+                if self.include_usage {
+                    self.push_chunk(out, Choices::None([]), Some(&UsageBody::from(&usage)));
+                }
+            }
+            Some(GenerationEvent::Failed(e)) => push_error(out, crate::error::ApiError::from(e)),
+            None => push_error(
+                out,
+                crate::error::ApiError::from(blindfold_engine::EngineError::Stopped),
+            ),
+        }
+        out.extend_from_slice(b"data: [DONE]\n\n");
+        self.closed = true;
+    }
 }
 
-/// The SSE response for a started generation.
+fn push_error(out: &mut Vec<u8>, error: crate::error::ApiError) {
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(&error.body().to_json());
+    out.extend_from_slice(b"\n\n");
+}
+
+/// The SSE response for a started generation. Events that are already
+/// waiting when one is written go out with it, in one write (one TLS
+/// record, one HTTP chunk), so a fast engine costs a write per burst
+/// rather than per token.
 pub(crate) fn sse(
     generation: Generation,
     mut charge: Charge,
@@ -124,7 +172,7 @@ pub(crate) fn sse(
     id: RequestId,
     model: String,
     include_usage: bool,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Response {
     charge.usage.prompt_tokens = generation.prompt_tokens.unwrap_or(0);
     let prefix = match shape {
         Shape::Chat => "chatcmpl",
@@ -138,71 +186,47 @@ pub(crate) fn sse(
         model,
         created: now(),
         include_usage,
-        phase: Phase::Start,
+        started: false,
+        closed: false,
     };
     let events = stream::unfold(state, |mut s| async move {
-        loop {
-            match std::mem::replace(&mut s.phase, Phase::Running) {
-                Phase::Start => {
-                    if s.shape == Shape::Chat {
-                        let choices = Choices::Chat([ChatChoice {
-                            index: 0,
-                            delta: Delta {
-                                role: Some("assistant"),
-                                content: Some(""),
-                            },
-                            finish_reason: None,
-                            logprobs: None,
-                        }]);
-                        let event = s.chunk(choices, None);
-                        return Some((Ok(event), s));
-                    }
-                }
-                Phase::Running => match s.generation.events.recv().await {
-                    Some(GenerationEvent::Text(t)) => {
-                        s.charge.usage.completion_tokens += 1;
-                        let event = s.chunk(s.text_choice(&t, None), None);
-                        return Some((Ok(event), s));
-                    }
-                    Some(GenerationEvent::Finished { reason, usage }) => {
-                        s.charge.usage = usage;
-                        s.phase = if s.include_usage {
-                            Phase::Usage(UsageBody::from(&usage))
-                        } else {
-                            Phase::Done
-                        };
-                        let event = s.chunk(s.text_choice("", Some(finish_str(reason))), None);
-                        return Some((Ok(event), s));
-                    }
-                    Some(GenerationEvent::Failed(e)) => {
-                        let error = crate::error::ApiError::from(e);
-                        s.phase = Phase::Done;
-                        return Some((
-                            Ok(Event::default().data(String::from_utf8_lossy(&error.body().to_json()))),
-                            s,
-                        ));
-                    }
-                    None => {
-                        let error = crate::error::ApiError::from(blindfold_engine::EngineError::Stopped);
-                        s.phase = Phase::Done;
-                        return Some((
-                            Ok(Event::default().data(String::from_utf8_lossy(&error.body().to_json()))),
-                            s,
-                        ));
-                    }
-                },
-                Phase::Usage(u) => {
-                    s.phase = Phase::Done;
-                    let event = s.chunk(Choices::None([]), Some(&u));
-                    return Some((Ok(event), s));
-                }
-                Phase::Done => {
-                    s.phase = Phase::Closed;
-                    return Some((Ok(Event::default().data("[DONE]")), s));
-                }
-                Phase::Closed => return None,
+        if s.closed {
+            return None;
+        }
+        let mut out = Vec::with_capacity(256);
+        if !s.started {
+            s.started = true;
+            if s.shape == Shape::Chat {
+                let role = Choices::Chat([ChatChoice {
+                    index: 0,
+                    delta: Delta {
+                        role: Some("assistant"),
+                        content: Some(""),
+                    },
+                    finish_reason: None,
+                    logprobs: None,
+                }]);
+                s.push_chunk(&mut out, role, None);
             }
         }
+        if out.is_empty() {
+            match tokio::time::timeout(KEEP_ALIVE, s.generation.events.recv()).await {
+                Ok(event) => s.push_event(event, &mut out),
+                Err(_) => return Some((Ok(Bytes::from_static(b":\n\n")), s)),
+            }
+        }
+        while !s.closed && out.len() < MAX_BATCH {
+            match s.generation.events.try_recv() {
+                Ok(event) => s.push_event(Some(event), &mut out),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => s.push_event(None, &mut out),
+            }
+        }
+        Some((Ok::<_, Infallible>(Bytes::from(out)), s))
     });
-    Sse::new(events).keep_alive(KeepAlive::default())
+    let mut response = Response::new(Body::from_stream(events));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }
