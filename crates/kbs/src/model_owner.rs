@@ -14,7 +14,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_ASN1_SIGNING};
 
 use crate::{
-    load_policy, store_policy, verify_policy, AuditRecord, Error, Kek, KeyPolicy, KeyStore,
+    load_policy_versioned, read_policy, store_policy, AuditRecord, Error, Kek, KeyPolicy, KeyStore,
     POLICY_PAYLOAD_TYPE, POLICY_VERSION,
 };
 
@@ -149,13 +149,11 @@ pub async fn set_policy(
         why: "the reference is not a signed bundle".into(),
     })?;
     let owner_public = owner.public_key()?;
-    let previous = match load_policy(&stores.keys, name).await {
-        Ok(bytes) => verify_policy(&bytes, &owner_public, name, now, 0)
-            .map(|p| p.policy.version)
-            .unwrap_or(0),
-        Err(Error::NoPolicy { .. }) => 0,
-        Err(e) => return Err(e),
-    };
+    let stored = load_policy_versioned(&stores.keys, name).await?;
+    let previous = stored
+        .as_ref()
+        .and_then(|(bytes, _)| read_policy(bytes, &owner_public, name).ok())
+        .map_or(0, |p| p.version);
     let policy = KeyPolicy {
         blindfold_key_policy: POLICY_VERSION,
         model: name.into(),
@@ -169,7 +167,7 @@ pub async fn set_policy(
     let body = serde_json::to_vec(&policy).map_err(|e| Error::SigningKey(e.to_string()))?;
     let signed = owner.sign(POLICY_PAYLOAD_TYPE, &body)?;
     let bytes = serde_json::to_vec_pretty(&signed).map_err(|e| Error::SigningKey(e.to_string()))?;
-    store_policy(&stores.keys, name, bytes).await?;
+    store_policy(&stores.keys, name, bytes, stored.as_ref().map(|(_, v)| v)).await?;
     Ok(policy)
 }
 

@@ -18,6 +18,8 @@ use blindfold_attest::bundle::{self, BundleCheck, Envelope, EnvelopeError, Verif
 use blindfold_crypto::PublicKey;
 use serde::{Deserialize, Serialize};
 
+use blindfold_model_store::{StateVersion, WriteCondition};
+
 use crate::Error;
 
 /// The DSSE payload type of a key-release policy.
@@ -73,18 +75,7 @@ pub fn verify_policy(
         model: model.into(),
         why,
     };
-    let (body, _) = bundle::verify_envelope(bytes, POLICY_PAYLOAD_TYPE, owner).map_err(|e| match e {
-        EnvelopeError::NotSigned { key_id, .. } => bad(format!("not signed by the owner key {key_id}")),
-        EnvelopeError::Format(why) => bad(why),
-        EnvelopeError::Key(e) => bad(e.to_string()),
-    })?;
-    let policy: KeyPolicy = serde_json::from_slice(&body).map_err(|e| bad(e.to_string()))?;
-    if policy.blindfold_key_policy != POLICY_VERSION {
-        return Err(bad(format!("format version {}", policy.blindfold_key_policy)));
-    }
-    if policy.model != model {
-        return Err(bad(format!("it names model {}", policy.model)));
-    }
+    let policy = read_policy(bytes, owner, model)?;
     if policy.version < min_version {
         return Err(Error::PolicyRolledBack {
             model: model.into(),
@@ -106,6 +97,29 @@ pub fn verify_policy(
     let reference = bundle::verify_bundle(&reference_bytes, &publisher, &BundleCheck { min_version: 0, at })
         .map_err(|e| bad(format!("its reference bundle: {e}")))?;
     Ok(VerifiedPolicy { policy, reference })
+}
+
+/// A policy's signed content: signed by `owner`, in this format, for
+/// `model`. Its version, expiry and reference are not judged here
+/// ([`verify_policy`] does).
+pub fn read_policy(bytes: &[u8], owner: &PublicKey, model: &str) -> Result<KeyPolicy, Error> {
+    let bad = |why: String| Error::Policy {
+        model: model.into(),
+        why,
+    };
+    let (body, _) = bundle::verify_envelope(bytes, POLICY_PAYLOAD_TYPE, owner).map_err(|e| match e {
+        EnvelopeError::NotSigned { key_id, .. } => bad(format!("not signed by the owner key {key_id}")),
+        EnvelopeError::Format(why) => bad(why),
+        EnvelopeError::Key(e) => bad(e.to_string()),
+    })?;
+    let policy: KeyPolicy = serde_json::from_slice(&body).map_err(|e| bad(e.to_string()))?;
+    if policy.blindfold_key_policy != POLICY_VERSION {
+        return Err(bad(format!("format version {}", policy.blindfold_key_policy)));
+    }
+    if policy.model != model {
+        return Err(bad(format!("it names model {}", policy.model)));
+    }
+    Ok(policy)
 }
 
 /// The policy versions a broker has seen, per model: a local file the
@@ -162,14 +176,39 @@ impl PolicyVersions {
 }
 
 /// Writes model `model`'s signed policy (the envelope's bytes) to the
-/// broker's store, replacing the previous one.
+/// broker's store: as the first one (`replaces` is `None`) or in place of
+/// the one read with that version. If another broker or owner wrote it in
+/// between, nothing is written ([`Error::PolicyConflict`]): two concurrent
+/// updates cannot silently overwrite each other.
 pub async fn store_policy(
     store: &blindfold_model_store::ModelStore,
     model: &str,
     envelope: Vec<u8>,
+    replaces: Option<&StateVersion>,
 ) -> Result<(), Error> {
-    store.put_state(&["policies", model], envelope).await?;
-    Ok(())
+    let condition = match replaces {
+        None => WriteCondition::Absent,
+        Some(v) => WriteCondition::Unchanged(v),
+    };
+    match store
+        .put_state_if(&["policies", model], envelope, condition)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(blindfold_model_store::Error::Conflict { .. }) => {
+            Err(Error::PolicyConflict { model: model.into() })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Model `model`'s signed policy as stored (not yet verified) with the
+/// version a replacement must name; `None` when there is none.
+pub async fn load_policy_versioned(
+    store: &blindfold_model_store::ModelStore,
+    model: &str,
+) -> Result<Option<(Vec<u8>, StateVersion)>, Error> {
+    Ok(store.get_state_versioned(&["policies", model]).await?)
 }
 
 /// Model `model`'s signed policy as stored (not yet verified).

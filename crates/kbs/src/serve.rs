@@ -24,8 +24,8 @@ use zeroize::Zeroizing;
 
 use crate::owner::{check_owner_token, OwnerAuth, OWNER_AUDIT_PATH, OWNER_POLICY_PREFIX};
 use crate::{
-    decide, load_policy, store_policy, verify_policy, Challenges, Error, Kek, KeyStore, PolicyVersions,
-    ReleaseSession,
+    decide, load_policy, load_policy_versioned, read_policy, store_policy, verify_policy, Challenges, Error,
+    Kek, KeyStore, PolicyVersions, ReleaseSession,
 };
 
 pub use blindfold_protocol::release::{CHALLENGE_PATH, RELEASE_PATH};
@@ -108,6 +108,9 @@ pub async fn serve(listener: TcpListener, config: BrokerConfig) -> Result<(), Er
         .with_single_cert(vec![CertificateDer::from(cert.der().to_vec())], key)
         .map_err(|e| Error::Tls(e.to_string()))?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    // Replicas share the store and nothing else: refuse one that would let
+    // their updates overwrite each other.
+    config.store.check_conditional_writes().await?;
     let broker = Arc::new(Broker {
         keys: KeyStore::new(config.store.clone(), config.kek.clone()),
         versions: Mutex::new(PolicyVersions::load(&config.policy_versions)?),
@@ -296,14 +299,28 @@ async fn take_policy(broker: &Broker, model: &str, envelope: Vec<u8>) -> Result<
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .highest(model);
+    // Newer than what this broker has seen and than what the store holds
+    // (another replica may have taken a newer one); written only if the
+    // store still holds what was read.
+    let stored = load_policy_versioned(&broker.config.store, model).await?;
+    let stored_version = stored
+        .as_ref()
+        .and_then(|(bytes, _)| read_policy(bytes, &broker.config.owner_key, model).ok())
+        .map_or(0, |p| p.version);
     let policy = verify_policy(
         &envelope,
         &broker.config.owner_key,
         model,
         SystemTime::now(),
-        highest + 1,
+        highest.max(stored_version) + 1,
     )?;
-    store_policy(&broker.config.store, model, envelope).await?;
+    store_policy(
+        &broker.config.store,
+        model,
+        envelope,
+        stored.as_ref().map(|(_, v)| v),
+    )
+    .await?;
     broker
         .versions
         .lock()

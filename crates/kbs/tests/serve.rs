@@ -174,7 +174,7 @@ async fn a_broker_over_https_releases_to_the_build_and_audits_each_decision() {
         ..built.policy.clone()
     };
     let envelope = owner.sign(POLICY_PAYLOAD_TYPE, &serde_json::to_vec(&key_policy).unwrap());
-    store_policy(&store, "smollm2", serde_json::to_vec(&envelope).unwrap())
+    store_policy(&store, "smollm2", serde_json::to_vec(&envelope).unwrap(), None)
         .await
         .unwrap();
     let (kek, _) = Kek::generate().unwrap();

@@ -19,14 +19,20 @@
 //!   so an interrupted seal leaves nothing that looks like a model (a
 //!   multipart upload that is not finished leaves no object at all).
 //!
+//! The key broker's state objects (`kbs/...`) can be written
+//! conditionally (create if absent, replace if unchanged), and a store can
+//! be checked for honouring that before brokers share it.
+//!
 //! What it is **not**: the format (`blindfold-sealed` seals and opens; this
 //! crate only moves bytes) or key management (the key broker holds the
 //! data keys; [`ModelStore::seal_file`] hands the new key to its caller).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod conditional;
 mod store;
 
+pub use conditional::{StateVersion, WriteCondition};
 pub use store::{ModelStore, SealProgress};
 
 /// Why a store operation failed.
@@ -75,6 +81,24 @@ pub enum Error {
         store: String,
         /// What object_store reported.
         source: object_store::Error,
+    },
+    /// A conditional write found the object changed (or present) since it
+    /// was read: someone else wrote it first; read it again.
+    #[error("{object} in {store} was written by someone else since it was read: read it again and retry")]
+    Conflict {
+        /// The store.
+        store: String,
+        /// The state object.
+        object: String,
+    },
+    /// The store does not honour conditional writes (`If-None-Match`,
+    /// `If-Match`), so replicas sharing it could overwrite each other.
+    #[error("store {store} does not honour conditional writes, so brokers sharing it could overwrite each other's updates: {why}")]
+    NoConditionalWrites {
+        /// The store.
+        store: String,
+        /// Which check failed.
+        why: String,
     },
     /// The sealed format refused.
     #[error(transparent)]

@@ -25,9 +25,9 @@ pub type SealProgress<'a> = &'a mut (dyn FnMut(u64, u64) + Send);
 /// A store of sealed models.
 #[derive(Debug, Clone)]
 pub struct ModelStore {
-    inner: Arc<dyn ObjectStore>,
+    pub(crate) inner: Arc<dyn ObjectStore>,
     prefix: Path,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl ModelStore {
@@ -94,7 +94,12 @@ impl ModelStore {
         &self.url
     }
 
-    fn store_error(&self, source: object_store::Error) -> Error {
+    /// A `file://` store (one machine's directory).
+    pub(crate) fn is_local(&self) -> bool {
+        self.url.starts_with("file://")
+    }
+
+    pub(crate) fn store_error(&self, source: object_store::Error) -> Error {
         Error::Store {
             store: self.url.clone(),
             source,
@@ -208,7 +213,7 @@ impl ModelStore {
         Ok((manifest, key))
     }
 
-    fn state_path(&self, parts: &[&str]) -> Result<Path, Error> {
+    pub(crate) fn state_path(&self, parts: &[&str]) -> Result<Path, Error> {
         let mut path = self.prefix.clone().join("kbs");
         for p in parts {
             if !valid_name(p) {

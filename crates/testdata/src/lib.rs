@@ -22,6 +22,7 @@ pub mod eventlog;
 pub mod generation;
 pub mod nitro;
 pub mod s3;
+pub mod seaweedfs;
 pub mod snp;
 pub mod standin;
 pub mod tdx;

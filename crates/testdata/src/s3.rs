@@ -67,6 +67,23 @@ impl S3Server {
     }
 }
 
+/// An S3 client environment (as [`S3Server::env`] gives it) as
+/// `object_store` settings, for opening a store in-process.
+pub fn settings_from_env(env: Vec<(&'static str, String)>) -> Vec<(&'static str, String)> {
+    env.into_iter()
+        .map(|(k, v)| {
+            let key = match k {
+                "AWS_ENDPOINT_URL" => "aws_endpoint",
+                "AWS_ACCESS_KEY_ID" => "aws_access_key_id",
+                "AWS_SECRET_ACCESS_KEY" => "aws_secret_access_key",
+                "AWS_REGION" => "aws_region",
+                _ => "aws_allow_http",
+            };
+            (key, v)
+        })
+        .collect()
+}
+
 impl Drop for S3Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

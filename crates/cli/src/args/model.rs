@@ -194,7 +194,9 @@ pub struct KbsPinArgs {
 
 #[derive(Debug, Args)]
 pub struct KbsServeArgs {
-    /// The owner's store holding policies and wrapped keys (file:// or s3://).
+    /// The owner's store holding policies and wrapped keys (file:// or s3://). Brokers
+    /// sharing one s3:// store replicate through it: it must honour conditional writes
+    /// (If-None-Match, If-Match), which the broker checks before serving
     #[arg(long, value_name = "URL")]
     pub key_store: String,
     #[command(flatten)]
