@@ -46,9 +46,12 @@ fn open(args: &StoreArgs) -> Result<ModelStore, Failure> {
 fn store_failure(e: blindfold_model_store::Error) -> Failure {
     use blindfold_model_store::Error as E;
     match e {
-        E::Url { .. } | E::Name(_) | E::Read { .. } | E::Exists { .. } | E::NoSuchModel { .. } => {
-            Failure::Unusable(anyhow!(e))
-        }
+        E::Url { .. }
+        | E::Name(_)
+        | E::Read { .. }
+        | E::Exists { .. }
+        | E::NoSuchModel { .. }
+        | E::NoConditionalWrites { .. } => Failure::Unusable(anyhow!(e)),
         other => Failure::CheckFailed(anyhow!(other)),
     }
 }
@@ -353,6 +356,9 @@ pub fn kbs_serve(args: &KbsServeArgs) -> Result<(), Failure> {
     };
     let rt = runtime()?;
     rt.block_on(async {
+        // A store replicas cannot share safely stops the broker before it
+        // says it listens (serve checks again for library callers).
+        config.store.check_conditional_writes().await.map_err(store_failure)?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| unusable(e, format!("listening on {}", args.listen)))?;

@@ -148,6 +148,38 @@ fn a_model_seals_into_a_real_s3_server_and_a_wrong_secret_is_refused() {
 }
 
 #[test]
+fn a_broker_refuses_a_store_without_conditional_writes_before_it_listens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let server = S3Server::start(&d.join("s3"));
+    for key in ["owner", "broker-tls"] {
+        assert!(run(blindfold().args(["keygen", "-o"]).arg(d.join(key)))
+            .status
+            .success());
+    }
+    assert!(run(blindfold().args(["kbs", "kek", "-o"]).arg(d.join("kek.hex")))
+        .status
+        .success());
+    // rclone ignores If-None-Match: brokers sharing it could overwrite
+    // each other's policy updates.
+    let out = run(blindfold()
+        .args(["kbs", "serve", "--key-store", &format!("s3://{}", s3::BUCKET)])
+        .arg("--kek-file")
+        .arg(d.join("kek.hex"))
+        .arg("--owner-public-key")
+        .arg(d.join("owner.pub"))
+        .arg("--tls-key")
+        .arg(d.join("broker-tls.key"))
+        .args(["--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(d.join("kbs"))
+        .envs(server.env(s3::SECRET_ACCESS_KEY)));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("does not honour conditional writes"), "{err}");
+    assert!(!err.contains("listening on"), "{err}");
+}
+
+#[test]
 fn sealing_needs_a_key_encryption_key_and_a_usable_name() {
     let tmp = tempfile::tempdir().unwrap();
     let file = weights(tmp.path(), 1000, 10);
