@@ -1,7 +1,9 @@
 """The real `openai` package against our API (run by openai_client.rs).
 
-Usage: python openai_client.py BASE_URL MODEL
-Exits non-zero with a message when anything differs from what the
+Usage: python openai_client.py BASE_URL MODEL [receipts]
+With `receipts` (an enclave behind the proxy), also checks that answers
+carry Blindfold's signed receipt where the package lets a caller see it,
+while the package parses them as usual. Exits non-zero with a message when anything differs from what the
 OpenAI API promises.
 """
 import sys
@@ -9,6 +11,7 @@ import sys
 import openai
 
 base, model = sys.argv[1], sys.argv[2]
+receipts = sys.argv[3:] == ["receipts"]
 client = openai.OpenAI(base_url=base, api_key="unused", max_retries=0)
 
 # models
@@ -67,4 +70,23 @@ try:
     raise AssertionError("negative max_tokens accepted")
 except openai.BadRequestError as e:
     assert e.param == "max_tokens", e
+if receipts:
+    # A complete answer: the receipt in a header, the body parsed as usual.
+    raw = client.chat.completions.with_raw_response.create(
+        model=model, temperature=0, max_tokens=4, messages=[{"role": "user", "content": "Hi"}])
+    assert raw.headers.get("blindfold-receipt"), dict(raw.headers)
+    assert raw.parse().choices[0].message.content, raw.parse()
+    # A streamed answer: the receipt is an SSE comment before [DONE]; the
+    # package's parser skips it (the streams above went through it too).
+    with client.chat.completions.with_streaming_response.create(
+            model=model, temperature=0, max_tokens=4, stream=True,
+            messages=[{"role": "user", "content": "Hi"}]) as response:
+        lines = list(response.iter_lines())
+    assert any(l.startswith(": blindfold-receipt {") for l in lines), lines
+    assert lines[-1] == "data: [DONE]" or lines[-2:] == ["data: [DONE]", ""], lines[-3:]
+    chunks = list(client.chat.completions.create(
+        model=model, temperature=0, max_tokens=4, stream=True, messages=[{"role": "user", "content": "Hi"}]))
+    assert chunks and all(c.object == "chat.completion.chunk" for c in chunks), chunks
+    print("openai client: receipts seen and skipped")
+
 print("openai client: all checks passed")

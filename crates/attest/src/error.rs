@@ -26,6 +26,9 @@ pub enum Error {
     /// The appraisal against the reference failed or was not accepted.
     #[error(transparent)]
     Appraisal(AppraisalError),
+    /// A signed receipt does not hold against the evidence it cites.
+    #[error(transparent)]
+    Receipt(ReceiptError),
 }
 
 /// Input that could not be used: no check ran.
@@ -228,6 +231,47 @@ pub enum AppraisalError {
     /// The appraisal does not meet the caller's acceptance rule.
     #[error("not accepted: {0}")]
     NotAccepted(Refusal),
+}
+
+/// A signed receipt that does not hold (`crate::receipt`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiptError {
+    /// The evidence given is not the document the receipt cites.
+    #[error("receipt: it cites evidence with SHA-256 {cited}, the evidence given has {given}")]
+    NotTheCitedEvidence {
+        /// The receipt's `evidence_sha256`.
+        cited: String,
+        /// The given document's.
+        given: String,
+    },
+    /// The receipt key is not a usable public key.
+    #[error("receipt: its key is not a P-256 public key: {0}")]
+    Key(String),
+    /// The receipt key's signature does not verify over the receipt.
+    #[error("receipt: its signature does not verify under its receipt key: {0}")]
+    Signature(String),
+    /// The evidence verifies, but its quote does not bind the receipt's
+    /// key (another key's receipt evidence, or evidence made for another
+    /// purpose).
+    #[error(
+        "receipt: its evidence does not vouch for its receipt key (the quote binds another key or purpose)"
+    )]
+    KeyNotVouchedFor,
+    /// The receipt names another model than its evidence measured.
+    #[error("receipt: it names {receipt}, its evidence measured {measured}")]
+    Model {
+        /// The receipt's model.
+        receipt: String,
+        /// The evidence's model event.
+        measured: String,
+    },
+    /// A body is not the one the receipt's salted digest covers.
+    #[error("receipt: the {which} is not the one the receipt signs (its salted digest differs)")]
+    Opening {
+        /// `request` or `response`.
+        which: &'static str,
+    },
 }
 
 impl Error {

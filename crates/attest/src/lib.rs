@@ -8,7 +8,8 @@
 //! bundles in [`bundle`]) and an optional Rego [`Policy`]. Every result
 //! states its [`TrustBasis`]; [`Appraisal::accept`] is the one rule for
 //! acting on a result ([`AcceptPolicy`]): the client, the proxy and the key
-//! broker all use it.
+//! broker all use it. Signed receipts are checked against the evidence
+//! they cite by [`verify_receipt`] and opened by [`open_receipt`].
 //!
 //! What it is **not**: it does not talk to TPMs or clouds (no network, no
 //! TSS), and it does not parse TPM structures, event logs or certificates
@@ -27,6 +28,7 @@ mod evidence;
 mod hardware;
 mod platform;
 mod policy;
+mod receipt;
 mod reference;
 #[cfg(feature = "test-roots")]
 mod test_roots;
@@ -34,13 +36,14 @@ mod verify;
 
 pub use accept::{AcceptPolicy, ClaimName, DevelopmentPlatform, DevelopmentReference, Refusal};
 pub use appraise::{appraise, Appraisal, AppraisalOptions, AppraisalReport, Claim, ClaimReport, ClaimStatus};
-pub use error::{AppraisalError, BundleError, Error, InputError, VerifyError};
+pub use error::{AppraisalError, BundleError, Error, InputError, ReceiptError, VerifyError};
 pub use evidence::{AkClaim, BlindLlamaBinding, Evidence, HardwareEvidence, Layout, QuoteClaim};
 pub use hardware::{
     DebugPlatform, HardwareOptions, HardwareReport, HardwareSummary, NitroSummary, SnpSummary, TdxSummary,
 };
 pub use platform::{Platform, TrustBasis};
 pub use policy::{Policy, PolicyInput, NEVER_WAIVED};
+pub use receipt::{open_receipt, verify_receipt, VerifiedReceipt};
 pub use reference::{
     BlindLlamaReference, MeasurementsKind, MeasurementsV1, NitroMeasurements, NitroPcrMeasurements, PcrLists,
     PcrReference, ReferenceDocument, ReferenceFormat, ReferenceKind, ReferenceValues, SnpTcbFloor,

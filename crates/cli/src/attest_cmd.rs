@@ -20,15 +20,15 @@ use crate::exit::{say, unusable, Failure};
 use crate::inputs;
 
 /// Resolved inputs, read before anything is verified.
-struct Resolved {
+pub(crate) struct Resolved {
     /// Every reference file was a bundle signed by the pinned publisher key.
     signed: bool,
-    options: VerifyOptions,
+    pub(crate) options: VerifyOptions,
     references: Option<ReferenceValues>,
     appraisal: AppraisalOptions,
 }
 
-fn resolve(args: &AttestVerifyArgs) -> Result<Resolved, Failure> {
+pub(crate) fn resolve(args: &AttestVerifyArgs) -> Result<Resolved, Failure> {
     let platform = match args.platform.as_str() {
         "auto" => None,
         name => Some(Platform::from_name(name).ok_or_else(|| {
@@ -157,6 +157,21 @@ fn resolve(args: &AttestVerifyArgs) -> Result<Resolved, Failure> {
 pub fn verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
     let resolved = resolve(args)?;
     let evidence = Evidence::read(&args.evidence).map_err(|e| unusable(e, args.evidence.display()))?;
+    let (report, outcome) = evaluate(args, &resolved, &evidence, |options| {
+        Verifier::new().verify(&evidence, options)
+    });
+    emit(args.json, &report);
+    outcome
+}
+
+/// Verifies `evidence` with `verify` (given the resolved options), then
+/// appraises it: the report, and whether it holds (with `--require`).
+pub(crate) fn evaluate(
+    args: &AttestVerifyArgs,
+    resolved: &Resolved,
+    evidence: &Evidence,
+    verify: impl FnOnce(&VerifyOptions) -> Result<blindfold_attest::VerifiedEvidence, blindfold_attest::Error>,
+) -> (AttestVerifyReport, Result<(), Failure>) {
     let mut report = AttestVerifyReport {
         verified: false,
         platform: evidence.platform.name().to_string(),
@@ -193,7 +208,6 @@ pub fn verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
             report.fresh = Some(false);
         }
         report.errors = vec![e.to_string()];
-        emit(args.json, report);
         if e.is_unusable_input() {
             Failure::Unusable(anyhow!(e))
         } else {
@@ -201,9 +215,12 @@ pub fn verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
         }
     };
 
-    let verified = match Verifier::new().verify(&evidence, &resolved.options) {
+    let verified = match verify(&resolved.options) {
         Ok(v) => v,
-        Err(e) => return Err(fail(&mut report, e)),
+        Err(e) => {
+            let failure = fail(&mut report, e);
+            return (report, Err(failure));
+        }
     };
     report.verified = true;
     report.platform = verified.platform().name().to_string();
@@ -241,25 +258,32 @@ pub fn verify(args: &AttestVerifyArgs) -> Result<(), Failure> {
 
     let appraisal = match appraise(&verified, resolved.references.as_ref(), &resolved.appraisal) {
         Ok(a) => a,
-        Err(e) => return Err(fail(&mut report, e)),
+        Err(e) => {
+            let failure = fail(&mut report, e);
+            return (report, Err(failure));
+        }
     };
     report.appraisal = appraisal.report();
     let failures = appraisal.failures();
     report.errors = failures.clone();
-    emit(args.json, &report);
     if let Some(required) = args.require.as_deref() {
-        require(required, &appraisal, &resolved.appraisal)?;
+        if let Err(failure) = require(required, &appraisal, &resolved.appraisal) {
+            return (report, Err(failure));
+        }
     }
     if appraisal.status == Some(ClaimStatus::Contraindicated) {
         let first = failures
             .first()
             .cloned()
             .unwrap_or_else(|| "appraisal is contraindicated".into());
-        return Err(Failure::CheckFailed(anyhow!(
-            "appraisal contraindicated: {first}"
-        )));
+        return (
+            report,
+            Err(Failure::CheckFailed(anyhow!(
+                "appraisal contraindicated: {first}"
+            ))),
+        );
     }
-    Ok(())
+    (report, Ok(()))
 }
 
 /// `--require`: "affirming" applies the acceptance rule the client uses
@@ -286,7 +310,7 @@ fn require(required: &str, appraisal: &Appraisal, options: &AppraisalOptions) ->
     }
 }
 
-fn emit(as_json: bool, report: &AttestVerifyReport) {
+pub(crate) fn emit(as_json: bool, report: &AttestVerifyReport) {
     if as_json {
         say!("{}", pretty(report));
     } else {

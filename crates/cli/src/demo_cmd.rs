@@ -362,12 +362,24 @@ pub(crate) async fn answer(client: &Client, args: &DemoArgs) -> Result<(), Failu
     say!("prompt:      {}", args.prompt);
     print!("answer:      ");
     let messages = [blindfold_client::openai::ChatMessage::user(args.prompt.clone())];
-    let (_, tokens, seconds) = stream_answer(client, &model, &messages, args.max_tokens, 0.0)
+    let answer = stream_answer(client, &model, &messages, args.max_tokens, 0.0)
         .await
         .map_err(|e| failure(e).context("demo step \"answer\" failed"))?;
     say!(
-        "             {tokens} tokens in {seconds:.2} s ({:.1} tokens/s), over the attested session",
-        tokens as f64 / seconds.max(1e-9)
+        "             {} tokens in {:.2} s ({:.1} tokens/s), over the attested session",
+        answer.tokens,
+        answer.seconds,
+        answer.tokens as f64 / answer.seconds.max(1e-9)
+    );
+    let receipt = answer.receipt.ok_or_else(|| {
+        Failure::CheckFailed(anyhow!(
+            "demo step \"answer\" failed: the answer came without its signed receipt"
+        ))
+    })?;
+    say!(
+        "receipt:     #{} for this answer, signed by this boot's receipt key (its evidence: sha256 {}…); docs/receipts.md",
+        receipt.receipt.counter,
+        &receipt.receipt.evidence_sha256[..16]
     );
     Ok(())
 }

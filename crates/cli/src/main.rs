@@ -37,6 +37,7 @@ mod model_cmd;
 mod platform_cmd;
 mod proxy_cmd;
 mod quote_cmd;
+mod receipt_cmd;
 mod sign_cmd;
 mod verify_cmd;
 mod verity_cmd;
@@ -51,6 +52,7 @@ fn main() -> std::process::ExitCode {
         args::Command::Eventlog(args::EventlogCommand::Show(a)) => eventlog_cmd::show(&a),
         args::Command::Quote(args::QuoteCommand::Verify(a)) => quote_cmd::verify(&a),
         args::Command::Attest(args::AttestCommand::Verify(a)) => attest_cmd::verify(&a),
+        args::Command::Receipt(args::ReceiptCommand::Verify(a)) => receipt_cmd::verify(&a),
         args::Command::Verity(args::VerityCommand::Format(a)) => verity_cmd::format(&a),
         args::Command::Verity(args::VerityCommand::Verify(a)) => verity_cmd::verify(&a),
         args::Command::Pe(args::PeCommand::Hash(a)) => measure_cmd::pe_hash(&a),

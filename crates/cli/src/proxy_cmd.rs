@@ -386,7 +386,9 @@ async fn handle(State(state): State<Arc<ProxyState>>, request: Request) -> Respo
                 });
                 let mut out = Response::new(Body::from_stream(body));
                 *out.status_mut() = parts.status;
-                for name in ["content-type", "cache-control", "x-request-id"] {
+                // The enclave's signed receipt travels with its answer.
+                let receipt = blindfold_protocol::receipt::RECEIPT_HEADER;
+                for name in ["content-type", "cache-control", "x-request-id", receipt] {
                     if let Some(v) = parts.headers.get(name) {
                         out.headers_mut().insert(name, v.clone());
                     }

@@ -99,13 +99,25 @@ pub async fn model_id(client: &Client) -> Result<String, ClientError> {
 }
 
 /// Streams one chat answer to stdout; returns (completion tokens, seconds).
+/// A streamed answer as it arrived.
+pub struct StreamedAnswer {
+    /// Its text.
+    pub text: String,
+    /// Completion tokens (from the usage chunk).
+    pub tokens: u64,
+    /// Seconds from the request to the end of the stream.
+    pub seconds: f64,
+    /// The enclave's signed receipt for it.
+    pub receipt: Option<blindfold_protocol::receipt::IssuedReceiptV1>,
+}
+
 pub async fn stream_answer(
     client: &Client,
     model: &str,
     messages: &[ChatMessage],
     max_tokens: u32,
     temperature: f32,
-) -> Result<(String, u64, f64), ClientError> {
+) -> Result<StreamedAnswer, ClientError> {
     let request = ChatRequest {
         model: model.to_string(),
         messages: messages.to_vec(),
@@ -138,7 +150,12 @@ pub async fn stream_answer(
         }
     }
     println!();
-    Ok((text, tokens, started.elapsed().as_secs_f64()))
+    Ok(StreamedAnswer {
+        text,
+        tokens,
+        seconds: started.elapsed().as_secs_f64(),
+        receipt: stream.receipt().cloned(),
+    })
 }
 
 /// The one prompt of `-p` or `--prompt-file` (`-`: standard input), if given.
@@ -203,10 +220,10 @@ pub fn chat(args: &ChatArgs) -> Result<(), Failure> {
                 return Ok(());
             }
             history.push(ChatMessage::user(line.trim_end()));
-            let (answer, _, _) = stream_answer(&client, &model, &history, args.max_tokens, args.temperature)
+            let answer = stream_answer(&client, &model, &history, args.max_tokens, args.temperature)
                 .await
                 .map_err(failure)?;
-            history.push(ChatMessage::assistant(answer));
+            history.push(ChatMessage::assistant(answer.text));
         }
     })
 }

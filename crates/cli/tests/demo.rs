@@ -43,6 +43,11 @@ fn the_readme_demo_command_answers_and_cleans_up() {
         "no answer: {stdout}"
     );
     assert!(stdout.contains("tokens/s"), "{stdout}");
+    assert!(
+        stdout.contains("receipt:     #")
+            && stdout.contains(" for this answer, signed by this boot's receipt key"),
+        "{stdout}"
+    );
     let dir = stderr
         .lines()
         .find_map(|l| l.strip_prefix("blindfold demo: working in "))

@@ -1,6 +1,6 @@
 //! `blindfold proxy`, `blindfold chat` and the client SDK against a real
 //! local enclave serving the packaged model: the `openai` package through
-//! the proxy; a tampered enclave (wrong reference) gets nothing forwarded;
+//! the proxy (its answers carrying signed receipts, which it still parses); a tampered enclave (wrong reference) gets nothing forwarded;
 //! foreign Host/Origin refused; references from another key or unsigned
 //! refused before anything is sent; a canary prompt stays out of logs and
 //! disk; `chat -p` and the SDK answer and refuse a tampered enclave.
@@ -29,6 +29,7 @@ fn the_openai_package_works_through_the_proxy() {
         .arg(script)
         .arg(format!("{}/v1", p.base))
         .arg("smollm2")
+        .arg("receipts")
         .output()
         .unwrap();
     assert!(
@@ -36,6 +37,11 @@ fn the_openai_package_works_through_the_proxy() {
         "{}\n{}",
         text(&out.stdout),
         text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("receipts seen and skipped"),
+        "{}",
+        text(&out.stdout)
     );
     let (status, report) = http(&p.base, "GET", "/blindfold/verification", &[], "");
     assert_eq!(status, 200);
@@ -300,6 +306,9 @@ fn chat_and_the_sdk_answer_a_verified_enclave_and_refuse_a_tampered_one() {
             text.push_str(blindfold_client::chunk_text(&chunk.unwrap()));
         }
         assert!(text.contains("river"), "{text}");
+        // The signed receipt came just before [DONE].
+        let receipt = stream.receipt().expect("the stream's receipt");
+        assert_eq!(receipt.receipt.model.as_ref().unwrap().name, "smollm2");
         let trust = blindfold_client::Trust::from_files(&files("wrong.ref.json")).unwrap();
         let err = blindfold_client::Client::connect(&url, trust).await.err().unwrap();
         assert!(matches!(err, blindfold_client::ClientError::Attestation(_)), "{err:?}");

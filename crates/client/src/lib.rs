@@ -312,6 +312,7 @@ impl Client {
             body: response.into_body(),
             buffer: Vec::new(),
             done: false,
+            receipt: None,
         })
     }
 
@@ -337,6 +338,7 @@ impl Client {
             body: response.into_body(),
             buffer: Vec::new(),
             done: false,
+            receipt: None,
         })
     }
 }
@@ -377,9 +379,17 @@ pub struct ChunkStream {
     body: Incoming,
     buffer: Vec<u8>,
     done: bool,
+    receipt: Option<blindfold_protocol::receipt::IssuedReceiptV1>,
 }
 
 impl ChunkStream {
+    /// The enclave's signed receipt for this answer, once the stream has
+    /// reached it (just before `[DONE]`); check it offline with `blindfold
+    /// receipt verify` against the enclave's receipt evidence.
+    pub fn receipt(&self) -> Option<&blindfold_protocol::receipt::IssuedReceiptV1> {
+        self.receipt.as_ref()
+    }
+
     /// The next chunk, or `None` after `[DONE]`.
     pub async fn next(&mut self) -> Option<Result<Value, ClientError>> {
         let data = self.next_data().await?;
@@ -409,6 +419,14 @@ impl ChunkStream {
             if let Some(end) = self.buffer.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = self.buffer.drain(..=end).collect();
                 let line = String::from_utf8_lossy(&line);
+                if let Some(json) = line
+                    .trim_end()
+                    .strip_prefix(blindfold_protocol::receipt::RECEIPT_COMMENT_PREFIX)
+                {
+                    self.receipt =
+                        blindfold_protocol::receipt::IssuedReceiptV1::from_json(json.as_bytes()).ok();
+                    continue;
+                }
                 let Some(data) = line.trim_end().strip_prefix("data:") else {
                     continue;
                 };

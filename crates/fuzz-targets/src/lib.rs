@@ -6,7 +6,7 @@
 //! CEL runtime log in it), every foreign evidence layout (COSE/CBOR Nitro
 //! documents, HCL reports inside trustee's JSON, go-tpm-tools protobufs),
 //! SEV-SNP reports, TD quotes, X.509 certificates, PE images, reference
-//! files and signed bundles. `fuzz/` (outside the workspace: `cargo fuzz`)
+//! files and signed bundles, signed receipts. `fuzz/` (outside the workspace: `cargo fuzz`)
 //! drives each with libFuzzer; `tests/replay.rs` runs the kept corpora
 //! (`fuzz/corpus/<target>/`) and the shared samples through the same
 //! functions as ordinary tests, so a crash found once stays fixed.
@@ -95,6 +95,19 @@ pub fn reference(data: &[u8]) {
     let _ = blindfold_attest::bundle::Envelope::parse(data);
 }
 
+/// Signed receipts: a receipt, an issued one (with its salt), and a
+/// streamed answer that carries one.
+pub fn receipt(data: &[u8]) {
+    use blindfold_protocol::receipt::{IssuedReceiptV1, ReceiptV1};
+    if let Ok(r) = ReceiptV1::from_json(data) {
+        let _ = r.signed_bytes();
+    }
+    let _ = IssuedReceiptV1::from_json(data);
+    if let Some((_, Ok(issued))) = IssuedReceiptV1::find_in_stream(data) {
+        let _ = issued.receipt.signed_bytes();
+    }
+}
+
 /// A target: parses its input and ignores the answer.
 pub type Target = fn(&[u8]);
 
@@ -113,4 +126,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("x509", x509),
     ("pe_image", pe_image),
     ("reference", reference),
+    ("receipt", receipt),
 ];

@@ -34,6 +34,9 @@ pub enum Purpose {
     ClientSession,
     /// A key broker checks the enclave before releasing a model key to it.
     KeyRelease,
+    /// Anyone, later, checks that a per-boot receipt key belongs to a
+    /// measured enclave (`crate::receipt`).
+    Receipt,
 }
 
 impl Purpose {
@@ -42,13 +45,13 @@ impl Purpose {
         match self {
             Purpose::ClientSession => "blindfold/evidence/v1/client",
             Purpose::KeyRelease => "blindfold/evidence/v1/key-release",
+            Purpose::Receipt => "blindfold/evidence/v1/receipt",
         }
     }
 
-    /// Reserved labels of purposes not built yet (epoch evidence, receipts):
-    /// no variant may reuse them for anything else.
-    pub const RESERVED_LABELS: [&'static str; 2] =
-        ["blindfold/evidence/v1/epoch", "blindfold/evidence/v1/receipt"];
+    /// Reserved labels of purposes not built yet (epoch evidence): no
+    /// variant may reuse them for anything else.
+    pub const RESERVED_LABELS: [&'static str; 1] = ["blindfold/evidence/v1/epoch"];
 }
 
 /// The qualifying data of a quote made for `purpose` over a session whose
@@ -81,10 +84,12 @@ mod tests {
     fn purposes_bind_differently() {
         let a = qualifying_data(Purpose::ClientSession, &[1; 32], b"spki", &[2; 32]);
         let b = qualifying_data(Purpose::KeyRelease, &[1; 32], b"spki", &[2; 32]);
-        assert_ne!(a, b);
+        let c = qualifying_data(Purpose::Receipt, &[1; 32], b"spki", &[2; 32]);
+        assert!(a != b && b != c && a != c);
         for reserved in Purpose::RESERVED_LABELS {
-            assert_ne!(Purpose::ClientSession.label(), reserved);
-            assert_ne!(Purpose::KeyRelease.label(), reserved);
+            for purpose in [Purpose::ClientSession, Purpose::KeyRelease, Purpose::Receipt] {
+                assert_ne!(purpose.label(), reserved);
+            }
         }
     }
 

@@ -10,6 +10,8 @@
 //! - [`evidence`]: the evidence document, version 1 ([`EvidenceV1`]);
 //! - [`release`]: the key-release messages between an enclave and the key
 //!   broker, their binding, and the HPKE sealing of the released key;
+//! - [`receipt`]: the signed receipt each answer carries, the salted
+//!   digests it signs and the binding of its per-boot key;
 //! - [`api_keys`]: API keys as the enclave's configuration lists them;
 //! - [`api_error`]: the OpenAI-shaped error body every server here answers;
 //! - [`wellknown`]: the paths, names and labels both sides must agree on;
@@ -34,6 +36,7 @@ mod encoding;
 pub mod environment;
 mod error;
 pub mod evidence;
+pub mod receipt;
 pub mod release;
 pub mod runtime_log;
 mod untrusted;

@@ -2,6 +2,9 @@
 
 /// The enclave's evidence endpoint (`GET ?nonce=<64 hex digits>`).
 pub const EVIDENCE_PATH: &str = "/.well-known/blindfold/evidence";
+/// The enclave's receipt evidence (`GET`): the quote that vouches for its
+/// per-boot receipt key (`crate::receipt`).
+pub const RECEIPT_EVIDENCE_PATH: &str = "/.well-known/blindfold/receipt-evidence";
 /// The enclave's report of what is not measured (uptime, engine):
 /// [`crate::EnvironmentV1`], on the attested session.
 pub const ENVIRONMENT_PATH: &str = "/.well-known/blindfold/environment";

@@ -28,6 +28,7 @@ mod key_release;
 mod measure;
 mod peer_cap;
 mod platform_report;
+mod receipts;
 mod sealed_model;
 mod server;
 mod tls_key;
@@ -277,12 +278,22 @@ fn serve(
         }
         None => None,
     };
+    // Every answer is signed by a per-boot key whose quote names the model
+    // just measured.
+    let receipts = match &api {
+        Some(_) => Some(Arc::new(
+            receipts::Receipts::start(&mut tpm, &state, config.api.body_limit)
+                .context("making the receipt key (serving nothing)")?,
+        )),
+        None => None,
+    };
     let shared = Arc::new(server::Shared {
         tpm: Mutex::new(tpm),
         state,
         limiter: server::RateLimiter::new(config.evidence_per_second),
         idle_timeout: config.idle_timeout(),
         api,
+        receipts,
         environment: server::Environment {
             started: std::time::Instant::now(),
             engine: match &config.engine {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use blindfold_attester::Tpm;
 use blindfold_protocol::binding::{EXPORTER_LABEL, EXPORTER_LEN, NONCE_LEN};
-use blindfold_protocol::wellknown::{ENVIRONMENT_PATH, EVIDENCE_PATH, SERVER_NAME};
+use blindfold_protocol::wellknown::{ENVIRONMENT_PATH, EVIDENCE_PATH, RECEIPT_EVIDENCE_PATH, SERVER_NAME};
 use blindfold_protocol::ApiErrorBody;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -22,6 +22,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::idle::{CountingIo, SessionTimer};
 use crate::measure::StartState;
 use crate::peer_cap::PeerCap;
+use crate::receipts::Receipts;
 use crate::tls_key::TlsKey;
 
 /// Open connections at most (more are dropped at accept).
@@ -43,6 +44,9 @@ pub struct Shared {
     pub limiter: RateLimiter,
     /// The API routes, when a model is served.
     pub api: Option<axum::Router>,
+    /// The receipt key and its evidence, when a model is served: every
+    /// API answer carries a signed receipt.
+    pub receipts: Option<Arc<Receipts>>,
     /// How long an attested session may idle between requests.
     pub idle_timeout: Duration,
     /// What the environment route reports (not measured).
@@ -153,16 +157,35 @@ async fn handle(
     if req.uri().path() == ENVIRONMENT_PATH && req.method() == Method::GET {
         return Ok(environment_response(&shared.environment).map(axum::body::Body::new));
     }
+    if req.uri().path() == RECEIPT_EVIDENCE_PATH && req.method() == Method::GET {
+        return Ok(match &shared.receipts {
+            Some(receipts) => {
+                let mut r = Response::new(Full::new(receipts.evidence()));
+                r.headers_mut().insert(
+                    hyper::header::CONTENT_TYPE,
+                    hyper::header::HeaderValue::from_static("application/json"),
+                );
+                r
+            }
+            None => error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "this enclave serves no model, so it signs no receipts",
+            ),
+        }
+        .map(axum::body::Body::new));
+    }
     if req.uri().path() != EVIDENCE_PATH {
-        return Ok(match &shared.api {
-            Some(api) => {
+        return Ok(match (&shared.api, &shared.receipts) {
+            (Some(api), Some(receipts)) => receipts.clone().answer(req, api.clone()).await,
+            (Some(api), None) => {
                 use tower::ServiceExt;
                 match api.clone().oneshot(req.map(axum::body::Body::new)).await {
                     Ok(r) => r,
                     Err(never) => match never {},
                 }
             }
-            None => error(StatusCode::NOT_FOUND, "not_found", "not found").map(axum::body::Body::new),
+            (None, _) => error(StatusCode::NOT_FOUND, "not_found", "not found").map(axum::body::Body::new),
         });
     }
     if req.method() != Method::GET {

@@ -1,7 +1,8 @@
 //! The per-boot TLS key: a P-256 key made in memory, never written
 //! anywhere, wiped when dropped (`p256::ecdsa::SigningKey` zeroizes its
 //! scalar on drop), and used directly by rustls and by the certificate
-//! builder, so no other copy of the secret exists.
+//! builder, so no other copy of the secret exists. The receipt key
+//! (`crate::receipts`) is another key of the same kind.
 
 use std::sync::Arc;
 
@@ -50,7 +51,15 @@ impl TlsKey {
             .unwrap_or_default()
     }
 
-    fn sign_der(&self, message: &[u8]) -> Vec<u8> {
+    /// The public key as a SubjectPublicKeyInfo (DER).
+    pub fn spki_der(&self) -> anyhow::Result<Vec<u8>> {
+        let pair = rcgen::KeyPair::from_remote(Box::new(self.clone()))
+            .map_err(|e| anyhow::anyhow!("encoding the public key: {e}"))?;
+        Ok(pair.public_key_der())
+    }
+
+    /// An ECDSA P-256 SHA-256 signature (DER) over `message`.
+    pub fn sign_der(&self, message: &[u8]) -> Vec<u8> {
         let sig: DerSignature = self.key.sign(message);
         sig.as_bytes().to_vec()
     }

@@ -112,6 +112,43 @@ pub struct AttestVerifyArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ReceiptCommand {
+    /// Check a signed receipt against the evidence it cites, offline: the
+    /// evidence is the document the receipt names (its SHA-256), the
+    /// receipt key signed the receipt, the evidence verifies with that key
+    /// bound into its quote (the receipt purpose), and it measured the
+    /// model the receipt names; then the evidence is appraised as `attest
+    /// verify` does (same flags). With the salt (the enclave hands it out
+    /// beside the receipt) and --request / --response, also that those are
+    /// the bodies the receipt signs.
+    ///
+    /// Exit 0: all of that holds. Exit 1: a check failed. Exit 2: unusable
+    /// input. Fetch the evidence once per enclave boot from
+    /// /.well-known/blindfold/receipt-evidence (docs/receipts.md).
+    Verify(ReceiptVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReceiptVerifyArgs {
+    /// The receipt: the `blindfold-receipt` header's value (base64), its
+    /// JSON (with or without the salt), or a saved streamed answer (the
+    /// receipt is its last comment, and the bytes before it are the
+    /// response it signs).
+    pub receipt: PathBuf,
+    /// The request body that was sent, to check it is the one the receipt
+    /// signs (needs the receipt's salt).
+    #[arg(long, value_name = "FILE")]
+    pub request: Option<PathBuf>,
+    /// The response body of a complete answer, to check it is the one the
+    /// receipt signs (needs the salt; a saved streamed answer is its own).
+    #[arg(long, value_name = "FILE")]
+    pub response: Option<PathBuf>,
+    /// The receipt evidence (second argument) and how to appraise it.
+    #[command(flatten)]
+    pub evidence: AttestVerifyArgs,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum EventlogCommand {
     /// Replay a log into the PCR values it produces, for every bank it carries.
     ///

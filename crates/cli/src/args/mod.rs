@@ -91,6 +91,9 @@ pub enum Command {
     /// Verify platform evidence and appraise it against reference values.
     #[command(subcommand)]
     Attest(AttestCommand),
+    /// Signed receipts: which measured enclave produced which answer.
+    #[command(subcommand)]
+    Receipt(ReceiptCommand),
     /// Verify TPM 2.0 quotes.
     #[command(subcommand)]
     Quote(QuoteCommand),
