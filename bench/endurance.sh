@@ -210,11 +210,11 @@ while kill -0 "$load" 2>/dev/null; do
 done
 wait "$load"
 mem_end=$(memory)
-curl_verification() {
+proxy_report() {
   python3 -c 'import json, sys, urllib.request; print(json.dumps(json.load(urllib.request.urlopen(sys.argv[1]))))' \
     "http://127.0.0.1:$pport/blindfold/verification"
 }
-verification=$(curl_verification)
+verification=$(proxy_report)
 # One receipt per enclave boot that answered, checked against that boot's
 # receipt evidence and the signed reference: the boot was verified.
 for ev in "$work"/receipt-evidence-*.json; do

@@ -14,7 +14,6 @@ use blindfold_crypto::{default_provider, HashAlg, PublicKey, Signature, Signatur
 use blindfold_protocol::receipt::{
     receipt_qualifying_data, request_digest, response_digest, ReceiptModel, ReceiptV1,
 };
-use blindfold_protocol::RuntimeEvent;
 use blindfold_tpm::Freshness;
 
 use crate::error::{Error, ReceiptError};
@@ -38,11 +37,13 @@ pub fn verify_receipt(
     evidence_json: &[u8],
     options: &VerifyOptions,
 ) -> Result<VerifiedReceipt, Error> {
-    let given = default_provider().hash(HashAlg::Sha256, &[evidence_json]);
-    if !given.to_hex().eq_ignore_ascii_case(&receipt.evidence_sha256) {
+    let given = default_provider()
+        .hash(HashAlg::Sha256, &[evidence_json])
+        .to_hex();
+    if !given.eq_ignore_ascii_case(&receipt.evidence_sha256) {
         return Err(Error::Receipt(ReceiptError::NotTheCitedEvidence {
             cited: receipt.evidence_sha256.clone(),
-            given: given.to_hex(),
+            given,
         }));
     }
     let key = PublicKey::from_spki_der(&receipt.receipt_key)
@@ -70,15 +71,9 @@ pub fn verify_receipt(
             e
         }
     })?;
-    let measured = verified.runtime_log().and_then(|log| {
-        log.events.iter().rev().find_map(|e| match e {
-            RuntimeEvent::Model { name, sha256 } => Some(ReceiptModel {
-                name: name.clone(),
-                sha256: hex::encode(sha256),
-            }),
-            _ => None,
-        })
-    });
+    let measured = verified
+        .runtime_log()
+        .and_then(|log| ReceiptModel::last_measured(&log.events));
     if measured != receipt.model {
         let show = |m: &Option<ReceiptModel>| match m {
             Some(m) => format!("{} (sha256 {})", m.name, m.sha256),

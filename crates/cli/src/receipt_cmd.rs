@@ -143,29 +143,29 @@ pub fn verify(args: &ReceiptVerifyArgs) -> Result<(), Failure> {
         receipt_qualifying_data(&receipt.receipt_key).to_vec(),
     ));
     let evidence_json = inputs::read(&check.evidence)?;
-    let evidence = Evidence::read(&check.evidence).map_err(|e| unusable(e, check.evidence.display()))?;
+    let evidence = Evidence::parse(&evidence_json).map_err(|e| unusable(e, check.evidence.display()))?;
     let (evidence_report, mut outcome) = evaluate(check, &resolved, &evidence, |options| {
         verify_receipt(&Verifier::new(), &receipt, &evidence_json, options).map(|r| r.evidence)
     });
     let holds = evidence_report.verified;
-    let mut opened = |which: &str, body: &Option<Vec<u8>>| -> Option<bool> {
-        let (salt, body) = (given.salt.as_deref()?, body.as_deref()?);
-        let (request, response) = match which {
-            "request" => (Some(body), None),
-            _ => (None, Some(body)),
-        };
-        match open_receipt(&receipt, salt, request, response) {
-            Ok(()) => Some(true),
-            Err(e) => {
-                if outcome.is_ok() {
-                    outcome = Err(Failure::CheckFailed(anyhow!(e)));
-                }
-                Some(false)
-            }
+    let salt = given.salt.as_deref();
+    let request_check = salt
+        .zip(request.as_deref())
+        .map(|(s, body)| open_receipt(&receipt, s, Some(body), None));
+    let response_check = salt
+        .zip(response.as_deref())
+        .map(|(s, body)| open_receipt(&receipt, s, None, Some(body)));
+    for e in [&request_check, &response_check]
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.as_ref().err())
+    {
+        if outcome.is_ok() {
+            outcome = Err(Failure::CheckFailed(anyhow!(e.clone())));
         }
-    };
-    let request_matches = opened("request", &request);
-    let response_matches = opened("response", &response);
+    }
+    let request_matches = request_check.map(|c| c.is_ok());
+    let response_matches = response_check.map(|c| c.is_ok());
     let report = ReceiptVerifyReport {
         holds,
         counter: receipt.counter,

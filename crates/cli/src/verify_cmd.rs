@@ -98,7 +98,6 @@ pub async fn model_id(client: &Client) -> Result<String, ClientError> {
         .ok_or_else(|| ClientError::Http("the enclave serves no model".into()))
 }
 
-/// Streams one chat answer to stdout; returns (completion tokens, seconds).
 /// A streamed answer as it arrived.
 pub struct StreamedAnswer {
     /// Its text.
@@ -111,6 +110,7 @@ pub struct StreamedAnswer {
     pub receipt: Option<blindfold_protocol::receipt::IssuedReceiptV1>,
 }
 
+/// Streams one chat answer to stdout; returns it with its receipt.
 pub async fn stream_answer(
     client: &Client,
     model: &str,

@@ -152,27 +152,12 @@ fn a_broker_refuses_a_store_without_conditional_writes_before_it_listens() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let server = S3Server::start(&d.join("s3"));
-    for key in ["owner", "broker-tls"] {
-        assert!(run(blindfold().args(["keygen", "-o"]).arg(d.join(key)))
-            .status
-            .success());
-    }
-    assert!(run(blindfold().args(["kbs", "kek", "-o"]).arg(d.join("kek.hex")))
-        .status
-        .success());
+    broker_keys(d);
     // rclone ignores If-None-Match: brokers sharing it could overwrite
     // each other's policy updates.
-    let out = run(blindfold()
-        .args(["kbs", "serve", "--key-store", &format!("s3://{}", s3::BUCKET)])
-        .arg("--kek-file")
-        .arg(d.join("kek.hex"))
-        .arg("--owner-public-key")
-        .arg(d.join("owner.pub"))
-        .arg("--tls-key")
-        .arg(d.join("broker-tls.key"))
-        .args(["--listen", "127.0.0.1:0", "--state-dir"])
-        .arg(d.join("kbs"))
-        .envs(server.env(s3::SECRET_ACCESS_KEY)));
+    let out =
+        run(kbs_serve(blindfold(), d, &format!("s3://{}", s3::BUCKET))
+            .envs(server.env(s3::SECRET_ACCESS_KEY)));
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("does not honour conditional writes"), "{err}");
@@ -327,14 +312,7 @@ fn the_broker_says_which_key_to_pin_and_its_audit_log_reads_back() {
     use std::io::{BufRead, BufReader};
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    for key in ["owner", "broker-tls"] {
-        assert!(run(blindfold().args(["keygen", "-o"]).arg(d.join(key)))
-            .status
-            .success());
-    }
-    assert!(run(blindfold().args(["kbs", "kek", "-o"]).arg(d.join("kek.hex")))
-        .status
-        .success());
+    broker_keys(d);
     let store = format!("file://{}", d.join("store").display());
     // The owner's bearer token: the token in a 0600 file, its SHA-256 (all
     // the broker keeps) beside it.

@@ -30,6 +30,7 @@ use sha2::{Digest as _, Sha256};
 use crate::binding::{qualifying_data, Purpose};
 use crate::encoding::b64;
 use crate::error::Error;
+use crate::runtime_log::RuntimeEvent;
 
 /// The label that starts what a receipt signs.
 pub const RECEIPT_LABEL: &str = "blindfold/receipt/v1";
@@ -52,6 +53,19 @@ pub struct ReceiptModel {
     pub name: String,
     /// SHA-256 of its weights (hex).
     pub sha256: String,
+}
+
+impl ReceiptModel {
+    /// The last model a runtime log measured, as a receipt names it.
+    pub fn last_measured(events: &[RuntimeEvent]) -> Option<ReceiptModel> {
+        events.iter().rev().find_map(|e| match e {
+            RuntimeEvent::Model { name, sha256 } => Some(ReceiptModel {
+                name: name.clone(),
+                sha256: hex::encode(sha256),
+            }),
+            _ => None,
+        })
+    }
 }
 
 /// A signed receipt.

@@ -21,7 +21,6 @@ use blindfold_protocol::receipt::{
     receipt_qualifying_data, request_digest, BodyHasher, IssuedReceiptV1, ReceiptModel, ReceiptV1,
     RECEIPT_COMMENT_PREFIX, RECEIPT_HEADER, SALT_LEN,
 };
-use blindfold_protocol::{ApiErrorBody, RuntimeEvent};
 use futures_util::StreamExt as _;
 use http_body_util::BodyExt as _;
 use hyper::body::{Bytes, Incoming};
@@ -30,6 +29,7 @@ use hyper::{Request, Response, StatusCode};
 use sha2::{Digest as _, Sha256};
 
 use crate::measure::StartState;
+use crate::server::error;
 use crate::tls_key::TlsKey;
 
 /// The last event of a streamed answer.
@@ -57,13 +57,7 @@ impl Receipts {
         let evidence = blindfold_attester::evidence::quoted(tpm, state, &receipt_qualifying_data(&spki))
             .context("quoting the receipt key")?
             .to_json();
-        let model = state.log.events.iter().rev().find_map(|e| match e {
-            RuntimeEvent::Model { name, sha256 } => Some(ReceiptModel {
-                name: name.clone(),
-                sha256: hex::encode(sha256),
-            }),
-            _ => None,
-        });
+        let model = ReceiptModel::last_measured(&state.log.events);
         Ok(Receipts {
             key,
             spki,
@@ -241,14 +235,5 @@ impl Receipts {
 }
 
 fn refuse(status: StatusCode, code: &str, message: &str) -> Response<Body> {
-    let kind = if status.is_server_error() {
-        "server_error"
-    } else {
-        "invalid_request_error"
-    };
-    let mut r = Response::new(Body::from(ApiErrorBody::new(kind, code, None, message).to_json()));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r
+    error(status, code, message).map(Body::new)
 }

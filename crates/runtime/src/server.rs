@@ -114,8 +114,8 @@ impl RateLimiter {
     }
 }
 
-fn reply(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
     r.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
@@ -125,7 +125,7 @@ fn reply(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
 }
 
 /// An OpenAI-shaped error answer (the same type the API and proxy write).
-fn error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
     let kind = if status.is_server_error() {
         "server_error"
     } else {
@@ -159,14 +159,7 @@ async fn handle(
     }
     if req.uri().path() == RECEIPT_EVIDENCE_PATH && req.method() == Method::GET {
         return Ok(match &shared.receipts {
-            Some(receipts) => {
-                let mut r = Response::new(Full::new(receipts.evidence()));
-                r.headers_mut().insert(
-                    hyper::header::CONTENT_TYPE,
-                    hyper::header::HeaderValue::from_static("application/json"),
-                );
-                r
-            }
+            Some(receipts) => reply(StatusCode::OK, receipts.evidence()),
             None => error(
                 StatusCode::NOT_FOUND,
                 "not_found",

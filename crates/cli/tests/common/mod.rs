@@ -145,22 +145,10 @@ pub fn stripped_enclave(dir: &Path) -> PathBuf {
 /// `d/broker-tls.key`, its state in `d/kbs`, trusting `platform_ca`.
 /// Returns it with its URL and the SPKI SHA-256 enclaves pin, both read
 /// from its first line.
-pub fn start_broker(
-    mut cmd: Command,
-    d: &Path,
-    store: &str,
-    platform_ca: &Path,
-) -> (KillOnDrop, String, String) {
+pub fn start_broker(cmd: Command, d: &Path, store: &str, platform_ca: &Path) -> (KillOnDrop, String, String) {
     use std::io::BufRead;
     let mut broker = KillOnDrop(
-        cmd.args(["kbs", "serve", "--key-store", store, "--kek-file"])
-            .arg(d.join("kek.hex"))
-            .arg("--owner-public-key")
-            .arg(d.join("owner.pub"))
-            .arg("--tls-key")
-            .arg(d.join("broker-tls.key"))
-            .args(["--listen", "127.0.0.1:0", "--state-dir"])
-            .arg(d.join("kbs"))
+        kbs_serve(cmd, d, store)
             .arg("--platform-ca")
             .arg(platform_ca)
             .stderr(std::process::Stdio::piped())
@@ -180,6 +168,34 @@ pub fn start_broker(
         .to_string();
     let spki = first.split("SPKI SHA-256 is ").nth(1).unwrap()[..64].to_string();
     (broker, url, spki)
+}
+
+/// The owner's keys a broker needs, made in `d`: `owner.key`/`.pub`,
+/// `broker-tls.key`/`.pub` and `kek.hex`.
+pub fn broker_keys(d: &Path) {
+    for key in ["owner", "broker-tls"] {
+        assert!(run(blindfold().args(["keygen", "-o"]).arg(d.join(key)))
+            .status
+            .success());
+    }
+    assert!(run(blindfold().args(["kbs", "kek", "-o"]).arg(d.join("kek.hex")))
+        .status
+        .success());
+}
+
+/// `cmd` (a `blindfold` command) as `kbs serve` on a free loopback port
+/// with [`broker_keys`]' files in `d`, its state in `d/kbs`, keeping its
+/// wrapped keys in `store`.
+pub fn kbs_serve(mut cmd: Command, d: &Path, store: &str) -> Command {
+    cmd.args(["kbs", "serve", "--key-store", store, "--kek-file"])
+        .arg(d.join("kek.hex"))
+        .arg("--owner-public-key")
+        .arg(d.join("owner.pub"))
+        .arg("--tls-key")
+        .arg(d.join("broker-tls.key"))
+        .args(["--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(d.join("kbs"));
+    cmd
 }
 
 /// A port on 127.0.0.1 that was free a moment ago.
