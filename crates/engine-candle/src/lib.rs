@@ -23,6 +23,7 @@
 mod attention;
 pub mod embedded;
 mod ggml_math;
+mod gguf_header;
 pub mod linear;
 pub mod load;
 pub mod model;

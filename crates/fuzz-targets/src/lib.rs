@@ -6,7 +6,7 @@
 //! CEL runtime log in it), every foreign evidence layout (COSE/CBOR Nitro
 //! documents, HCL reports inside trustee's JSON, go-tpm-tools protobufs),
 //! SEV-SNP reports, TD quotes, X.509 certificates, PE images, reference
-//! files and signed bundles, signed receipts. `fuzz/` (outside the workspace: `cargo fuzz`)
+//! files and signed bundles, signed receipts, GGUF model files. `fuzz/` (outside the workspace: `cargo fuzz`)
 //! drives each with libFuzzer; `tests/replay.rs` runs the kept corpora
 //! (`fuzz/corpus/<target>/`) and the shared samples through the same
 //! functions as ordinary tests, so a crash found once stays fixed.
@@ -47,11 +47,27 @@ pub fn cc_event_log(data: &[u8]) {
 
 /// Any evidence layout (`Evidence::parse`: Blindfold's JSON with its CEL
 /// runtime log, BlindLlama-v2, trustee TPM and Azure (HCL reports), vaportpm,
-/// Nitro documents as bytes, hex or base64, go-tpm-tools protobufs).
+/// Nitro documents as bytes, hex or base64, go-tpm-tools protobufs), and
+/// the session evidence of a client that accepts epoch evidence.
 pub fn evidence(data: &[u8]) {
     let _ = blindfold_attest::Evidence::parse(data);
     if let Ok(doc) = blindfold_protocol::EvidenceV1::from_json(data) {
         let _ = blindfold_protocol::RuntimeLog::from_records(&doc.runtime_log);
+    }
+    if let Ok(session) = blindfold_protocol::epoch::SessionEvidenceV1::from_json(data) {
+        let _ = session.epoch.qualifying_data();
+        let _ = blindfold_attest::Evidence::parse(&session.epoch.evidence.to_json());
+        let facts = blindfold_attest::epoch::SessionFacts {
+            nonce: &[0; 32],
+            leaf_spki_der: &session.epoch.evidence_key,
+            exporter: &[0; 32],
+        };
+        let _ = blindfold_attest::epoch::check_session(
+            &session,
+            &facts,
+            std::time::SystemTime::UNIX_EPOCH,
+            std::time::Duration::from_secs(60),
+        );
     }
 }
 
@@ -108,6 +124,14 @@ pub fn receipt(data: &[u8]) {
     }
 }
 
+/// GGUF model files, loaded as the enclave loads a model: the header, the
+/// metadata, the tensor table, the tensors and the tokenizer built from
+/// the metadata (a sealed model's bytes are the owner's, but an enclave
+/// must refuse a malformed one, not crash on it).
+pub fn gguf(data: &[u8]) {
+    let _ = blindfold_engine_candle::ModelSource::Gguf(data).load(&candle_core::Device::Cpu);
+}
+
 /// A target: parses its input and ignores the answer.
 pub type Target = fn(&[u8]);
 
@@ -127,4 +151,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("pe_image", pe_image),
     ("reference", reference),
     ("receipt", receipt),
+    ("gguf", gguf),
 ];

@@ -1,4 +1,5 @@
-//! The fuzz corpora (`fuzz/corpus/<target>/`, kept in the repository) and
+//! The fuzz corpora (`fuzz/corpus/<target>/`, kept in the repository), the
+//! hand-made seeds (`fuzz/seeds/<target>/`) and
 //! every shared sample under `../shared/testdata`, run through every fuzz
 //! target as ordinary tests: a parser may refuse any of them, never panic.
 
@@ -40,6 +41,8 @@ fn every_kept_corpus_input_parses_without_a_panic() {
         let mut files = Vec::new();
         files_under(&corpus.join(name), &mut files);
         assert!(!files.is_empty(), "fuzz/corpus/{name} is empty");
+        // Hand-made seeds (fuzz/seeds/<target>/), crashes found once among them.
+        files_under(&corpus.join("../seeds").join(name), &mut files);
         total += files.len();
         for file in &files {
             run(name, *target, file);
@@ -58,4 +61,30 @@ fn every_shared_sample_goes_through_every_target_without_a_panic() {
             run(name, *target, file);
         }
     }
+}
+
+#[test]
+fn the_gguf_seed_is_a_model_the_engine_loads_and_runs() {
+    // The seed must be a whole, valid model, or the fuzzer would only ever
+    // exercise the first refusal.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/gguf/tiny-llama.gguf");
+    let bytes = std::fs::read(path).unwrap();
+    let model = blindfold_engine_candle::ModelSource::Gguf(&bytes)
+        .load(&candle_core::Device::Cpu)
+        .unwrap();
+    let ids = model.tokenizer.encode("ab c").unwrap();
+    assert!(!ids.is_empty());
+    let mut cache = model.transformer.new_cache(ids.len());
+    let logits = model
+        .transformer
+        .forward(&mut [blindfold_engine_candle::model::StepInput {
+            tokens: &ids,
+            cache: &mut cache,
+        }])
+        .unwrap();
+    assert_eq!(
+        logits[0].len(),
+        10,
+        "one logit per token of the seed's vocabulary"
+    );
 }
