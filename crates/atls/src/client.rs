@@ -21,7 +21,9 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::net::TcpStream;
 
+use crate::epoch::{epoch_session, FreshnessMode};
 use crate::error::Error;
+use blindfold_attest::epoch::EpochAge;
 
 /// Most characters of an unverified server's text shown in an error.
 const MAX_SHOWN: usize = 200;
@@ -41,6 +43,9 @@ pub struct ClientPolicy {
     pub ak_intermediates: Vec<Certificate>,
     /// What the appraisal must meet before the session is handed out.
     pub accept: AcceptPolicy,
+    /// Per-session quotes (the default) or, by the client's choice, epoch
+    /// evidence.
+    pub freshness: FreshnessMode,
 }
 
 /// An attested TLS session, ready for requests.
@@ -53,6 +58,9 @@ pub struct AttestedSession {
     pub appraisal: Appraisal,
     /// SHA-256 of the TLS leaf's SPKI the evidence is bound to (hex).
     pub leaf_spki_sha256: String,
+    /// The epoch the session was checked against, when the client accepts
+    /// epoch evidence; `None` for a quote made for this session.
+    pub epoch: Option<EpochAge>,
 }
 
 impl std::fmt::Debug for AttestedSession {
@@ -147,22 +155,24 @@ async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSess
         [one] => Some(*one),
         _ => None,
     };
-    let (mut sender, _, verified, spki) = verified_session(
-        addr,
-        platform,
-        policy.platform_ca.clone(),
-        policy.ak_intermediates.clone(),
-    )
-    .await?;
-    let appraisal = appraise(
-        &verified,
-        Some(&policy.reference),
-        &AppraisalOptions {
-            development_reference: policy.accept.development_reference,
-            policy: None,
-        },
-    )?;
-    appraisal.accept(&policy.accept).map_err(Error::Refused)?;
+    let (mut sender, verified, appraisal, spki, epoch) = match &policy.freshness {
+        FreshnessMode::PerSessionQuote => {
+            let (sender, _, verified, spki) = verified_session(
+                addr,
+                platform,
+                policy.platform_ca.clone(),
+                policy.ak_intermediates.clone(),
+            )
+            .await?;
+            let appraisal = appraise_and_accept(&verified, policy)?;
+            (sender, verified, appraisal, spki, None)
+        }
+        FreshnessMode::Epoch { max_age, cache } => {
+            let (sender, verified, appraisal, spki, age) =
+                epoch_session(addr, platform, policy, *max_age, cache).await?;
+            (sender, verified, appraisal, spki, Some(age))
+        }
+    };
     // Hand out a sender that can take the next request right away.
     sender
         .ready()
@@ -174,7 +184,26 @@ async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSess
         verified,
         appraisal,
         leaf_spki_sha256: spki_hash.to_hex(),
+        epoch,
     })
+}
+
+/// Appraises verified evidence against the policy's reference and applies
+/// its acceptance rule.
+pub(crate) fn appraise_and_accept(
+    verified: &VerifiedEvidence,
+    policy: &ClientPolicy,
+) -> Result<Appraisal, Error> {
+    let appraisal = appraise(
+        verified,
+        Some(&policy.reference),
+        &AppraisalOptions {
+            development_reference: policy.accept.development_reference,
+            policy: None,
+        },
+    )?;
+    appraisal.accept(&policy.accept).map_err(Error::Refused)?;
+    Ok(appraisal)
 }
 
 /// What a reference boot's evidence is anchored in.
@@ -236,16 +265,12 @@ pub async fn verified_evidence(
     .map_err(|_| Error::Connect(format!("{addr}: no evidence within {} s", DEADLINE.as_secs())))?
 }
 
-type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+pub(crate) type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
-/// A TLS 1.3 session to `addr` and the evidence bound to it, verified
-/// (not appraised).
-async fn verified_session(
-    addr: &str,
-    platform: Option<blindfold_attest::Platform>,
-    platform_ca: Option<Vec<Certificate>>,
-    ak_intermediates: Vec<Certificate>,
-) -> Result<(Sender, Evidence, VerifiedEvidence, Vec<u8>), Error> {
+/// A TLS 1.3 session to `addr` (the server's handshake signature checked
+/// with its own leaf), ready for HTTP: the sender, the leaf's SPKI and the
+/// session's exported keying material.
+pub(crate) async fn open_session(addr: &str) -> Result<(Sender, Vec<u8>, [u8; EXPORTER_LEN]), Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(AttestationBound {
         algorithms: provider.signature_verification_algorithms,
@@ -290,13 +315,21 @@ async fn verified_session(
     conn.export_keying_material(&mut exporter, EXPORTER_LABEL, None)
         .map_err(|e| Error::Connect(format!("exporter: {e}")))?;
 
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
         .await
         .map_err(|e| Error::Evidence(e.to_string()))?;
     tokio::spawn(connection);
+    Ok((sender, spki, exporter))
+}
 
+/// Asks for `path` with a fresh nonce on an unverified session; returns
+/// the nonce and the answer's body (at most 1 MiB).
+pub(crate) async fn ask_with_nonce(
+    sender: &mut Sender,
+    path: &str,
+) -> Result<([u8; NONCE_LEN], Bytes), Error> {
     let nonce = random_nonce()?;
-    let request = hyper::Request::get(format!("{EVIDENCE_PATH}?nonce={}", hex::encode(nonce)))
+    let request = hyper::Request::get(format!("{path}?nonce={}", hex::encode(nonce)))
         .header(hyper::header::HOST, SERVER_NAME)
         .body(Full::new(Bytes::new()))
         .map_err(|e| Error::Evidence(e.to_string()))?;
@@ -329,30 +362,71 @@ async fn verified_session(
             untrusted_text(&body, MAX_SHOWN)
         )));
     }
+    Ok((nonce, body))
+}
 
-    let evidence = Evidence::parse(&body)?;
-    if evidence.layout != Layout::BlindfoldV1 || evidence.runtime_log.is_none() {
-        return Err(Error::Evidence(
-            "the answer is not Blindfold evidence with a runtime event log".into(),
-        ));
-    }
-    let options = VerifyOptions {
+/// Verify options for a Blindfold enclave's evidence with `freshness`.
+pub(crate) fn verify_options(
+    platform: Option<blindfold_attest::Platform>,
+    platform_ca: Option<Vec<Certificate>>,
+    ak_intermediates: Vec<Certificate>,
+    freshness: Option<Freshness>,
+) -> VerifyOptions {
+    VerifyOptions {
         platform,
-        freshness: Some(Freshness::Nonce(
-            qualifying_data(Purpose::ClientSession, &nonce, &spki, &exporter).to_vec(),
-        )),
+        freshness,
         at: SystemTime::now(),
         tpm_anchor: platform_ca.map(TpmAnchor::DangerPlatformCa),
         ak_intermediates,
         replay: Default::default(),
         hardware: Default::default(),
-    };
-    let verified = Verifier::new().verify(&evidence, &options)?;
+    }
+}
+
+/// Refuses evidence that is not Blindfold's with a runtime log, or whose
+/// runtime has not logged its ready separator.
+pub(crate) fn check_blindfold_layout(evidence: &Evidence) -> Result<(), Error> {
+    if evidence.layout != Layout::BlindfoldV1 || evidence.runtime_log.is_none() {
+        return Err(Error::Evidence(
+            "the answer is not Blindfold evidence with a runtime event log".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses verified evidence whose runtime has not logged its ready
+/// separator.
+pub(crate) fn check_ready(verified: &VerifiedEvidence) -> Result<(), Error> {
     if !verified.runtime_log().is_some_and(|l| l.is_ready()) {
         return Err(Error::Evidence(
             "the runtime has not logged its ready separator".into(),
         ));
     }
+    Ok(())
+}
+
+/// A TLS 1.3 session to `addr` and the evidence bound to it, verified
+/// (not appraised).
+async fn verified_session(
+    addr: &str,
+    platform: Option<blindfold_attest::Platform>,
+    platform_ca: Option<Vec<Certificate>>,
+    ak_intermediates: Vec<Certificate>,
+) -> Result<(Sender, Evidence, VerifiedEvidence, Vec<u8>), Error> {
+    let (mut sender, spki, exporter) = open_session(addr).await?;
+    let (nonce, body) = ask_with_nonce(&mut sender, EVIDENCE_PATH).await?;
+    let evidence = Evidence::parse(&body)?;
+    check_blindfold_layout(&evidence)?;
+    let options = verify_options(
+        platform,
+        platform_ca,
+        ak_intermediates,
+        Some(Freshness::Nonce(
+            qualifying_data(Purpose::ClientSession, &nonce, &spki, &exporter).to_vec(),
+        )),
+    );
+    let verified = Verifier::new().verify(&evidence, &options)?;
+    check_ready(&verified)?;
     Ok((sender, evidence, verified, spki))
 }
 

@@ -29,6 +29,9 @@ pub enum Error {
     /// A signed receipt does not hold against the evidence it cites.
     #[error(transparent)]
     Receipt(ReceiptError),
+    /// A session does not hold against the epoch evidence it came with.
+    #[error(transparent)]
+    Epoch(EpochError),
 }
 
 /// Input that could not be used: no check ran.
@@ -271,6 +274,48 @@ pub enum ReceiptError {
     Opening {
         /// `request` or `response`.
         which: &'static str,
+    },
+}
+
+/// Why a session was refused on epoch evidence (`crate::epoch`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EpochError {
+    /// The quote verifies but binds other data than the epoch document's
+    /// fields (they were edited, or the quote was made for another purpose).
+    #[error("epoch evidence: its quote does not bind its evidence key, TLS key, epoch number and time (the quote was made for other data)")]
+    QuoteBindsOtherData,
+    /// The quote vouches for another TLS key than this session's leaf.
+    #[error("epoch evidence: it vouches for TLS key SHA-256 {quoted}, but this session's server key has {session}")]
+    ForeignTlsKey {
+        /// The quoted leaf SPKI hash.
+        quoted: String,
+        /// This session's leaf SPKI hash.
+        session: String,
+    },
+    /// The evidence key is not a usable public key.
+    #[error("epoch evidence: its evidence key is not a P-256 public key: {0}")]
+    Key(String),
+    /// The evidence key's signature does not cover this session's nonce
+    /// and exporter (a replayed or relayed answer, or no evidence key).
+    #[error("epoch evidence: the session signature does not verify over this session's nonce and exporter under the quoted evidence key")]
+    SessionSignature,
+    /// The epoch is older than the client accepts.
+    #[error(
+        "epoch evidence: the epoch is {age} s old by this client's clock, more than the {max_age} s accepted"
+    )]
+    Stale {
+        /// Its age (seconds).
+        age: u64,
+        /// The maximum (seconds).
+        max_age: u64,
+    },
+    /// The epoch's time is ahead of the client's clock by more than the
+    /// tolerance.
+    #[error("epoch evidence: the enclave's clock is {seconds} s ahead of this client's, more than the {} s tolerated", crate::epoch::MAX_CLOCK_AHEAD_SECONDS)]
+    Ahead {
+        /// How far ahead (seconds).
+        seconds: u64,
     },
 }
 

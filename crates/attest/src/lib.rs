@@ -9,7 +9,8 @@
 //! states its [`TrustBasis`]; [`Appraisal::accept`] is the one rule for
 //! acting on a result ([`AcceptPolicy`]): the client, the proxy and the key
 //! broker all use it. Signed receipts are checked against the evidence
-//! they cite by [`verify_receipt`] and opened by [`open_receipt`].
+//! they cite by [`verify_receipt`] and opened by [`open_receipt`]. A
+//! session on epoch evidence is checked by [`epoch`].
 //!
 //! What it is **not**: it does not talk to TPMs or clouds (no network, no
 //! TSS), and it does not parse TPM structures, event logs or certificates
@@ -23,6 +24,7 @@
 mod accept;
 mod appraise;
 pub mod bundle;
+pub mod epoch;
 mod error;
 mod evidence;
 mod hardware;
@@ -36,7 +38,7 @@ mod verify;
 
 pub use accept::{AcceptPolicy, ClaimName, DevelopmentPlatform, DevelopmentReference, Refusal};
 pub use appraise::{appraise, Appraisal, AppraisalOptions, AppraisalReport, Claim, ClaimReport, ClaimStatus};
-pub use error::{AppraisalError, BundleError, Error, InputError, ReceiptError, VerifyError};
+pub use error::{AppraisalError, BundleError, EpochError, Error, InputError, ReceiptError, VerifyError};
 pub use evidence::{AkClaim, BlindLlamaBinding, Evidence, HardwareEvidence, Layout, QuoteClaim};
 pub use hardware::{
     DebugPlatform, HardwareOptions, HardwareReport, HardwareSummary, NitroSummary, SnpSummary, TdxSummary,

@@ -321,6 +321,7 @@ pub fn demo(args: &DemoArgs) -> Result<(), Failure> {
         ak_intermediates: None,
         accept: AcceptPolicy::development(),
         state_dir: Some(dir.join("client-state")),
+        freshness: Default::default(),
     })
     .map_err(|e| failure(e).context("demo step \"trust\" failed"))?;
     let rt = runtime()?;

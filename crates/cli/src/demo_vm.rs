@@ -171,6 +171,7 @@ pub fn demo_vm(args: &DemoArgs, model: &Path, enclave_bin: &Path) -> Result<(), 
             ..AcceptPolicy::default()
         },
         state_dir: None,
+        freshness: Default::default(),
     })
     .map_err(|e| failure(e).context("demo step \"trust\" failed"))?;
 

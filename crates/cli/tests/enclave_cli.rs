@@ -108,6 +108,37 @@ fn blindfold_verify_passes_against_a_local_enclave() {
     assert_eq!(report["binding"]["fresh"], true);
     assert_eq!(report["runtime_events"].as_array().unwrap().len(), 4);
     assert_eq!(report["runtime_events"][0]["type"], "enclave-binary", "{out}");
+    assert!(
+        report["binding"]["epoch"].is_null(),
+        "per-session quotes by default"
+    );
+
+    // The client's opt-in to epoch evidence: the report says which epoch,
+    // how old by this clock, and what it gives up.
+    let (code, out, err) = verify(&["--allow-dev", "--allow-dev-reference", "--accept-epoch-evidence"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("freshness:   epoch evidence"), "{out}");
+    assert!(
+        out.contains("the operator controls on hypervisor platforms"),
+        "{out}"
+    );
+    let (code, out, err) = verify(&[
+        "--allow-dev",
+        "--allow-dev-reference",
+        "--accept-epoch-evidence",
+        "--epoch-max-age",
+        "30",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["binding"]["epoch"]["epoch"], 1, "{out}");
+    assert_eq!(report["binding"]["epoch"]["max_age_seconds"], 30, "{out}");
+    assert_eq!(report["binding"]["epoch"]["caveats"].as_array().unwrap().len(), 2);
+    assert!(report["binding"]["nonce"].is_null(), "{out}");
+    // The maximum age means nothing without the opt-in.
+    let (code, _, err) = verify(&["--allow-dev", "--allow-dev-reference", "--epoch-max-age", "30"]);
+    assert_eq!(code, 2, "{err}");
 
     // A stale reference (measured from another configuration): PCR 15
     // differs, and the error names the runtime event that does.

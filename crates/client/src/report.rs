@@ -113,10 +113,36 @@ pub struct SessionBinding {
     /// Whether the quote carried this client's fresh nonce.
     pub fresh: bool,
     /// That nonce (hex): new for every session, so it names the session
-    /// this report is about.
+    /// this report is about. Absent on epoch evidence (the quote carries
+    /// the epoch's binding; the nonce is in the session signature).
     #[serde(default)]
     pub nonce: Option<String>,
+    /// On epoch evidence (the client's opt-in), the epoch and what that
+    /// gives up; absent for a quote made for this session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<EpochBinding>,
 }
+
+/// A session checked against epoch evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochBinding {
+    /// The epoch's number.
+    pub epoch: u64,
+    /// When the enclave quoted it, by its own clock (Unix seconds).
+    pub enclave_time: u64,
+    /// Its age when this session was checked, by this client's clock.
+    pub age_seconds: u64,
+    /// The oldest epoch this client accepts (seconds).
+    pub max_age_seconds: u64,
+    /// What epoch evidence gives up.
+    pub caveats: Vec<String>,
+}
+
+/// What epoch evidence gives up, as every report says it.
+pub const EPOCH_CAVEATS: [&str; 2] = [
+    "the epoch's time comes from the enclave's clock, which the operator controls on hypervisor platforms",
+    "a stolen evidence key signs sessions until its epoch is older than the maximum age",
+];
 
 /// Why verification failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,7 +190,20 @@ pub fn verification_report(addr: &str, session: &AttestedSession, trust: &Trust)
             session_exporter: String::from_utf8_lossy(blindfold_protocol::binding::EXPORTER_LABEL)
                 .into_owned(),
             fresh: v.fresh(),
-            nonce: v.nonce().map(hex::encode),
+            nonce: match session.epoch {
+                Some(_) => None,
+                None => v.nonce().map(hex::encode),
+            },
+            epoch: session.epoch.map(|e| EpochBinding {
+                epoch: e.epoch,
+                enclave_time: e.time,
+                age_seconds: e.age.as_secs(),
+                max_age_seconds: match &trust.policy.freshness {
+                    blindfold_atls::FreshnessMode::Epoch { max_age, .. } => max_age.as_secs(),
+                    blindfold_atls::FreshnessMode::PerSessionQuote => 0,
+                },
+                caveats: EPOCH_CAVEATS.iter().map(|c| c.to_string()).collect(),
+            }),
         },
         reference: reference.name().to_string(),
         reference_version: match reference {
@@ -251,11 +290,29 @@ impl fmt::Display for VerificationReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let spki = &self.binding.tls_leaf_spki_sha256;
         writeln!(f, "enclave:     {}", self.enclave)?;
-        writeln!(
-            f,
-            "verified:    yes (quote bound to this TLS session: leaf key {}, exporter, fresh nonce)",
-            &spki[..spki.len().min(16)]
-        )?;
+        match &self.binding.epoch {
+            None => writeln!(
+                f,
+                "verified:    yes (quote bound to this TLS session: leaf key {}, exporter, fresh nonce)",
+                &spki[..spki.len().min(16)]
+            )?,
+            Some(e) => {
+                writeln!(
+                    f,
+                    "verified:    yes (epoch {} quote bound to leaf key {}; this session's nonce and exporter signed by its evidence key)",
+                    e.epoch,
+                    &spki[..spki.len().min(16)]
+                )?;
+                writeln!(
+                    f,
+                    "freshness:   epoch evidence, {} s old by this clock (at most {} s accepted)",
+                    e.age_seconds, e.max_age_seconds
+                )?;
+                for caveat in &e.caveats {
+                    writeln!(f, "             {caveat}")?;
+                }
+            }
+        }
         writeln!(
             f,
             "platform:    {} (trust basis: {})",

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use blindfold_atls::ClientPolicy;
+use blindfold_atls::{ClientPolicy, FreshnessMode};
 use blindfold_attest::bundle::{self, BundleCheck};
 use blindfold_attest::{AcceptPolicy, DevelopmentReference, ReferenceKind, ReferenceValues};
 use blindfold_crypto::PublicKey;
@@ -39,6 +39,8 @@ pub struct TrustFiles {
     /// Where the highest bundle version seen per publisher is kept; `None`
     /// keeps no record (then only `min_bundle_version` guards rollback).
     pub state_dir: Option<PathBuf>,
+    /// Per-session quotes (the default) or epoch evidence.
+    pub freshness: FreshnessMode,
 }
 
 /// Whether the reference is signed, for reports.
@@ -158,6 +160,7 @@ impl Trust {
                 platform_ca,
                 ak_intermediates,
                 accept: files.accept.clone(),
+                freshness: files.freshness.clone(),
             },
             reference_source,
         })

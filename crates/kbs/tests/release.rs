@@ -30,6 +30,25 @@ fn refusal(r: Result<blindfold_kbs::Released, Error>) -> String {
     }
 }
 
+/// The refusal of `request` under the policy that allows development (the
+/// AKs anchored in `ca`), on the test session.
+fn refused(
+    request: &blindfold_protocol::release::ReleaseRequestV1,
+    ca: &[blindfold_x509::Certificate],
+    now: SystemTime,
+) -> String {
+    let data_key = AeadKey::from_bytes([0x42; 32]);
+    refusal(decide(
+        request,
+        &CHALLENGE,
+        &policy(true),
+        session(),
+        &data_key,
+        Some(ca),
+        now,
+    ))
+}
+
 #[test]
 fn the_policys_build_gets_the_key_and_nothing_else_does() {
     let data_key = AeadKey::from_bytes([0x42; 32]);
@@ -69,15 +88,7 @@ fn the_policys_build_gets_the_key_and_nothing_else_does() {
     // Evidence bound to another HPKE key than the request names.
     let mut other_key = good.clone();
     other_key.hpke_public_key = hex::encode(ReleaseKeyPair::generate().public_key());
-    let why = refusal(decide(
-        &other_key,
-        &CHALLENGE,
-        &policy(true),
-        session(),
-        &data_key,
-        Some(&ca),
-        now,
-    ));
+    let why = refused(&other_key, &ca, now);
     assert!(why.contains("not the expected nonce"), "{why}");
 
     // Another session (exporter), or another challenge.
@@ -108,15 +119,7 @@ fn the_policys_build_gets_the_key_and_nothing_else_does() {
 
     // Another model than the policy's.
     let other_model = enclave.request(&pair, "other-model");
-    let why = refusal(decide(
-        &other_model,
-        &CHALLENGE,
-        &policy(true),
-        session(),
-        &data_key,
-        Some(&ca),
-        now,
-    ));
+    let why = refused(&other_model, &ca, now);
     assert!(why.contains("the policy releases smollm2"), "{why}");
 
     // Client-session evidence (same nonce, the client purpose) offered here.
@@ -128,36 +131,37 @@ fn the_policys_build_gets_the_key_and_nothing_else_does() {
         BROKER_SPKI,
         &EXPORTER,
     ));
-    let why = refusal(decide(
-        &confused,
-        &CHALLENGE,
-        &policy(true),
-        session(),
-        &data_key,
-        Some(&ca),
-        now,
+    let why = refused(&confused, &ca, now);
+    assert!(why.contains("not the expected nonce"), "{why}");
+
+    // Epoch evidence (a client's opt-in, never a broker's): its quote
+    // binds an epoch, whatever key, TLS key and time it names.
+    let mut epoch = good.clone();
+    let broker_spki_sha256 = hex::encode(
+        blindfold_crypto::default_provider()
+            .hash(blindfold_crypto::HashAlg::Sha256, &[BROKER_SPKI])
+            .as_bytes(),
+    );
+    let time = now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    epoch.evidence = enclave.evidence(&blindfold_protocol::epoch::epoch_qualifying_data(
+        &pair.public_key(),
+        &broker_spki_sha256,
+        1,
+        time,
     ));
+    let why = refused(&epoch, &ca, now);
     assert!(why.contains("not the expected nonce"), "{why}");
 }
 
 #[test]
 fn another_runtime_or_a_loaded_model_is_refused_naming_the_difference() {
-    let data_key = AeadKey::from_bytes([0x42; 32]);
     let now = SystemTime::now();
     let pair = ReleaseKeyPair::generate();
 
     let mut other_config = Enclave::with(&built_events(b"another config"));
     let ca = other_config.ca.clone();
     let request = other_config.request(&pair, "smollm2");
-    let why = refusal(decide(
-        &request,
-        &CHALLENGE,
-        &policy(true),
-        session(),
-        &data_key,
-        Some(&ca),
-        now,
-    ));
+    let why = refused(&request, &ca, now);
     assert!(
         why.contains("runtime events differ from the policy's build: config sha256 differs"),
         "{why}"
@@ -168,14 +172,6 @@ fn another_runtime_or_a_loaded_model_is_refused_naming_the_difference() {
     let mut loaded = Enclave::with(&loaded_events);
     let ca = loaded.ca.clone();
     let request = loaded.request(&pair, "smollm2");
-    let why = refusal(decide(
-        &request,
-        &CHALLENGE,
-        &policy(true),
-        session(),
-        &data_key,
-        Some(&ca),
-        now,
-    ));
+    let why = refused(&request, &ca, now);
     assert!(why.contains("a model is already measured"), "{why}");
 }

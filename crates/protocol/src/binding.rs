@@ -37,6 +37,9 @@ pub enum Purpose {
     /// Anyone, later, checks that a per-boot receipt key belongs to a
     /// measured enclave (`crate::receipt`).
     Receipt,
+    /// A client that opted in checks a session against the quote of the
+    /// enclave's current epoch (`crate::epoch`).
+    Epoch,
 }
 
 impl Purpose {
@@ -46,12 +49,9 @@ impl Purpose {
             Purpose::ClientSession => "blindfold/evidence/v1/client",
             Purpose::KeyRelease => "blindfold/evidence/v1/key-release",
             Purpose::Receipt => "blindfold/evidence/v1/receipt",
+            Purpose::Epoch => "blindfold/evidence/v1/epoch",
         }
     }
-
-    /// Reserved labels of purposes not built yet (epoch evidence): no
-    /// variant may reuse them for anything else.
-    pub const RESERVED_LABELS: [&'static str; 1] = ["blindfold/evidence/v1/epoch"];
 }
 
 /// The qualifying data of a quote made for `purpose` over a session whose
@@ -85,11 +85,10 @@ mod tests {
         let a = qualifying_data(Purpose::ClientSession, &[1; 32], b"spki", &[2; 32]);
         let b = qualifying_data(Purpose::KeyRelease, &[1; 32], b"spki", &[2; 32]);
         let c = qualifying_data(Purpose::Receipt, &[1; 32], b"spki", &[2; 32]);
-        assert!(a != b && b != c && a != c);
-        for reserved in Purpose::RESERVED_LABELS {
-            for purpose in [Purpose::ClientSession, Purpose::KeyRelease, Purpose::Receipt] {
-                assert_ne!(purpose.label(), reserved);
-            }
+        let d = qualifying_data(Purpose::Epoch, &[1; 32], b"spki", &[2; 32]);
+        let all = [a, b, c, d];
+        for (i, x) in all.iter().enumerate() {
+            assert!(all[i + 1..].iter().all(|y| y != x));
         }
     }
 

@@ -10,6 +10,8 @@
 //! - [`evidence`]: the evidence document, version 1 ([`EvidenceV1`]);
 //! - [`release`]: the key-release messages between an enclave and the key
 //!   broker, their binding, and the HPKE sealing of the released key;
+//! - [`epoch`]: epoch evidence, one quote per short epoch and one
+//!   signature per session, for clients that opt in;
 //! - [`receipt`]: the signed receipt each answer carries, the salted
 //!   digests it signs and the binding of its per-boot key;
 //! - [`api_keys`]: API keys as the enclave's configuration lists them;
@@ -34,6 +36,7 @@ pub mod api_keys;
 pub mod binding;
 mod encoding;
 pub mod environment;
+pub mod epoch;
 mod error;
 pub mod evidence;
 pub mod receipt;

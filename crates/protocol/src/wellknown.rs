@@ -2,6 +2,9 @@
 
 /// The enclave's evidence endpoint (`GET ?nonce=<64 hex digits>`).
 pub const EVIDENCE_PATH: &str = "/.well-known/blindfold/evidence";
+/// The enclave's session evidence for clients that accept epoch evidence
+/// (`GET ?nonce=<64 hex digits>`): [`crate::epoch::SessionEvidenceV1`].
+pub const SESSION_EVIDENCE_PATH: &str = "/.well-known/blindfold/session";
 /// The enclave's receipt evidence (`GET`): the quote that vouches for its
 /// per-boot receipt key (`crate::receipt`).
 pub const RECEIPT_EVIDENCE_PATH: &str = "/.well-known/blindfold/receipt-evidence";

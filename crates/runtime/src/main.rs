@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 mod engines;
+mod epochs;
 mod idle;
 mod image_dhcp;
 mod image_firewall;

@@ -1,4 +1,5 @@
-//! TLS 1.3 termination and the evidence endpoint.
+//! TLS 1.3 termination and the evidence endpoints (per-session quotes,
+//! and session signatures on epoch evidence: `crate::epochs`).
 
 use std::convert::Infallible;
 use std::sync::atomic::AtomicU64;
@@ -8,7 +9,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use blindfold_attester::Tpm;
 use blindfold_protocol::binding::{EXPORTER_LABEL, EXPORTER_LEN, NONCE_LEN};
-use blindfold_protocol::wellknown::{ENVIRONMENT_PATH, EVIDENCE_PATH, RECEIPT_EVIDENCE_PATH, SERVER_NAME};
+use blindfold_protocol::wellknown::{
+    ENVIRONMENT_PATH, EVIDENCE_PATH, RECEIPT_EVIDENCE_PATH, SERVER_NAME, SESSION_EVIDENCE_PATH,
+};
 use blindfold_protocol::ApiErrorBody;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -19,6 +22,7 @@ use rustls::pki_types::CertificateDer;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::epochs::Epochs;
 use crate::idle::{CountingIo, SessionTimer};
 use crate::measure::StartState;
 use crate::peer_cap::PeerCap;
@@ -152,8 +156,22 @@ async fn handle(
     req: Request<Incoming>,
     shared: Arc<Shared>,
     spki: Arc<Vec<u8>>,
+    epochs: Arc<Epochs>,
     exporter: [u8; EXPORTER_LEN],
 ) -> Result<Response<axum::body::Body>, Infallible> {
+    if req.uri().path() == SESSION_EVIDENCE_PATH {
+        // One signature, no TPM: not rate-limited like per-session quotes.
+        return Ok(match (req.method(), nonce_from_query(req.uri().query())) {
+            (&Method::GET, Ok(nonce)) => reply(StatusCode::OK, epochs.session(&nonce, &exporter).to_json()),
+            (&Method::GET, Err(why)) => error(StatusCode::BAD_REQUEST, "invalid_nonce", why),
+            _ => error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "session evidence is fetched with GET",
+            ),
+        }
+        .map(axum::body::Body::new));
+    }
     if req.uri().path() == ENVIRONMENT_PATH && req.method() == Method::GET {
         return Ok(environment_response(&shared.environment).map(axum::body::Body::new));
     }
@@ -282,6 +300,15 @@ pub async fn serve(listen: String, shared: Arc<Shared>) -> anyhow::Result<()> {
         .context("TLS certificate")?;
     let spki = Arc::new(signer.public_key_der());
     test_hook_export_key(&tls_key);
+    let epochs = {
+        let (shared, spki) = (shared.clone(), spki.clone());
+        Arc::new(
+            tokio::task::spawn_blocking(move || Epochs::start(&shared, spki))
+                .await
+                .context("the first epoch")??,
+        )
+    };
+    epochs.spawn_rotation(shared.clone());
     let certified = Arc::new(rustls::sign::CertifiedKey::new(
         vec![CertificateDer::from(cert.der().to_vec())],
         Arc::new(tls_key),
@@ -321,7 +348,8 @@ pub async fn serve(listen: String, shared: Arc<Shared>) -> anyhow::Result<()> {
         // Tokens go out as small TLS records: without this, each waits for
         // the peer's delayed ACK (~40 ms) behind the one before.
         let _ = tcp.set_nodelay(true);
-        let (acceptor, shared, spki) = (acceptor.clone(), shared.clone(), spki.clone());
+        let (acceptor, shared, spki, epochs) =
+            (acceptor.clone(), shared.clone(), spki.clone(), epochs.clone());
         tokio::spawn(async move {
             let _permits = (permit, slot);
             let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await else {
@@ -337,7 +365,9 @@ pub async fn serve(listen: String, shared: Arc<Shared>) -> anyhow::Result<()> {
                 return;
             }
             let idle = shared.idle_timeout;
-            let service = service_fn(move |req| handle(peer, req, shared.clone(), spki.clone(), exporter));
+            let service = service_fn(move |req| {
+                handle(peer, req, shared.clone(), spki.clone(), epochs.clone(), exporter)
+            });
             // Headers within 10 s of their first byte; idle between
             // requests for `idle_timeout` (crate::idle).
             let read = Arc::new(AtomicU64::new(0));

@@ -39,6 +39,7 @@ async fn an_attested_session_on_the_local_platform() {
                 ..AcceptPolicy::default()
             }
         },
+        freshness: Default::default(),
     };
 
     // The good case: verified, bound, appraised (development reference allowed).
@@ -250,6 +251,7 @@ async fn the_enclave_measures_its_model_and_serves_the_api() {
         platform_ca: Some(setup.ca()),
         ak_intermediates: Vec::new(),
         accept: AcceptPolicy::development(),
+        freshness: Default::default(),
     };
 
     // Without the model in the reference, the client refuses the enclave.
@@ -292,6 +294,7 @@ async fn an_idle_session_outlives_the_header_timeout() {
         platform_ca: Some(setup.ca()),
         ak_intermediates: Vec::new(),
         accept: AcceptPolicy::development(),
+        freshness: Default::default(),
     };
     let mut session = connect(&enclave.addr, &policy).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_secs(11)).await;

@@ -169,6 +169,17 @@ pub struct TrustArgs {
     /// $XDG_STATE_HOME/blindfold, else ~/.local/state/blindfold.
     #[arg(long, value_name = "DIR", env = "BLINDFOLD_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Accept epoch evidence: the enclave quotes once per 20-second epoch
+    /// and signs each new session with a key that quote binds, so a new
+    /// session costs a signature instead of a TPM quote. What it gives up:
+    /// the epoch's time is the enclave's clock (the operator's on
+    /// hypervisor platforms), and a stolen evidence key signs sessions
+    /// until its epoch is older than the maximum age. Off by default.
+    #[arg(long)]
+    pub accept_epoch_evidence: bool,
+    /// The oldest epoch accepted, in seconds by this machine's clock.
+    #[arg(long, value_name = "SECONDS", default_value_t = blindfold_protocol::epoch::DEFAULT_MAX_AGE_SECONDS, requires = "accept_epoch_evidence")]
+    pub epoch_max_age: u64,
 }
 
 fn parse_platform(name: &str) -> Result<Platform, String> {
@@ -226,6 +237,11 @@ impl TrustArgs {
                 },
             },
             state_dir: Some(state_dir(self.state_dir.as_deref())?),
+            freshness: if self.accept_epoch_evidence {
+                blindfold_atls::FreshnessMode::epoch(Some(std::time::Duration::from_secs(self.epoch_max_age)))
+            } else {
+                blindfold_atls::FreshnessMode::PerSessionQuote
+            },
         })
     }
 }

@@ -2,6 +2,8 @@
 //! configuration, the running enclave, and the reference it should meet.
 #![allow(dead_code, clippy::unwrap_used, missing_docs)]
 
+pub mod attacker;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
