@@ -3,7 +3,8 @@
 //!
 //! The checks run in `blindfold_attest::epoch`'s order. Only the first
 //! part — the epoch quote verified and appraised — is cached, keyed by the
-//! SHA-256 of the whole epoch document; the session's own checks (its TLS
+//! SHA-256 of the whole epoch document and held beside the policy it was
+//! appraised under (used only under that same policy); the session's own checks (its TLS
 //! key is the quoted one, the signature covers its nonce and exporter, the
 //! epoch is young enough by this client's clock) run for every session.
 
@@ -57,9 +58,50 @@ impl FreshnessMode {
     }
 }
 
-/// One appraised epoch: the SHA-256 of its document, what verified, and
-/// its appraisal.
-type Appraised = ([u8; 32], VerifiedEvidence, Appraisal);
+/// What an appraisal depends on besides the epoch document: a cached
+/// appraisal is used only under the very same policy.
+#[derive(Debug, Clone, PartialEq)]
+struct PolicyParts {
+    reference: blindfold_attest::ReferenceValues,
+    accept: blindfold_attest::AcceptPolicy,
+    platform: Option<blindfold_attest::Platform>,
+    platform_ca: Option<Vec<Vec<u8>>>,
+    ak_intermediates: Vec<Vec<u8>>,
+}
+
+impl PolicyParts {
+    /// Whether `policy` (expecting `platform`) is this one, compared in
+    /// place (the hit path allocates nothing).
+    fn is(&self, policy: &ClientPolicy, platform: Option<blindfold_attest::Platform>) -> bool {
+        let same = |ders: &[Vec<u8>], certs: &[blindfold_x509::Certificate]| {
+            ders.len() == certs.len() && ders.iter().zip(certs).all(|(d, c)| d.as_slice() == c.der())
+        };
+        self.platform == platform
+            && self.accept == policy.accept
+            && self.reference == policy.reference
+            && same(&self.ak_intermediates, &policy.ak_intermediates)
+            && match (&self.platform_ca, &policy.platform_ca) {
+                (None, None) => true,
+                (Some(ders), Some(certs)) => same(ders, certs),
+                _ => false,
+            }
+    }
+
+    fn of(policy: &ClientPolicy, platform: Option<blindfold_attest::Platform>) -> PolicyParts {
+        let der = |certs: &[blindfold_x509::Certificate]| certs.iter().map(|c| c.der().to_vec()).collect();
+        PolicyParts {
+            reference: policy.reference.clone(),
+            accept: policy.accept.clone(),
+            platform,
+            platform_ca: policy.platform_ca.as_deref().map(der),
+            ak_intermediates: der(&policy.ak_intermediates),
+        }
+    }
+}
+
+/// One appraised epoch: the SHA-256 of its document, the policy it was
+/// appraised under, what verified, and its appraisal.
+type Appraised = ([u8; 32], PolicyParts, VerifiedEvidence, Appraisal);
 
 /// Verified and appraised epochs, by the SHA-256 of their document.
 #[derive(Clone, Default)]
@@ -80,27 +122,32 @@ impl EpochCache {
         self.hits.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn get(&self, key: &[u8; 32]) -> Option<(VerifiedEvidence, Appraisal)> {
+    fn get(
+        &self,
+        key: &[u8; 32],
+        policy: &ClientPolicy,
+        platform: Option<blindfold_attest::Platform>,
+    ) -> Option<(VerifiedEvidence, Appraisal)> {
         let entries = self.entries.lock().ok()?;
         let found = entries
             .iter()
-            .find(|(k, _, _)| k == key)
-            .map(|(_, v, a)| (v.clone(), a.clone()));
+            .find(|(k, p, _, _)| k == key && p.is(policy, platform))
+            .map(|(_, _, v, a)| (v.clone(), a.clone()));
         if found.is_some() {
             self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         found
     }
 
-    fn put(&self, key: [u8; 32], verified: VerifiedEvidence, appraisal: Appraisal) {
+    fn put(&self, key: [u8; 32], parts: PolicyParts, verified: VerifiedEvidence, appraisal: Appraisal) {
         if let Ok(mut entries) = self.entries.lock() {
-            if entries.iter().any(|(k, _, _)| *k == key) {
+            if entries.iter().any(|(k, p, _, _)| *k == key && *p == parts) {
                 return;
             }
             if entries.len() == CACHED_EPOCHS {
                 entries.pop_front();
             }
-            entries.push_back((key, verified, appraisal));
+            entries.push_back((key, parts, verified, appraisal));
         }
     }
 }
@@ -121,9 +168,12 @@ pub(crate) async fn epoch_session(
     let (mut sender, spki, exporter) = open_session(addr).await?;
     let (nonce, body) = ask_with_nonce(&mut sender, SESSION_EVIDENCE_PATH).await?;
     let session = SessionEvidenceV1::from_json(&body).map_err(blindfold_attest::Error::from)?;
-    // The whole epoch document: whatever differs is another appraisal.
-    let key: [u8; 32] = Sha256::digest(serde_json::to_vec(&session.epoch).unwrap_or_default()).into();
-    let (verified, appraisal) = match cache.get(&key) {
+    // The whole epoch document and the policy: whatever differs is
+    // another appraisal.
+    let document = serde_json::to_vec(&session.epoch)
+        .map_err(|e| Error::Evidence(format!("the epoch document: {e}")))?;
+    let key: [u8; 32] = Sha256::digest(document).into();
+    let (verified, appraisal) = match cache.get(&key, policy, platform) {
         Some(hit) => hit,
         None => {
             let evidence = blindfold_attest::Evidence::parse(&session.epoch.evidence.to_json())?;
@@ -137,7 +187,12 @@ pub(crate) async fn epoch_session(
             let verified = verify_epoch(&Verifier::new(), &session.epoch, &options)?;
             check_ready(&verified)?;
             let appraisal = appraise_and_accept(&verified, policy)?;
-            cache.put(key, verified.clone(), appraisal.clone());
+            cache.put(
+                key,
+                PolicyParts::of(policy, platform),
+                verified.clone(),
+                appraisal.clone(),
+            );
             (verified, appraisal)
         }
     };

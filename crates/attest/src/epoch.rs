@@ -10,7 +10,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use blindfold_crypto::{default_provider, HashAlg, PublicKey, Signature, SignatureScheme};
+use blindfold_crypto::{default_provider, EccCurve, HashAlg, PublicKey, Signature, SignatureScheme};
 use blindfold_protocol::epoch::{session_signed_bytes, EpochEvidenceV1, SessionEvidenceV1};
 use blindfold_tpm::Freshness;
 
@@ -83,6 +83,15 @@ pub fn check_session(
     }
     let key = PublicKey::from_spki_der(&epoch.evidence_key)
         .map_err(|e| Error::Epoch(EpochError::Key(e.to_string())))?;
+    if !matches!(
+        key,
+        PublicKey::Ecc {
+            curve: EccCurve::NistP256,
+            ..
+        }
+    ) {
+        return Err(Error::Epoch(EpochError::Key(format!("it is {key}"))));
+    }
     let signature = Signature::ecdsa_from_der(&session.signature)
         .map_err(|_| Error::Epoch(EpochError::SessionSignature))?;
     let signed = session_signed_bytes(

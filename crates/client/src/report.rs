@@ -141,7 +141,7 @@ pub struct EpochBinding {
 /// What epoch evidence gives up, as every report says it.
 pub const EPOCH_CAVEATS: [&str; 2] = [
     "the epoch's time comes from the enclave's clock, which the operator controls on hypervisor platforms",
-    "a stolen evidence key signs sessions until its epoch is older than the maximum age",
+    "a stolen evidence key signs sessions until its epoch (each has its own key) is older than the maximum age",
 ];
 
 /// Why verification failed.
@@ -189,7 +189,9 @@ pub fn verification_report(addr: &str, session: &AttestedSession, trust: &Trust)
             tls_leaf_spki_sha256: session.leaf_spki_sha256.clone(),
             session_exporter: String::from_utf8_lossy(blindfold_protocol::binding::EXPORTER_LABEL)
                 .into_owned(),
-            fresh: v.fresh(),
+            // On epoch evidence the quote carries the epoch's binding, not
+            // this client's nonce (its freshness is `epoch`).
+            fresh: v.fresh() && session.epoch.is_none(),
             nonce: match session.epoch {
                 Some(_) => None,
                 None => v.nonce().map(hex::encode),

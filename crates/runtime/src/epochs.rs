@@ -1,13 +1,16 @@
 //! Epoch evidence (`blindfold_protocol::epoch`, `docs/epoch-evidence.md`):
-//! the per-boot evidence key, one quote per epoch binding it to this
-//! boot's TLS key, and the per-session signature that makes a new attested
-//! session cost one signature instead of one TPM quote.
+//! one quote per epoch binding a fresh evidence key to this boot's TLS key,
+//! and the per-session signature that makes a new attested session cost one
+//! signature instead of one TPM quote.
 //!
-//! The evidence key is a P-256 key made in memory when the server starts
-//! and never written anywhere. The first epoch is quoted before the server
-//! listens; a task quotes the next every [`EPOCH_SECONDS`]. If a quote
-//! fails, the last epoch is kept and ages out (clients refuse it once it
-//! is older than their maximum); per-session evidence is unaffected.
+//! Each epoch has its own P-256 evidence key, made in memory and never
+//! written; the previous one is dropped when the next epoch is quoted, so
+//! a stolen evidence key signs sessions only for its own epoch (and a
+//! client accepts that epoch only up to its maximum age). The first epoch
+//! is quoted before the server listens, then one every [`EPOCH_SECONDS`].
+//! A failed quote is logged and leaves the last epoch to age out (or, for
+//! the first, the endpoint answers 503): per-session evidence, the
+//! default, does not depend on it.
 
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -21,34 +24,33 @@ use sha2::{Digest as _, Sha256};
 use crate::server::Shared;
 use crate::tls_key::TlsKey;
 
-/// The evidence key and the current epoch.
+/// The current epoch, when one has been quoted.
 #[derive(Debug)]
 pub struct Epochs {
-    key: TlsKey,
-    spki: Vec<u8>,
     tls_spki: Arc<Vec<u8>>,
-    current: RwLock<Arc<Current>>,
+    current: RwLock<Option<Arc<Current>>>,
 }
 
+/// One epoch: its evidence key and its evidence.
 #[derive(Debug)]
 struct Current {
+    key: TlsKey,
     evidence: EpochEvidenceV1,
     quote_sha256: [u8; 32],
 }
 
 impl Epochs {
-    /// Makes the evidence key and quotes the first epoch for the TLS key
-    /// whose SPKI is `tls_spki`.
-    pub fn start(shared: &Shared, tls_spki: Arc<Vec<u8>>) -> anyhow::Result<Epochs> {
-        let key = TlsKey::generate().context("evidence key")?;
-        let spki = key.spki_der().context("evidence key")?;
-        let first = quote(shared, &spki, &tls_spki, 1)?;
-        Ok(Epochs {
-            key,
-            spki,
+    /// Quotes the first epoch for the TLS key whose SPKI is `tls_spki`
+    /// (logged, and none served, if that fails).
+    pub fn start(shared: &Shared, tls_spki: Arc<Vec<u8>>) -> Epochs {
+        let first = quote(shared, &tls_spki, 1)
+            .map_err(|e| eprintln!("blindfold-enclave: epoch 1 not quoted (no epoch evidence yet): {e:#}"))
+            .ok()
+            .map(Arc::new);
+        Epochs {
             tls_spki,
-            current: RwLock::new(Arc::new(first)),
-        })
+            current: RwLock::new(first),
+        }
     }
 
     /// Quotes a new epoch every [`EPOCH_SECONDS`] for as long as the
@@ -62,9 +64,9 @@ impl Epochs {
                 let (epochs, shared) = (epochs.clone(), shared.clone());
                 let number = next;
                 let quoted = tokio::task::spawn_blocking(move || {
-                    let current = quote(&shared, &epochs.spki, &epochs.tls_spki, number)?;
+                    let current = quote(&shared, &epochs.tls_spki, number)?;
                     if let Ok(mut slot) = epochs.current.write() {
-                        *slot = Arc::new(current);
+                        *slot = Some(Arc::new(current));
                     }
                     anyhow::Ok(())
                 })
@@ -80,30 +82,34 @@ impl Epochs {
         });
     }
 
-    /// This session's evidence: the current epoch and the evidence key's
-    /// signature over `nonce` and the session's `exporter`.
-    pub fn session(&self, nonce: &[u8], exporter: &[u8]) -> SessionEvidenceV1 {
+    /// This session's evidence: the current epoch and its evidence key's
+    /// signature over `nonce` and the session's `exporter`; `None` before
+    /// any epoch was quoted.
+    pub fn session(&self, nonce: &[u8], exporter: &[u8]) -> Option<SessionEvidenceV1> {
         let current = match self.current.read() {
             Ok(c) => c.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
-        };
+        }?;
         let signed = session_signed_bytes(nonce, &self.tls_spki, exporter, &current.quote_sha256);
-        SessionEvidenceV1 {
+        Some(SessionEvidenceV1 {
             blindfold_session: SessionEvidenceV1::VERSION,
             epoch: current.evidence.clone(),
-            signature: self.key.sign_der(&signed),
-        }
+            signature: current.key.sign_der(&signed),
+        })
     }
 }
 
-/// Quotes epoch `number` now (the TPM held for the quote only).
-fn quote(shared: &Shared, evidence_key: &[u8], tls_spki: &[u8], number: u64) -> anyhow::Result<Current> {
+/// Makes epoch `number`'s evidence key and quotes it now (the TPM held for
+/// the quote only).
+fn quote(shared: &Shared, tls_spki: &[u8], number: u64) -> anyhow::Result<Current> {
+    let key = TlsKey::generate().context("evidence key")?;
+    let evidence_key = key.spki_der().context("evidence key")?;
     let time = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .context("the clock is before 1970")?
         .as_secs();
     let tls_spki_sha256 = hex::encode(Sha256::digest(tls_spki));
-    let qualifying = epoch_qualifying_data(evidence_key, &tls_spki_sha256, number, time);
+    let qualifying = epoch_qualifying_data(&evidence_key, &tls_spki_sha256, number, time);
     let evidence = {
         let mut tpm = lock(&shared.tpm)?;
         blindfold_attester::evidence::quoted(&mut tpm, &shared.state, &qualifying)
@@ -113,11 +119,12 @@ fn quote(shared: &Shared, evidence_key: &[u8], tls_spki: &[u8], number: u64) -> 
         blindfold_epoch: EpochEvidenceV1::VERSION,
         epoch: number,
         time,
-        evidence_key: evidence_key.to_vec(),
+        evidence_key,
         tls_spki_sha256,
         evidence,
     };
     Ok(Current {
+        key,
         quote_sha256: evidence.quote_sha256(),
         evidence,
     })

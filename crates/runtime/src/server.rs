@@ -2,7 +2,7 @@
 //! and session signatures on epoch evidence: `crate::epochs`).
 
 use std::convert::Infallible;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -151,26 +151,56 @@ fn nonce_from_query(query: Option<&str>) -> Result<Vec<u8>, &'static str> {
     Ok(nonce)
 }
 
-async fn handle(
+/// What the requests of one TLS connection share.
+struct Connection {
     peer: std::net::IpAddr,
-    req: Request<Incoming>,
-    shared: Arc<Shared>,
     spki: Arc<Vec<u8>>,
     epochs: Arc<Epochs>,
     exporter: [u8; EXPORTER_LEN],
+    /// Session evidence is answered once per connection (it is bound to
+    /// this connection's exporter; more would only be work for the enclave).
+    session_evidence_given: AtomicBool,
+}
+
+/// Session evidence on epoch evidence: one signature, no TPM command, so
+/// not held to the per-address limit of per-session quotes, but answered
+/// once per connection.
+fn session_evidence_response(req: &Request<Incoming>, conn: &Connection) -> Response<Full<Bytes>> {
+    if req.method() != Method::GET {
+        return error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "session evidence is fetched with GET",
+        );
+    }
+    let nonce = match nonce_from_query(req.uri().query()) {
+        Ok(n) => n,
+        Err(why) => return error(StatusCode::BAD_REQUEST, "invalid_nonce", why),
+    };
+    if conn.session_evidence_given.swap(true, Ordering::Relaxed) {
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "session_evidence_given",
+            "session evidence is answered once per connection",
+        );
+    }
+    match conn.epochs.session(&nonce, &conn.exporter) {
+        Some(session) => reply(StatusCode::OK, session.to_json()),
+        None => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "epoch_unavailable",
+            "no epoch has been quoted: ask for per-session evidence",
+        ),
+    }
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    shared: Arc<Shared>,
+    conn: Arc<Connection>,
 ) -> Result<Response<axum::body::Body>, Infallible> {
     if req.uri().path() == SESSION_EVIDENCE_PATH {
-        // One signature, no TPM: not rate-limited like per-session quotes.
-        return Ok(match (req.method(), nonce_from_query(req.uri().query())) {
-            (&Method::GET, Ok(nonce)) => reply(StatusCode::OK, epochs.session(&nonce, &exporter).to_json()),
-            (&Method::GET, Err(why)) => error(StatusCode::BAD_REQUEST, "invalid_nonce", why),
-            _ => error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "session evidence is fetched with GET",
-            ),
-        }
-        .map(axum::body::Body::new));
+        return Ok(session_evidence_response(&req, &conn).map(axum::body::Body::new));
     }
     if req.uri().path() == ENVIRONMENT_PATH && req.method() == Method::GET {
         return Ok(environment_response(&shared.environment).map(axum::body::Body::new));
@@ -207,9 +237,11 @@ async fn handle(
         )
         .map(axum::body::Body::new));
     }
-    Ok(evidence_response(peer, req, shared, spki, exporter)
-        .await
-        .map(axum::body::Body::new))
+    Ok(
+        evidence_response(conn.peer, req, shared, conn.spki.clone(), conn.exporter)
+            .await
+            .map(axum::body::Body::new),
+    )
 }
 
 async fn evidence_response(
@@ -305,7 +337,7 @@ pub async fn serve(listen: String, shared: Arc<Shared>) -> anyhow::Result<()> {
         Arc::new(
             tokio::task::spawn_blocking(move || Epochs::start(&shared, spki))
                 .await
-                .context("the first epoch")??,
+                .context("the first epoch")?,
         )
     };
     epochs.spawn_rotation(shared.clone());
@@ -365,9 +397,14 @@ pub async fn serve(listen: String, shared: Arc<Shared>) -> anyhow::Result<()> {
                 return;
             }
             let idle = shared.idle_timeout;
-            let service = service_fn(move |req| {
-                handle(peer, req, shared.clone(), spki.clone(), epochs.clone(), exporter)
+            let conn = Arc::new(Connection {
+                peer,
+                spki,
+                epochs,
+                exporter,
+                session_evidence_given: AtomicBool::new(false),
             });
+            let service = service_fn(move |req| handle(req, shared.clone(), conn.clone()));
             // Headers within 10 s of their first byte; idle between
             // requests for `idle_timeout` (crate::idle).
             let read = Arc::new(AtomicU64::new(0));

@@ -173,12 +173,21 @@ pub struct TrustArgs {
     /// and signs each new session with a key that quote binds, so a new
     /// session costs a signature instead of a TPM quote. What it gives up:
     /// the epoch's time is the enclave's clock (the operator's on
-    /// hypervisor platforms), and a stolen evidence key signs sessions
-    /// until its epoch is older than the maximum age. Off by default.
+    /// hypervisor platforms), and a stolen evidence key (each epoch has its
+    /// own) signs sessions until its epoch is older than the maximum age.
+    /// Off by default.
     #[arg(long)]
     pub accept_epoch_evidence: bool,
-    /// The oldest epoch accepted, in seconds by this machine's clock.
-    #[arg(long, value_name = "SECONDS", default_value_t = blindfold_protocol::epoch::DEFAULT_MAX_AGE_SECONDS, requires = "accept_epoch_evidence")]
+    /// The oldest epoch accepted, in seconds by this machine's clock (30
+    /// to 600: an epoch is quoted every 20 s, and an older one means the
+    /// enclave stopped quoting).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = blindfold_protocol::epoch::DEFAULT_MAX_AGE_SECONDS,
+        value_parser = clap::value_parser!(u64).range(30..=600),
+        requires = "accept_epoch_evidence"
+    )]
     pub epoch_max_age: u64,
 }
 
