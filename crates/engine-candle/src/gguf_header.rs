@@ -1,9 +1,12 @@
-//! A check candle's GGUF reader leaves out: `general.alignment` must be a
-//! power of two. candle (0.11) divides by it, so a file declaring 0 makes
-//! `Content::read` panic ("attempt to divide by zero", found by the `gguf`
-//! fuzz target; upstream huggingface/candle#3876 is not released). This
-//! walks the header's metadata, with candle's own limits, only to find
-//! that key; everything else is candle's to read.
+//! Two checks candle's GGUF reader leaves out, both found by the `gguf`
+//! fuzz target: `general.alignment` must be a power of two (candle 0.11
+//! divides by it, so 0 makes `Content::read` panic, "attempt to divide by
+//! zero"; upstream huggingface/candle#3876 is not released), and a
+//! tensor's element count must fit a `usize` (candle multiplies its
+//! dimensions unchecked: a debug build panics, a release build wraps to a
+//! small count that passes its size check). This walks the header, with
+//! candle's own limits, only for those; everything else is candle's to
+//! read.
 
 use blindfold_engine::EngineError;
 
@@ -13,24 +16,41 @@ const MAX_COUNT: u64 = 1 << 30;
 
 const ALIGNMENT_KEY: &[u8] = b"general.alignment";
 
-/// Refuses a GGUF file whose `general.alignment` is not a power of two.
-/// Bytes that are not a readable GGUF header are left to candle, which
-/// refuses them with its own error.
-pub(crate) fn check_alignment(bytes: &[u8]) -> Result<(), EngineError> {
+/// candle's limit on a tensor's dimensions.
+const MAX_TENSOR_DIMS: u32 = 4;
+
+/// Refuses a GGUF file whose `general.alignment` is not a power of two or
+/// one of whose tensors has more elements than a `usize` counts. Bytes
+/// that are not a readable GGUF header are left to candle, which refuses
+/// them with its own error.
+pub(crate) fn check_header(bytes: &[u8]) -> Result<(), EngineError> {
     let mut walk = Walk {
         bytes,
         at: 0,
         wide: true,
     };
-    let Some(alignment) = walk.alignment() else {
+    let Some((alignment, tensors)) = walk.alignment() else {
         return Ok(());
     };
-    match alignment {
-        Some(a) if !u64::try_from(a).is_ok_and(u64::is_power_of_two) => Err(EngineError::Model(format!(
-            "not a GGUF file: general.alignment is {a}, not a power of two"
-        ))),
-        _ => Ok(()),
+    if let Some(a) = alignment {
+        if !u64::try_from(a).is_ok_and(u64::is_power_of_two) {
+            return Err(EngineError::Model(format!(
+                "not a GGUF file: general.alignment is {a}, not a power of two"
+            )));
+        }
     }
+    for _ in 0..tensors {
+        match walk.tensor_elements() {
+            Some(Some(_)) => {}
+            Some(None) => {
+                return Err(EngineError::Model(
+                    "not a GGUF file: a tensor's dimensions multiply past what this machine counts".into(),
+                ))
+            }
+            None => break,
+        }
+    }
+    Ok(())
 }
 
 struct Walk<'a> {
@@ -43,16 +63,17 @@ struct Walk<'a> {
 impl Walk<'_> {
     /// The last `general.alignment` integer the header declares (candle
     /// keeps the last of duplicate keys), or `None` inside when there is
-    /// none; `None` outside when the header cannot be walked.
-    fn alignment(&mut self) -> Option<Option<i128>> {
+    /// none, and the number of tensors; `None` when the header cannot be
+    /// walked.
+    fn alignment(&mut self) -> Option<(Option<i128>, u64)> {
         if self.take(4)? != b"GGUF" {
             return None;
         }
         let version = self.u32()?;
         self.wide = version != 1;
-        let _tensors = self.length()?;
+        let tensors = self.length()?;
         let kvs = self.length()?;
-        if kvs > MAX_COUNT {
+        if kvs > MAX_COUNT || tensors > MAX_COUNT {
             return None;
         }
         let mut found = None;
@@ -66,7 +87,24 @@ impl Walk<'_> {
                 _ => {}
             }
         }
-        Some(found)
+        Some((found, tensors))
+    }
+
+    /// Walks one tensor's entry: its element count, `None` inside when it
+    /// overflows; `None` outside when the entry cannot be walked.
+    fn tensor_elements(&mut self) -> Option<Option<usize>> {
+        self.string()?;
+        let dims = self.u32()?;
+        if dims > MAX_TENSOR_DIMS {
+            return None;
+        }
+        let mut count: Option<usize> = Some(1);
+        for _ in 0..dims {
+            let d = usize::try_from(self.length()?).ok();
+            count = count.zip(d).and_then(|(c, d)| c.checked_mul(d));
+        }
+        self.take(4 + 8)?; // type, offset
+        Some(count)
     }
 
     /// Skips one value; an integer of the types candle reads an alignment
@@ -168,15 +206,37 @@ mod tests {
             (5, &0i32.to_le_bytes()[..]),
         ] {
             let bytes = header(&[(b"general.alignment", kind, value)]);
-            let err = check_alignment(&bytes).unwrap_err();
+            let err = check_header(&bytes).unwrap_err();
             assert!(err.to_string().contains("general.alignment is 0"), "{err}");
         }
         // A NUL-padded key is the same key to candle.
         let bytes = header(&[(b"general.alignment\0\0", 4, &0u32.to_le_bytes())]);
-        assert!(check_alignment(&bytes).is_err());
+        assert!(check_header(&bytes).is_err());
         // Not a power of two.
         let bytes = header(&[(b"general.alignment", 4, &24u32.to_le_bytes())]);
-        assert!(check_alignment(&bytes).unwrap_err().to_string().contains("24"));
+        assert!(check_header(&bytes).unwrap_err().to_string().contains("24"));
+    }
+
+    #[test]
+    fn a_tensor_whose_dimensions_overflow_is_refused() {
+        let tensor = |dims: &[u64]| {
+            let mut b = b"GGUF".to_vec();
+            b.extend(3u32.to_le_bytes());
+            b.extend(1u64.to_le_bytes());
+            b.extend(0u64.to_le_bytes());
+            b.extend(1u64.to_le_bytes());
+            b.push(b't');
+            b.extend((dims.len() as u32).to_le_bytes());
+            for d in dims {
+                b.extend(d.to_le_bytes());
+            }
+            b.extend(0u32.to_le_bytes());
+            b.extend(0u64.to_le_bytes());
+            b
+        };
+        let err = check_header(&tensor(&[1 << 40, 1 << 40])).unwrap_err();
+        assert!(err.to_string().contains("dimensions multiply past"), "{err}");
+        assert!(check_header(&tensor(&[8, 10])).is_ok());
     }
 
     #[test]
@@ -185,12 +245,12 @@ mod tests {
             (b"general.alignment", 4, &0u32.to_le_bytes()),
             (b"general.alignment", 4, &64u32.to_le_bytes()),
         ]);
-        assert!(check_alignment(&bytes).is_ok());
+        assert!(check_header(&bytes).is_ok());
         let bytes = header(&[
             (b"general.alignment", 4, &64u32.to_le_bytes()),
             (b"general.alignment", 4, &0u32.to_le_bytes()),
         ]);
-        assert!(check_alignment(&bytes).is_err());
+        assert!(check_header(&bytes).is_err());
         // An array of strings before the key is walked over.
         let mut array = 8u32.to_le_bytes().to_vec();
         array.extend(2u64.to_le_bytes());
@@ -202,8 +262,8 @@ mod tests {
             (b"tokenizer.ggml.merges", 9, &array),
             (b"general.alignment", 4, &0u32.to_le_bytes()),
         ]);
-        assert!(check_alignment(&bytes).is_err());
-        assert!(check_alignment(&header(&[])).is_ok());
-        assert!(check_alignment(b"not gguf").is_ok(), "left to candle");
+        assert!(check_header(&bytes).is_err());
+        assert!(check_header(&header(&[])).is_ok());
+        assert!(check_header(b"not gguf").is_ok(), "left to candle");
     }
 }

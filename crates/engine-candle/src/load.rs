@@ -103,7 +103,7 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
 }
 
 fn load_gguf(bytes: &[u8], device: &Device) -> Result<Parts, EngineError> {
-    crate::gguf_header::check_alignment(bytes)?;
+    crate::gguf_header::check_header(bytes)?;
     let mut reader = Cursor::new(bytes);
     let content = Content::read(&mut reader).map_err(|e| model_err(format!("not a GGUF file: {e}")))?;
     let arch = content
