@@ -1,10 +1,11 @@
-//! Two checks candle's GGUF reader leaves out, both found by the `gguf`
+//! Checks candle's GGUF reader leaves out, all found by the `gguf`
 //! fuzz target: `general.alignment` must be a power of two (candle 0.11
 //! divides by it, so 0 makes `Content::read` panic, "attempt to divide by
 //! zero"; upstream huggingface/candle#3876 is not released), and a
-//! tensor's element count must fit a `usize` (candle multiplies its
-//! dimensions unchecked: a debug build panics, a release build wraps to a
-//! small count that passes its size check). This walks the header, with
+//! tensor's element count must be above zero and within what the file
+//! could hold (candle multiplies dimensions and sizes unchecked: a debug
+//! build panics, a release build wraps to a small count that passes its
+//! size check; an empty tensor it reads through a misaligned pointer). This walks the header, with
 //! candle's own limits, only for those; everything else is candle's to
 //! read.
 
@@ -20,7 +21,7 @@ const ALIGNMENT_KEY: &[u8] = b"general.alignment";
 const MAX_TENSOR_DIMS: u32 = 4;
 
 /// Refuses a GGUF file whose `general.alignment` is not a power of two or
-/// one of whose tensors has more elements than a `usize` counts. Bytes
+/// one of whose tensors has no elements, or more than the file could hold. Bytes
 /// that are not a readable GGUF header are left to candle, which refuses
 /// them with its own error.
 pub(crate) fn check_header(bytes: &[u8]) -> Result<(), EngineError> {
@@ -41,10 +42,21 @@ pub(crate) fn check_header(bytes: &[u8]) -> Result<(), EngineError> {
     }
     for _ in 0..tensors {
         match walk.tensor_elements() {
-            Some(Some(_)) => {}
-            Some(None) => {
+            // candle reads an empty tensor's bytes through a dangling,
+            // misaligned pointer (undefined behaviour; a debug build
+            // stops on it): no model has one.
+            Some(Some(0)) => {
                 return Err(EngineError::Model(
-                    "not a GGUF file: a tensor's dimensions multiply past what this machine counts".into(),
+                    "not a GGUF file: a tensor has no elements".into(),
+                ))
+            }
+            // Every type candle reads takes over 2 bits an element, so a
+            // tensor cannot have more than 8 elements per byte of the file
+            // (candle would multiply the count by its type's size unchecked).
+            Some(Some(n)) if n / 8 <= bytes.len() => {}
+            Some(_) => {
+                return Err(EngineError::Model(
+                    "not a GGUF file: a tensor has more elements than the file could hold".into(),
                 ))
             }
             None => break,
@@ -235,7 +247,10 @@ mod tests {
             b
         };
         let err = check_header(&tensor(&[1 << 40, 1 << 40])).unwrap_err();
-        assert!(err.to_string().contains("dimensions multiply past"), "{err}");
+        assert!(err.to_string().contains("more elements than the file"), "{err}");
+        // No overflow, but more than the file could hold.
+        assert!(check_header(&tensor(&[1 << 20, 1 << 20])).is_err());
+        assert!(check_header(&tensor(&[0, 10])).is_err(), "an empty tensor");
         assert!(check_header(&tensor(&[8, 10])).is_ok());
     }
 

@@ -175,6 +175,15 @@ fn load_gguf(bytes: &[u8], device: &Device) -> Result<Parts, EngineError> {
         }
     };
     let qmm = |q: QTensor| Linear::new(q, device).map_err(model_err);
+    // Every block is tensors of the file: a count beyond them is refused
+    // before anything is reserved for it.
+    if shape.layers > content.tensor_infos.len() {
+        return Err(model_err(format!(
+            "block_count {} but only {} tensors",
+            shape.layers,
+            content.tensor_infos.len()
+        )));
+    }
     let mut blocks = Vec::with_capacity(shape.layers);
     for i in 0..shape.layers {
         let p = format!("blk.{i}");
@@ -219,7 +228,22 @@ fn load_gguf(bytes: &[u8], device: &Device) -> Result<Parts, EngineError> {
     })
 }
 
+/// The most rotary-table entries (context length × head size) a model may
+/// ask for: 2^26, 512 MiB of tables (a 128K-context, 128-wide model needs
+/// 2^24).
+const MAX_ROPE_ENTRIES: usize = 1 << 26;
+
 fn check_shape(shape: &ModelShape) -> Result<(), EngineError> {
+    if !shape
+        .context_length
+        .checked_mul(shape.head_dim)
+        .is_some_and(|n| n <= MAX_ROPE_ENTRIES)
+    {
+        return Err(model_err(format!(
+            "context length {} with head size {} is more than this engine holds",
+            shape.context_length, shape.head_dim
+        )));
+    }
     let ok = shape.layers > 0
         && shape.heads > 0
         && shape.kv_heads > 0
@@ -316,7 +340,8 @@ fn load_safetensors(
     };
     check_shape(&shape)?;
     let lin = Linear::dense;
-    let mut blocks = Vec::with_capacity(shape.layers);
+    // As for GGUF: no more blocks than the file has tensors.
+    let mut blocks = Vec::with_capacity(shape.layers.min(tensors.len()));
     for i in 0..shape.layers {
         let p = format!("model.layers.{i}");
         blocks.push(Block {
