@@ -47,7 +47,8 @@ for t in "${targets[@]}"; do
   else
     result="CRASH (fuzz/artifacts/$t)"
   fi
-  runs=$(grep -o 'Done [0-9]* runs' "$log" | awk '{print $2}' | tail -1)
+  # (A crashed run prints no total.)
+  runs=$(grep -o 'Done [0-9]* runs' "$log" | awk '{print $2}' | tail -1 || true)
   # Minimized: only inputs that reach code no other input reaches.
   merged=$(mktemp -d)
   if "$bin/$t" -merge=1 -rss_limit_mb=2048 "$merged" "corpus/$t" >/dev/null 2>&1; then

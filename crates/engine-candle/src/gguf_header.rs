@@ -25,6 +25,13 @@ const MAX_TENSOR_DIMS: u32 = 4;
 /// that are not a readable GGUF header are left to candle, which refuses
 /// them with its own error.
 pub(crate) fn check_header(bytes: &[u8]) -> Result<(), EngineError> {
+    // candle also takes the magic byte-swapped, then reads the rest
+    // little-endian as usual: no writer makes such a file.
+    if bytes.starts_with(b"FUGG") {
+        return Err(EngineError::Model(
+            "not a GGUF file: its magic is byte-swapped".into(),
+        ));
+    }
     let mut walk = Walk {
         bytes,
         at: 0,
@@ -251,6 +258,13 @@ mod tests {
         // No overflow, but more than the file could hold.
         assert!(check_header(&tensor(&[1 << 20, 1 << 20])).is_err());
         assert!(check_header(&tensor(&[0, 10])).is_err(), "an empty tensor");
+        // The same behind the byte-swapped magic candle also takes.
+        let mut swapped = tensor(&[0, 10]);
+        swapped[..4].copy_from_slice(b"FUGG");
+        assert!(check_header(&swapped)
+            .unwrap_err()
+            .to_string()
+            .contains("byte-swapped"));
         assert!(check_header(&tensor(&[8, 10])).is_ok());
     }
 
