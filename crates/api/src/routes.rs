@@ -177,7 +177,7 @@ pub(crate) async fn collect(
 ) -> Result<(String, FinishReason, Usage), ApiError> {
     charge.usage.prompt_tokens = generation.prompt_tokens.unwrap_or(0);
     let mut text = String::new();
-    while let Some(event) = generation.events.recv().await {
+    while let Some(event) = generation.recv().await {
         match event {
             GenerationEvent::Text(t) => {
                 charge.usage.completion_tokens += 1;

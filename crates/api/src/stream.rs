@@ -10,11 +10,10 @@ use axum::body::Body;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::HeaderValue;
 use axum::response::Response;
-use blindfold_engine::{Generation, GenerationEvent};
+use blindfold_engine::{Generation, GenerationEvent, TryRecvError};
 use bytes::Bytes;
 use futures_util::stream;
 use serde::Serialize;
-use tokio::sync::mpsc::error::TryRecvError;
 
 use crate::responses::UsageBody;
 use crate::routes::{finish_str, now, Charge, RequestId, Shape};
@@ -210,13 +209,13 @@ pub(crate) fn sse(
             }
         }
         if out.is_empty() {
-            match tokio::time::timeout(KEEP_ALIVE, s.generation.events.recv()).await {
+            match tokio::time::timeout(KEEP_ALIVE, s.generation.recv()).await {
                 Ok(event) => s.push_event(event, &mut out),
                 Err(_) => return Some((Ok(Bytes::from_static(b":\n\n")), s)),
             }
         }
         while !s.closed && out.len() < MAX_BATCH {
-            match s.generation.events.try_recv() {
+            match s.generation.try_recv() {
                 Ok(event) => s.push_event(Some(event), &mut out),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => s.push_event(None, &mut out),

@@ -105,10 +105,7 @@ impl blindfold_engine::Engine for Burst {
                 usage,
             })
             .unwrap();
-        Ok(blindfold_engine::Generation {
-            prompt_tokens: Some(3),
-            events: receiver,
-        })
+        Ok(blindfold_engine::Generation::new(Some(3), receiver))
     }
 
     fn load(&self) -> blindfold_engine::EngineLoad {

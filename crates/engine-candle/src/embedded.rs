@@ -199,10 +199,7 @@ impl Engine for EmbeddedEngine {
         };
         self.counters.queued.fetch_add(1, Ordering::SeqCst);
         match self.queue.try_send(admitted) {
-            Ok(()) => Ok(Generation {
-                prompt_tokens: Some(prompt_tokens),
-                events: receiver,
-            }),
+            Ok(()) => Ok(Generation::new(Some(prompt_tokens), receiver)),
             Err(e) => {
                 self.counters.queued.fetch_sub(1, Ordering::SeqCst);
                 match e {

@@ -75,19 +75,19 @@ fn a_second_request_starts_while_the_first_streams_256_tokens() {
             .submit(common::greedy(&repeat_prompt("apple"), 256))
             .unwrap();
         // Wait for the long one to be streaming.
-        assert!(matches!(long.events.recv().await, Some(GenerationEvent::Text(_))));
+        assert!(matches!(long.recv().await, Some(GenerationEvent::Text(_))));
         let mut short = engine.submit(common::greedy(&repeat_prompt("river"), 4)).unwrap();
         let long_done = tokio::spawn(async move {
             let mut n = 1;
             loop {
-                match long.events.recv().await {
+                match long.recv().await {
                     Some(GenerationEvent::Text(_)) => n += 1,
                     Some(GenerationEvent::Finished { usage, .. }) => return (Instant::now(), n, usage),
                     other => panic!("{other:?}"),
                 }
             }
         });
-        let first_short = match short.events.recv().await {
+        let first_short = match short.recv().await {
             Some(GenerationEvent::Text(_)) => Instant::now(),
             other => panic!("{other:?}"),
         };
@@ -112,10 +112,7 @@ fn a_dropped_client_frees_its_slot_and_a_full_queue_refuses() {
         let mut first = engine
             .submit(common::greedy(&repeat_prompt("apple"), 4000))
             .unwrap();
-        assert!(matches!(
-            first.events.recv().await,
-            Some(GenerationEvent::Text(_))
-        ));
+        assert!(matches!(first.recv().await, Some(GenerationEvent::Text(_))));
         assert_eq!(engine.load().running, 1);
         let waiting = engine.submit(common::greedy(&repeat_prompt("river"), 3)).unwrap();
         let refused = engine

@@ -43,16 +43,13 @@ pub struct StartedUpstream {
 /// Starts the server `config` gives a command for (if any), then waits
 /// until it serves. Must run inside a tokio runtime.
 pub async fn start(config: &UpstreamConfig) -> Result<StartedUpstream, EngineError> {
-    let mut engine = UpstreamEngine::new(
-        UpstreamOptions {
-            address: config.address,
-            upstream_model: config.upstream_model.clone(),
-            model_id: config.model_id.clone(),
-            context_length: config.context_length,
-            response_timeout: RESPONSE_TIMEOUT,
-        },
-        tokio::runtime::Handle::current(),
-    )?;
+    let mut engine = UpstreamEngine::new(UpstreamOptions {
+        address: config.address,
+        upstream_model: config.upstream_model.clone(),
+        model_id: config.model_id.clone(),
+        context_length: config.context_length,
+        response_timeout: RESPONSE_TIMEOUT,
+    })?;
     let process = match &config.command {
         Some(argv) => Some(UpstreamProcess::spawn(argv)?),
         None => None,

@@ -6,6 +6,7 @@
 //! ([`crate::upstream_process`]): if it ends, waiting for it and every
 //! request fail at once saying how it ended.
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -41,14 +42,14 @@ pub struct UpstreamOptions {
 pub struct UpstreamEngine {
     info: ModelInfo,
     options: UpstreamOptions,
-    runtime: tokio::runtime::Handle,
     running: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     process: Option<ProcessWatch>,
 }
 
 impl UpstreamEngine {
-    /// An engine forwarding to `options.address`; needs a tokio runtime.
-    pub fn new(options: UpstreamOptions, runtime: tokio::runtime::Handle) -> Result<Self, EngineError> {
+    /// An engine forwarding to `options.address`. Its generations run in
+    /// the task that reads them (a tokio runtime's).
+    pub fn new(options: UpstreamOptions) -> Result<Self, EngineError> {
         if !is_loopback(options.address.ip()) {
             return Err(EngineError::Upstream(format!(
                 "{} is not a loopback address: prompts must not leave the enclave",
@@ -65,7 +66,6 @@ impl UpstreamEngine {
                     .unwrap_or(0),
             },
             options,
-            runtime,
             running: Default::default(),
             process: None,
         })
@@ -84,13 +84,12 @@ impl UpstreamEngine {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let attempt = async {
-                let mut sender = connect(self.options.address).await?;
+                let (mut sender, connection) = connect(self.options.address).await?;
                 let req = Request::get("/v1/models")
                     .header("host", "localhost")
                     .body(Full::new(Bytes::new()))
                     .map_err(|e| EngineError::Upstream(e.to_string()))?;
-                let resp = sender
-                    .send_request(req)
+                let resp = with_connection(connection, sender.send_request(req))
                     .await
                     .map_err(|e| EngineError::Upstream(e.to_string()))?;
                 if resp.status().is_success() {
@@ -133,9 +132,14 @@ fn is_loopback(ip: IpAddr) -> bool {
     ip.is_loopback()
 }
 
-async fn connect(
-    address: SocketAddr,
-) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, EngineError> {
+/// One HTTP/1.1 connection to the upstream: the request sender and the
+/// connection, which must be polled for the sender to get anywhere.
+type Connection = (
+    hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    hyper::client::conn::http1::Connection<TokioIo<TcpStream>, Full<Bytes>>,
+);
+
+async fn connect(address: SocketAddr) -> Result<Connection, EngineError> {
     let stream = TcpStream::connect(address)
         .await
         .map_err(|e| EngineError::Upstream(format!("connecting to {address}: {e}")))?;
@@ -143,13 +147,29 @@ async fn connect(
     stream
         .set_nodelay(true)
         .map_err(|e| EngineError::Upstream(format!("connecting to {address}: {e}")))?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|e| EngineError::Upstream(format!("HTTP handshake: {e}")))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(sender)
+        .map_err(|e| EngineError::Upstream(format!("HTTP handshake: {e}")))
+}
+
+/// Runs `work` while driving `connection` in the same task (not a task of
+/// its own): a streamed chunk read from the socket reaches `work` without
+/// a wake-up of another task. Once the connection has ended, `work` sees
+/// its end (hyper closes the request and body channels).
+async fn with_connection<T>(
+    connection: impl Future<Output = hyper::Result<()>>,
+    work: impl Future<Output = T>,
+) -> T {
+    let mut connection = std::pin::pin!(connection);
+    let mut work = std::pin::pin!(work);
+    let mut connected = true;
+    std::future::poll_fn(|cx| {
+        if connected && connection.as_mut().poll(cx).is_ready() {
+            connected = false;
+        }
+        work.as_mut().poll(cx)
+    })
+    .await
 }
 
 /// The OpenAI request the upstream server gets (completions or chat).
@@ -233,11 +253,13 @@ impl Engine for UpstreamEngine {
         let (path, body) = upstream_body(&request, &self.options.upstream_model)?;
         let address = self.options.address;
         let timeout = self.options.response_timeout;
-        let running = self.running.clone();
+        let running = Running::start(self.running.clone());
         let request_id = request.request_id;
         let process = self.process.clone();
-        running.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.runtime.spawn(async move {
+        // Driven by the task that reads the generation (the API's answer):
+        // no task of its own, and a client that goes away drops it, which
+        // closes the upstream connection and so cancels upstream.
+        let driver = async move {
             let started = std::time::Instant::now();
             let outcome = match forward(address, path, body, timeout, &events).await {
                 // A broken connection: say so if the server process died.
@@ -250,7 +272,7 @@ impl Engine for UpstreamEngine {
                 },
                 ok => ok,
             };
-            running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            drop(running);
             match outcome {
                 Ok((reason, usage)) => {
                     tracing::info!(
@@ -267,11 +289,8 @@ impl Engine for UpstreamEngine {
                     let _ = events.send(GenerationEvent::Failed(e));
                 }
             }
-        });
-        Ok(Generation {
-            prompt_tokens: None,
-            events: receiver,
-        })
+        };
+        Ok(Generation::driven(None, receiver, driver))
     }
 
     fn load(&self) -> EngineLoad {
@@ -282,6 +301,22 @@ impl Engine for UpstreamEngine {
     }
 }
 
+/// Counts a generation as running until it ends or is dropped.
+struct Running(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Running {
+    fn start(count: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Running(count)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 async fn forward(
     address: SocketAddr,
     path: &str,
@@ -289,7 +324,22 @@ async fn forward(
     timeout: Duration,
     events: &mpsc::UnboundedSender<GenerationEvent>,
 ) -> Result<(FinishReason, Usage), EngineError> {
-    let mut sender = connect(address).await?;
+    let (mut sender, connection) = connect(address).await?;
+    with_connection(
+        connection,
+        stream_answer(&mut sender, path, body, timeout, events),
+    )
+    .await
+}
+
+/// Sends the request and turns the streamed answer into events.
+async fn stream_answer(
+    sender: &mut hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    path: &str,
+    body: Vec<u8>,
+    timeout: Duration,
+    events: &mpsc::UnboundedSender<GenerationEvent>,
+) -> Result<(FinishReason, Usage), EngineError> {
     let req = Request::post(path)
         .header("host", "localhost")
         .header("content-type", "application/json")
@@ -404,7 +454,6 @@ mod tests {
 
     #[test]
     fn a_non_loopback_upstream_is_refused() {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let options = UpstreamOptions {
             address: "10.0.0.1:8080".parse().unwrap(),
             upstream_model: "m".into(),
@@ -412,7 +461,7 @@ mod tests {
             context_length: 2048,
             response_timeout: Duration::from_secs(5),
         };
-        let err = UpstreamEngine::new(options, rt.handle().clone()).err().unwrap();
+        let err = UpstreamEngine::new(options).err().unwrap();
         assert!(err.to_string().contains("not a loopback address"), "{err}");
     }
 

@@ -20,8 +20,13 @@ pub mod config;
 mod error;
 mod sampling;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+pub use tokio::sync::mpsc::error::TryRecvError;
 
 pub use config::{EmbeddedConfig, EngineConfig, UpstreamConfig};
 pub use error::EngineError;
@@ -115,13 +120,66 @@ pub enum GenerationEvent {
     Failed(EngineError),
 }
 
+/// The work behind a [`Generation::driven`] generation.
+pub type Driver = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
 /// A started generation: its events, in order, ending with `Finished` or
 /// `Failed`. Dropping it cancels the generation.
 pub struct Generation {
     /// Tokens of the prompt, when known up front (embedded engine).
     pub prompt_tokens: Option<usize>,
-    /// The stream of events.
-    pub events: mpsc::UnboundedReceiver<GenerationEvent>,
+    events: mpsc::UnboundedReceiver<GenerationEvent>,
+    /// Work done in the reader's task (none when the engine runs elsewhere).
+    driver: Option<Driver>,
+}
+
+impl Generation {
+    /// A generation whose events come from elsewhere (the engine's own
+    /// thread or task), through `events`.
+    pub fn new(prompt_tokens: Option<usize>, events: mpsc::UnboundedReceiver<GenerationEvent>) -> Self {
+        Generation {
+            prompt_tokens,
+            events,
+            driver: None,
+        }
+    }
+
+    /// A generation whose events `driver` sends into `events`, run only
+    /// while the generation is read: its I/O is done in the reader's task,
+    /// so an event crosses no task or thread on its way out, and dropping
+    /// the generation drops the work.
+    pub fn driven(
+        prompt_tokens: Option<usize>,
+        events: mpsc::UnboundedReceiver<GenerationEvent>,
+        driver: impl Future<Output = ()> + Send + 'static,
+    ) -> Self {
+        Generation {
+            prompt_tokens,
+            events,
+            driver: Some(Box::pin(driver)),
+        }
+    }
+
+    /// The next event; `None` once the engine ended without a last event
+    /// (it stopped). Cancel-safe: nothing is lost if the future is dropped.
+    pub async fn recv(&mut self) -> Option<GenerationEvent> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Polls for the next event, driving the engine's work first.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<GenerationEvent>> {
+        if let Some(driver) = self.driver.as_mut() {
+            if driver.as_mut().poll(cx).is_ready() {
+                self.driver = None;
+            }
+        }
+        self.events.poll_recv(cx)
+    }
+
+    /// An event already waiting, without waiting or driving the engine.
+    pub fn try_recv(&mut self) -> Result<GenerationEvent, TryRecvError> {
+        self.events.try_recv()
+    }
 }
 
 /// What clients see of the model.

@@ -21,7 +21,7 @@ pub fn greedy(text: &str, max_tokens: usize) -> GenerateRequest {
 /// Reads a generation to its end: the text and the last event.
 pub async fn finish(mut g: Generation) -> (String, GenerationEvent) {
     let mut text = String::new();
-    while let Some(e) = g.events.recv().await {
+    while let Some(e) = g.recv().await {
         match e {
             GenerationEvent::Text(t) => text.push_str(&t),
             other => return (text, other),
