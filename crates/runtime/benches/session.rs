@@ -9,7 +9,7 @@ mod common;
 
 use std::sync::Arc;
 
-use blindfold_atls::{connect, ClientPolicy};
+use blindfold_atls::connect;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -58,13 +58,7 @@ fn bench(c: &mut Criterion) {
     let setup = common::local_setup(d, 1_000_000, blindfold_attester::AkAlgorithm::Rsa2048);
     let enclave = common::start_enclave(&d.join("enclave.json"), &[]);
     let addr = enclave.addr.clone();
-    let policy = ClientPolicy {
-        reference: common::reference(setup.events()),
-        platform_ca: Some(setup.ca()),
-        ak_intermediates: Vec::new(),
-        accept: blindfold_attest::AcceptPolicy::development(),
-        freshness: Default::default(),
-    };
+    let policy = common::dev_policy(&setup, Default::default());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

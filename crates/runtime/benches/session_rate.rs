@@ -141,13 +141,7 @@ fn main() {
     std::fs::write(d.join("launch.json"), launch.to_bytes().unwrap()).unwrap();
     let enclave = common::start_enclave(&d.join("enclave.json"), &[]);
     let addr = Arc::new(enclave.addr.clone());
-    let per_session = ClientPolicy {
-        reference: common::reference(setup.events()),
-        platform_ca: Some(setup.ca()),
-        ak_intermediates: Vec::new(),
-        accept: blindfold_attest::AcceptPolicy::development(),
-        freshness: FreshnessMode::PerSessionQuote,
-    };
+    let per_session = common::dev_policy(&setup, FreshnessMode::PerSessionQuote);
     let epoch = Arc::new(ClientPolicy {
         freshness: FreshnessMode::epoch(None),
         ..per_session.clone()

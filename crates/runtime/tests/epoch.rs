@@ -36,13 +36,7 @@ async fn epoch_sessions_are_checked_per_session_and_attacks_are_refused() {
         &d.join("enclave.json"),
         &[("BLINDFOLD_ENCLAVE_TEST_STEAL_TLS_KEY", &stolen_key)],
     );
-    let per_session = ClientPolicy {
-        reference: common::reference(setup.events()),
-        platform_ca: Some(setup.ca()),
-        ak_intermediates: Vec::new(),
-        accept: blindfold_attest::AcceptPolicy::development(),
-        freshness: FreshnessMode::PerSessionQuote,
-    };
+    let per_session = common::dev_policy(&setup, FreshnessMode::PerSessionQuote);
     let policy = ClientPolicy {
         freshness: FreshnessMode::epoch(None),
         ..per_session.clone()

@@ -7,7 +7,7 @@ mod common;
 
 use common::attacker::{attacker, fetch_upstream, Mode};
 
-use blindfold_atls::{connect, ClientPolicy, Error as AtlsError};
+use blindfold_atls::{connect, Error as AtlsError};
 use blindfold_attest::Error as AttestError;
 use blindfold_attest::VerifyError;
 use blindfold_crypto::HashAlg;
@@ -26,13 +26,7 @@ async fn attacks_on_the_session_are_refused() {
         &d.join("enclave.json"),
         &[("BLINDFOLD_ENCLAVE_TEST_STEAL_TLS_KEY", &stolen_key)],
     );
-    let policy = ClientPolicy {
-        reference: common::reference(setup.events()),
-        platform_ca: Some(setup.ca()),
-        ak_intermediates: Vec::new(),
-        accept: blindfold_attest::AcceptPolicy::development(),
-        freshness: Default::default(),
-    };
+    let policy = common::dev_policy(&setup, Default::default());
     connect(&enclave.addr, &policy).await.unwrap();
 
     // A relay with its own TLS key: the quote binds the relay's session with the enclave.

@@ -123,6 +123,18 @@ pub fn enclave_binary_event() -> RuntimeEvent {
     }
 }
 
+/// The client policy the tests and benches attest with: `setup`'s
+/// reference and local CA, development accepted, `freshness` as given.
+pub fn dev_policy(setup: &Setup, freshness: blindfold_atls::FreshnessMode) -> blindfold_atls::ClientPolicy {
+    blindfold_atls::ClientPolicy {
+        reference: reference(setup.events()),
+        platform_ca: Some(setup.ca()),
+        ak_intermediates: Vec::new(),
+        accept: blindfold_attest::AcceptPolicy::development(),
+        freshness,
+    }
+}
+
 /// A development reference for PCR 15 after `events`, SHA-256 and SHA-384.
 pub fn reference(events: Vec<RuntimeEvent>) -> ReferenceValues {
     let log = RuntimeLog {
