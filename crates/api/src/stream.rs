@@ -4,13 +4,14 @@
 //! engine's receiver, which cancels the generation.
 
 use std::convert::Infallible;
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::HeaderValue;
 use axum::response::Response;
-use blindfold_engine::{Generation, GenerationEvent, TryRecvError};
+use blindfold_engine::{Generation, GenerationEvent};
 use bytes::Bytes;
 use futures_util::stream;
 use serde::Serialize;
@@ -154,6 +155,23 @@ impl StreamState {
     }
 }
 
+impl StreamState {
+    /// Appends the events that are ready now, without waiting (at most
+    /// [`MAX_BATCH`] bytes, and nothing after the end).
+    async fn take_ready(&mut self, out: &mut Vec<u8>) {
+        std::future::poll_fn(|cx| {
+            while !self.closed && out.len() < MAX_BATCH {
+                match self.generation.poll_recv(cx) {
+                    Poll::Ready(event) => self.push_event(event, out),
+                    Poll::Pending => break,
+                }
+            }
+            Poll::Ready(())
+        })
+        .await
+    }
+}
+
 fn push_error(out: &mut Vec<u8>, error: crate::error::ApiError) {
     out.extend_from_slice(b"data: ");
     out.extend_from_slice(&error.body().to_json());
@@ -208,18 +226,15 @@ pub(crate) fn sse(
                 s.push_chunk(&mut out, role, None);
             }
         }
+        // What is ready now goes with it (this also starts a driven
+        // generation's work before a chat's first chunk is written).
+        s.take_ready(&mut out).await;
         if out.is_empty() {
             match tokio::time::timeout(KEEP_ALIVE, s.generation.recv()).await {
                 Ok(event) => s.push_event(event, &mut out),
                 Err(_) => return Some((Ok(Bytes::from_static(b":\n\n")), s)),
             }
-        }
-        while !s.closed && out.len() < MAX_BATCH {
-            match s.generation.try_recv() {
-                Ok(event) => s.push_event(Some(event), &mut out),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => s.push_event(None, &mut out),
-            }
+            s.take_ready(&mut out).await;
         }
         Some((Ok::<_, Infallible>(Bytes::from(out)), s))
     });

@@ -6,7 +6,6 @@
 //! ([`crate::upstream_process`]): if it ends, waiting for it and every
 //! request fail at once saying how it ended.
 
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -84,12 +83,13 @@ impl UpstreamEngine {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let attempt = async {
-                let (mut sender, connection) = connect(self.options.address).await?;
+                let mut sender = connect(self.options.address).await?;
                 let req = Request::get("/v1/models")
                     .header("host", "localhost")
                     .body(Full::new(Bytes::new()))
                     .map_err(|e| EngineError::Upstream(e.to_string()))?;
-                let resp = with_connection(connection, sender.send_request(req))
+                let resp = sender
+                    .send_request(req)
                     .await
                     .map_err(|e| EngineError::Upstream(e.to_string()))?;
                 if resp.status().is_success() {
@@ -132,14 +132,11 @@ fn is_loopback(ip: IpAddr) -> bool {
     ip.is_loopback()
 }
 
-/// One HTTP/1.1 connection to the upstream: the request sender and the
-/// connection, which must be polled for the sender to get anywhere.
-type Connection = (
-    hyper::client::conn::http1::SendRequest<Full<Bytes>>,
-    hyper::client::conn::http1::Connection<TokioIo<TcpStream>, Full<Bytes>>,
-);
-
-async fn connect(address: SocketAddr) -> Result<Connection, EngineError> {
+/// An HTTP/1.1 connection to the upstream, driven by a task of its own;
+/// it closes once the sender and the answer's body are dropped.
+async fn connect(
+    address: SocketAddr,
+) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, EngineError> {
     let stream = TcpStream::connect(address)
         .await
         .map_err(|e| EngineError::Upstream(format!("connecting to {address}: {e}")))?;
@@ -147,29 +144,15 @@ async fn connect(address: SocketAddr) -> Result<Connection, EngineError> {
     stream
         .set_nodelay(true)
         .map_err(|e| EngineError::Upstream(format!("connecting to {address}: {e}")))?;
-    hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    // The connection in its own task rather than polled beside the
+    // answer: hyper hands each chunk from it to the body through a
+    // channel, and a task that wakes itself that way is rescheduled as a
+    // yield, which wakes another worker thread for every token.
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|e| EngineError::Upstream(format!("HTTP handshake: {e}")))
-}
-
-/// Runs `work` while driving `connection` in the same task (not a task of
-/// its own): a streamed chunk read from the socket reaches `work` without
-/// a wake-up of another task. Once the connection has ended, `work` sees
-/// its end (hyper closes the request and body channels).
-async fn with_connection<T>(
-    connection: impl Future<Output = hyper::Result<()>>,
-    work: impl Future<Output = T>,
-) -> T {
-    let mut connection = std::pin::pin!(connection);
-    let mut work = std::pin::pin!(work);
-    let mut connected = true;
-    std::future::poll_fn(|cx| {
-        if connected && connection.as_mut().poll(cx).is_ready() {
-            connected = false;
-        }
-        work.as_mut().poll(cx)
-    })
-    .await
+        .map_err(|e| EngineError::Upstream(format!("HTTP handshake: {e}")))?;
+    tokio::spawn(connection);
+    Ok(sender)
 }
 
 /// The OpenAI request the upstream server gets (completions or chat).
@@ -324,12 +307,8 @@ async fn forward(
     timeout: Duration,
     events: &mpsc::UnboundedSender<GenerationEvent>,
 ) -> Result<(FinishReason, Usage), EngineError> {
-    let (mut sender, connection) = connect(address).await?;
-    with_connection(
-        connection,
-        stream_answer(&mut sender, path, body, timeout, events),
-    )
-    .await
+    let mut sender = connect(address).await?;
+    stream_answer(&mut sender, path, body, timeout, events).await
 }
 
 /// Sends the request and turns the streamed answer into events.

@@ -145,9 +145,9 @@ impl Generation {
     }
 
     /// A generation whose events `driver` sends into `events`, run only
-    /// while the generation is read: its I/O is done in the reader's task,
-    /// so an event crosses no task or thread on its way out, and dropping
-    /// the generation drops the work.
+    /// while the generation is read: it runs in the reader's task, so an
+    /// event crosses no task or thread on its way out, and dropping the
+    /// generation drops the work. `driver` must be the only sender.
     pub fn driven(
         prompt_tokens: Option<usize>,
         events: mpsc::UnboundedReceiver<GenerationEvent>,
@@ -168,12 +168,27 @@ impl Generation {
 
     /// Polls for the next event, driving the engine's work first.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<GenerationEvent>> {
-        if let Some(driver) = self.driver.as_mut() {
-            if driver.as_mut().poll(cx).is_ready() {
-                self.driver = None;
-            }
+        let Some(driver) = self.driver.as_mut() else {
+            return self.events.poll_recv(cx);
+        };
+        // Only the driver sends, and only while polled here: no waker is
+        // registered on the channel, so a sent event does not wake this
+        // task again (which tokio would reschedule as a yield, waking
+        // another worker thread for every token).
+        if let Ok(event) = self.events.try_recv() {
+            return Poll::Ready(Some(event));
         }
-        self.events.poll_recv(cx)
+        let ended = driver.as_mut().poll(cx).is_ready();
+        if ended {
+            // Dropping it drops its sender: what it sent is still read.
+            self.driver = None;
+        }
+        match self.events.try_recv() {
+            Ok(event) => Poll::Ready(Some(event)),
+            Err(TryRecvError::Disconnected) => Poll::Ready(None),
+            Err(TryRecvError::Empty) if ended => Poll::Ready(None),
+            Err(TryRecvError::Empty) => Poll::Pending,
+        }
     }
 
     /// An event already waiting, without waiting or driving the engine.
