@@ -84,7 +84,7 @@ pub struct Client {
     attesting: tokio::sync::Semaphore,
     /// The report of the session the last request went on (or of the
     /// attestation that failed last).
-    report: Mutex<Report>,
+    report: Mutex<Arc<Report>>,
     /// Told of every attestation after the first (new sessions).
     observer: Option<AttestationObserver>,
 }
@@ -97,7 +97,8 @@ pub type AttestationObserver = Arc<dyn Fn(&Report) + Send + Sync>;
 /// is always the one of the session in use.
 struct Pooled {
     session: AttestedSession,
-    report: Report,
+    /// Shared, not copied, with `Client::report` on every request.
+    report: Arc<Report>,
 }
 
 /// `https://host:port[/]` or `host:port` → `host:port`.
@@ -123,7 +124,7 @@ impl Client {
                 other => break other?,
             }
         };
-        let report = report::verification_report(&addr, &session, &trust);
+        let report = Arc::new(report::verification_report(&addr, &session, &trust));
         Ok(Client {
             addr,
             trust,
@@ -148,7 +149,7 @@ impl Client {
     /// [`Client::connect`], of the first session), or of the attestation
     /// that failed last.
     pub fn report(&self) -> Report {
-        self.report.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        Report::clone(&self.report.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// The enclave's `host:port`.
@@ -202,11 +203,11 @@ impl Client {
                     if let Some(observe) = &self.observer {
                         observe(&failed);
                     }
-                    *self.report.lock().unwrap_or_else(|p| p.into_inner()) = failed;
+                    *self.report.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(failed);
                     return Err(e.into());
                 }
             };
-            let report = report::verification_report(&self.addr, &session, &self.trust);
+            let report = Arc::new(report::verification_report(&self.addr, &session, &self.trust));
             if let Some(observe) = &self.observer {
                 observe(&report);
             }
