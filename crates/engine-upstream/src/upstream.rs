@@ -11,11 +11,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::header::HeaderValue;
 use hyper::Request;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use crate::connections::{connect, Connections, Sender};
 use crate::upstream_process::ProcessWatch;
 use blindfold_engine::{
     Engine, EngineError, EngineLoad, FinishReason, GenerateRequest, Generation, GenerationEvent, ModelInfo,
@@ -43,6 +43,7 @@ pub struct UpstreamEngine {
     options: UpstreamOptions,
     running: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     process: Option<ProcessWatch>,
+    connections: std::sync::Arc<Connections>,
 }
 
 impl UpstreamEngine {
@@ -67,6 +68,7 @@ impl UpstreamEngine {
             options,
             running: Default::default(),
             process: None,
+            connections: Default::default(),
         })
     }
 
@@ -83,13 +85,14 @@ impl UpstreamEngine {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let attempt = async {
-                let mut sender = connect(self.options.address).await?;
+                let mut link = connect(self.options.address).await?;
                 let req = Request::get("/v1/models")
                     .header("host", "localhost")
                     .body(Full::new(Bytes::new()))
                     .map_err(|e| EngineError::Upstream(e.to_string()))?;
-                let resp = sender
-                    .send_request(req)
+                let resp = link
+                    .connection
+                    .drive(link.sender.send_request(req))
                     .await
                     .map_err(|e| EngineError::Upstream(e.to_string()))?;
                 if resp.status().is_success() {
@@ -130,29 +133,6 @@ impl UpstreamEngine {
 
 fn is_loopback(ip: IpAddr) -> bool {
     ip.is_loopback()
-}
-
-/// An HTTP/1.1 connection to the upstream, driven by a task of its own;
-/// it closes once the sender and the answer's body are dropped.
-async fn connect(
-    address: SocketAddr,
-) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, EngineError> {
-    let stream = TcpStream::connect(address)
-        .await
-        .map_err(|e| EngineError::Upstream(format!("connecting to {address}: {e}")))?;
-    // Streamed tokens are small writes: no delayed-ACK stalls.
-    stream
-        .set_nodelay(true)
-        .map_err(|e| EngineError::Upstream(format!("connecting to {address}: {e}")))?;
-    // The connection in its own task rather than polled beside the
-    // answer: hyper hands each chunk from it to the body through a
-    // channel, and a task that wakes itself that way is rescheduled as a
-    // yield, which wakes another worker thread for every token.
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| EngineError::Upstream(format!("HTTP handshake: {e}")))?;
-    tokio::spawn(connection);
-    Ok(sender)
 }
 
 /// The OpenAI request the upstream server gets (completions or chat).
@@ -239,12 +219,13 @@ impl Engine for UpstreamEngine {
         let running = Running::start(self.running.clone());
         let request_id = request.request_id;
         let process = self.process.clone();
+        let connections = self.connections.clone();
         // Driven by the task that reads the generation (the API's answer):
         // no task of its own, and a client that goes away drops it, which
         // closes the upstream connection and so cancels upstream.
         let driver = async move {
             let started = std::time::Instant::now();
-            let outcome = match forward(address, path, body, timeout, &events).await {
+            let outcome = match forward(&connections, address, path, body, timeout, &events).await {
                 // A broken connection: say so if the server process died.
                 Err(e) => match &process {
                     Some(p) => match p.ended_within(Duration::from_secs(1)).await {
@@ -301,33 +282,83 @@ impl Drop for Running {
 }
 
 async fn forward(
+    connections: &Connections,
     address: SocketAddr,
-    path: &str,
+    path: &'static str,
     body: Vec<u8>,
     timeout: Duration,
     events: &mpsc::UnboundedSender<GenerationEvent>,
 ) -> Result<(FinishReason, Usage), EngineError> {
-    let mut sender = connect(address).await?;
-    stream_answer(&mut sender, path, body, timeout, events).await
+    let body = Bytes::from(body);
+    let (mut link, reused) = connections.get(address).await?;
+    let sent = link
+        .connection
+        .drive(send(&mut link.sender, path, body.clone(), timeout))
+        .await;
+    let resp = match sent {
+        // A kept connection the server closed before the request went out:
+        // nothing was sent, so it goes on a new one.
+        Err(Sent::Not(e)) if reused && e.is_canceled() => {
+            link = connect(address).await?;
+            link.connection
+                .drive(send(&mut link.sender, path, body, timeout))
+                .await
+        }
+        other => other,
+    }
+    .map_err(Sent::into_error)?;
+    let (reason, usage, ended) = link.connection.drive(stream_answer(resp, events)).await?;
+    if ended {
+        connections.put(link);
+    }
+    Ok((reason, usage))
 }
 
-/// Sends the request and turns the streamed answer into events.
-async fn stream_answer(
-    sender: &mut hyper::client::conn::http1::SendRequest<Full<Bytes>>,
-    path: &str,
-    body: Vec<u8>,
+/// Why a request got no answer.
+enum Sent {
+    /// hyper's error: the request failed (perhaps before it went out).
+    Not(hyper::Error),
+    /// No answer within the time allowed.
+    TimedOut(Duration),
+}
+
+impl Sent {
+    fn into_error(self) -> EngineError {
+        match self {
+            Sent::Not(e) => EngineError::Upstream(format!("request failed: {e}")),
+            Sent::TimedOut(t) => EngineError::Upstream(format!("no answer within {t:?}")),
+        }
+    }
+}
+
+/// Sends the request; the answer's head.
+async fn send(
+    sender: &mut Sender,
+    path: &'static str,
+    body: Bytes,
     timeout: Duration,
-    events: &mpsc::UnboundedSender<GenerationEvent>,
-) -> Result<(FinishReason, Usage), EngineError> {
-    let req = Request::post(path)
-        .header("host", "localhost")
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| EngineError::Upstream(e.to_string()))?;
-    let resp = tokio::time::timeout(timeout, sender.send_request(req))
+) -> Result<hyper::Response<hyper::body::Incoming>, Sent> {
+    let mut req = Request::new(Full::new(body));
+    *req.method_mut() = hyper::Method::POST;
+    *req.uri_mut() = hyper::Uri::from_static(path);
+    let headers = req.headers_mut();
+    headers.insert(hyper::header::HOST, HeaderValue::from_static("localhost"));
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    tokio::time::timeout(timeout, sender.send_request(req))
         .await
-        .map_err(|_| EngineError::Upstream(format!("no answer within {timeout:?}")))?
-        .map_err(|e| EngineError::Upstream(format!("request failed: {e}")))?;
+        .map_err(|_| Sent::TimedOut(timeout))?
+        .map_err(Sent::Not)
+}
+
+/// Turns the streamed answer into events; also says whether the body was
+/// read to its end (its connection can take another request).
+async fn stream_answer(
+    resp: hyper::Response<hyper::body::Incoming>,
+    events: &mpsc::UnboundedSender<GenerationEvent>,
+) -> Result<(FinishReason, Usage, bool), EngineError> {
     let status = resp.status();
     if !status.is_success() {
         // The body may echo the prompt: report the status only.
@@ -356,7 +387,8 @@ async fn stream_answer(
                 if usage.completion_tokens == 0 {
                     usage.completion_tokens = chunks;
                 }
-                return Ok((reason, usage));
+                let ended = body_ends(&mut body).await;
+                return Ok((reason, usage, ended));
             }
             // Only the fields we pass on; the rest of the chunk is skipped
             // unparsed (no `Value` tree).
@@ -390,6 +422,15 @@ async fn stream_answer(
         buffer.drain(..consumed);
     }
     Err(EngineError::Upstream("the stream ended without [DONE]".into()))
+}
+
+/// Longest wait after `[DONE]` for the body's end (the connection is not
+/// kept without it).
+const END_WAIT: Duration = Duration::from_millis(100);
+
+/// Whether the body ends, with nothing more, soon after `[DONE]`.
+async fn body_ends(body: &mut hyper::body::Incoming) -> bool {
+    matches!(tokio::time::timeout(END_WAIT, body.frame()).await, Ok(None))
 }
 
 /// An OpenAI streaming chunk (chat or completion), as far as we read it.

@@ -1,13 +1,15 @@
 //! An upstream generation runs in the task that reads it: nothing goes
 //! upstream before it is read, its events arrive in order, and dropping it
 //! (the client went away) closes the upstream connection at once and stops
-//! counting it as running.
+//! counting it as running. A connection whose answer ended is kept for the
+//! next request, and one the server closed is replaced.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use blindfold_engine::{Engine, GenerateRequest, GenerationEvent, Prompt, SamplingParams};
@@ -62,6 +64,57 @@ fn upstream() -> (SocketAddr, mpsc::Receiver<Seen>) {
     (addr, receiver)
 }
 
+/// Answers every request with two tokens, chunked, on connections kept
+/// open for `requests_per_connection` requests (then closed, as a server's
+/// keep-alive limit would); counts the connections it accepted.
+fn keep_alive_upstream(requests_per_connection: usize) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let stream = stream.unwrap();
+            count.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut out = stream;
+                for _ in 0..requests_per_connection {
+                    let mut length = 0;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line.trim().is_empty() {
+                            break;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap();
+                        }
+                    }
+                    reader.read_exact(&mut vec![0; length]).unwrap();
+                    let mut answer =
+                        String::from("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n");
+                    for event in [
+                        r#"data: {"choices":[{"text":"a","finish_reason":null}]}"#,
+                        r#"data: {"choices":[{"text":"b","finish_reason":"length"}]}"#,
+                        "data: [DONE]",
+                    ] {
+                        let event = format!("{event}\n\n");
+                        answer.push_str(&format!("{:x}\r\n{event}\r\n", event.len()));
+                    }
+                    answer.push_str("0\r\n\r\n");
+                    if out.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
 fn request() -> GenerateRequest {
     GenerateRequest {
         request_id: 1,
@@ -112,4 +165,36 @@ fn a_generation_runs_while_read_and_dropping_it_closes_the_upstream_connection()
         Ok(Seen::Closed { tokens }) => assert!(tokens < 20, "closed only after {tokens} tokens"),
         other => panic!("the upstream connection stayed open: {other:?}"),
     }
+}
+
+#[test]
+fn a_connection_is_kept_for_the_next_request_and_replaced_once_the_server_closed_it() {
+    let runtime = blindfold_testdata::generation::runtime();
+    let (address, accepted) = keep_alive_upstream(2);
+    let engine = UpstreamEngine::new(UpstreamOptions {
+        address,
+        upstream_model: "m".into(),
+        model_id: "m".into(),
+        context_length: 2048,
+        response_timeout: Duration::from_secs(10),
+    })
+    .unwrap();
+    let answer = |engine: &UpstreamEngine| {
+        let generation = engine.submit(request()).unwrap();
+        runtime.block_on(blindfold_testdata::generation::finish(generation))
+    };
+    for round in 1..=3 {
+        let (text, last) = answer(&engine);
+        assert_eq!(text, "ab", "round {round}");
+        assert!(
+            matches!(last, GenerationEvent::Finished { .. }),
+            "round {round}: {last:?}"
+        );
+        if round == 2 {
+            // The server closes the connection after its second answer.
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    // Rounds 1 and 2 on the first connection, round 3 on a new one.
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
 }

@@ -3,7 +3,10 @@
 //! tests and benches measure the confidential path, not a model. Plain
 //! threads, one per connection; it answers `GET /v1/models`, `GET /health`
 //! and streaming `POST /v1/chat/completions` / `/v1/completions` (the
-//! request's `max_tokens` tokens, default 16), then closes the connection.
+//! request's `max_tokens` tokens, default 16). A connection stays open for
+//! the next request (HTTP/1.1 keep-alive, answers chunked) unless the
+//! request says `connection: close` (then the answer ends with the
+//! connection).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -38,11 +41,20 @@ impl StandIn {
     fn answer(self, stream: TcpStream) -> std::io::Result<()> {
         stream.set_nodelay(true)?;
         let mut reader = BufReader::new(stream.try_clone()?);
+        let mut out = stream;
+        while self.answer_one(&mut reader, &mut out)? {}
+        Ok(())
+    }
+
+    /// Answers one request; whether the connection stays open.
+    fn answer_one(self, reader: &mut BufReader<TcpStream>, out: &mut TcpStream) -> std::io::Result<bool> {
         let mut line = String::new();
-        reader.read_line(&mut line)?;
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(false);
+        }
         let mut parts = line.split_whitespace();
         let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-        let mut length = 0usize;
+        let (mut length, mut close) = (0usize, false);
         loop {
             let mut header = String::new();
             if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
@@ -52,36 +64,53 @@ impl StandIn {
                 if k.trim().eq_ignore_ascii_case("content-length") {
                     length = v.trim().parse().unwrap_or(0);
                 }
+                close |=
+                    k.trim().eq_ignore_ascii_case("connection") && v.trim().eq_ignore_ascii_case("close");
             }
         }
         let mut body = vec![0u8; length];
         reader.read_exact(&mut body)?;
-        let mut out = stream;
+        let connection = if close { "close" } else { "keep-alive" };
         match (method, path) {
             ("GET", "/v1/models") | ("GET", "/health") => {
                 let json = r#"{"object":"list","data":[{"id":"standin","object":"model"}]}"#;
                 write!(
                     out,
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{json}",
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: {connection}\r\n\r\n{json}",
                     json.len()
-                )
+                )?;
             }
             ("POST", "/v1/chat/completions") | ("POST", "/v1/completions") => {
                 let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
                 let tokens = request["max_tokens"].as_u64().unwrap_or(16);
-                self.stream(&mut out, path == "/v1/chat/completions", tokens)
+                self.stream(out, path == "/v1/chat/completions", tokens, !close)?;
             }
-            _ => write!(
-                out,
-                "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-            ),
+            _ => {
+                write!(
+                    out,
+                    "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: {connection}\r\n\r\n"
+                )?;
+            }
         }
+        Ok(!close)
     }
 
-    fn stream(self, out: &mut TcpStream, chat: bool, tokens: u64) -> std::io::Result<()> {
-        out.write_all(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n",
-        )?;
+    /// Streams `tokens` events and the end; `chunked` for a connection
+    /// kept open (the last events and the end in one write).
+    fn stream(self, out: &mut TcpStream, chat: bool, tokens: u64, chunked: bool) -> std::io::Result<()> {
+        let head: &[u8] = if chunked {
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
+        } else {
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n"
+        };
+        out.write_all(head)?;
+        let frame = |event: &str| {
+            if chunked {
+                format!("{:x}\r\n{event}\r\n", event.len())
+            } else {
+                event.to_string()
+            }
+        };
         let start = Instant::now();
         for i in 0..tokens {
             let due = start + self.token_interval * (i as u32);
@@ -93,18 +122,22 @@ impl StandIn {
             } else {
                 format!("data: {{\"id\":\"s\",\"object\":\"text_completion\",\"choices\":[{{\"index\":0,\"text\":\"t{i} \",\"finish_reason\":null}}]}}\n\n")
             };
-            out.write_all(event.as_bytes())?;
+            out.write_all(frame(&event).as_bytes())?;
         }
         let finish = if chat {
             r#"{"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}"#
         } else {
             r#"{"choices":[{"index":0,"text":"","finish_reason":"length"}]}"#
         };
-        write!(
-            out,
+        let last = format!(
             "data: {finish}\n\ndata: {{\"choices\":[],\"usage\":{{\"prompt_tokens\":4,\"completion_tokens\":{tokens},\"total_tokens\":{}}}}}\n\ndata: [DONE]\n\n",
             tokens + 4
-        )?;
+        );
+        let mut last = frame(&last);
+        if chunked {
+            last.push_str("0\r\n\r\n");
+        }
+        out.write_all(last.as_bytes())?;
         out.flush()
     }
 }
