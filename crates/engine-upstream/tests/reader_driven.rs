@@ -115,6 +115,17 @@ fn keep_alive_upstream(requests_per_connection: usize) -> (SocketAddr, Arc<Atomi
     (addr, accepted)
 }
 
+fn engine(address: SocketAddr) -> UpstreamEngine {
+    UpstreamEngine::new(UpstreamOptions {
+        address,
+        upstream_model: "m".into(),
+        model_id: "m".into(),
+        context_length: 2048,
+        response_timeout: Duration::from_secs(10),
+    })
+    .unwrap()
+}
+
 fn request() -> GenerateRequest {
     GenerateRequest {
         request_id: 1,
@@ -130,14 +141,7 @@ fn request() -> GenerateRequest {
 fn a_generation_runs_while_read_and_dropping_it_closes_the_upstream_connection() {
     let runtime = blindfold_testdata::generation::runtime();
     let (address, seen) = upstream();
-    let engine = UpstreamEngine::new(UpstreamOptions {
-        address,
-        upstream_model: "m".into(),
-        model_id: "m".into(),
-        context_length: 2048,
-        response_timeout: Duration::from_secs(10),
-    })
-    .unwrap();
+    let engine = engine(address);
 
     let mut generation = engine.submit(request()).unwrap();
     assert_eq!(engine.load().running, 1);
@@ -171,14 +175,7 @@ fn a_generation_runs_while_read_and_dropping_it_closes_the_upstream_connection()
 fn a_connection_is_kept_for_the_next_request_and_replaced_once_the_server_closed_it() {
     let runtime = blindfold_testdata::generation::runtime();
     let (address, accepted) = keep_alive_upstream(2);
-    let engine = UpstreamEngine::new(UpstreamOptions {
-        address,
-        upstream_model: "m".into(),
-        model_id: "m".into(),
-        context_length: 2048,
-        response_timeout: Duration::from_secs(10),
-    })
-    .unwrap();
+    let engine = engine(address);
     let answer = |engine: &UpstreamEngine| {
         let generation = engine.submit(request()).unwrap();
         runtime.block_on(blindfold_testdata::generation::finish(generation))
