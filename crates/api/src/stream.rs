@@ -153,9 +153,7 @@ impl StreamState {
         out.extend_from_slice(b"data: [DONE]\n\n");
         self.closed = true;
     }
-}
 
-impl StreamState {
     /// Appends the events that are ready now, without waiting (at most
     /// [`MAX_BATCH`] bytes, and nothing after the end).
     async fn take_ready(&mut self, out: &mut Vec<u8>) {

@@ -1,13 +1,13 @@
-//! Checks candle's GGUF reader leaves out, all found by the `gguf`
-//! fuzz target: `general.alignment` must be a power of two (candle 0.11
-//! divides by it, so 0 makes `Content::read` panic, "attempt to divide by
-//! zero"; upstream huggingface/candle#3876 is not released), and a
-//! tensor's element count must be above zero and within what the file
-//! could hold (candle multiplies dimensions and sizes unchecked: a debug
-//! build panics, a release build wraps to a small count that passes its
-//! size check; an empty tensor it reads through a misaligned pointer). This walks the header, with
-//! candle's own limits, only for those; everything else is candle's to
-//! read.
+//! Checks candle's GGUF reader leaves out, all found by the `gguf` fuzz
+//! target: `general.alignment` must be a power of two (candle 0.11 divides
+//! by it, so 0 makes `Content::read` panic, "attempt to divide by zero";
+//! upstream huggingface/candle#3876 is not released), and a tensor's
+//! element count must be above zero and within what the file could hold
+//! (candle multiplies dimensions and sizes unchecked: a debug build
+//! panics, a release build wraps to a small count that passes its size
+//! check; an empty tensor it reads through a misaligned pointer). This
+//! walks the header, with candle's own limits, only for those; everything
+//! else is candle's to read.
 
 use blindfold_engine::EngineError;
 
@@ -21,9 +21,9 @@ const ALIGNMENT_KEY: &[u8] = b"general.alignment";
 const MAX_TENSOR_DIMS: u32 = 4;
 
 /// Refuses a GGUF file whose `general.alignment` is not a power of two or
-/// one of whose tensors has no elements, or more than the file could hold. Bytes
-/// that are not a readable GGUF header are left to candle, which refuses
-/// them with its own error.
+/// one of whose tensors has no elements, or more than the file could
+/// hold. Bytes that are not a readable GGUF header are left to candle,
+/// which refuses them with its own error.
 pub(crate) fn check_header(bytes: &[u8]) -> Result<(), EngineError> {
     // candle also takes the magic byte-swapped, then reads the rest
     // little-endian as usual: no writer makes such a file.
@@ -37,7 +37,7 @@ pub(crate) fn check_header(bytes: &[u8]) -> Result<(), EngineError> {
         at: 0,
         wide: true,
     };
-    let Some((alignment, tensors)) = walk.alignment() else {
+    let Some((alignment, tensors)) = walk.metadata() else {
         return Ok(());
     };
     if let Some(a) = alignment {
@@ -80,11 +80,11 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    /// The last `general.alignment` integer the header declares (candle
-    /// keeps the last of duplicate keys), or `None` inside when there is
-    /// none, and the number of tensors; `None` when the header cannot be
-    /// walked.
-    fn alignment(&mut self) -> Option<(Option<i128>, u64)> {
+    /// Walks the header's metadata: the last `general.alignment` integer
+    /// it declares (candle keeps the last of duplicate keys), or `None`
+    /// inside when there is none, and the number of tensors; `None` when
+    /// the header cannot be walked.
+    fn metadata(&mut self) -> Option<(Option<i128>, u64)> {
         if self.take(4)? != b"GGUF" {
             return None;
         }

@@ -3,7 +3,7 @@
 //! its close.
 //!
 //! A connection has no task of its own: the request using it drives it
-//! ([`Link::drive`]). hyper hands every chunk of an answer from the
+//! ([`Driven::drive`]). hyper hands every chunk of an answer from the
 //! connection to the body through a channel that holds one chunk; with the
 //! connection in a task of its own, each chunk of a chunked stream (one
 //! token, as llama.cpp and vLLM send them) costs two wake-ups across
@@ -81,11 +81,8 @@ impl Connections {
             let Some(mut link) = self.lock().pop() else {
                 break;
             };
-            // Driving it reads a close the server sent while it was idle.
-            link.connection.drive(std::future::ready(())).await;
-            if !link.is_open() {
-                continue;
-            }
+            // Driving it reads a close the server sent while it was idle
+            // (then the sender is closed and not ready).
             let wait = tokio::time::timeout(READY_WAIT, link.sender.ready());
             let ready = link.connection.drive(wait).await;
             if matches!(ready, Ok(Ok(()))) && link.is_open() {

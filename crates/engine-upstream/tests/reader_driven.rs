@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use blindfold_engine::{Engine, GenerateRequest, GenerationEvent, Prompt, SamplingParams};
 use blindfold_engine_upstream::{UpstreamEngine, UpstreamOptions};
+use blindfold_testdata::standin::{chunk, read_request};
 
 /// What the one-connection upstream saw.
 #[derive(Debug, PartialEq)]
@@ -32,19 +33,9 @@ fn upstream() -> (SocketAddr, mpsc::Receiver<Seen>) {
     let (seen, receiver) = mpsc::channel();
     std::thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            if line.trim().is_empty() {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
-            }
-        }
-        reader.read_exact(&mut vec![0; length]).unwrap();
+        read_request(&mut BufReader::new(stream.try_clone().unwrap()))
+            .unwrap()
+            .unwrap();
         seen.send(Seen::Request).unwrap();
         let mut out = stream;
         let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
@@ -53,8 +44,7 @@ fn upstream() -> (SocketAddr, mpsc::Receiver<Seen>) {
             let event = format!(
                 "data: {{\"choices\":[{{\"delta\":{{\"content\":\"t{tokens} \"}},\"finish_reason\":null}}]}}\n\n"
             );
-            let chunk = format!("{:x}\r\n{event}\r\n", event.len());
-            if out.write_all(chunk.as_bytes()).is_err() {
+            if out.write_all(chunk(&event).as_bytes()).is_err() {
                 seen.send(Seen::Closed { tokens }).unwrap();
                 return;
             }
@@ -80,20 +70,9 @@ fn keep_alive_upstream(requests_per_connection: usize) -> (SocketAddr, Arc<Atomi
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let mut out = stream;
                 for _ in 0..requests_per_connection {
-                    let mut length = 0;
-                    loop {
-                        let mut line = String::new();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line.trim().is_empty() {
-                            break;
-                        }
-                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap();
-                        }
-                    }
-                    reader.read_exact(&mut vec![0; length]).unwrap();
+                    let Ok(Some(_)) = read_request(&mut reader) else {
+                        return;
+                    };
                     let mut answer =
                         String::from("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n");
                     for event in [
@@ -101,8 +80,7 @@ fn keep_alive_upstream(requests_per_connection: usize) -> (SocketAddr, Arc<Atomi
                         r#"data: {"choices":[{"text":"b","finish_reason":"length"}]}"#,
                         "data: [DONE]",
                     ] {
-                        let event = format!("{event}\n\n");
-                        answer.push_str(&format!("{:x}\r\n{event}\r\n", event.len()));
+                        answer.push_str(&chunk(&format!("{event}\n\n")));
                     }
                     answer.push_str("0\r\n\r\n");
                     if out.write_all(answer.as_bytes()).is_err() {

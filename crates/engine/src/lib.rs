@@ -26,7 +26,7 @@ use std::task::{Context, Poll};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
-pub use tokio::sync::mpsc::error::TryRecvError;
+use tokio::sync::mpsc::error::TryRecvError;
 
 pub use config::{EmbeddedConfig, EngineConfig, UpstreamConfig};
 pub use error::EngineError;
@@ -121,7 +121,7 @@ pub enum GenerationEvent {
 }
 
 /// The work behind a [`Generation::driven`] generation.
-pub type Driver = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+type Driver = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// A started generation: its events, in order, ending with `Finished` or
 /// `Failed`. Dropping it cancels the generation.
@@ -189,11 +189,6 @@ impl Generation {
             Err(TryRecvError::Empty) if ended => Poll::Ready(None),
             Err(TryRecvError::Empty) => Poll::Pending,
         }
-    }
-
-    /// An event already waiting, without waiting or driving the engine.
-    pub fn try_recv(&mut self) -> Result<GenerationEvent, TryRecvError> {
-        self.events.try_recv()
     }
 }
 

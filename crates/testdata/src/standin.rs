@@ -48,28 +48,16 @@ impl StandIn {
 
     /// Answers one request; whether the connection stays open.
     fn answer_one(self, reader: &mut BufReader<TcpStream>, out: &mut TcpStream) -> std::io::Result<bool> {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 {
+        let Some(Request {
+            method,
+            path,
+            body,
+            close,
+        }) = read_request(reader)?
+        else {
             return Ok(false);
-        }
-        let mut parts = line.split_whitespace();
-        let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-        let (mut length, mut close) = (0usize, false);
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
-                break;
-            }
-            if let Some((k, v)) = header.split_once(':') {
-                if k.trim().eq_ignore_ascii_case("content-length") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-                close |=
-                    k.trim().eq_ignore_ascii_case("connection") && v.trim().eq_ignore_ascii_case("close");
-            }
-        }
-        let mut body = vec![0u8; length];
-        reader.read_exact(&mut body)?;
+        };
+        let (method, path) = (method.as_str(), path.as_str());
         let connection = if close { "close" } else { "keep-alive" };
         match (method, path) {
             ("GET", "/v1/models") | ("GET", "/health") => {
@@ -104,13 +92,7 @@ impl StandIn {
             b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n"
         };
         out.write_all(head)?;
-        let frame = |event: &str| {
-            if chunked {
-                format!("{:x}\r\n{event}\r\n", event.len())
-            } else {
-                event.to_string()
-            }
-        };
+        let frame = |event: &str| if chunked { chunk(event) } else { event.to_string() };
         let start = Instant::now();
         for i in 0..tokens {
             let due = start + self.token_interval * (i as u32);
@@ -140,6 +122,57 @@ impl StandIn {
         out.write_all(last.as_bytes())?;
         out.flush()
     }
+}
+
+/// One HTTP/1.1 request as a test server reads it.
+#[derive(Debug)]
+pub struct Request {
+    /// Its method.
+    pub method: String,
+    /// Its path.
+    pub path: String,
+    /// Its body (`content-length` bytes).
+    pub body: Vec<u8>,
+    /// It asked for `connection: close`.
+    pub close: bool,
+}
+
+/// Reads one request (request line, headers, `content-length` bytes of
+/// body); `None` when the connection ended before one began.
+pub fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<Request>> {
+    let mut line = String::new();
+    if reader.read_line(&mut line)? == 0 {
+        return Ok(None);
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_string();
+    let path = parts.next().unwrap_or("").to_string();
+    let (mut length, mut close) = (0usize, false);
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header)? == 0 || header.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = header.split_once(':') {
+            if k.trim().eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            close |= k.trim().eq_ignore_ascii_case("connection") && v.trim().eq_ignore_ascii_case("close");
+        }
+    }
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body)?;
+    Ok(Some(Request {
+        method,
+        path,
+        body,
+        close,
+    }))
+}
+
+/// `data` as one chunk of a chunked body.
+pub fn chunk(data: &str) -> String {
+    format!("{:x}\r\n{data}\r\n", data.len())
 }
 
 /// Reads an HTTP/1.1 response's body as it arrives, undoing chunked
