@@ -10,7 +10,11 @@
 //! tasks and threads.
 //!
 //! A connection goes back to the idle set only after its answer was read
-//! to its end; one the server closed meanwhile is dropped when taken.
+//! to its end; one the server closed meanwhile is dropped when taken. A
+//! server may still close a kept connection just as a request goes out on
+//! it (llama.cpp's server closes each streamed answer's connection right
+//! after its last chunk): the request then goes once more on a new
+//! connection (`forward` in the engine).
 
 use std::future::Future;
 use std::net::SocketAddr;

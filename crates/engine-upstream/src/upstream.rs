@@ -296,9 +296,12 @@ async fn forward(
         .drive(send(&mut link.sender, path, body.clone(), timeout))
         .await;
     let resp = match sent {
-        // A kept connection the server closed before the request went out:
-        // nothing was sent, so it goes on a new one.
-        Err(Sent::Not(e)) if reused && e.is_canceled() => {
+        // A kept connection the server closed before answering: it goes
+        // once more on a new one. llama.cpp's server closes every streamed
+        // answer's connection just after its last chunk, so a request can
+        // go out on a connection that is closing. A generation changes
+        // nothing upstream, so sending it again is safe.
+        Err(Sent::Not(e)) if reused && closed_unanswered(&e) => {
             link = connect(address).await?;
             link.connection
                 .drive(send(&mut link.sender, path, body, timeout))
@@ -329,6 +332,23 @@ impl Sent {
             Sent::TimedOut(t) => EngineError::Upstream(format!("no answer within {t:?}")),
         }
     }
+}
+
+/// Whether the connection closed before an answer came: before the request
+/// was written, or before the answer's head was read (a close or a reset).
+fn closed_unanswered(e: &hyper::Error) -> bool {
+    if e.is_canceled() || e.is_incomplete_message() {
+        return true;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+            return matches!(io.kind(), ConnectionReset | BrokenPipe | ConnectionAborted);
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// Sends the request; the answer's head.

@@ -2,7 +2,9 @@
 //! upstream before it is read, its events arrive in order, and dropping it
 //! (the client went away) closes the upstream connection at once and stops
 //! counting it as running. A connection whose answer ended is kept for the
-//! next request, and one the server closed is replaced.
+//! next request, one the server closed is replaced, and a request that
+//! went out on a kept connection as the server closed it goes again on a
+//! new one.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -54,10 +56,21 @@ fn upstream() -> (SocketAddr, mpsc::Receiver<Seen>) {
     (addr, receiver)
 }
 
+/// When a [`keep_alive_upstream`] closes a connection.
+#[derive(Clone, Copy)]
+enum Close {
+    /// After its last answer (as a server's keep-alive limit would).
+    AfterLastAnswer,
+    /// When the next request arrives after its last answer, unanswered: a
+    /// request sent just as the server closes (llama.cpp's server closes
+    /// every streamed answer's connection just after its last chunk).
+    OnTheNextRequest,
+}
+
 /// Answers every request with two tokens, chunked, on connections kept
-/// open for `requests_per_connection` requests (then closed, as a server's
-/// keep-alive limit would); counts the connections it accepted.
-fn keep_alive_upstream(requests_per_connection: usize) -> (SocketAddr, Arc<AtomicUsize>) {
+/// open for `requests_per_connection` requests, then closed as `close`
+/// says; counts the connections it accepted.
+fn keep_alive_upstream(requests_per_connection: usize, close: Close) -> (SocketAddr, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let accepted = Arc::new(AtomicUsize::new(0));
@@ -86,6 +99,9 @@ fn keep_alive_upstream(requests_per_connection: usize) -> (SocketAddr, Arc<Atomi
                     if out.write_all(answer.as_bytes()).is_err() {
                         return;
                     }
+                }
+                if let Close::OnTheNextRequest = close {
+                    let _ = read_request(&mut reader);
                 }
             });
         }
@@ -152,7 +168,7 @@ fn a_generation_runs_while_read_and_dropping_it_closes_the_upstream_connection()
 #[test]
 fn a_connection_is_kept_for_the_next_request_and_replaced_once_the_server_closed_it() {
     let runtime = blindfold_testdata::generation::runtime();
-    let (address, accepted) = keep_alive_upstream(2);
+    let (address, accepted) = keep_alive_upstream(2, Close::AfterLastAnswer);
     let engine = engine(address);
     let answer = |engine: &UpstreamEngine| {
         let generation = engine.submit(request()).unwrap();
@@ -172,4 +188,22 @@ fn a_connection_is_kept_for_the_next_request_and_replaced_once_the_server_closed
     }
     // Rounds 1 and 2 on the first connection, round 3 on a new one.
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn a_request_sent_as_the_server_closes_its_kept_connection_goes_again_on_a_new_one() {
+    let runtime = blindfold_testdata::generation::runtime();
+    let (address, accepted) = keep_alive_upstream(1, Close::OnTheNextRequest);
+    let engine = engine(address);
+    for round in 1..=3 {
+        let generation = engine.submit(request()).unwrap();
+        let (text, last) = runtime.block_on(blindfold_testdata::generation::finish(generation));
+        assert_eq!(text, "ab", "round {round}");
+        assert!(
+            matches!(last, GenerationEvent::Finished { .. }),
+            "round {round}: {last:?}"
+        );
+    }
+    // Rounds 2 and 3 first went on the kept connection, which closed.
+    assert_eq!(accepted.load(Ordering::SeqCst), 3);
 }
