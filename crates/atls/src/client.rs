@@ -21,6 +21,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::net::TcpStream;
 
+use crate::connection::SessionConnection;
 use crate::epoch::{epoch_session, FreshnessMode};
 use crate::error::Error;
 use blindfold_attest::epoch::EpochAge;
@@ -131,8 +132,20 @@ const DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 const HANDSHAKE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Connects to `addr` (`host:port`), attests the session, and returns it,
-/// within 30 seconds.
+/// within 30 seconds. The session's connection runs in a task of its own.
 pub async fn connect(addr: &str, policy: &ClientPolicy) -> Result<AttestedSession, Error> {
+    let (session, connection) = connect_driven(addr, policy).await?;
+    tokio::spawn(connection.run());
+    Ok(session)
+}
+
+/// Like [`connect`], but the session's connection is handed back, not
+/// run: its requests make progress only while the caller drives it
+/// ([`SessionConnection::drive`]), in the task that reads the answers.
+pub async fn connect_driven(
+    addr: &str,
+    policy: &ClientPolicy,
+) -> Result<(AttestedSession, SessionConnection), Error> {
     tokio::time::timeout(DEADLINE, connect_inner(addr, policy))
         .await
         .map_err(|_| {
@@ -143,7 +156,10 @@ pub async fn connect(addr: &str, policy: &ClientPolicy) -> Result<AttestedSessio
         })?
 }
 
-async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSession, Error> {
+async fn connect_inner(
+    addr: &str,
+    policy: &ClientPolicy,
+) -> Result<(AttestedSession, SessionConnection), Error> {
     if policy.reference.kind == ReferenceKind::Foreign {
         // A foreign file lists some PCRs and only warns about the rest, so a
         // quote could leave PCRs out to silence it: Blindfold references only.
@@ -155,9 +171,9 @@ async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSess
         [one] => Some(*one),
         _ => None,
     };
-    let (mut sender, verified, appraisal, spki, epoch) = match &policy.freshness {
+    let (mut sender, mut connection, verified, appraisal, spki, epoch) = match &policy.freshness {
         FreshnessMode::PerSessionQuote => {
-            let (sender, _, verified, spki) = verified_session(
+            let (sender, connection, _, verified, spki) = verified_session(
                 addr,
                 platform,
                 policy.platform_ca.clone(),
@@ -165,27 +181,28 @@ async fn connect_inner(addr: &str, policy: &ClientPolicy) -> Result<AttestedSess
             )
             .await?;
             let appraisal = appraise_and_accept(&verified, policy)?;
-            (sender, verified, appraisal, spki, None)
+            (sender, connection, verified, appraisal, spki, None)
         }
         FreshnessMode::Epoch { max_age, cache } => {
-            let (sender, verified, appraisal, spki, age) =
+            let (sender, connection, verified, appraisal, spki, age) =
                 epoch_session(addr, platform, policy, *max_age, cache).await?;
-            (sender, verified, appraisal, spki, Some(age))
+            (sender, connection, verified, appraisal, spki, Some(age))
         }
     };
     // Hand out a sender that can take the next request right away.
-    sender
-        .ready()
+    connection
+        .drive(sender.ready())
         .await
         .map_err(|e| Error::Evidence(format!("session closed after the evidence: {e}")))?;
     let spki_hash = blindfold_crypto::default_provider().hash(blindfold_crypto::HashAlg::Sha256, &[&spki]);
-    Ok(AttestedSession {
+    let session = AttestedSession {
         sender,
         verified,
         appraisal,
         leaf_spki_sha256: spki_hash.to_hex(),
         epoch,
-    })
+    };
+    Ok((session, connection))
 }
 
 /// Appraises verified evidence against the policy's reference and applies
@@ -240,7 +257,7 @@ pub async fn reference_evidence(
         } => (Some(platform), None, ak_intermediates),
     };
     tokio::time::timeout(DEADLINE, async {
-        let (_, evidence, verified, _) =
+        let (_, _, evidence, verified, _) =
             verified_session(addr, platform, platform_ca, ak_intermediates).await?;
         Ok((evidence, verified))
     })
@@ -258,7 +275,7 @@ pub async fn verified_evidence(
     platform_ca: Option<Vec<Certificate>>,
 ) -> Result<VerifiedEvidence, Error> {
     tokio::time::timeout(DEADLINE, async {
-        let (_, _, verified, _) = verified_session(addr, None, platform_ca, Vec::new()).await?;
+        let (_, _, _, verified, _) = verified_session(addr, None, platform_ca, Vec::new()).await?;
         Ok(verified)
     })
     .await
@@ -267,10 +284,13 @@ pub async fn verified_evidence(
 
 pub(crate) type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
+/// A TLS session not yet attested: see [`open_session`].
+pub(crate) type OpenSession = (Sender, SessionConnection, Vec<u8>, [u8; EXPORTER_LEN]);
+
 /// A TLS 1.3 session to `addr` (the server's handshake signature checked
-/// with its own leaf), ready for HTTP: the sender, the leaf's SPKI and the
-/// session's exported keying material.
-pub(crate) async fn open_session(addr: &str) -> Result<(Sender, Vec<u8>, [u8; EXPORTER_LEN]), Error> {
+/// with its own leaf), ready for HTTP: the sender, its connection (to be
+/// driven), the leaf's SPKI and the session's exported keying material.
+pub(crate) async fn open_session(addr: &str) -> Result<OpenSession, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(AttestationBound {
         algorithms: provider.signature_verification_algorithms,
@@ -318,8 +338,7 @@ pub(crate) async fn open_session(addr: &str) -> Result<(Sender, Vec<u8>, [u8; EX
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
         .await
         .map_err(|e| Error::Evidence(e.to_string()))?;
-    tokio::spawn(connection);
-    Ok((sender, spki, exporter))
+    Ok((sender, SessionConnection::new(connection), spki, exporter))
 }
 
 /// Asks for `path` with a fresh nonce on an unverified session; returns
@@ -412,9 +431,11 @@ async fn verified_session(
     platform: Option<blindfold_attest::Platform>,
     platform_ca: Option<Vec<Certificate>>,
     ak_intermediates: Vec<Certificate>,
-) -> Result<(Sender, Evidence, VerifiedEvidence, Vec<u8>), Error> {
-    let (mut sender, spki, exporter) = open_session(addr).await?;
-    let (nonce, body) = ask_with_nonce(&mut sender, EVIDENCE_PATH).await?;
+) -> Result<(Sender, SessionConnection, Evidence, VerifiedEvidence, Vec<u8>), Error> {
+    let (mut sender, mut connection, spki, exporter) = open_session(addr).await?;
+    let (nonce, body) = connection
+        .drive(ask_with_nonce(&mut sender, EVIDENCE_PATH))
+        .await?;
     let evidence = Evidence::parse(&body)?;
     check_blindfold_layout(&evidence)?;
     let options = verify_options(
@@ -427,7 +448,7 @@ async fn verified_session(
     );
     let verified = Verifier::new().verify(&evidence, &options)?;
     check_ready(&verified)?;
-    Ok((sender, evidence, verified, spki))
+    Ok((sender, connection, evidence, verified, spki))
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use crate::client::{
     appraise_and_accept, ask_with_nonce, check_blindfold_layout, check_ready, open_session, verify_options,
     ClientPolicy, Sender,
 };
+use crate::connection::SessionConnection;
 use crate::error::Error;
 
 /// Epochs whose appraisal a cache keeps (an enclave rotates every 20 s;
@@ -152,9 +153,16 @@ impl EpochCache {
     }
 }
 
-/// A session on epoch evidence: the sender, what verified, its appraisal,
-/// the leaf's SPKI and the epoch's age.
-pub(crate) type EpochSession = (Sender, VerifiedEvidence, Appraisal, Vec<u8>, EpochAge);
+/// A session on epoch evidence: the sender, its connection, what verified,
+/// its appraisal, the leaf's SPKI and the epoch's age.
+pub(crate) type EpochSession = (
+    Sender,
+    SessionConnection,
+    VerifiedEvidence,
+    Appraisal,
+    Vec<u8>,
+    EpochAge,
+);
 
 /// A session to `addr` on epoch evidence: verified, appraised (or found
 /// appraised in `cache`) and checked for this session.
@@ -165,8 +173,10 @@ pub(crate) async fn epoch_session(
     max_age: Duration,
     cache: &EpochCache,
 ) -> Result<EpochSession, Error> {
-    let (mut sender, spki, exporter) = open_session(addr).await?;
-    let (nonce, body) = ask_with_nonce(&mut sender, SESSION_EVIDENCE_PATH).await?;
+    let (mut sender, mut connection, spki, exporter) = open_session(addr).await?;
+    let (nonce, body) = connection
+        .drive(ask_with_nonce(&mut sender, SESSION_EVIDENCE_PATH))
+        .await?;
     let session = SessionEvidenceV1::from_json(&body).map_err(blindfold_attest::Error::from)?;
     // The whole epoch document and the policy: whatever differs is
     // another appraisal.
@@ -202,5 +212,5 @@ pub(crate) async fn epoch_session(
         exporter: &exporter,
     };
     let age = check_session(&session, &facts, SystemTime::now(), max_age)?;
-    Ok((sender, verified, appraisal, spki, age))
+    Ok((sender, connection, verified, appraisal, spki, age))
 }

@@ -24,12 +24,15 @@
 #![warn(missing_docs)]
 
 mod client;
+mod connection;
 mod epoch;
 mod error;
 
 pub use blindfold_attest::epoch::EpochAge;
 pub use client::{
-    connect, reference_evidence, verified_evidence, AttestedSession, ClientPolicy, ReferenceAnchor,
+    connect, connect_driven, reference_evidence, verified_evidence, AttestedSession, ClientPolicy,
+    ReferenceAnchor,
 };
+pub use connection::SessionConnection;
 pub use epoch::{EpochCache, FreshnessMode};
 pub use error::Error;

@@ -5,7 +5,10 @@
 //! stand-in's own (a delayed-ACK stall alone adds ~40 ms), and a cold burst
 //! of new clients through one proxy, against an enclave that allows few
 //! evidence requests per second, gets every answer (the proxy opens
-//! sessions at a bounded rate and waits out 429s).
+//! sessions at a bounded rate and waits out 429s). An attested session
+//! whose answer was read to its end takes the next request, through the
+//! proxy and through the SDK's streams that stop at `[DONE]`; one whose
+//! reader went away mid-answer is closed, not reused.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 mod common;
@@ -100,7 +103,18 @@ fn enclave(upstream: std::net::SocketAddr, evidence_per_second: u32) -> Enclave 
     Enclave { dir, addr, child }
 }
 
-struct Proxy(Child, String);
+struct Proxy(Child, String, std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Proxy {
+    /// How many sessions the proxy has attested so far.
+    fn attested(&self) -> usize {
+        let lines = self.2.lock().unwrap();
+        lines
+            .iter()
+            .filter(|l| l.contains("blindfold proxy: verified"))
+            .count()
+    }
+}
 
 impl Drop for Proxy {
     fn drop(&mut self) {
@@ -124,19 +138,29 @@ fn proxy(e: &Enclave) -> Proxy {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let base = loop {
         let line = lines.next().expect("proxy exited").unwrap();
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
+        let listening = line
+            .split("listening on http://")
+            .nth(1)
+            .map(|rest| rest.split_whitespace().next().unwrap().to_string());
+        log.lock().unwrap().push(line);
+        if let Some(base) = listening {
+            break base;
         }
     };
-    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-    Proxy(child, base)
+    let kept = log.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            kept.lock().unwrap().push(line);
+        }
+    });
+    Proxy(child, base, log)
 }
 
-/// One streamed chat request to `host:port`: (time to the first token,
-/// tokens, whether it ended with `[DONE]`).
-fn stream(addr: &str, tokens: u32) -> (Duration, u32, bool) {
+/// Sends one streamed chat request for `tokens` tokens to `addr`.
+fn send_stream(addr: &str, tokens: u32) -> (TcpStream, Instant) {
     let body = json!({"model": "standin", "stream": true, "max_tokens": tokens,
                       "messages": [{"role": "user", "content": "hi"}]})
     .to_string();
@@ -150,6 +174,13 @@ fn stream(addr: &str, tokens: u32) -> (Duration, u32, bool) {
         body.len()
     )
     .unwrap();
+    (tcp, started)
+}
+
+/// One streamed chat request to `host:port`: (time to the first token,
+/// tokens, whether it ended with `[DONE]`).
+fn stream(addr: &str, tokens: u32) -> (Duration, u32, bool) {
+    let (tcp, started) = send_stream(addr, tokens);
     let (_, body) = ResponseBody::new(BufReader::new(tcp)).unwrap();
     let mut reader = BufReader::new(body);
     let (mut first, mut count, mut done) = (None, 0, false);
@@ -227,4 +258,82 @@ fn a_cold_burst_of_new_clients_through_one_proxy_all_get_answers() {
         "{} of {CLIENTS} failed: {failed:?}",
         failed.len()
     );
+}
+
+#[test]
+fn a_session_read_to_its_end_is_kept_and_one_whose_reader_went_away_is_closed() {
+    let standin = StandIn {
+        token_interval: Duration::from_millis(1),
+    }
+    .spawn();
+    let e = enclave(standin, 100);
+    let p = proxy(&e);
+    // The proxy reads each answer to its end: one session for them all.
+    for round in 0..5 {
+        let (_, n, done) = stream(&p.1, 16);
+        assert!(n == 16 && done, "round {round}: {n} tokens, done {done}");
+    }
+    assert_eq!(p.attested(), 1, "sessions attested for 5 requests in a row");
+
+    // A client that goes away mid-answer: the proxy closes that session
+    // (the enclave stops generating), and the next request attests anew.
+    let (tcp, _) = send_stream(&p.1, 3_000);
+    let mut reader = BufReader::new(tcp);
+    let mut line = String::new();
+    while !line.contains("\"content\":\"t3 ") {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "the stream ended early");
+    }
+    drop(reader);
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, n, done) = stream(&p.1, 16);
+    assert!(
+        n == 16 && done,
+        "after the abandoned answer: {n} tokens, done {done}"
+    );
+    assert_eq!(p.attested(), 2, "the abandoned answer's session was reused");
+
+    // The SDK's streams stop at [DONE] and read the end right behind it:
+    // the session is back for the next request.
+    let d = e.dir.path();
+    let files = blindfold_client::TrustFiles {
+        reference: d.join("ref.json"),
+        publisher_key: Some(d.join("publisher.pub")),
+        platform_ca: Some(d.join("platform/ca.pem")),
+        ak_intermediates: None,
+        accept: blindfold_attest::AcceptPolicy::development(),
+        state_dir: Some(d.join("client-state")),
+        ..Default::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let trust = blindfold_client::Trust::from_files(&files).unwrap();
+        let later = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = later.clone();
+        let client = blindfold_client::Client::connect(&format!("https://{}", e.addr), trust)
+            .await
+            .unwrap()
+            .with_attestation_observer(std::sync::Arc::new(move |_| {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }));
+        for round in 0..4 {
+            let request = json!({"model": "standin", "max_tokens": 8,
+                                 "messages": [{"role": "user", "content": "hi"}]});
+            let mut chunks = client.stream("/v1/chat/completions", &request).await.unwrap();
+            let mut n = 0;
+            while let Some(chunk) = chunks.next().await {
+                n += !blindfold_client::chunk_text(&chunk.unwrap()).is_empty() as u32;
+            }
+            assert_eq!(n, 8, "round {round}");
+        }
+        let later = later.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(
+            later, 0,
+            "sessions attested after the first, for 4 streams in a row"
+        );
+    });
 }

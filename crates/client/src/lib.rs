@@ -6,7 +6,9 @@
 //! what to trust (a signed reference bundle under a pinned publisher key,
 //! a platform CA, the development opt-in) with no network;
 //! [`Client::connect`] attests a first session; requests reuse attested
-//! sessions and attest new ones when needed ([`Client::request`]);
+//! sessions and attest new ones when needed ([`Client::request`]; a
+//! session has no task of its own: reading the answer drives it,
+//! [`SessionBody`]);
 //! [`Client::chat_completion`], [`Client::completion`] and
 //! [`Client::stream`] speak the OpenAI API; [`Client::report`] is the
 //! verification report.
@@ -21,20 +23,21 @@
 pub mod openai;
 pub mod report;
 mod seen_bundles;
+mod session_body;
 mod trust;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use blindfold_atls::AttestedSession;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use hyper::{Request, Response};
 use serde_json::Value;
 
 pub use report::Report;
 pub use seen_bundles::SeenBundles;
+pub use session_body::SessionBody;
+use session_body::{Lease, Pool, Pooled};
 pub use trust::{ReferenceSource, Trust, TrustFiles};
 
 /// Everything that can go wrong.
@@ -63,9 +66,11 @@ pub enum ClientError {
     },
 }
 
-/// Most attested sessions kept open at once.
+/// Most idle attested sessions kept open.
 /// (The enclave accepts 128 connections per client address.)
 const MAX_SESSIONS: usize = 128;
+/// Longest wait for an idle session to take a new request.
+const READY_WAIT: Duration = Duration::from_millis(100);
 /// Most attestations under way at once: a burst of new requests opens
 /// sessions at this pace (each costs the enclave a TPM quote) and reuses
 /// those that free up meanwhile, instead of asking for one each.
@@ -80,7 +85,9 @@ const SESSION_POLL: Duration = Duration::from_millis(1);
 pub struct Client {
     addr: String,
     trust: Trust,
-    sessions: Mutex<Vec<Pooled>>,
+    /// Idle sessions; a session in use is out of it, with its answer
+    /// ([`SessionBody`]).
+    sessions: Arc<Pool>,
     attesting: tokio::sync::Semaphore,
     /// The report of the session the last request went on (or of the
     /// attestation that failed last).
@@ -92,14 +99,6 @@ pub struct Client {
 /// Called with the report of each new session's attestation, verified or
 /// failed (a proxy logs them).
 pub type AttestationObserver = Arc<dyn Fn(&Report) + Send + Sync>;
-
-/// An attested session and its report, kept together so the report shown
-/// is always the one of the session in use.
-struct Pooled {
-    session: AttestedSession,
-    /// Shared, not copied, with `Client::report` on every request.
-    report: Arc<Report>,
-}
 
 /// `https://host:port[/]` or `host:port` → `host:port`.
 pub fn address_of(url: &str) -> String {
@@ -114,8 +113,8 @@ impl Client {
     pub async fn connect(url: &str, trust: Trust) -> Result<Client, ClientError> {
         let addr = address_of(url);
         let deadline = tokio::time::Instant::now() + SESSION_DEADLINE;
-        let session = loop {
-            match blindfold_atls::connect(&addr, &trust.policy).await {
+        let (session, connection) = loop {
+            match blindfold_atls::connect_driven(&addr, &trust.policy).await {
                 Err(blindfold_atls::Error::Busy { retry_after })
                     if tokio::time::Instant::now() + retry_after < deadline =>
                 {
@@ -128,10 +127,11 @@ impl Client {
         Ok(Client {
             addr,
             trust,
-            sessions: Mutex::new(vec![Pooled {
+            sessions: Arc::new(Mutex::new(vec![Pooled {
                 session,
+                connection,
                 report: report.clone(),
-            }]),
+            }])),
             attesting: tokio::sync::Semaphore::new(MAX_ATTESTING),
             report: Mutex::new(report),
             observer: None,
@@ -158,7 +158,9 @@ impl Client {
     }
 
     /// Sends `request` on an idle attested session, attesting a new one if
-    /// none is idle. The response body streams from the enclave.
+    /// none is idle. The response body streams from the enclave; reading it
+    /// drives the session, which goes back to the pool once the body has
+    /// been read to its end ([`SessionBody`]).
     ///
     /// New sessions are attested at most [`MAX_ATTESTING`] at a time; a
     /// request that finds neither an idle session nor a free attestation
@@ -166,12 +168,16 @@ impl Client {
     /// asked again after its `Retry-After`, within [`SESSION_DEADLINE`].
     /// A session that fails attestation is dropped alone: the verified
     /// sessions stay in use.
-    pub async fn request(&self, request: &OutgoingRequest) -> Result<Response<Incoming>, ClientError> {
+    pub async fn request(&self, request: &OutgoingRequest) -> Result<Response<SessionBody>, ClientError> {
         let deadline = tokio::time::Instant::now() + SESSION_DEADLINE;
         loop {
-            if let Some(pending) = self.send_on_idle(request) {
-                match pending.await {
-                    Ok(r) => return Ok(r),
+            if let Some(mut pooled) = self.take_idle().await {
+                let sent = pooled
+                    .connection
+                    .drive(pooled.session.sender.send_request(request.build()))
+                    .await;
+                match sent {
+                    Ok(r) => return Ok(self.lease(r, pooled)),
                     // The session closed under us: find or attest another.
                     Err(e) if e.is_canceled() || e.is_closed() => continue,
                     Err(e) => return Err(ClientError::Http(e.to_string())),
@@ -187,9 +193,9 @@ impl Client {
                 tokio::time::sleep(SESSION_POLL).await;
                 continue;
             };
-            let attested = blindfold_atls::connect(&self.addr, &self.trust.policy).await;
+            let attested = blindfold_atls::connect_driven(&self.addr, &self.trust.policy).await;
             drop(permit);
-            let mut session = match attested {
+            let (mut session, mut connection) = match attested {
                 Ok(s) => s,
                 Err(blindfold_atls::Error::Busy { retry_after }) => {
                     if tokio::time::Instant::now() + retry_after >= deadline {
@@ -212,28 +218,42 @@ impl Client {
                 observe(&report);
             }
             *self.report.lock().unwrap_or_else(|p| p.into_inner()) = report.clone();
-            let pending = session.sender.send_request(request.build());
-            {
-                let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-                if sessions.len() < MAX_SESSIONS {
-                    sessions.push(Pooled { session, report });
-                }
-            }
-            return pending.await.map_err(|e| ClientError::Http(e.to_string()));
+            let sent = connection
+                .drive(session.sender.send_request(request.build()))
+                .await
+                .map_err(|e| ClientError::Http(e.to_string()))?;
+            let pooled = Pooled {
+                session,
+                connection,
+                report,
+            };
+            return Ok(self.lease(sent, pooled));
         }
     }
 
-    /// Sends `request` on an idle session, if there is one (closed ones are
-    /// dropped on the way).
-    fn send_on_idle(
-        &self,
-        request: &OutgoingRequest,
-    ) -> Option<impl std::future::Future<Output = hyper::Result<Response<Incoming>>>> {
-        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        sessions.retain(|p| !p.session.sender.is_closed());
-        let pooled = sessions.iter_mut().find(|p| p.session.sender.is_ready())?;
-        *self.report.lock().unwrap_or_else(|p| p.into_inner()) = pooled.report.clone();
-        Some(pooled.session.sender.send_request(request.build()))
+    /// An idle session that is still open and takes a request, out of the
+    /// pool (closed ones are dropped on the way).
+    async fn take_idle(&self) -> Option<Pooled> {
+        loop {
+            let mut pooled = self.sessions.lock().unwrap_or_else(|p| p.into_inner()).pop()?;
+            // Driving it reads a close the enclave sent while it was idle.
+            let wait = tokio::time::timeout(READY_WAIT, pooled.session.sender.ready());
+            let ready = pooled.connection.drive(wait).await;
+            if matches!(ready, Ok(Ok(()))) && pooled.connection.is_open() {
+                *self.report.lock().unwrap_or_else(|p| p.into_inner()) = pooled.report.clone();
+                return Some(pooled);
+            }
+        }
+    }
+
+    /// `response` with a body that drives `pooled` and gives it back.
+    fn lease(&self, response: Response<hyper::body::Incoming>, pooled: Pooled) -> Response<SessionBody> {
+        let lease = Lease {
+            pooled,
+            pool: Arc::downgrade(&self.sessions),
+            max_idle: MAX_SESSIONS,
+        };
+        response.map(|body| SessionBody::new(body, lease))
     }
 
     /// Sends `method path` with an optional JSON body; a non-2xx answer
@@ -243,7 +263,7 @@ impl Client {
         method: hyper::Method,
         path: &str,
         body: Option<&B>,
-    ) -> Result<Response<Incoming>, ClientError> {
+    ) -> Result<Response<SessionBody>, ClientError> {
         let body = match body {
             Some(b) => Bytes::from(
                 serde_json::to_vec(b).map_err(|e| ClientError::Http(format!("request body: {e}")))?,
@@ -377,7 +397,7 @@ impl OutgoingRequest {
 
 /// Server-sent chunks of a streaming answer.
 pub struct ChunkStream {
-    body: Incoming,
+    body: SessionBody,
     buffer: Vec<u8>,
     done: bool,
     receipt: Option<blindfold_protocol::receipt::IssuedReceiptV1>,
@@ -434,6 +454,12 @@ impl ChunkStream {
                 let data = data.trim();
                 if data == "[DONE]" {
                     self.done = true;
+                    // The end is right behind it: read it now, so that the
+                    // session is back in the pool for the caller's next
+                    // request (a dropped body would read it in the
+                    // background).
+                    let rest = async { while let Some(Ok(_)) = self.body.frame().await {} };
+                    let _ = tokio::time::timeout(session_body::END_WAIT, rest).await;
                     return None;
                 }
                 return Some(Ok(data.to_string()));
@@ -454,7 +480,7 @@ impl ChunkStream {
     }
 }
 
-async fn read_body(response: Response<Incoming>) -> Result<Bytes, ClientError> {
+async fn read_body(response: Response<SessionBody>) -> Result<Bytes, ClientError> {
     Ok(response
         .into_body()
         .collect()
