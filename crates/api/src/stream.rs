@@ -23,14 +23,56 @@ struct StreamState {
     generation: Generation,
     charge: Charge,
     shape: Shape,
-    id: String,
-    model: String,
-    created: u64,
+    head: ChunkHead,
     include_usage: bool,
     /// The first write happened (a chat stream's role chunk).
     started: bool,
     /// `[DONE]` was written.
     closed: bool,
+}
+
+/// What every chunk of one stream starts with.
+struct ChunkHead {
+    id: String,
+    object: &'static str,
+    created: u64,
+    model: String,
+    /// `{"id":…,"object":…,"created":…,"model":…,"choices":[`, serialised
+    /// once from [`Chunk`]: a token's chunk writes only its own text.
+    token_prefix: Vec<u8>,
+}
+
+impl ChunkHead {
+    fn new(id: String, shape: Shape, created: u64, model: String) -> ChunkHead {
+        let object = match shape {
+            Shape::Chat => "chat.completion.chunk",
+            Shape::Completion => "text_completion",
+        };
+        let mut head = ChunkHead {
+            id,
+            object,
+            created,
+            model,
+            token_prefix: Vec::new(),
+        };
+        let mut empty = Vec::new();
+        let _ = serde_json::to_writer(&mut empty, &head.chunk(Choices::None([]), None));
+        // `…"choices":[]}` without its `]}`.
+        empty.truncate(empty.len() - 2);
+        head.token_prefix = empty;
+        head
+    }
+
+    fn chunk<'a>(&'a self, choices: Choices<'a>, usage: Option<&'a UsageBody>) -> Chunk<'a> {
+        Chunk {
+            id: &self.id,
+            object: self.object,
+            created: self.created,
+            model: &self.model,
+            choices,
+            usage,
+        }
+    }
 }
 
 /// One streamed chunk, serialised straight from these types (one string
@@ -88,22 +130,7 @@ impl StreamState {
     /// Appends one chunk as an SSE event (`data: {json}\n\n`; JSON strings
     /// escape line breaks, so one `data:` line holds it).
     fn push_chunk(&self, out: &mut Vec<u8>, choices: Choices<'_>, usage: Option<&UsageBody>) {
-        let object = match self.shape {
-            Shape::Chat => "chat.completion.chunk",
-            Shape::Completion => "text_completion",
-        };
-        let chunk = Chunk {
-            id: &self.id,
-            object,
-            created: self.created,
-            model: &self.model,
-            choices,
-            usage,
-        };
-        out.extend_from_slice(b"data: ");
-        // Serialising these plain types into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, &chunk);
-        out.extend_from_slice(b"\n\n");
+        push_chunk(out, &self.head, choices, usage);
     }
 
     fn text_choice<'a>(&self, text: &'a str, finish: Option<&'a str>) -> Choices<'a> {
@@ -134,7 +161,7 @@ impl StreamState {
         match event {
             Some(GenerationEvent::Text(t)) => {
                 self.charge.usage.completion_tokens += 1;
-                self.push_chunk(out, self.text_choice(&t, None), None);
+                push_token(out, &self.head, self.shape, &t);
                 return;
             }
             Some(GenerationEvent::Finished { reason, usage }) => {
@@ -170,6 +197,34 @@ impl StreamState {
     }
 }
 
+/// Appends one chunk as an SSE event (`data: {json}\n\n`; JSON strings
+/// escape line breaks, so one `data:` line holds it).
+fn push_chunk(out: &mut Vec<u8>, head: &ChunkHead, choices: Choices<'_>, usage: Option<&UsageBody>) {
+    out.extend_from_slice(b"data: ");
+    // Serialising these plain types into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, &head.chunk(choices, usage));
+    out.extend_from_slice(b"\n\n");
+}
+
+/// Appends one token's chunk: the same bytes as [`push_chunk`] with the
+/// text choice, but only the text is serialised (the rest is the head's
+/// prefix and fixed JSON).
+fn push_token(out: &mut Vec<u8>, head: &ChunkHead, shape: Shape, text: &str) {
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(&head.token_prefix);
+    match shape {
+        Shape::Chat => out.extend_from_slice(br#"{"index":0,"delta":{"content":"#),
+        Shape::Completion => out.extend_from_slice(br#"{"index":0,"text":"#),
+    }
+    // A string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
+    if shape == Shape::Chat {
+        out.push(b'}');
+    }
+    out.extend_from_slice(br#","finish_reason":null,"logprobs":null}]}"#);
+    out.extend_from_slice(b"\n\n");
+}
+
 fn push_error(out: &mut Vec<u8>, error: crate::error::ApiError) {
     out.extend_from_slice(b"data: ");
     out.extend_from_slice(&error.body().to_json());
@@ -197,9 +252,7 @@ pub(crate) fn sse(
         generation,
         charge,
         shape,
-        id: format!("{prefix}-{}", id.0),
-        model,
-        created: now(),
+        head: ChunkHead::new(format!("{prefix}-{}", id.0), shape, now(), model),
         include_usage,
         started: false,
         closed: false,
@@ -241,4 +294,44 @@ pub(crate) fn sse(
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A token's chunk written fast is byte for byte the typed chunk.
+    #[test]
+    fn a_token_chunk_is_the_typed_chunk() {
+        for shape in [Shape::Chat, Shape::Completion] {
+            let head = ChunkHead::new("chatcmpl-7".into(), shape, 1_700_000_000, "m\"odel".into());
+            for text in ["hi", "", " a \"quote\",\n\ttab \\ é 🙂", "\u{1}"] {
+                let mut fast = Vec::new();
+                push_token(&mut fast, &head, shape, text);
+                let choices = match shape {
+                    Shape::Chat => Choices::Chat([ChatChoice {
+                        index: 0,
+                        delta: Delta {
+                            role: None,
+                            content: Some(text),
+                        },
+                        finish_reason: None,
+                        logprobs: None,
+                    }]),
+                    Shape::Completion => Choices::Text([TextChoice {
+                        index: 0,
+                        text,
+                        finish_reason: None,
+                        logprobs: None,
+                    }]),
+                };
+                let mut typed = Vec::new();
+                push_chunk(&mut typed, &head, choices, None);
+                assert_eq!(
+                    String::from_utf8(fast).unwrap(),
+                    String::from_utf8(typed).unwrap()
+                );
+            }
+        }
+    }
 }
