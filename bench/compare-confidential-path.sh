@@ -14,6 +14,9 @@
 # TTFT); then, with sessions warmed, paced runs stream 100 and 1000
 # tokens/s per stream; unpaced runs as fast
 # as the stand-in writes. 1, 8, 32 and 128 concurrent streams each.
+# BENCH_PACES, BENCH_STREAMS and BENCH_REQUESTS (requests per stream)
+# pick a subset: BENCH_PACES=0 BENCH_REQUESTS=200 with few TOKENS shows
+# what a request costs rather than a token.
 # Release builds; needs swtpm (scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,8 +33,10 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-tck=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU time in ns, summed over the process's threads (/proc/PID/stat counts
+# 10 ms ticks, too coarse for a short run; a thread that exits during a run
+# would go uncounted, and the enclave's and proxy's runtime workers do not).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }
 
 start_standin() { # INTERVAL_US -> sets standin_addr
   "$target/release/examples/standin" 0 "$1" >"$work/standin.addr" &
@@ -90,17 +95,17 @@ for pace in ${BENCH_PACES:-100 1000 0}; do
   pids+=("$standin_pid")
   sleep 0.2
   for streams in ${BENCH_STREAMS:-1 8 32 128}; do
-    requests=$((pace == 100 ? 1 : (pace == 1000 ? 4 : 2)))
+    requests=${BENCH_REQUESTS:-$((pace == 100 ? 1 : (pace == 1000 ? 4 : 16)))}
     direct=$("$target/release/examples/sse_load" "127.0.0.1:$upstream_port" "$streams" "$requests" "$tokens")
     # Warm: as many attested sessions as streams, so the timed run
     # measures streaming (the cold burst above measures attesting).
     # Warm-up requests last half a second at pace, so they run together
     # and the proxy attests a session for each rather than reusing one.
     "$target/release/examples/sse_load" "$proxy_addr" "$streams" 1 $((pace > 0 ? pace / 2 : 64)) >/dev/null
-    e0=$(cpu_ticks "$enclave_pid"); p0=$(cpu_ticks "$proxy_pid")
+    e0=$(cpu_ns "$enclave_pid"); p0=$(cpu_ns "$proxy_pid")
     proxied=$("$target/release/examples/sse_load" "$proxy_addr" "$streams" "$requests" "$tokens")
-    e1=$(cpu_ticks "$enclave_pid"); p1=$(cpu_ticks "$proxy_pid")
-    echo "{\"pace\":$pace,\"direct\":$direct,\"proxied\":$proxied,\"enclave_ticks\":$((e1 - e0)),\"proxy_ticks\":$((p1 - p0)),\"tck\":$tck}" >>"$results"
+    e1=$(cpu_ns "$enclave_pid"); p1=$(cpu_ns "$proxy_pid")
+    echo "{\"pace\":$pace,\"direct\":$direct,\"proxied\":$proxied,\"enclave_ns\":$((e1 - e0)),\"proxy_ns\":$((p1 - p0))}" >>"$results"
   done
 done
 python3 - "$results" "$cold" <<'PY'
@@ -114,8 +119,8 @@ print(f"{'pace/stream':>11} {'streams':>7} {'tok/s a':>9} {'tok/s b':>9} {'b/a':
 for r in rows:
     a, b = r["direct"], r["proxied"]
     pace = "unpaced" if r["pace"] == 0 else f"{r['pace']}/s"
-    cpu_us = (r["enclave_ticks"] + r["proxy_ticks"]) / r["tck"] / max(b["tokens"], 1) * 1e6
-    e_us = r["enclave_ticks"] / r["tck"] / max(b["tokens"], 1) * 1e6
+    cpu_us = (r["enclave_ns"] + r["proxy_ns"]) / 1e3 / max(b["tokens"], 1)
+    e_us = r["enclave_ns"] / 1e3 / max(b["tokens"], 1)
     print(f"{pace:>11} {b['streams']:>7} {a['tok_s']:>9.0f} {b['tok_s']:>9.0f} {b['tok_s']/a['tok_s']:>5.2f} "
           f"{a['ttft_p50_ms']:>8.2f}ms {b['ttft_p50_ms']-a['ttft_p50_ms']:>+6.2f} {b['ttft_p99_ms']-a['ttft_p99_ms']:>+10.2f} "
           f"{a['itl_p99_ms']:>7.2f}ms {b['itl_p99_ms']-a['itl_p99_ms']:>+6.2f} {a['errors']+b['errors']:>6} "
