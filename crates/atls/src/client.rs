@@ -51,7 +51,8 @@ pub struct ClientPolicy {
 
 /// An attested TLS session, ready for requests.
 pub struct AttestedSession {
-    /// HTTP/1.1 over the attested session.
+    /// HTTP/1.1 over the attested session. From [`connect_driven`], its
+    /// requests make progress only while the connection is driven.
     pub sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
     /// What was verified.
     pub verified: VerifiedEvidence,

@@ -6,7 +6,9 @@
 //! through a channel that holds one chunk; with the connection in a task
 //! of its own, each streamed token costs wake-ups across tasks (and often
 //! threads). Driven by the task that reads the answer, the connection reads
-//! the socket, decrypts and hands the chunk over within one poll.
+//! the socket, decrypts and hands the chunk over within one poll. (The
+//! enclave's plain upstream connections do the same:
+//! `blindfold-engine-upstream`'s `connections.rs`.)
 
 use std::future::Future;
 use std::pin::Pin;

@@ -358,7 +358,9 @@ async fn handle(State(state): State<Arc<ProxyState>>, request: Request) -> Respo
         body,
     };
     // Nothing is sent to an upstream whose attestation fails: the request
-    // moves to the next. Once sent, it is not sent again.
+    // moves to the next. Once sent, it is not sent to another upstream (the
+    // client sends it again only on a kept session the enclave closed
+    // before answering).
     let mut tried = Vec::new();
     loop {
         let (i, client) = match state.pick(&tried).await {

@@ -17,6 +17,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use blindfold_testdata::standin::{ResponseBody, StandIn};
@@ -106,13 +108,22 @@ fn enclave(upstream: std::net::SocketAddr, evidence_per_second: u32) -> Enclave 
 struct Proxy(Child, String, std::sync::Arc<std::sync::Mutex<Vec<String>>>);
 
 impl Proxy {
-    /// How many sessions the proxy has attested so far.
-    fn attested(&self) -> usize {
-        let lines = self.2.lock().unwrap();
-        lines
-            .iter()
-            .filter(|l| l.contains("blindfold proxy: verified"))
-            .count()
+    /// How many sessions the proxy has attested so far, once it has logged
+    /// at least `expected` (or after 2 s).
+    fn attested(&self, expected: usize) -> usize {
+        let count = || {
+            let lines = self.2.lock().unwrap();
+            lines
+                .iter()
+                .filter(|l| l.contains("blindfold proxy: verified"))
+                .count()
+        };
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while count() < expected && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        count()
     }
 }
 
@@ -197,6 +208,38 @@ fn stream(addr: &str, tokens: u32) -> (Duration, u32, bool) {
     (first.unwrap_or(Duration::MAX), count, done)
 }
 
+/// A loopback relay to `to` that counts the bytes coming back from it.
+fn counting_relay(to: std::net::SocketAddr) -> (std::net::SocketAddr, Arc<AtomicU64>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicU64::new(0));
+    let counted = count.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().map_while(Result::ok) {
+            let server = TcpStream::connect(to).unwrap();
+            let (mut up_in, mut up_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut up_in, &mut up_out);
+                let _ = up_out.shutdown(std::net::Shutdown::Write);
+            });
+            let counted = counted.clone();
+            let (mut down_in, mut down_out) = (server, client);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 16 * 1024];
+                while let Ok(n @ 1..) = down_in.read(&mut buf) {
+                    counted.fetch_add(n as u64, Ordering::SeqCst);
+                    if down_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = down_out.shutdown(std::net::Shutdown::Both);
+                let _ = down_in.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    (addr, count)
+}
+
 fn p50(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -266,14 +309,15 @@ fn a_session_read_to_its_end_is_kept_and_one_whose_reader_went_away_is_closed() 
         token_interval: Duration::from_millis(1),
     }
     .spawn();
-    let e = enclave(standin, 100);
+    let (upstream, relay) = counting_relay(standin);
+    let e = enclave(upstream, 100);
     let p = proxy(&e);
     // The proxy reads each answer to its end: one session for them all.
     for round in 0..5 {
         let (_, n, done) = stream(&p.1, 16);
         assert!(n == 16 && done, "round {round}: {n} tokens, done {done}");
     }
-    assert_eq!(p.attested(), 1, "sessions attested for 5 requests in a row");
+    assert_eq!(p.attested(1), 1, "sessions attested for 5 requests in a row");
 
     // A client that goes away mid-answer: the proxy closes that session
     // (the enclave stops generating), and the next request attests anew.
@@ -291,7 +335,15 @@ fn a_session_read_to_its_end_is_kept_and_one_whose_reader_went_away_is_closed() 
         n == 16 && done,
         "after the abandoned answer: {n} tokens, done {done}"
     );
-    assert_eq!(p.attested(), 2, "the abandoned answer's session was reused");
+    assert_eq!(p.attested(2), 2, "the abandoned answer's session was reused");
+    // And the enclave stopped generating: nothing more came from upstream.
+    let streamed = relay.load(Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        relay.load(Ordering::SeqCst),
+        streamed,
+        "the abandoned generation went on upstream"
+    );
 
     // The SDK's streams stop at [DONE] and read the end right behind it:
     // the session is back for the next request.

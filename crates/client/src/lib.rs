@@ -66,9 +66,9 @@ pub enum ClientError {
     },
 }
 
-/// Most idle attested sessions kept open.
-/// (The enclave accepts 128 connections per client address.)
-const MAX_SESSIONS: usize = 128;
+/// Most idle attested sessions kept open (sessions in use are out of the
+/// pool; the enclave accepts 128 connections per client address).
+pub(crate) const MAX_IDLE_SESSIONS: usize = 128;
 /// Longest wait for an idle session to take a new request.
 const READY_WAIT: Duration = Duration::from_millis(100);
 /// Most attestations under way at once: a burst of new requests opens
@@ -178,8 +178,9 @@ impl Client {
                     .await;
                 match sent {
                     Ok(r) => return Ok(self.lease(r, pooled)),
-                    // The session closed under us: find or attest another.
-                    Err(e) if e.is_canceled() || e.is_closed() => continue,
+                    // The session closed under us (the enclave closes idle
+                    // sessions), before any answer: it goes on another.
+                    Err(e) if session_body::closed_unanswered(&e) => continue,
                     Err(e) => return Err(ClientError::Http(e.to_string())),
                 }
             }
@@ -251,7 +252,6 @@ impl Client {
         let lease = Lease {
             pooled,
             pool: Arc::downgrade(&self.sessions),
-            max_idle: MAX_SESSIONS,
         };
         response.map(|body| SessionBody::new(body, lease))
     }

@@ -43,7 +43,6 @@ pub(crate) type Pool = Mutex<Vec<Pooled>>;
 pub(crate) struct Lease {
     pub(crate) pooled: Pooled,
     pub(crate) pool: Weak<Pool>,
-    pub(crate) max_idle: usize,
 }
 
 impl Lease {
@@ -53,10 +52,30 @@ impl Lease {
         let Some(pool) = self.pool.upgrade() else { return };
         let mut idle = pool.lock().unwrap_or_else(|p| p.into_inner());
         let open = self.pooled.connection.is_open() && !self.pooled.session.sender.is_closed();
-        if open && idle.len() < self.max_idle {
+        if open && idle.len() < crate::MAX_IDLE_SESSIONS {
             idle.push(self.pooled);
         }
     }
+}
+
+/// Whether a kept session closed before an answer came: before the request
+/// was written, or before the answer's head was read (a close or a reset).
+/// Such a request goes on another session: the enclave read none of it,
+/// or closed the session idle as it arrived (the same rule as the
+/// enclave's own upstream connections, `blindfold-engine-upstream`).
+pub(crate) fn closed_unanswered(e: &hyper::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+    if e.is_canceled() || e.is_closed() || e.is_incomplete_message() {
+        return true;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return matches!(io.kind(), ConnectionReset | BrokenPipe | ConnectionAborted);
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// The body of an answer on an attested session; see the module docs.

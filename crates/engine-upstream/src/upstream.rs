@@ -300,7 +300,8 @@ async fn forward(
         // once more on a new one. llama.cpp's server closes every streamed
         // answer's connection just after its last chunk, so a request can
         // go out on a connection that is closing. A generation changes
-        // nothing upstream, so sending it again is safe.
+        // nothing upstream, so sending it again is safe. The time allowed
+        // for the answer's head is per attempt.
         Err(Sent::Not(e)) if reused && closed_unanswered(&e) => {
             link = connect(address).await?;
             link.connection
@@ -340,10 +341,10 @@ fn closed_unanswered(e: &hyper::Error) -> bool {
     if e.is_canceled() || e.is_incomplete_message() {
         return true;
     }
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
             return matches!(io.kind(), ConnectionReset | BrokenPipe | ConnectionAborted);
         }
         source = cause.source();
