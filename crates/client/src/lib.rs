@@ -180,7 +180,7 @@ impl Client {
                     Ok(r) => return Ok(self.lease(r, pooled)),
                     // The session closed under us (the enclave closes idle
                     // sessions), before any answer: it goes on another.
-                    Err(e) if session_body::closed_unanswered(&e) => continue,
+                    Err(e) if blindfold_driven_http::closed_unanswered(&e) => continue,
                     Err(e) => return Err(ClientError::Http(e.to_string())),
                 }
             }
@@ -237,10 +237,8 @@ impl Client {
     async fn take_idle(&self) -> Option<Pooled> {
         loop {
             let mut pooled = self.sessions.lock().unwrap_or_else(|p| p.into_inner()).pop()?;
-            // Driving it reads a close the enclave sent while it was idle.
-            let wait = tokio::time::timeout(READY_WAIT, pooled.session.sender.ready());
-            let ready = pooled.connection.drive(wait).await;
-            if matches!(ready, Ok(Ok(()))) && pooled.connection.is_open() {
+            let sender = &mut pooled.session.sender;
+            if blindfold_driven_http::ready_within(sender, &mut pooled.connection, READY_WAIT).await {
                 *self.report.lock().unwrap_or_else(|p| p.into_inner()) = pooled.report.clone();
                 return Some(pooled);
             }

@@ -58,26 +58,6 @@ impl Lease {
     }
 }
 
-/// Whether a kept session closed before an answer came: before the request
-/// was written, or before the answer's head was read (a close or a reset).
-/// Such a request goes on another session: the enclave read none of it,
-/// or closed the session idle as it arrived (the same rule as the
-/// enclave's own upstream connections, `blindfold-engine-upstream`).
-pub(crate) fn closed_unanswered(e: &hyper::Error) -> bool {
-    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
-    if e.is_canceled() || e.is_closed() || e.is_incomplete_message() {
-        return true;
-    }
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            return matches!(io.kind(), ConnectionReset | BrokenPipe | ConnectionAborted);
-        }
-        source = cause.source();
-    }
-    false
-}
-
 /// The body of an answer on an attested session; see the module docs.
 pub struct SessionBody {
     body: Option<Incoming>,

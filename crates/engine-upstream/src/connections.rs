@@ -16,9 +16,7 @@
 //! after its last chunk): the request then goes once more on a new
 //! connection (`forward` in the engine).
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -27,6 +25,7 @@ use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use blindfold_driven_http::{ready_within, Driven};
 use blindfold_engine::EngineError;
 
 /// A connection's request sender.
@@ -41,33 +40,13 @@ const READY_WAIT: Duration = Duration::from_millis(100);
 /// One connection: its sender, and the connection itself.
 pub(crate) struct Link {
     pub(crate) sender: Sender,
-    pub(crate) connection: Driven,
-}
-
-/// The connection while it is open, driven by whoever uses it.
-pub(crate) struct Driven(Option<Pin<Box<Connection>>>);
-
-impl Driven {
-    /// Runs `work` while driving the connection in the same task.
-    pub(crate) async fn drive<T>(&mut self, work: impl Future<Output = T>) -> T {
-        let mut work = std::pin::pin!(work);
-        let connection = &mut self.0;
-        std::future::poll_fn(|cx| {
-            if let Some(c) = connection.as_mut() {
-                if c.as_mut().poll(cx).is_ready() {
-                    // Closed: `work` sees it through hyper's channels.
-                    *connection = None;
-                }
-            }
-            work.as_mut().poll(cx)
-        })
-        .await
-    }
+    /// Driven by whoever uses the link.
+    pub(crate) connection: Driven<Connection>,
 }
 
 impl Link {
     fn is_open(&self) -> bool {
-        self.connection.0.is_some() && !self.sender.is_closed()
+        self.connection.is_open() && !self.sender.is_closed()
     }
 }
 
@@ -85,11 +64,7 @@ impl Connections {
             let Some(mut link) = self.lock().pop() else {
                 break;
             };
-            // Driving it reads a close the server sent while it was idle
-            // (then the sender is closed and not ready).
-            let wait = tokio::time::timeout(READY_WAIT, link.sender.ready());
-            let ready = link.connection.drive(wait).await;
-            if matches!(ready, Ok(Ok(()))) && link.is_open() {
+            if ready_within(&mut link.sender, &mut link.connection, READY_WAIT).await {
                 return Ok((link, true));
             }
         }
@@ -123,6 +98,6 @@ pub(crate) async fn connect(address: SocketAddr) -> Result<Link, EngineError> {
         .map_err(|e| EngineError::Upstream(format!("HTTP handshake: {e}")))?;
     Ok(Link {
         sender,
-        connection: Driven(Some(Box::pin(connection))),
+        connection: Driven::new(connection),
     })
 }

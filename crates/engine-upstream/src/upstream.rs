@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 
 use crate::connections::{connect, Connections, Sender};
 use crate::upstream_process::ProcessWatch;
+use blindfold_driven_http::closed_unanswered;
 use blindfold_engine::{
     Engine, EngineError, EngineLoad, FinishReason, GenerateRequest, Generation, GenerationEvent, ModelInfo,
     Prompt, Usage,
@@ -333,23 +334,6 @@ impl Sent {
             Sent::TimedOut(t) => EngineError::Upstream(format!("no answer within {t:?}")),
         }
     }
-}
-
-/// Whether the connection closed before an answer came: before the request
-/// was written, or before the answer's head was read (a close or a reset).
-fn closed_unanswered(e: &hyper::Error) -> bool {
-    if e.is_canceled() || e.is_incomplete_message() {
-        return true;
-    }
-    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            return matches!(io.kind(), ConnectionReset | BrokenPipe | ConnectionAborted);
-        }
-        source = cause.source();
-    }
-    false
 }
 
 /// Sends the request; the answer's head.
